@@ -1,0 +1,3 @@
+from serving.cli.main import run
+
+run()

@@ -1,0 +1,94 @@
+"""The `serving` command: a click group whose commands are thin calls into the layers.
+
+Errors: a :class:`serving.errors.ServingError` prints ``error: <message>`` on one line and
+exits with its code; usage errors exit 2; anything unexpected prints one line too, with the
+traceback only under ``--debug`` or ``SERVING_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from serving import __version__
+from serving.cli.common import debug_option, err, format_option, workspace_option
+from serving.cli.envs import envs
+from serving.cli.models import models
+from serving.cli.workspace_cmds import workspace_group
+from serving.config import PlatformSettings
+from serving.errors import ServingError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="serving")
+@workspace_option
+@format_option
+@debug_option
+def cli() -> None:
+    """Self-hosted model serving: register models, build images, deploy, score."""
+
+
+cli.add_command(workspace_group)
+cli.add_command(models)
+cli.add_command(envs)
+
+
+def _register_optional() -> None:
+    """Commands whose layers may be absent from a slim install are added when importable."""
+    from serving.cli import extra_commands
+
+    for command in extra_commands():
+        cli.add_command(command)
+
+
+def _debug_wanted(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or PlatformSettings.from_env().debug
+
+
+def _fail(message: str, code: int) -> int:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_wanted(args)
+    try:
+        _register_optional()
+        result = cli.main(args=args, prog_name="serving", standalone_mode=False)
+    except ServingError as exc:
+        if debug:
+            traceback.print_exc()
+        return _fail(exc.one_line(), exc.exit_code)
+    except click.exceptions.Abort:
+        return _fail("aborted", 130)
+    except click.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        return _fail(f"{message}{where}", exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        detail = " ".join(str(exc).split())
+        return _fail(
+            f"internal error: {type(exc).__name__}: {detail} (rerun with --debug for details)",
+            1,
+        )
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

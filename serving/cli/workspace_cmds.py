@@ -1,0 +1,50 @@
+"""`serving workspace ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from serving.cli.common import emit_one, is_json, out, shows
+from serving.workspace import Workspace, garbage_collect
+
+
+@click.group("workspace")
+def workspace_group() -> None:
+    """Create and inspect workspaces."""
+
+
+@workspace_group.command("create")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--name", help="Workspace name (default: the folder's name).")
+@shows
+def create(path: Path | None, name: str | None) -> None:
+    """Create a workspace in PATH/.serving (default: the current folder)."""
+    ws = Workspace.create(name=name, path=path)
+    if is_json():
+        emit_one(ws.describe())
+    else:
+        out.print(f"workspace {ws.name} at {ws.path}", highlight=False)
+
+
+@workspace_group.command("show")
+@shows
+def show() -> None:
+    """Show the workspace in use and what it holds."""
+    from serving.cli.common import workspace
+
+    emit_one(workspace().describe())
+
+
+@workspace_group.command("gc")
+@shows
+def gc() -> None:
+    """Remove stored files that no model references (left by interrupted registrations)."""
+    from serving.cli.common import workspace
+
+    removed = garbage_collect(workspace())
+    if is_json():
+        emit_one({"removed_blobs": removed})
+    else:
+        out.print(f"removed {removed} unreferenced blob(s)", highlight=False)

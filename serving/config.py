@@ -1,0 +1,154 @@
+"""Typed settings. The only module that reads ``os.environ``.
+
+Two groups, kept apart:
+
+* :class:`PlatformSettings` configure the CLI/SDK on the user's machine (``SERVING_*``).
+* :class:`ServerSettings` configure one running scoring server. They are read inside a
+  deployment (a local process or a container) from ``SERVING_*`` variables and, for the
+  Azure ML v1 contract, from the Azure names (``AML_APP_ROOT``, ``AZUREML_ENTRY_SCRIPT``,
+  ``SCORING_TIMEOUT_MS``, ``WORKER_COUNT``, ...) so that unchanged images behave the same.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUPPORTED_PYTHONS: tuple[str, ...] = ("3.10", "3.11", "3.12")
+"""Python versions an environment may pin (what deployments can provide)."""
+
+
+def _env(environ: Mapping[str, str], *names: str, default: str | None = None) -> str | None:
+    for name in names:
+        value = environ.get(name)
+        if value not in (None, ""):
+            return value
+    return default
+
+
+def _int(environ: Mapping[str, str], *names: str, default: int) -> int:
+    raw = _env(environ, *names)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        from serving.errors import UserInputError
+
+        raise UserInputError(f"{names[0]} must be an integer, got {raw!r}") from exc
+
+
+def _bool(environ: Mapping[str, str], *names: str, default: bool) -> bool:
+    raw = _env(environ, *names)
+    if raw is None:
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def default_workspace_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The per-user workspace used when nothing else is configured."""
+    environ = os.environ if environ is None else environ
+    base = _env(environ, "XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "serving" / "workspace"
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    """Settings of the CLI and SDK, from ``SERVING_*`` variables."""
+
+    workspace: Path | None = None
+    """SERVING_WORKSPACE: the workspace directory (else discovered from the cwd)."""
+    debug: bool = False
+    """SERVING_DEBUG: print tracebacks for errors."""
+    python: str | None = None
+    """SERVING_PYTHON: interpreter used for local deployments' virtual environments."""
+    pip_index_url: str | None = None
+    """SERVING_PIP_INDEX_URL: package index used to resolve environments (pip's default else)."""
+    base_image: str | None = None
+    """SERVING_BASE_IMAGE: base image for model images (default: python:<ver>-slim)."""
+    docker_host: str | None = None
+    """SERVING_DOCKER_HOST / DOCKER_HOST: the Docker Engine to talk to."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PlatformSettings:
+        environ = os.environ if environ is None else environ
+        ws = _env(environ, "SERVING_WORKSPACE")
+        return cls(
+            workspace=Path(ws).expanduser() if ws else None,
+            debug=_bool(environ, "SERVING_DEBUG", default=False),
+            python=_env(environ, "SERVING_PYTHON"),
+            pip_index_url=_env(environ, "SERVING_PIP_INDEX_URL"),
+            base_image=_env(environ, "SERVING_BASE_IMAGE"),
+            docker_host=_env(environ, "SERVING_DOCKER_HOST", "DOCKER_HOST"),
+        )
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Settings of one scoring server process tree (gunicorn master and workers)."""
+
+    app_root: Path = Path("/var/azureml-app")
+    """AML_APP_ROOT: the app folder; also the working directory."""
+    entry_script: str = "score.py"
+    """AZUREML_ENTRY_SCRIPT: entry script path relative to the app root, with '/'."""
+    source_directory: str | None = None
+    """AZUREML_SOURCE_DIRECTORY: basename of the source folder inside the app root."""
+    model_dir: Path | None = None
+    """AZUREML_MODEL_DIR: one model's version folder, or the azureml-models root."""
+    host: str = "0.0.0.0"
+    """SERVING_HOST: address to bind."""
+    port: int = 5001
+    """SERVING_PORT / SERVER_PORT: port to bind (Azure default 5001)."""
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """SERVING_WORKERS / WORKER_COUNT: gunicorn worker processes (default one per core)."""
+    threads: int = 1
+    """SERVING_THREADS: threads per worker; above 1 uses keep-alive threaded workers."""
+    worker_timeout_s: int = 300
+    """WORKER_TIMEOUT: gunicorn worker timeout in seconds (Azure: 300)."""
+    scoring_timeout_ms: int = 60000
+    """SCORING_TIMEOUT_MS: a run() longer than this answers 504 (0 disables)."""
+    max_body_bytes: int = 100 * 1024 * 1024
+    """SERVING_MAX_BODY_BYTES: larger request bodies get 413 (default 100 MB)."""
+    keys: tuple[str, ...] = ()
+    """SERVING_KEYS: comma-separated accepted bearer keys; empty means no auth."""
+    service_name: str = "local"
+    """SERVICE_NAME: the deployment's name (swagger title, logs)."""
+    replica_id: str | None = None
+    """SERVING_REPLICA_ID: sent back as x-serving-replica (default: the host name)."""
+    metrics_dir: Path | None = None
+    """PROMETHEUS_MULTIPROC_DIR: where workers share metrics (created if unset)."""
+    access_log: bool = True
+    """SERVING_ACCESS_LOG: one JSON line per request."""
+    version_header: bool = True
+    """SERVER_VERSION_LOG_RESPONSE_ENABLED: send x-ms-server-version."""
+    cors_origins: str | None = None
+    """AML_CORS_ORIGINS: comma-separated origins allowed by CORS."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        environ = os.environ if environ is None else environ
+        model_dir = _env(environ, "AZUREML_MODEL_DIR")
+        metrics_dir = _env(environ, "PROMETHEUS_MULTIPROC_DIR")
+        keys = _env(environ, "SERVING_KEYS") or ""
+        return cls(
+            app_root=Path(_env(environ, "AML_APP_ROOT", default="/var/azureml-app") or "."),
+            entry_script=_env(environ, "AZUREML_ENTRY_SCRIPT", default="score.py") or "",
+            source_directory=_env(environ, "AZUREML_SOURCE_DIRECTORY"),
+            model_dir=Path(model_dir) if model_dir else None,
+            host=_env(environ, "SERVING_HOST", default="0.0.0.0") or "0.0.0.0",
+            port=_int(environ, "SERVING_PORT", "SERVER_PORT", default=5001),
+            workers=_int(environ, "SERVING_WORKERS", "WORKER_COUNT", default=os.cpu_count() or 1),
+            threads=_int(environ, "SERVING_THREADS", default=1),
+            worker_timeout_s=_int(environ, "WORKER_TIMEOUT", default=300),
+            scoring_timeout_ms=_int(environ, "SCORING_TIMEOUT_MS", default=60000),
+            max_body_bytes=_int(environ, "SERVING_MAX_BODY_BYTES", default=100 * 1024 * 1024),
+            keys=tuple(k.strip() for k in keys.split(",") if k.strip()),
+            service_name=_env(environ, "SERVICE_NAME", default="local") or "local",
+            replica_id=_env(environ, "SERVING_REPLICA_ID"),
+            metrics_dir=Path(metrics_dir) if metrics_dir else None,
+            access_log=_bool(environ, "SERVING_ACCESS_LOG", default=True),
+            version_header=_bool(environ, "SERVER_VERSION_LOG_RESPONSE_ENABLED", default=True),
+            cors_origins=_env(environ, "AML_CORS_ORIGINS"),
+        )

@@ -1,0 +1,145 @@
+"""The workspace's SQLite metadata database: connections, transactions, migrations.
+
+The schema is versioned with ``PRAGMA user_version``; every release only appends to
+:data:`MIGRATIONS`, so an old workspace is upgraded in place when it is opened.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: models, environments, endpoints
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('file', 'dir')),
+        root_name TEXT NOT NULL,
+        framework TEXT NOT NULL,
+        framework_version TEXT,
+        description TEXT,
+        run_id TEXT,
+        tags TEXT NOT NULL DEFAULT '{}',
+        properties TEXT NOT NULL DEFAULT '{}',
+        size_bytes INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (name, version)
+    );
+    CREATE TABLE model_files (
+        model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        relpath TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        executable INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (model_id, relpath)
+    );
+    CREATE INDEX model_files_sha ON model_files(sha256);
+    CREATE TABLE environments (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        python TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        source_text TEXT NOT NULL,
+        source_name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (name, version)
+    );
+    CREATE TABLE endpoints (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,
+        scoring_uri TEXT,
+        swagger_uri TEXT,
+        spec TEXT NOT NULL DEFAULT '{}',
+        runtime TEXT NOT NULL DEFAULT '{}',
+        keys TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE endpoint_models (
+        endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        PRIMARY KEY (endpoint_id, model_id)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """A small wrapper over one SQLite file. Connections are opened per operation."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 60000")
+        return conn
+
+    def migrate(self) -> int:
+        """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before."""
+        conn = self.connect()
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if found > SCHEMA_VERSION:
+                conn.execute("ROLLBACK")
+                from serving.errors import ConflictError
+
+                raise ConflictError(
+                    f"workspace database {self.path} has schema version {found}, "
+                    f"newer than this serving ({SCHEMA_VERSION})",
+                    hint="upgrade serving",
+                )
+            for version in range(found, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+            return found
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken at once (``BEGIN IMMEDIATE``), so reads of max(version)
+        inside it cannot race another writer."""
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()

@@ -1,0 +1,80 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from serving.cli.main import main
+from serving.workspace import Workspace
+from tests.helpers import CliResult, cli_env, serving_cmd
+
+
+@pytest.fixture()
+def ws_path(tmp_path: Path) -> Path:
+    return tmp_path / "ws"
+
+
+@pytest.fixture()
+def ws(ws_path: Path) -> Workspace:
+    return Workspace.open(ws_path, create=True)
+
+
+@pytest.fixture()
+def cli(
+    ws_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliResult]:
+    """Run the CLI in-process against the test workspace."""
+    monkeypatch.setenv("SERVING_WORKSPACE", str(ws_path))
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture()
+def proc_cli(ws_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the CLI as a real subprocess."""
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            serving_cmd(*args),
+            env=cli_env(ws_path),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def digits_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scikit-learn LogisticRegression trained on the bundled digits data set."""
+    import joblib
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_digits(return_X_y=True)
+    model = LogisticRegression(max_iter=2000).fit(x, y)
+    path = tmp_path_factory.mktemp("digits") / "model.pkl"
+    joblib.dump(model, path)
+    return path
+
+
+@pytest.fixture()
+def small_tree(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "model_dir"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "weights.bin").write_bytes(b"\x00\x01" * 1000)
+    (folder / "sub" / "config.json").write_text('{"a": 1}')
+    yield folder
