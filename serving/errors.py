@@ -14,10 +14,12 @@ class ServingError(Exception):
     http_status: int = 500
     exit_code: int = 1
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, details: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.details = details
+        """Several lines worth showing before the message (e.g. a log tail), or None."""
 
     def one_line(self) -> str:
         """The message and hint on one line, as the CLI prints it."""

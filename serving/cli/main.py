@@ -15,6 +15,7 @@ import click
 
 from serving import __version__
 from serving.cli.common import debug_option, err, format_option, workspace_option
+from serving.cli.endpoints import deploy, endpoints
 from serving.cli.envs import envs
 from serving.cli.models import models
 from serving.cli.workspace_cmds import workspace_group
@@ -34,6 +35,8 @@ def cli() -> None:
 cli.add_command(workspace_group)
 cli.add_command(models)
 cli.add_command(envs)
+cli.add_command(deploy)
+cli.add_command(endpoints)
 
 
 def _register_optional() -> None:
@@ -63,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServingError as exc:
         if debug:
             traceback.print_exc()
+        if exc.details:
+            err.print(exc.details.rstrip(), markup=False, highlight=False)
         return _fail(exc.one_line(), exc.exit_code)
     except click.exceptions.Abort:
         return _fail("aborted", 130)

@@ -1,0 +1,120 @@
+"""The resolved, pip-installable description of one deployment environment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from serving.environments.runtime import RUNTIME_REQUIREMENTS, RUNTIME_VERSION
+from serving.errors import EnvironmentSpecError
+
+_HASH_SCHEMA = 1
+_SOURCE_FORMATS = ("conda", "pip")
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """A parsed environment: a Python version and canonical pip requirement lines.
+
+    Build it with :func:`serving.environments.parse_conda_file` or
+    :func:`serving.environments.parse_pip_requirements_file`; the parsers canonicalise
+    and sort every field, so equal environments compare (and hash) equal.
+    """
+
+    name: str
+    python: str
+    """Major.minor, e.g. ``"3.11"``."""
+    requirements: tuple[str, ...] = ()
+    """Canonical pip requirement lines (PEP 503 names, normalised specifiers), sorted."""
+    pip_options: tuple[str, ...] = ()
+    """pip option lines such as ``--extra-index-url URL``, in file order."""
+    variables: tuple[tuple[str, str], ...] = ()
+    """Environment variables from the conda file's ``variables:`` mapping, sorted."""
+    channels: tuple[str, ...] = ()
+    """Conda channels as written (informational: pip does not use them)."""
+    replaced: tuple[str, ...] = ()
+    """Azure ML meta-packages dropped because the serving runtime replaces them."""
+    notices: tuple[str, ...] = ()
+    """Human-readable notes about what the parser changed or dropped."""
+    source_format: str = "conda"
+    """``"conda"`` or ``"pip"``: the kind of file this was parsed from."""
+
+    def _hashed_fields(self) -> dict[str, Any]:
+        return {
+            "schema": _HASH_SCHEMA,
+            "runtime": [RUNTIME_VERSION, *RUNTIME_REQUIREMENTS],
+            "python": self.python,
+            "requirements": list(self.requirements),
+            "pip_options": list(self.pip_options),
+            "variables": [list(item) for item in self.variables],
+        }
+
+    def content_hash(self) -> str:
+        """sha256 (hex) of what determines the built environment.
+
+        Covers the Python version, requirements, pip options, variables and the serving
+        runtime; not the name, channels, notices or source format, so the same
+        environment written two ways hashes the same.
+        """
+        text = json.dumps(self._hashed_fields(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @property
+    def short_hash(self) -> str:
+        """The first 12 hex digits of :meth:`content_hash`."""
+        return self.content_hash()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict; :meth:`from_dict` reads it back."""
+        return {
+            "name": self.name,
+            "python": self.python,
+            "requirements": list(self.requirements),
+            "pip_options": list(self.pip_options),
+            "variables": {key: value for key, value in self.variables},
+            "channels": list(self.channels),
+            "replaced": list(self.replaced),
+            "notices": list(self.notices),
+            "source_format": self.source_format,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EnvSpec:
+        """Rebuild a spec from :meth:`to_dict` output (e.g. a registry record)."""
+        try:
+            variables = data.get("variables") or {}
+            if not isinstance(variables, Mapping):
+                raise TypeError("variables must be a mapping")
+            spec = cls(
+                name=_str(data["name"]),
+                python=_str(data["python"]),
+                requirements=_strs(data.get("requirements", ())),
+                pip_options=_strs(data.get("pip_options", ())),
+                variables=tuple(sorted((_str(k), _str(v)) for k, v in variables.items())),
+                channels=_strs(data.get("channels", ())),
+                replaced=_strs(data.get("replaced", ())),
+                notices=_strs(data.get("notices", ())),
+                source_format=_str(data.get("source_format", "conda")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise EnvironmentSpecError(f"invalid stored environment spec: {exc}") from exc
+        if spec.source_format not in _SOURCE_FORMATS:
+            raise EnvironmentSpecError(
+                f"invalid stored environment spec: unknown source_format {spec.source_format!r}"
+            )
+        return spec
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _strs(values: object) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, (list, tuple)):
+        raise TypeError(f"expected a list of strings, got {values!r}")
+    return tuple(_str(v) for v in values)
