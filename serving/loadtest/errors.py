@@ -1,0 +1,23 @@
+"""Errors of the load-test layer, in the platform's one hierarchy (``serving.errors``)."""
+
+from __future__ import annotations
+
+from serving.errors import DeploymentError, ServingError
+
+
+class TargetError(DeploymentError):
+    """The target cannot be resolved, reached or scored: found before any load starts."""
+
+
+class LoadTestError(ServingError):
+    """locust itself failed (it did not start, crashed or wrote no statistics)."""
+
+    http_status = 500
+    exit_code = 1
+
+
+class SLOFailedError(ServingError):
+    """The run finished but a service-level objective does not hold (a CI gate failed)."""
+
+    http_status = 412
+    exit_code = 8
