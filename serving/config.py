@@ -70,6 +70,9 @@ class PlatformSettings:
     """SERVING_BASE_IMAGE: base image for model images (default: python:<ver>-slim)."""
     docker_host: str | None = None
     """SERVING_DOCKER_HOST / DOCKER_HOST: the Docker Engine to talk to."""
+    envs_dir: Path | None = None
+    """SERVING_ENVS_DIR: where local deployments' virtual environments are kept (shared by
+    every workspace that points there; default: the workspace's envs/ folder)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PlatformSettings:
@@ -82,6 +85,9 @@ class PlatformSettings:
             pip_index_url=_env(environ, "SERVING_PIP_INDEX_URL"),
             base_image=_env(environ, "SERVING_BASE_IMAGE"),
             docker_host=_env(environ, "SERVING_DOCKER_HOST", "DOCKER_HOST"),
+            envs_dir=Path(envs).expanduser()
+            if (envs := _env(environ, "SERVING_ENVS_DIR"))
+            else None,
         )
 
 
@@ -104,7 +110,9 @@ class ServerSettings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     """SERVING_WORKERS / WORKER_COUNT: gunicorn worker processes (default one per core)."""
     threads: int = 1
-    """SERVING_THREADS: threads per worker; above 1 uses keep-alive threaded workers."""
+    """SERVING_THREADS: threads per worker. 1 (default): one request at a time per worker, with
+    keep-alive (``serving.server.worker.KeepAliveWorker``), the fastest for CPU-bound models;
+    above 1: gunicorn gthread workers (run() calls stay one at a time per worker)."""
     worker_timeout_s: int = 300
     """WORKER_TIMEOUT: gunicorn worker timeout in seconds (Azure: 300)."""
     scoring_timeout_ms: int = 60000
@@ -113,6 +121,8 @@ class ServerSettings:
     """SERVING_MAX_BODY_BYTES: larger request bodies get 413 (default 100 MB)."""
     keys: tuple[str, ...] = ()
     """SERVING_KEYS: comma-separated accepted bearer keys; empty means no auth."""
+    keys_file: Path | None = None
+    """SERVING_KEYS_FILE: a file of accepted keys (one per line), re-read when replaced."""
     service_name: str = "local"
     """SERVICE_NAME: the deployment's name (swagger title, logs)."""
     replica_id: str | None = None
@@ -125,6 +135,16 @@ class ServerSettings:
     """SERVER_VERSION_LOG_RESPONSE_ENABLED: send x-ms-server-version."""
     cors_origins: str | None = None
     """AML_CORS_ORIGINS: comma-separated origins allowed by CORS."""
+    service_version: str = "1.0"
+    """SERVICE_VERSION: the version shown in the generated swagger."""
+    service_path_prefix: str = ""
+    """SERVICE_PATH_PREFIX: path prefix of the routes in the generated swagger."""
+    graceful_timeout_s: int = 30
+    """SERVING_GRACEFUL_TIMEOUT: seconds in-flight requests get to finish after SIGTERM."""
+    keepalive_s: int = 5
+    """SERVING_KEEPALIVE: seconds an idle keep-alive connection stays open (threaded workers)."""
+    log_level: str = "INFO"
+    """SERVING_LOG_LEVEL / AZUREML_LOG_LEVEL: level of the server's and the script's logs."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -145,10 +165,57 @@ class ServerSettings:
             scoring_timeout_ms=_int(environ, "SCORING_TIMEOUT_MS", default=60000),
             max_body_bytes=_int(environ, "SERVING_MAX_BODY_BYTES", default=100 * 1024 * 1024),
             keys=tuple(k.strip() for k in keys.split(",") if k.strip()),
+            keys_file=Path(keys_file)
+            if (keys_file := _env(environ, "SERVING_KEYS_FILE"))
+            else None,
             service_name=_env(environ, "SERVICE_NAME", default="local") or "local",
             replica_id=_env(environ, "SERVING_REPLICA_ID"),
             metrics_dir=Path(metrics_dir) if metrics_dir else None,
             access_log=_bool(environ, "SERVING_ACCESS_LOG", default=True),
             version_header=_bool(environ, "SERVER_VERSION_LOG_RESPONSE_ENABLED", default=True),
             cors_origins=_env(environ, "AML_CORS_ORIGINS"),
+            service_version=_env(environ, "SERVICE_VERSION", default="1.0") or "1.0",
+            service_path_prefix=_env(environ, "SERVICE_PATH_PREFIX", default="") or "",
+            graceful_timeout_s=_int(environ, "SERVING_GRACEFUL_TIMEOUT", default=30),
+            keepalive_s=_int(environ, "SERVING_KEEPALIVE", default=5),
+            log_level=(
+                _env(environ, "SERVING_LOG_LEVEL", "AZUREML_LOG_LEVEL", default="INFO") or "INFO"
+            ).upper(),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables; ``from_env(to_env())`` gives them back.
+
+        Deploy targets pass them to the server process (gunicorn master and workers).
+        Optional settings that are unset are left out.
+        """
+        env = {
+            "AML_APP_ROOT": str(self.app_root),
+            "AZUREML_ENTRY_SCRIPT": self.entry_script,
+            "SERVING_HOST": self.host,
+            "SERVING_PORT": str(self.port),
+            "SERVING_WORKERS": str(self.workers),
+            "SERVING_THREADS": str(self.threads),
+            "WORKER_TIMEOUT": str(self.worker_timeout_s),
+            "SCORING_TIMEOUT_MS": str(self.scoring_timeout_ms),
+            "SERVING_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "SERVING_KEYS": ",".join(self.keys),
+            "SERVICE_NAME": self.service_name,
+            "SERVING_ACCESS_LOG": str(self.access_log).lower(),
+            "SERVER_VERSION_LOG_RESPONSE_ENABLED": str(self.version_header).lower(),
+            "SERVICE_VERSION": self.service_version,
+            "SERVICE_PATH_PREFIX": self.service_path_prefix,
+            "SERVING_GRACEFUL_TIMEOUT": str(self.graceful_timeout_s),
+            "SERVING_KEEPALIVE": str(self.keepalive_s),
+            "SERVING_LOG_LEVEL": self.log_level,
+        }
+        optional = {
+            "AZUREML_SOURCE_DIRECTORY": self.source_directory,
+            "AZUREML_MODEL_DIR": None if self.model_dir is None else str(self.model_dir),
+            "SERVING_REPLICA_ID": self.replica_id,
+            "PROMETHEUS_MULTIPROC_DIR": None if self.metrics_dir is None else str(self.metrics_dir),
+            "AML_CORS_ORIGINS": self.cors_origins,
+            "SERVING_KEYS_FILE": None if self.keys_file is None else str(self.keys_file),
+        }
+        env.update({name: value for name, value in optional.items() if value is not None})
+        return env

@@ -1,0 +1,1 @@
+"""Shim of ``azureml.contrib``."""

@@ -1,0 +1,1 @@
+"""Shim of ``azureml.contrib.services``: raw HTTP access for entry scripts."""

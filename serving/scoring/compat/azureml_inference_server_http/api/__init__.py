@@ -1,0 +1,1 @@
+"""Shim of ``azureml_inference_server_http.api``."""

@@ -1,0 +1,124 @@
+"""The scoring call as plain functions: bind the request, call run(), encode the result.
+
+No HTTP here (the server adapts requests and responses); see :mod:`serving.scoring.inputs`
+for binding and :mod:`serving.scoring.runner` for the timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Generator
+from pathlib import Path
+from types import GeneratorType
+from typing import Any, NamedTuple, TypeGuard
+
+from serving.config import ServerSettings
+from serving.scoring.exceptions import (
+    InitFailedError,
+    ResultNotSerializableError,
+    RunFailedError,
+    ScoringTimeoutError,
+)
+from serving.scoring.inputs import ScoringInput, bind_arguments
+from serving.scoring.loader import EntryScript, InputMode, install_compat_path, load_entry_script
+from serving.scoring.runner import RunCaller
+
+_log = logging.getLogger("serving.scoring")
+
+
+class ScoringResult(NamedTuple):
+    """What run() returned and how long it took."""
+
+    value: Any
+    elapsed_ms: float
+
+
+class Scorer:
+    """One loaded entry script, ready to be initialised once and called per request."""
+
+    def __init__(self, script: EntryScript, *, timeout_ms: int = 0) -> None:
+        self.script = script
+        self._caller = RunCaller(timeout_ms)
+        self._ready = False
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> Scorer:
+        """Install the ``azureml`` shims and load the entry script the settings name."""
+        install_compat_path()
+        script = load_entry_script(Path(settings.app_root), settings.entry_script)
+        return cls(script, timeout_ms=settings.scoring_timeout_ms)
+
+    @property
+    def mode(self) -> InputMode:
+        """The input mode of run()."""
+        return self.script.mode
+
+    @property
+    def ready(self) -> bool:
+        """init() has completed in this process."""
+        return self._ready
+
+    @property
+    def timeout_ms(self) -> int:
+        """The scoring timeout (0: none)."""
+        return self._caller.timeout_ms
+
+    def initialize(self) -> None:
+        """Call the script's init() once; raises :class:`InitFailedError` if it fails."""
+        _log.info("Calling init() of %s", self.script.path)
+        try:
+            self.script.init()
+        except (Exception, SystemExit) as exc:
+            raise InitFailedError(
+                f"init() of entry script {self.script.path} raised {type(exc).__name__}: {exc}"
+            ) from exc
+        self._ready = True
+        _log.info("init() completed")
+
+    def score(self, inp: ScoringInput) -> ScoringResult:
+        """Bind ``inp`` to run()'s arguments and call it under the timeout.
+
+        Raises the :class:`~serving.scoring.exceptions.ScoringError` subclasses: input
+        errors before run(), :class:`RunFailedError` (with the script's exception chained)
+        or :class:`ScoringTimeoutError`.
+        """
+        kwargs = bind_arguments(self.script, inp)
+        try:
+            value, elapsed_ms = self._caller.call(self.script.run, kwargs)
+        except ScoringTimeoutError:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise RunFailedError() from exc
+        return ScoringResult(value, elapsed_ms)
+
+
+def _numpy_default(value: Any) -> Any:
+    # numpy arrays and scalars both have tolist(); checked by module to avoid importing numpy
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def encode_result(value: Any) -> bytes:
+    """run()'s result as the response body, with ``json.dumps`` semantics.
+
+    ``None`` gives ``{}``, a str gives a JSON string, numpy arrays and scalars become lists
+    and numbers. Anything else that cannot be encoded raises
+    :class:`ResultNotSerializableError`.
+    """
+    if value is None:
+        return b"{}"
+    try:
+        return json.dumps(value).encode()
+    except (TypeError, ValueError):
+        pass
+    try:
+        return json.dumps(value, default=_numpy_default).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ResultNotSerializableError() from exc
+
+
+def is_stream(value: Any) -> TypeGuard[Generator[Any, Any, Any]]:
+    """run() returned a generator: its chunks are streamed as they come."""
+    return isinstance(value, GeneratorType)

@@ -1,0 +1,84 @@
+"""The gunicorn command line of a scoring server, as data (run it with subprocess/exec).
+
+Pure functions: they read nothing but their arguments, so deploy targets and images can
+compute and test the exact command. Workers load the app through the factory call
+``serving.server.wsgi:create_app()`` after the fork; ``--preload`` is never used.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from serving.config import ServerSettings
+
+APP = "serving.server.wsgi:create_app()"
+HOOKS = "python:serving.server.gunicorn_hooks"
+KEEPALIVE_WORKER = "serving.server.worker.KeepAliveWorker"
+
+
+def bind_address(host: str, port: int) -> str:
+    """``host:port``, with brackets around an IPv6 host."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> list[str]:
+    """``python -m gunicorn ...`` for these settings.
+
+    One worker per ``settings.workers``; ``threads > 1`` selects gthread workers (with
+    keep-alive), else sync workers. ``python`` defaults to the current interpreter; images
+    pass their own.
+    """
+    argv = [
+        python or sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind_address(settings.host, settings.port),
+        "--workers",
+        str(settings.workers),
+        "--timeout",
+        str(settings.worker_timeout_s),
+        "--graceful-timeout",
+        str(settings.graceful_timeout_s),
+        "--config",
+        HOOKS,
+        "--chdir",
+        str(settings.app_root),
+        "--no-control-socket",
+        "--error-logfile",
+        "-",
+        "--log-level",
+        settings.log_level.lower(),
+    ]
+    if settings.threads > 1:
+        argv += [
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(settings.threads),
+            "--keep-alive",
+            str(settings.keepalive_s),
+        ]
+    else:
+        argv += [
+            "--worker-class",
+            KEEPALIVE_WORKER,
+            "--keep-alive",
+            str(settings.keepalive_s),
+        ]
+    argv.append(APP)
+    return argv
+
+
+def gunicorn_env(settings: ServerSettings) -> dict[str, str]:
+    """Environment variables to add to the server's environment (not a full environment).
+
+    The settings themselves (workers read them with ``ServerSettings.from_env``) plus
+    unbuffered output. ``PROMETHEUS_MULTIPROC_DIR`` is included when set; otherwise the
+    master creates a temporary one at start (see ``gunicorn_hooks``).
+    """
+    env = settings.to_env()
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

@@ -1,0 +1,323 @@
+"""The per-request path of the scoring server, as a WSGI layer in front of Flask.
+
+Every request passes here once: request ids (431), bearer keys (401), the response headers
+of the contract, metrics and the access line. ``GET``/``POST /score`` in the plain and
+inference-schema modes is answered right here from the WSGI environ: building Flask's
+request and app contexts, routing and response objects costs more per request than
+scoring a small model, and this path is the one clients hammer. Everything else (the
+rawhttp mode, ``OPTIONS``, swagger, health, metrics, unknown routes) goes to the Flask app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_input_stream
+
+from serving.config import ServerSettings
+from serving.scoring import (
+    InputMode,
+    ResultNotSerializableError,
+    RunFailedError,
+    Scorer,
+    ScoringError,
+    ScoringInput,
+    encode_result,
+    is_stream,
+    parse_query_string,
+)
+from serving.server.http import (
+    FAILED_HEADER,
+    INTERNAL_ERROR,
+    IdGenerator,
+    KeyChecker,
+    RequestIds,
+    read_ids,
+)
+from serving.server.logs import ACCESS_LOGGER
+from serving.server.metrics import ServerMetrics
+
+_log = logging.getLogger("serving.server")
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Result = tuple[int, list[tuple[str, str]], Iterable[bytes]] | WSGIApp
+"""A response as (status, headers, body), or a response object to call as a WSGI app."""
+
+UNAUTHORIZED = "Unauthorized: send a valid key as 'Authorization: Bearer <key>'."
+
+ROUTES = frozenset({"/", "/score", "/swagger.json", "/health/live", "/health/ready", "/metrics"})
+PROTECTED = frozenset({"/score", "/swagger.json"})
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_JSON = ("Content-Type", "application/json")
+_READ_CHUNK = 1 << 16
+
+
+def status_line(code: int) -> str:
+    """``"200 OK"`` for 200."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Unknown"
+
+
+CLOSE_CONNECTION = "serving.close_connection"
+"""Environ key read by :class:`serving.server.worker.KeepAliveWorker`: close after responding."""
+
+_STATUS = {code: status_line(code) for code in (200, 400, 401, 405, 413, 415, 431, 500, 504)}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestHandler:
+    """WSGI callable wrapping the Flask app (``app.wsgi_app``)."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        scorer: Scorer,
+        flask_app: WSGIApp,
+        metrics: ServerMetrics,
+        static_headers: list[tuple[str, str]],
+    ) -> None:
+        self.scorer = scorer
+        self.flask_app = flask_app
+        self.metrics = metrics
+        self.static_headers = static_headers
+        self.fast_score = scorer.mode is not InputMode.RAWHTTP
+        self.max_body = settings.max_body_bytes
+        self.keys = KeyChecker(settings.keys, settings.keys_file)
+        self.new_id = IdGenerator()
+        self.access_log = logging.getLogger(ACCESS_LOGGER) if settings.access_log else None
+        if self.access_log is not None and self.access_log.getEffectiveLevel() > logging.INFO:
+            self.access_log.setLevel(logging.INFO)  # the toggle is settings.access_log
+        origins = (settings.cors_origins or "").split(",")
+        self.cors = frozenset(o.strip() for o in origins if o.strip())
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one request."""
+        start = time.perf_counter()
+        path = environ.get("PATH_INFO", "")
+        route = path if path in ROUTES else "<unmatched>"
+        ids = read_ids(environ, self.new_id)
+        if not isinstance(ids, RequestIds):
+            return self._send(environ, start_response, _error(431, ids), None, start, route)
+        try:
+            result = self._route(environ, path)
+        except OSError:
+            raise  # the client went away mid-body: the server closes the connection quietly
+        except Exception:
+            _log.exception("Unexpected error serving %s %s", environ["REQUEST_METHOD"], path)
+            result = _error(500, INTERNAL_ERROR)
+        if result is None:
+            return self._delegate(environ, start_response, ids, start, route)
+        return self._send(environ, start_response, result, ids, start, route)
+
+    def _route(self, environ: dict[str, Any], path: str) -> Result | None:
+        """Answer here, or None to hand the request to Flask."""
+        if (
+            self.keys.enabled
+            and path in PROTECTED
+            and not self.keys.allows(environ.get("HTTP_AUTHORIZATION"))
+        ):
+            result = _error(401, UNAUTHORIZED)
+            result[1].append(("WWW-Authenticate", "Bearer"))
+            return result
+        if path != "/score":
+            return None
+        method = environ["REQUEST_METHOD"]
+        if self.fast_score and method in ("POST", "GET"):
+            return self._score(environ, method)
+        if _content_length(environ) > self.max_body:
+            return self._too_large(environ)
+        return None
+
+    # -- responses ----------------------------------------------------------------------
+
+    def _headers(self, environ: dict[str, Any], ids: RequestIds | None) -> list[tuple[str, str]]:
+        headers = list(self.static_headers)
+        if ids is not None:
+            headers.append(("x-request-id", ids.request_id))
+            headers.append(("x-ms-request-id", ids.legacy_id))
+            if ids.client_id:
+                headers.append(("x-ms-client-request-id", ids.client_id))
+        trace_id = environ.get("HTTP_TRACEID")
+        if trace_id:
+            headers.append(("TraceId", trace_id))
+        if self.cors:
+            headers.extend(self._cors(environ))
+        return headers
+
+    def _send(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        result: Result,
+        ids: RequestIds | None,
+        start: float,
+        route: str,
+    ) -> Iterable[bytes]:
+        if callable(result):  # a response object returned by run()
+            return self._delegate(environ, start_response, ids, start, route, app=result)
+        status, headers, body = result
+        headers.extend(self._headers(environ, ids))
+        start_response(_STATUS.get(status) or status_line(status), headers)
+        self._record(environ, ids, route, status, start)
+        return body
+
+    def _delegate(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        ids: RequestIds | None,
+        start: float,
+        route: str,
+        app: WSGIApp | None = None,
+    ) -> Iterable[bytes]:
+        seen: list[int] = []
+
+        def add_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen.append(int(status[:3]))
+            headers.extend(self._headers(environ, ids))
+            return start_response(status, headers, exc_info)
+
+        body = (app or self.flask_app)(environ, add_headers)
+        self._record(environ, ids, route, seen[0] if seen else 500, start)
+        return body
+
+    def _record(
+        self, environ: dict[str, Any], ids: RequestIds | None, route: str, status: int, start: float
+    ) -> None:
+        seconds = time.perf_counter() - start
+        method = environ["REQUEST_METHOD"]
+        self.metrics.observe_request(route, method, status, seconds)
+        if self.access_log is not None:
+            self.access_log.info(
+                '{"request_id": "%s", "method": "%s", "route": "%s", "status": %d, '
+                '"duration_ms": %.3f}',
+                _json_safe(ids.request_id) if ids is not None else "",
+                method,
+                route,
+                status,
+                seconds * 1000.0,
+            )
+
+    def _cors(self, environ: dict[str, Any]) -> list[tuple[str, str]]:
+        origin = environ.get("HTTP_ORIGIN")
+        if not origin or ("*" not in self.cors and origin not in self.cors):
+            return []
+        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if environ["REQUEST_METHOD"] == "OPTIONS":
+            requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or "*"
+            headers.append(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+            headers.append(("Access-Control-Allow-Headers", requested))
+        return headers
+
+    def _too_large(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], list[bytes]]:
+        environ[CLOSE_CONNECTION] = True  # do not read (or drain) the rest of a huge body
+        return _error(413, f"Request body is larger than the limit of {self.max_body} bytes.")
+
+    # -- /score -------------------------------------------------------------------------
+
+    def _score(self, environ: dict[str, Any], method: str) -> Result:
+        mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+        body = b""
+        if method == "POST" and mimetype not in _FORM_TYPES:
+            try:
+                body = self._read_body(environ)
+            except _TooLarge:
+                return self._too_large(environ)
+        query = parse_query_string(environ.get("QUERY_STRING", "")) if method == "GET" else None
+        inp = ScoringInput(
+            method,
+            body,
+            mimetype == "application/json"
+            or (mimetype.startswith("application/") and mimetype.endswith("+json")),
+            query,
+            EnvironHeaders(environ),
+        )
+        try:
+            result = self.scorer.score(inp)
+        except ScoringError as exc:
+            if isinstance(exc, RunFailedError):
+                _log.error("run() raised an exception", exc_info=exc.__cause__)
+            elif exc.run_failed:
+                _log.warning("%s", exc.message)
+            return _error(exc.http_status, exc.message, run_failed=exc.run_failed)
+        self.metrics.observe_scoring(result.elapsed_ms / 1000.0)
+        exec_ms = ("x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}")
+        return wrap_result(result.value, exec_ms)
+
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
+        length = _content_length(environ)
+        if length > self.max_body:
+            raise _TooLarge()
+        if length >= 0:
+            return environ["wsgi.input"].read(length) if length else b""
+        stream = get_input_stream(environ, safe_fallback=True, max_content_length=None)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := stream.read(_READ_CHUNK):
+            size += len(chunk)
+            if size > self.max_body:
+                raise _TooLarge()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def wrap_result(value: Any, exec_ms: tuple[str, str]) -> Result:
+    """run()'s result as a response: JSON, a stream, or a response object unchanged."""
+    if isinstance(value, Response):
+        if value.status_code >= 500:
+            value.headers[FAILED_HEADER] = "True"
+        value.headers.add(*exec_ms)
+        return value
+    if is_stream(value):
+        response = Response(value)
+        response.headers[FAILED_HEADER] = "False"
+        response.headers.add(*exec_ms)
+        return response
+    try:
+        body = encode_result(value)
+    except ResultNotSerializableError as exc:
+        _log.error("run() returned a %s: %s", type(value).__name__, exc.__cause__)
+        return _error(500, exc.message)
+    headers = [_JSON, ("Content-Length", str(len(body))), (FAILED_HEADER, "False"), exec_ms]
+    return 200, headers, [body]
+
+
+def _error(
+    status: int, message: str, *, run_failed: bool = False
+) -> tuple[int, list[tuple[str, str]], list[bytes]]:
+    body = json.dumps({"message": message}).encode()
+    headers = [
+        _JSON,
+        ("Content-Length", str(len(body))),
+        (FAILED_HEADER, "True" if run_failed else "False"),
+    ]
+    return status, headers, [body]
+
+
+def _content_length(environ: dict[str, Any]) -> int:
+    raw = environ.get("CONTENT_LENGTH")
+    if not raw:
+        return -1
+    try:
+        return max(int(raw), 0)
+    except ValueError:
+        return -1
+
+
+def _json_safe(text: str) -> str:
+    if '"' in text or "\\" in text or not text.isprintable():
+        return json.dumps(text)[1:-1]
+    return text
