@@ -167,3 +167,28 @@ def byte_progress(
     finally:
         if progress is not None:
             progress.stop()
+
+
+@contextmanager
+def step_progress(title: str) -> Iterator[Callable[[str], None]]:
+    """Shows the latest progress line under a spinner (a terminal) or each line (a log)."""
+    if err.is_terminal:
+        with err.status(title) as status:
+
+            def show(line: str) -> None:
+                status.update(f"{title}: {line.strip()[:120]}")
+
+            yield show
+    else:
+        # the title goes out with the first line, so errors found before any work
+        # (bad names, missing files) stay a single line
+        started = False
+
+        def show_line(line: str) -> None:
+            nonlocal started
+            if not started:
+                err.print(title, highlight=False, markup=False)
+                started = True
+            err.print(f"  {line.rstrip()}", highlight=False, markup=False)
+
+        yield show_line

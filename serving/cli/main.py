@@ -17,6 +17,7 @@ from serving import __version__
 from serving.cli.common import debug_option, err, format_option, workspace_option
 from serving.cli.endpoints import deploy, endpoints
 from serving.cli.envs import envs
+from serving.cli.loadtest import loadtest
 from serving.cli.models import models
 from serving.cli.workspace_cmds import workspace_group
 from serving.config import PlatformSettings
@@ -37,6 +38,7 @@ cli.add_command(models)
 cli.add_command(envs)
 cli.add_command(deploy)
 cli.add_command(endpoints)
+cli.add_command(loadtest)
 
 
 def _register_optional() -> None:

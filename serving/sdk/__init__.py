@@ -8,6 +8,22 @@ env = Environment.from_conda_specification("digits-env", "env.yml").register(ws)
 
 from serving.sdk.environment import Environment
 from serving.sdk.model import Model
+from serving.sdk.webservice import (
+    InferenceConfig,
+    LocalDeployment,
+    LocalWebservice,
+    Webservice,
+    WebserviceException,
+)
 from serving.workspace import Workspace
 
-__all__ = ["Environment", "Model", "Workspace"]
+__all__ = [
+    "Environment",
+    "InferenceConfig",
+    "LocalDeployment",
+    "LocalWebservice",
+    "Model",
+    "Webservice",
+    "WebserviceException",
+    "Workspace",
+]

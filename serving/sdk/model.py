@@ -193,6 +193,35 @@ class Model:
     def serialize(self) -> dict[str, Any]:
         return self._record.to_dict()
 
+    @staticmethod
+    def deploy(
+        workspace: Workspace,
+        name: str,
+        models: Sequence[Model],
+        inference_config: Any = None,
+        deployment_config: Any = None,
+        deployment_target: Any = None,
+        overwrite: bool = False,
+        show_output: bool = False,
+    ) -> Any:
+        """Deploy ``models`` with ``inference_config`` as service ``name`` (see webservice)."""
+        from serving.sdk.webservice import deploy_models
+
+        if inference_config is None:
+            raise UserInputError(
+                "Model.deploy needs an inference_config (no-code deploy is "
+                "not supported: give an entry script)"
+            )
+        return deploy_models(
+            workspace,
+            name,
+            models,
+            inference_config,
+            deployment_config,
+            overwrite=overwrite,
+            show_output=show_output,
+        )
+
     def __repr__(self) -> str:
         return (
             f"Model(name={self.name!r}, version={self.version}, framework={self.model_framework!r})"

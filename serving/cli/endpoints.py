@@ -1,0 +1,263 @@
+"""`serving deploy` and `serving endpoints ...`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import requests
+
+from serving.cli.common import (
+    emit_list,
+    emit_one,
+    is_json,
+    out,
+    shows,
+    step_progress,
+    workspace,
+)
+from serving.deploy import service
+from serving.deploy.targets import target_names
+from serving.errors import DeploymentError, UserInputError
+from serving.registry import EndpointRecord
+
+LIST_COLUMNS = [
+    ("name", "ENDPOINT"),
+    ("state", "STATE"),
+    ("target", "TARGET"),
+    ("models", "MODELS"),
+    ("scoring_uri", "SCORING URI"),
+]
+
+
+def _print_deployed(record: EndpointRecord) -> None:
+    if is_json():
+        emit_one(record.to_dict(with_keys=True))
+        return
+    out.print(f"endpoint {record.name} is {record.state}", highlight=False)
+    out.print(f"scoring URI: {record.scoring_uri}", highlight=False)
+    out.print(f"swagger URI: {record.swagger_uri}", highlight=False)
+    if record.keys:
+        out.print(f"primary key:   {record.keys[0]}", highlight=False)
+        out.print(f"secondary key: {record.keys[1]}", highlight=False)
+
+
+@click.command("deploy")
+@click.argument("name")
+@click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    required=True,
+    metavar="NAME[:VERSION]",
+    help="Registered model (repeatable); the latest version without one.",
+)
+@click.option(
+    "--entry-script",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The score.py with init() and run().",
+)
+@click.option(
+    "--source-dir",
+    type=click.Path(path_type=Path),
+    help="Folder copied with the script (the script is looked up inside it).",
+)
+@click.option(
+    "--env",
+    "env",
+    required=True,
+    metavar="FILE|NAME[:VERSION]",
+    help="A conda env.yml / requirements.txt, or a registered environment.",
+)
+@click.option("--target", type=click.Choice(target_names()), default="local", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (free one else).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Server processes (default: cores).")
+@click.option("--threads", type=click.IntRange(1, 256), help="Threads per server process.")
+@click.option("--cpu", type=float, help="CPU cores the container may use (--target docker).")
+@click.option("--memory", metavar="SIZE", help="Memory limit such as 1g (--target docker).")
+@click.option(
+    "--auth/--no-auth",
+    default=False,
+    show_default=True,
+    help="Require a key (Authorization: Bearer <key>) on /score.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an endpoint of the same name.")
+@shows
+def deploy(
+    name: str,
+    models: tuple[str, ...],
+    entry_script: Path,
+    source_dir: Path | None,
+    env: str,
+    target: str,
+    port: int | None,
+    workers: int | None,
+    threads: int | None,
+    cpu: float | None,
+    memory: str | None,
+    auth: bool,
+    overwrite: bool,
+) -> None:
+    """Deploy registered models with a score.py as endpoint NAME and print its scoring URI."""
+    ws = workspace()
+    options = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
+    with step_progress(f"deploying {name} ({target})") as progress:
+        record = service.deploy(
+            ws,
+            name,
+            models=list(models),
+            entry_script=entry_script,
+            env=env,
+            source_dir=source_dir,
+            target=target,
+            auth=auth,
+            port=port,
+            workers=workers,
+            threads=threads,
+            options=options,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    _print_deployed(record)
+
+
+@click.group("endpoints")
+def endpoints() -> None:
+    """Inspect, call and manage deployed endpoints."""
+
+
+@endpoints.command("list")
+@shows
+def list_endpoints() -> None:
+    """List endpoints with their real state."""
+    emit_list([r.to_dict() for r in service.observe_all(workspace())], LIST_COLUMNS)
+
+
+@endpoints.command("show")
+@click.argument("name")
+@shows
+def show(name: str) -> None:
+    """Show one endpoint (state reconciled with the running process)."""
+    record = service.observe(workspace(), name)
+    data = record.to_dict()
+    data["runtime"] = record.runtime
+    emit_one(data)
+
+
+def _payload(data: str) -> bytes:
+    if data.startswith("@"):
+        path = Path(data[1:])
+        if not path.is_file():
+            raise UserInputError(f"payload file {path} does not exist")
+        return path.read_bytes()
+    return data.encode("utf-8")
+
+
+@endpoints.command("invoke")
+@click.argument("name")
+@click.option("--data", "-d", required=True, metavar="JSON|@FILE", help="Request body.")
+@click.option("--key", help="Key to send (default: the endpoint's primary key).")
+@shows
+def invoke(name: str, data: str, key: str | None) -> None:
+    """POST a JSON body to the endpoint's scoring URI and print the answer."""
+    record = workspace().endpoints.get(name)
+    if not record.scoring_uri:
+        raise DeploymentError(f"endpoint {name} has no scoring URI (state {record.state})")
+    headers = {"Content-Type": "application/json"}
+    key = key or (record.keys[0] if record.keys else None)
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    try:
+        resp = requests.post(record.scoring_uri, data=_payload(data), headers=headers, timeout=300)
+    except requests.RequestException as exc:
+        raise DeploymentError(
+            f"cannot reach {record.scoring_uri}: {exc}", hint=f"see 'serving endpoints show {name}'"
+        ) from exc
+    if resp.status_code != 200:
+        try:
+            message = resp.json().get("message", resp.text)
+        except ValueError:
+            message = resp.text
+        raise DeploymentError(f"{resp.status_code} from {name}: {message}")
+    try:
+        body = resp.json()
+    except ValueError:
+        out.print(resp.text, highlight=False, markup=False)
+        return
+    out.print(json.dumps(body, indent=None if not is_json() else 2), highlight=False, markup=False)
+
+
+@endpoints.command("logs")
+@click.argument("name")
+@click.option("--tail", type=click.IntRange(1), default=200, show_default=True)
+@shows
+def logs(name: str, tail: int) -> None:
+    """Print the endpoint's server log."""
+    text = service.logs(workspace(), name, tail)
+    if is_json():
+        emit_one({"name": name, "lines": text.splitlines()})
+    else:
+        click.echo(text)
+
+
+@endpoints.command("keys")
+@click.argument("name")
+@click.option(
+    "--regen",
+    type=click.Choice(["primary", "secondary"]),
+    help="Replace one key; the old one stops working at once.",
+)
+@shows
+def keys(name: str, regen: str | None) -> None:
+    """Print (or regenerate) the endpoint's primary and secondary keys."""
+    ws = workspace()
+    record = service.regen_key(ws, name, regen) if regen else ws.endpoints.get(name)
+    if not record.keys:
+        raise UserInputError(f"endpoint {name} has no keys: it was deployed without --auth")
+    if is_json():
+        emit_one({"primary": record.keys[0], "secondary": record.keys[1]})
+    else:
+        out.print(f"primary:   {record.keys[0]}\nsecondary: {record.keys[1]}", highlight=False)
+
+
+@endpoints.command("update")
+@click.argument("name")
+@click.option("--model", "-m", "models", multiple=True, metavar="NAME[:VERSION]")
+@click.option("--entry-script", type=click.Path(path_type=Path))
+@click.option("--source-dir", type=click.Path(path_type=Path))
+@click.option("--env", "env", metavar="FILE|NAME[:VERSION]")
+@shows
+def update(
+    name: str,
+    models: tuple[str, ...],
+    entry_script: Path | None,
+    source_dir: Path | None,
+    env: str | None,
+) -> None:
+    """Redeploy NAME with new models, script or environment (keys and port kept)."""
+    with step_progress(f"updating {name}") as progress:
+        record = service.update(
+            workspace(),
+            name,
+            models=list(models) or None,
+            entry_script=entry_script,
+            source_dir=source_dir,
+            env=env,
+            progress=progress,
+        )
+    _print_deployed(record)
+
+
+@endpoints.command("delete")
+@click.argument("name")
+@shows
+def delete(name: str) -> None:
+    """Stop the endpoint and remove it."""
+    service.delete(workspace(), name)
+    if is_json():
+        emit_one({"deleted": name})
+    else:
+        out.print(f"deleted {name}", highlight=False)

@@ -1,0 +1,1 @@
+"""Deployment targets behind one small Protocol, and the endpoint lifecycle over them."""

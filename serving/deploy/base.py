@@ -1,0 +1,83 @@
+"""What every deployment target implements, and what it is given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from serving.environments import EnvSpec
+from serving.registry import EndpointRecord, ModelRecord
+from serving.workspace import Workspace
+
+Progress = Callable[[str], None]
+"""Receives one line of progress at a time (the CLI shows the latest)."""
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """Everything a target needs to run one endpoint."""
+
+    name: str
+    models: tuple[ModelRecord, ...]
+    entry_script: Path
+    source_dir: Path | None
+    env: EnvSpec
+    keys: tuple[str, ...] = ()
+    port: int | None = None
+    workers: int | None = None
+    threads: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_spec(self) -> dict[str, Any]:
+        """What is recorded so ``update`` can redeploy with changes."""
+        return {
+            "models": [m.ref for m in self.models],
+            "entry_script": str(self.entry_script),
+            "source_dir": str(self.source_dir) if self.source_dir else None,
+            "env": self.env.to_dict(),
+            "port": self.port,
+            "workers": self.workers,
+            "threads": self.threads,
+            "options": self.options,
+        }
+
+
+@dataclass(frozen=True)
+class Deployed:
+    scoring_uri: str
+    swagger_uri: str
+    runtime: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A target's view of a running endpoint."""
+
+    state: str
+    error: str | None = None
+
+
+class Target(Protocol):
+    """A place endpoints run. Implementations register themselves in ``targets``."""
+
+    name: str
+
+    def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
+        """Start the endpoint and return once it is ready (or raise DeploymentError)."""
+        ...
+
+    def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
+        """The endpoint's real state now (Healthy, Unhealthy, Failed)."""
+        ...
+
+    def logs(self, ws: Workspace, record: EndpointRecord, tail: int) -> str: ...
+
+    def set_keys(self, ws: Workspace, record: EndpointRecord, keys: list[str]) -> None:
+        """Make the running endpoint accept exactly ``keys`` (empty: no auth)."""
+        ...
+
+    def remove(self, ws: Workspace, record: EndpointRecord) -> None:
+        """Stop the endpoint and remove what it left on the machine."""
+        ...

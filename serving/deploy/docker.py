@@ -1,0 +1,355 @@
+"""The docker target: one container per endpoint, from a model image built (or reused)
+for it, like Azure Container Instances on this machine.
+
+The container is named ``serving-<endpoint>``, labelled with the endpoint and workspace,
+restarts ``unless-stopped``, carries a Docker health check on the readiness route and
+publishes port 5001 on 127.0.0.1. Keys reach the server through ``SERVING_KEYS``, so a new
+key replaces the container (same image, port and limits).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from serving.config import PlatformSettings, ServerSettings
+from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
+from serving.deploy.local import free_port, port_in_use
+from serving.errors import ConflictError, DeploymentError, UserInputError
+from serving.images.build import ImageBuilder
+from serving.images.dockerfile import ENV_PYTHON
+from serving.images.model import CONTAINER_PORT, BuildRequest
+from serving.registry import EndpointRecord
+from serving.server.gunicorn import gunicorn_argv
+from serving.workspace import Workspace
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+READY_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 10
+INIT_FAILED_EXIT = 3
+ENDPOINT_LABEL = "serving.endpoint"
+WORKSPACE_LABEL = "serving.workspace"
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_memory(text: str | int | float) -> int:
+    """``1g``, ``512m``, ``1.5GiB`` or a byte count -> bytes (at least 6 MiB, Docker's floor)."""
+    match = _MEMORY.match(str(text))
+    if match is None:
+        raise UserInputError(f"invalid --memory {text!r}: use a size such as 512m or 1g")
+    size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if size < 6 * 2**20:
+        raise UserInputError(f"--memory {text!r} is too small: Docker needs at least 6m")
+    return size
+
+
+def parse_cpu(value: str | int | float) -> float:
+    try:
+        cpu = float(value)
+    except (TypeError, ValueError):
+        raise UserInputError(
+            f"invalid --cpu {value!r}: use a number of cores such as 1.5"
+        ) from None
+    if not 0.01 <= cpu <= 1024:
+        raise UserInputError(f"--cpu {value!r} is out of range (0.01 to 1024 cores)")
+    return cpu
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """How the endpoint's container runs: pure data, recorded in the endpoint's runtime."""
+
+    name: str
+    image: str
+    port: int
+    workers: int
+    threads: int
+    nano_cpus: int | None
+    mem_limit: int | None
+
+    @classmethod
+    def from_request(cls, request: DeployRequest, image: str, port: int) -> RunSpec:
+        cpu = request.options.get("cpu")
+        memory = request.options.get("memory")
+        cores = parse_cpu(cpu) if cpu is not None else None
+        return cls(
+            name=container_name(request.name),
+            image=image,
+            port=port,
+            workers=request.workers or (max(1, math.ceil(cores)) if cores else 1),
+            threads=request.threads or 1,
+            nano_cpus=int(cores * 1e9) if cores else None,
+            mem_limit=parse_memory(memory) if memory is not None else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        def optional(key: str) -> int | None:
+            value = data.get(key)
+            return int(value) if value is not None else None
+
+        return cls(
+            name=str(data["name"]),
+            image=str(data["image"]),
+            port=int(data["port"]),
+            workers=int(data.get("workers") or 1),
+            threads=int(data.get("threads") or 1),
+            nano_cpus=optional("nano_cpus"),
+            mem_limit=optional("mem_limit"),
+        )
+
+
+def container_name(endpoint: str) -> str:
+    return f"serving-{endpoint}"
+
+
+def run_kwargs(
+    spec: RunSpec, endpoint: str, keys: tuple[str, ...] | list[str], workspace: str
+) -> dict[str, Any]:
+    """Keyword arguments of ``containers.run`` for the endpoint (pure; unit-tested)."""
+    settings = ServerSettings(
+        host="0.0.0.0",
+        port=CONTAINER_PORT,
+        workers=spec.workers,
+        threads=spec.threads,
+        service_name=endpoint,
+    )
+    kwargs: dict[str, Any] = {
+        "name": spec.name,
+        "command": gunicorn_argv(settings, python=ENV_PYTHON),
+        "environment": {
+            "SERVICE_NAME": endpoint,
+            "SERVING_KEYS": ",".join(keys),
+            "SERVING_REPLICA_ID": spec.name,
+            "SERVING_WORKERS": str(spec.workers),
+            "SERVING_THREADS": str(spec.threads),
+        },
+        "ports": {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", spec.port)},
+        "restart_policy": {"Name": "unless-stopped"},
+        "labels": {ENDPOINT_LABEL: endpoint, WORKSPACE_LABEL: workspace},
+        "detach": True,
+    }
+    if spec.nano_cpus:
+        kwargs["nano_cpus"] = spec.nano_cpus
+    if spec.mem_limit:
+        kwargs["mem_limit"] = spec.mem_limit
+    return kwargs
+
+
+def _uris(port: int) -> tuple[str, str]:
+    return f"http://127.0.0.1:{port}/score", f"http://127.0.0.1:{port}/swagger.json"
+
+
+class DockerTarget:
+    """Endpoints as containers of model images on the local Docker Engine."""
+
+    name = "docker"
+
+    def __init__(
+        self, settings: PlatformSettings | None = None, client: DockerClient | None = None
+    ) -> None:
+        self.settings = settings or PlatformSettings.from_env()
+        self._client = client
+
+    @property
+    def client(self) -> DockerClient:
+        if self._client is None:
+            from serving.images.engine import docker_client
+
+            self._client = docker_client(self.settings)
+        return self._client
+
+    def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
+        RunSpec.from_request(request, "", 0)  # check --cpu/--memory before building
+        built = ImageBuilder(ws, self.settings, self.client).build(
+            BuildRequest(
+                request.models,
+                request.entry_script,
+                request.source_dir,
+                request.env,
+                name=f"serving/{request.name}",
+                service_name=request.name,
+            ),
+            progress,
+        )
+        port = request.port or free_port()
+        if port_in_use(port):
+            raise DeploymentError(
+                f"port {port} on 127.0.0.1 is already in use",
+                hint="choose another --port, or leave it out",
+            )
+        spec = RunSpec.from_request(request, built.record.image_id, port)
+        self._clear_name(ws, spec.name)
+        progress(f"starting container {spec.name} from {built.record.tag}")
+        self._start(ws, spec, request.name, request.keys, progress)
+        scoring, swagger = _uris(port)
+        runtime = {
+            "container": spec.name,
+            "image": built.record.tag,
+            "image_ref": built.record.ref,
+            "port": port,
+            "run": spec.to_dict(),
+        }
+        return Deployed(scoring, swagger, runtime)
+
+    def _clear_name(self, ws: Workspace, name: str) -> None:
+        """Remove a container left under ``name`` by this workspace (a failed earlier run)."""
+        old = self._container(name)
+        if old is None:
+            return
+        if old.labels.get(WORKSPACE_LABEL) != str(ws.path):
+            raise ConflictError(
+                f"a container named {name} already exists and is not ours",
+                hint="remove it or choose another endpoint name",
+            )
+        old.remove(force=True)
+
+    def _start(
+        self,
+        ws: Workspace,
+        spec: RunSpec,
+        endpoint: str,
+        keys: tuple[str, ...] | list[str],
+        progress: Progress,
+    ) -> None:
+        import docker
+
+        try:
+            container = self.client.containers.run(
+                spec.image, **run_kwargs(spec, endpoint, keys, str(ws.path))
+            )
+        except docker.errors.APIError as exc:
+            raise DeploymentError(f"Docker could not start {spec.name}: {exc.explanation}") from exc
+        self._wait_ready(container, spec.port, progress)
+
+    def _wait_ready(self, container: Container, port: int, progress: Progress) -> None:
+        url = f"http://127.0.0.1:{port}/health/ready"
+        started = time.monotonic()
+        last_report = 0.0
+        while True:
+            container.reload()
+            state = container.attrs.get("State", {})
+            if (
+                state.get("Restarting")
+                or state.get("Status") in ("exited", "dead")
+                or int(container.attrs.get("RestartCount", 0)) > 0
+            ):
+                self._fail(container, state)
+            try:
+                if requests.get(url, timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            waited = time.monotonic() - started
+            if waited > READY_TIMEOUT_S:
+                tail = self._tail(container)
+                container.remove(force=True)
+                raise DeploymentError(
+                    f"the container was not ready after {READY_TIMEOUT_S:.0f} s", details=tail
+                )
+            if waited - last_report >= 1.0:
+                progress(f"waiting for init() to finish ({waited:.0f} s)")
+                last_report = waited
+            time.sleep(0.1)
+
+    def _fail(self, container: Container, state: dict[str, Any]) -> None:
+        code = state.get("ExitCode")
+        tail = self._tail(container)
+        container.remove(force=True)
+        why = (
+            "init() or the import of the entry script failed"
+            if code == INIT_FAILED_EXIT
+            else "the server stopped"
+        )
+        raise DeploymentError(
+            f"the container exited with code {code} before it was ready: {why}",
+            hint="the log tail is above; the container was removed so it does not restart "
+            "in a loop",
+            details=tail,
+        )
+
+    @staticmethod
+    def _tail(container: Container, lines: int = 25) -> str:
+        return str(container.logs(tail=lines).decode("utf-8", errors="replace"))
+
+    def _container(self, name: str) -> Container | None:
+        import docker
+
+        try:
+            return self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return None
+
+    def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
+        container = self._container(str(record.runtime.get("container")))
+        if container is None:
+            return Observed(
+                "Failed",
+                f"container {record.runtime.get('container')} is gone; "
+                "redeploy with 'serving endpoints update' or delete the endpoint",
+            )
+        state = container.attrs.get("State", {})
+        if state.get("Status") != "running":
+            code = state.get("ExitCode")
+            if code == INIT_FAILED_EXIT:
+                return Observed(
+                    "Failed",
+                    "init() failed in the container (exit code 3); see 'serving endpoints logs'",
+                )
+            return Observed(
+                "Unhealthy",
+                f"the container is {state.get('Status')} (exit code {code}); Docker restarts it",
+            )
+        health = (state.get("Health") or {}).get("Status")
+        if health == "unhealthy":
+            return Observed("Unhealthy", "the readiness check fails; see 'serving endpoints logs'")
+        try:
+            ready = (
+                requests.get(
+                    f"http://127.0.0.1:{record.runtime['port']}/health/ready", timeout=2
+                ).status_code
+                == 200
+            )
+        except requests.RequestException:
+            ready = False
+        return Observed("Healthy") if ready else Observed("Unhealthy", "not ready")
+
+    def logs(self, ws: Workspace, record: EndpointRecord, tail: int) -> str:
+        container = self._container(str(record.runtime.get("container")))
+        if container is None:
+            return ""
+        return self._tail(container, tail).rstrip("\n")
+
+    def set_keys(self, ws: Workspace, record: EndpointRecord, keys: list[str]) -> None:
+        """Replace the container (same image, port and limits) with one that accepts ``keys``."""
+        spec = RunSpec.from_dict(dict(record.runtime.get("run") or {}))
+        old = self._container(spec.name)
+        if old is not None:
+            old.stop(timeout=STOP_TIMEOUT_S)
+            old.remove(force=True)
+        self._start(ws, spec, record.name, keys, lambda _line: None)
+
+    def remove(self, ws: Workspace, record: EndpointRecord) -> None:
+        container = self._container(
+            str(record.runtime.get("container") or container_name(record.name))
+        )
+        if container is None:
+            return
+        if container.labels.get(WORKSPACE_LABEL) not in (None, str(ws.path)):
+            return
+        try:
+            container.stop(timeout=STOP_TIMEOUT_S)
+        finally:
+            container.remove(force=True)
