@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -169,6 +170,14 @@ def byte_progress(
             progress.stop()
 
 
+_PIP_NOISE = re.compile(
+    r"^\s*(Downloading|Using cached|Requirement already satisfied|Obtaining|Preparing "
+    r"metadata|Getting requirements|Installing build|Building wheel|Created wheel|Stored in|"
+    r"Collecting|Attempting uninstall|Found existing|Uninstalling|Successfully uninstalled)"
+)
+"""pip lines not worth a line each in a log (the spinner of a terminal still shows them)."""
+
+
 @contextmanager
 def step_progress(title: str) -> Iterator[Callable[[str], None]]:
     """Shows the latest progress line under a spinner (a terminal) or each line (a log)."""
@@ -186,6 +195,8 @@ def step_progress(title: str) -> Iterator[Callable[[str], None]]:
 
         def show_line(line: str) -> None:
             nonlocal started
+            if _PIP_NOISE.match(line):
+                return
             if not started:
                 err.print(title, highlight=False, markup=False)
                 started = True
