@@ -14,7 +14,9 @@ class ServingError(Exception):
     http_status: int = 500
     exit_code: int = 1
 
-    def __init__(self, message: str, *, hint: str | None = None, details: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, details: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint

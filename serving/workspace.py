@@ -22,7 +22,7 @@ from typing import Any
 
 from serving.config import PlatformSettings, default_workspace_dir
 from serving.errors import NotFoundError, UserInputError
-from serving.registry import EndpointRegistry, EnvironmentRegistry, ModelRegistry
+from serving.registry import EndpointRegistry, EnvironmentRegistry, ImageRegistry, ModelRegistry
 from serving.registry.artifacts import ArtifactStore
 from serving.registry.db import SCHEMA_VERSION, Database
 
@@ -59,6 +59,7 @@ class Workspace:
         self.models = ModelRegistry(self.db, self.store)
         self.environments = EnvironmentRegistry(self.db)
         self.endpoints = EndpointRegistry(self.db)
+        self.images = ImageRegistry(self.db)
 
     # -- opening ---------------------------------------------------------------------
     @classmethod

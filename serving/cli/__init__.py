@@ -14,4 +14,7 @@ def extra_commands() -> list[click.Command]:
         pass
     else:
         commands.append(serve)
+    from serving.cli.images import images
+
+    commands.append(images)
     return commands

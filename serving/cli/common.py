@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from serving.workspace import Workspace
 
@@ -185,7 +186,8 @@ def step_progress(title: str) -> Iterator[Callable[[str], None]]:
         with err.status(title) as status:
 
             def show(line: str) -> None:
-                status.update(f"{title}: {line.strip()[:120]}")
+                # a Text is shown as is: no markup or :emoji: codes in build output
+                status.update(Text(f"{title}: {line.strip()[:120]}"))
 
             yield show
     else:
@@ -198,8 +200,8 @@ def step_progress(title: str) -> Iterator[Callable[[str], None]]:
             if _PIP_NOISE.match(line):
                 return
             if not started:
-                err.print(title, highlight=False, markup=False)
+                err.print(title, highlight=False, markup=False, emoji=False)
                 started = True
-            err.print(f"  {line.rstrip()}", highlight=False, markup=False)
+            err.print(f"  {line.rstrip()}", highlight=False, markup=False, emoji=False)
 
         yield show_line

@@ -3,36 +3,41 @@ for it, like Azure Container Instances on this machine.
 
 The container is named ``serving-<endpoint>``, labelled with the endpoint and workspace,
 restarts ``unless-stopped``, carries a Docker health check on the readiness route and
-publishes port 5001 on 127.0.0.1. Keys reach the server through ``SERVING_KEYS``, so a new
-key replaces the container (same image, port and limits).
+publishes port 5001 on 127.0.0.1. Keys are in a file of the workspace, mounted read-only
+and re-read by the server when it is replaced, so a new key works at once, no restart.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 
-from serving.config import PlatformSettings, ServerSettings
+from serving.config import ServerSettings
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
 from serving.deploy.local import free_port, port_in_use
 from serving.errors import ConflictError, DeploymentError, UserInputError
 from serving.images.build import ImageBuilder
 from serving.images.dockerfile import ENV_PYTHON
+from serving.images.engine import EngineUser, releasing
 from serving.images.model import CONTAINER_PORT, BuildRequest
 from serving.registry import EndpointRecord
 from serving.server.gunicorn import gunicorn_argv
 from serving.workspace import Workspace
 
 if TYPE_CHECKING:
-    from docker import DockerClient
     from docker.models.containers import Container
 
 READY_TIMEOUT_S = 300.0
+KEYS_MOUNT = "/run/serving/keys"
+KEYS_FILE = "keys"
 STOP_TIMEOUT_S = 10
 INIT_FAILED_EXIT = 3
 ENDPOINT_LABEL = "serving.endpoint"
@@ -116,9 +121,18 @@ def container_name(endpoint: str) -> str:
 
 
 def run_kwargs(
-    spec: RunSpec, endpoint: str, keys: tuple[str, ...] | list[str], workspace: str
+    spec: RunSpec,
+    endpoint: str,
+    keys: tuple[str, ...] | list[str],
+    workspace: str,
+    *,
+    keys_folder: Path | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments of ``containers.run`` for the endpoint (pure; unit-tested)."""
+    """Keyword arguments of ``containers.run`` for the endpoint (pure; unit-tested).
+
+    With ``keys_folder``, the keys come from the file ``keys`` in it, mounted read-only
+    (the server re-reads it when it is replaced); else from ``keys`` in the environment.
+    """
     settings = ServerSettings(
         host="0.0.0.0",
         port=CONTAINER_PORT,
@@ -141,6 +155,10 @@ def run_kwargs(
         "labels": {ENDPOINT_LABEL: endpoint, WORKSPACE_LABEL: workspace},
         "detach": True,
     }
+    if keys_folder is not None:
+        kwargs["environment"]["SERVING_KEYS"] = ""
+        kwargs["environment"]["SERVING_KEYS_FILE"] = f"{KEYS_MOUNT}/{KEYS_FILE}"
+        kwargs["volumes"] = {str(keys_folder): {"bind": KEYS_MOUNT, "mode": "ro"}}
     if spec.nano_cpus:
         kwargs["nano_cpus"] = spec.nano_cpus
     if spec.mem_limit:
@@ -148,29 +166,34 @@ def run_kwargs(
     return kwargs
 
 
+def keys_folder(ws: Workspace, endpoint: str) -> Path:
+    """The folder mounted into the container, holding the ``keys`` file."""
+    return ws.endpoint_dir(endpoint) / "keys.d"
+
+
+def write_keys(folder: Path, keys: tuple[str, ...] | list[str]) -> None:
+    """Atomically replace ``folder/keys`` (one key per line). The folder is mounted, not the
+    file, so the container sees each replacement; the endpoint folder around it is private
+    to this user, the file itself readable by the container's non-root user."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder.parent, 0o700)
+    os.chmod(folder, 0o755)
+    tmp = folder / f".{KEYS_FILE}.tmp"
+    tmp.write_text("".join(f"{key}\n" for key in keys))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, folder / KEYS_FILE)
+
+
 def _uris(port: int) -> tuple[str, str]:
     return f"http://127.0.0.1:{port}/score", f"http://127.0.0.1:{port}/swagger.json"
 
 
-class DockerTarget:
+class DockerTarget(EngineUser):
     """Endpoints as containers of model images on the local Docker Engine."""
 
     name = "docker"
 
-    def __init__(
-        self, settings: PlatformSettings | None = None, client: DockerClient | None = None
-    ) -> None:
-        self.settings = settings or PlatformSettings.from_env()
-        self._client = client
-
-    @property
-    def client(self) -> DockerClient:
-        if self._client is None:
-            from serving.images.engine import docker_client
-
-            self._client = docker_client(self.settings)
-        return self._client
-
+    @releasing
     def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
         RunSpec.from_request(request, "", 0)  # check --cpu/--memory before building
         built = ImageBuilder(ws, self.settings, self.client).build(
@@ -192,8 +215,9 @@ class DockerTarget:
             )
         spec = RunSpec.from_request(request, built.record.image_id, port)
         self._clear_name(ws, spec.name)
+        write_keys(keys_folder(ws, request.name), request.keys)
         progress(f"starting container {spec.name} from {built.record.tag}")
-        self._start(ws, spec, request.name, request.keys, progress)
+        self._start(ws, spec, request.name, progress)
         scoring, swagger = _uris(port)
         runtime = {
             "container": spec.name,
@@ -216,20 +240,12 @@ class DockerTarget:
             )
         old.remove(force=True)
 
-    def _start(
-        self,
-        ws: Workspace,
-        spec: RunSpec,
-        endpoint: str,
-        keys: tuple[str, ...] | list[str],
-        progress: Progress,
-    ) -> None:
+    def _start(self, ws: Workspace, spec: RunSpec, endpoint: str, progress: Progress) -> None:
         import docker
 
+        kwargs = run_kwargs(spec, endpoint, (), str(ws.path), keys_folder=keys_folder(ws, endpoint))
         try:
-            container = self.client.containers.run(
-                spec.image, **run_kwargs(spec, endpoint, keys, str(ws.path))
-            )
+            container = self.client.containers.run(spec.image, **kwargs)
         except docker.errors.APIError as exc:
             raise DeploymentError(f"Docker could not start {spec.name}: {exc.explanation}") from exc
         self._wait_ready(container, spec.port, progress)
@@ -292,6 +308,7 @@ class DockerTarget:
         except docker.errors.NotFound:
             return None
 
+    @releasing
     def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
         container = self._container(str(record.runtime.get("container")))
         if container is None:
@@ -326,6 +343,7 @@ class DockerTarget:
             ready = False
         return Observed("Healthy") if ready else Observed("Unhealthy", "not ready")
 
+    @releasing
     def logs(self, ws: Workspace, record: EndpointRecord, tail: int) -> str:
         container = self._container(str(record.runtime.get("container")))
         if container is None:
@@ -333,23 +351,17 @@ class DockerTarget:
         return self._tail(container, tail).rstrip("\n")
 
     def set_keys(self, ws: Workspace, record: EndpointRecord, keys: list[str]) -> None:
-        """Replace the container (same image, port and limits) with one that accepts ``keys``."""
-        spec = RunSpec.from_dict(dict(record.runtime.get("run") or {}))
-        old = self._container(spec.name)
-        if old is not None:
-            old.stop(timeout=STOP_TIMEOUT_S)
-            old.remove(force=True)
-        self._start(ws, spec, record.name, keys, lambda _line: None)
+        """Replace the mounted keys file: the server accepts the new keys at once."""
+        write_keys(keys_folder(ws, record.name), keys)
 
+    @releasing
     def remove(self, ws: Workspace, record: EndpointRecord) -> None:
         container = self._container(
             str(record.runtime.get("container") or container_name(record.name))
         )
-        if container is None:
-            return
-        if container.labels.get(WORKSPACE_LABEL) not in (None, str(ws.path)):
-            return
-        try:
-            container.stop(timeout=STOP_TIMEOUT_S)
-        finally:
-            container.remove(force=True)
+        if container is not None and container.labels.get(WORKSPACE_LABEL) in (None, str(ws.path)):
+            try:
+                container.stop(timeout=STOP_TIMEOUT_S)
+            finally:
+                container.remove(force=True)
+        shutil.rmtree(ws.endpoint_dir(record.name), ignore_errors=True)

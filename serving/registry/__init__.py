@@ -1,7 +1,8 @@
-"""Records of models, environments and endpoints in a workspace's SQLite database."""
+"""Records of models, environments, images and endpoints in a workspace's SQLite database."""
 
 from serving.registry.endpoints import EndpointRecord, EndpointRegistry
 from serving.registry.environments import EnvironmentRecord, EnvironmentRegistry
+from serving.registry.images import ImageRecord, ImageRegistry
 from serving.registry.models import ModelFile, ModelRecord, ModelRegistry
 from serving.registry.names import Ref, parse_ref
 
@@ -10,6 +11,8 @@ __all__ = [
     "EndpointRegistry",
     "EnvironmentRecord",
     "EnvironmentRegistry",
+    "ImageRecord",
+    "ImageRegistry",
     "ModelFile",
     "ModelRecord",
     "ModelRegistry",

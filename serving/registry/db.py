@@ -72,6 +72,29 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (endpoint_id, model_id)
     );
     """,
+    # 2: built model images
+    """
+    CREATE TABLE images (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        tag TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        build_key TEXT NOT NULL,
+        env_hash TEXT NOT NULL,
+        python TEXT NOT NULL,
+        flavour TEXT NOT NULL,
+        base_image TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        models TEXT NOT NULL DEFAULT '[]',
+        entry_script TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        extra TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        UNIQUE (name, version)
+    );
+    CREATE INDEX images_build_key ON images(build_key)
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,6 +9,8 @@ env = Environment.from_conda_specification("digits-env", "env.yml").register(ws)
 from serving.sdk.environment import Environment
 from serving.sdk.model import Model
 from serving.sdk.webservice import (
+    AciWebservice,
+    DockerDeployment,
     InferenceConfig,
     LocalDeployment,
     LocalWebservice,
@@ -18,6 +20,8 @@ from serving.sdk.webservice import (
 from serving.workspace import Workspace
 
 __all__ = [
+    "AciWebservice",
+    "DockerDeployment",
     "Environment",
     "InferenceConfig",
     "LocalDeployment",

@@ -222,6 +222,24 @@ class Model:
             show_output=show_output,
         )
 
+    @staticmethod
+    def package(
+        workspace: Workspace,
+        models: Sequence[Model],
+        inference_config: Any = None,
+        generate_dockerfile: bool = False,
+        image_name: str | None = None,
+        image_label: str | None = None,
+    ) -> Any:
+        """Build an image of ``models`` (or only its Dockerfile context): see sdk.package."""
+        from serving.sdk.package import package
+
+        if inference_config is None:
+            raise UserInputError("Model.package needs an inference_config with an entry script")
+        return package(
+            workspace, models, inference_config, generate_dockerfile, image_name, image_label
+        )
+
     def __repr__(self) -> str:
         return (
             f"Model(name={self.name!r}, version={self.version}, framework={self.model_framework!r})"

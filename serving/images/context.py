@@ -1,0 +1,125 @@
+"""Build contexts on disk: the models and code of a model image, and reproducible tarballs.
+
+A model image's context holds ``azureml-models/<name>/<version>/<file>`` (verified copies
+from the registry) and ``azureml-app/`` (the source folder, or only the entry script),
+exactly as they will sit under ``/var/azureml-app`` in the image. Tarballs have fixed
+owners and times so identical inputs give identical layers (and Docker cache hits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from serving.registry import ModelRecord, Ref
+from serving.registry.artifacts import sha256_file
+from serving.scoring.layout import (
+    MODELS_FOLDER,
+    ModelFiles,
+    container_env,
+    script_relpath,
+    write_app_dir,
+)
+
+if TYPE_CHECKING:
+    from serving.workspace import Workspace
+
+FIXED_MTIME = 315532800
+"""1980-01-01T00:00:00Z: every file in a context tarball gets this time."""
+APP_FOLDER = "azureml-app"
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What was written for the models and code, and their digests."""
+
+    env: dict[str, str]
+    """AML_APP_ROOT, AZUREML_ENTRY_SCRIPT, AZUREML_MODEL_DIR (+ AZUREML_SOURCE_DIRECTORY)."""
+    entry_script: str
+    models: dict[str, str]
+    """``name:version`` -> sha256 of the file (of the file list, for a folder)."""
+    script_sha256: str
+    app_sha256: str
+
+
+def tar_filter(owner: int, keep_pyc: bool) -> Callable[[tarfile.TarInfo], tarfile.TarInfo | None]:
+    """A tarfile filter: fixed time, ``owner``, and .pyc files dropped unless ``keep_pyc``."""
+
+    def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        pyc = "__pycache__" in info.name.split("/") or info.name.endswith(".pyc")
+        if pyc and not keep_pyc:
+            return None
+        info.uid = info.gid = owner
+        info.uname = info.gname = ""
+        info.mtime = FIXED_MTIME
+        return info
+
+    return normalise
+
+
+@contextmanager
+def tar_directory(
+    root: Path, *, owner: int = 0, prefix: str = "", keep_pyc: bool = False
+) -> Iterator[IO[bytes]]:
+    """A temporary tarball of ``root``'s contents (sorted, fixed times, owned by ``owner``),
+    each entry under ``prefix`` when given; .pyc files are left out unless ``keep_pyc``."""
+    with tempfile.TemporaryFile(prefix="serving-context-") as handle:
+        with tarfile.open(fileobj=handle, mode="w") as tar:
+            for child in sorted(root.iterdir()):
+                tar.add(child, arcname=prefix + child.name, filter=tar_filter(owner, keep_pyc))
+        handle.seek(0)
+        yield handle
+
+
+def model_digest(record: ModelRecord) -> str:
+    """The file's sha256, or for a folder the sha256 of its ``relpath sha256`` lines."""
+    if record.kind == "file" and len(record.files) == 1:
+        return record.files[0].sha256
+    lines = "".join(f"{f.relpath} {f.sha256}\n" for f in record.files)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def tree_digest(root: Path) -> str:
+    """sha256 over the relative paths, modes and contents of every file under ``root``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        rel = path.relative_to(root).as_posix()
+        digest.update(f"{rel}\0{path.stat().st_mode & 0o111}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def write_app_context(
+    ws: Workspace,
+    dest: Path,
+    models: Sequence[ModelRecord],
+    entry_script: Path,
+    source_dir: Path | None,
+) -> AppContext:
+    """Write ``dest/azureml-models`` and ``dest/azureml-app`` for these models and code."""
+    model_files: list[ModelFiles] = []
+    for record in models:
+        folder = dest / MODELS_FOLDER / record.name / str(record.version)
+        path = ws.models.download(Ref(record.name, record.version), folder)
+        model_files.append(ModelFiles(record.name, record.version, path))
+    app = dest / APP_FOLDER
+    write_app_dir(app, entry_script, source_dir, [])
+    (app / MODELS_FOLDER).rmdir()
+    rel = script_relpath(entry_script, source_dir)
+    source_name = source_dir.resolve().name if source_dir is not None else None
+    env = container_env(entry_script=rel, source_dir_name=source_name, models=model_files)
+    script_in_app = app / env["AZUREML_ENTRY_SCRIPT"]
+    return AppContext(
+        env=env,
+        entry_script=env["AZUREML_ENTRY_SCRIPT"],
+        models={r.ref: model_digest(r) for r in models},
+        script_sha256=sha256_file(script_in_app),
+        app_sha256=tree_digest(app),
+    )

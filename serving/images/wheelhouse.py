@@ -1,0 +1,214 @@
+"""Wheelhouses: every wheel an image needs, resolved on the host for the image's platform.
+
+Builds never reach the network: ``pip download --only-binary=:all:`` fetches wheels for the
+base's Python, glibc and machine into a folder of the workspace (keyed by what was asked
+for, reused by later builds), and the image installs from it with ``--no-index``. A package
+with no matching wheel is built with ``pip wheel`` when this interpreter has the image's
+Python version. A wheelhouse is complete once its ``.ready`` marker exists.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from serving.errors import EnvironmentSpecError
+from serving.images.bases import BaseFacts
+from serving.images.engine import Progress
+
+READY = ".ready"
+INSTALL_FILE = "requirements.txt"
+"""What the image installs (written into the wheelhouse; pip itself is not in it)."""
+PIP_REQUIREMENT = "pip"
+"""Downloaded too: the image runs pip from its wheel, so no pip ends up installed."""
+_MISSING = ("No matching distribution", "Could not find a version")
+
+
+def platform_tags(facts: BaseFacts) -> list[str]:
+    """pip ``--platform`` values for the base: every manylinux glibc version it can run,
+    newest first, and the legacy aliases (pip does not expand one into the older ones)."""
+    major, _, minor = facts.glibc.partition(".")
+    newest = int(minor or 0) if major == "2" else 17
+    tags = [f"manylinux_2_{m}_{facts.arch}" for m in range(newest, 4, -1)]
+    legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+    tags += [f"{name}_{facts.arch}" for m, name in legacy.items() if m <= newest]
+    return tags
+
+
+def _pip_options(pip_options: Sequence[str], index_url: str | None) -> list[str]:
+    argv: list[str] = []
+    for line in pip_options:
+        argv += line.split(maxsplit=1)
+    if index_url:
+        argv += ["--index-url", index_url]
+    return argv
+
+
+def download_argv(
+    dest: Path,
+    requirements_file: Path,
+    facts: BaseFacts,
+    *,
+    pip_options: Sequence[str] = (),
+    index_url: str | None = None,
+    python: str = sys.executable,
+) -> list[str]:
+    """``pip download`` of binary wheels for the base's platform into ``dest``."""
+    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-input"]
+    argv += ["--progress-bar", "off", "--only-binary=:all:", "--implementation", "cp"]
+    argv += ["--python-version", facts.python]
+    for tag in platform_tags(facts):
+        argv += ["--platform", tag]
+    argv += _pip_options(pip_options, index_url)
+    return [*argv, "--dest", str(dest), "-r", str(requirements_file)]
+
+
+def wheel_argv(
+    dest: Path,
+    requirements_file: Path,
+    *,
+    pip_options: Sequence[str] = (),
+    index_url: str | None = None,
+    python: str = sys.executable,
+) -> list[str]:
+    """``pip wheel``: the fallback that also builds source distributions (host platform)."""
+    argv = [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-input"]
+    argv += ["--progress-bar", "off", *_pip_options(pip_options, index_url)]
+    return [*argv, "--wheel-dir", str(dest), "-r", str(requirements_file)]
+
+
+def wheelhouse_key(
+    requirements: Sequence[str], facts: BaseFacts, pip_options: Sequence[str]
+) -> str:
+    text = json.dumps(
+        {
+            "requirements": sorted(requirements),
+            "platform": [facts.python, facts.glibc, facts.arch],
+            "pip_options": list(pip_options),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _run(argv: list[str], progress: Progress) -> tuple[int, list[str]]:
+    tail: deque[str] = deque(maxlen=40)
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        try:
+            for raw in proc.stdout or ():
+                line = raw.rstrip()
+                if line:
+                    tail.append(line)
+                    progress(line)
+        except BaseException:
+            proc.kill()
+            raise
+    return proc.returncode or 0, list(tail)
+
+
+def _fail(tail: list[str], what: str) -> EnvironmentSpecError:
+    errors = [line for line in tail if line.startswith("ERROR:")]
+    detail = (errors or tail or ["no output"])[-1].removeprefix("ERROR:").strip()
+    return EnvironmentSpecError(
+        f"{what}: {detail}",
+        hint="check the requirement names and versions in the environment file",
+        details="\n".join(tail[-15:]),
+    )
+
+
+@contextmanager
+def _locked(path: Path, progress: Progress) -> Iterator[None]:
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"waiting for another process filling {path.stem}")
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _fill(
+    dest: Path,
+    requirements: Sequence[str],
+    facts: BaseFacts,
+    pip_options: Sequence[str],
+    index_url: str | None,
+    progress: Progress,
+) -> None:
+    wanted = dest / "download.txt"
+    wanted.write_text("".join(f"{r}\n" for r in [*requirements, PIP_REQUIREMENT]))
+    code, tail = _run(
+        download_argv(dest, wanted, facts, pip_options=pip_options, index_url=index_url), progress
+    )
+    if code != 0:
+        same_python = f"{sys.version_info.major}.{sys.version_info.minor}" == facts.python
+        if not (same_python and any(m in line for line in tail for m in _MISSING)):
+            raise _fail(tail, f"no wheels for Python {facts.python} ({facts.arch})")
+        progress("some packages have no wheel for the image: building them with pip wheel")
+        code, tail = _run(
+            wheel_argv(dest, wanted, pip_options=pip_options, index_url=index_url), progress
+        )
+        if code != 0:
+            raise _fail(tail, "pip wheel failed")
+    wanted.unlink()
+    (dest / INSTALL_FILE).write_text("".join(f"{r}\n" for r in requirements))
+
+
+def ensure_wheelhouse(
+    root: Path,
+    requirements: Sequence[str],
+    facts: BaseFacts,
+    *,
+    pip_options: Sequence[str] = (),
+    index_url: str | None = None,
+    progress: Progress,
+) -> Path:
+    """The wheelhouse for ``requirements`` on the base described by ``facts`` (made once)."""
+    dest = root / wheelhouse_key(requirements, facts, pip_options)
+    if (dest / READY).is_file():
+        return dest
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / f"{dest.name}.lock", progress):
+        if (dest / READY).is_file():
+            return dest
+        shutil.rmtree(dest, ignore_errors=True)
+        partial = root / f"{dest.name}.{os.getpid()}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        try:
+            progress(
+                f"resolving {len(requirements)} requirements into wheels for "
+                f"Python {facts.python} ({facts.arch}, glibc {facts.glibc})"
+            )
+            _fill(partial, requirements, facts, pip_options, index_url, progress)
+            wheels = sorted(p.name for p in partial.glob("*.whl"))
+            (partial / READY).write_text(json.dumps({"wheels": wheels}, indent=1))
+            os.replace(partial, dest)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    return dest
+
+
+def link_wheels(wheelhouse: Path, dest: Path) -> None:
+    """Hard-link (else copy) a wheelhouse's wheels and requirements into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in wheelhouse.iterdir():
+        if item.suffix == ".whl" or item.name == INSTALL_FILE:
+            try:
+                os.link(item, dest / item.name)
+            except OSError:
+                shutil.copy2(item, dest / item.name)
