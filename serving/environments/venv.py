@@ -7,21 +7,19 @@ environments root is debris from an interrupted build and is rebuilt.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import serving
 from serving.environments.runtime import runtime_requirements
 from serving.environments.spec import EnvSpec
 from serving.errors import EnvironmentSpecError
+from serving.proc import file_lock, run_streaming
 
 READY_MARKER = ".ready"
 PTH_NAME = "serving-runtime.pth"
@@ -129,27 +127,10 @@ def find_interpreter(version: str, explicit: str | None = None) -> str:
 
 
 def _run(argv: list[str], say: Progress, failure: str) -> None:
-    tail: deque[str] = deque(maxlen=50)
-    with subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-    ) as proc:
-        try:
-            for raw in proc.stdout or ():
-                line = raw.rstrip()
-                if line:
-                    tail.append(line)
-                    say(line)
-        except BaseException:
-            proc.kill()
-            raise
-    if proc.returncode != 0:
+    code, tail = run_streaming(argv, say)
+    if code != 0:
         errors = [line for line in tail if line.startswith("ERROR:")]
-        detail = (errors or list(tail) or [f"exit status {proc.returncode}"])[-1]
+        detail = (errors or tail or [f"exit status {code}"])[-1]
         raise EnvironmentSpecError(
             f"{failure}: {detail.removeprefix('ERROR:').strip()}",
             hint="check the requirement names and versions in the environment file",
@@ -162,20 +143,6 @@ def _is_ready(venv: Path, spec: EnvSpec) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(marker, dict) and marker.get("content_hash") == spec.content_hash()
-
-
-@contextmanager
-def _locked(path: Path, say: Progress) -> Iterator[None]:
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"waiting for another process building {path.stem}")
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _build(spec: EnvSpec, venv: Path, interpreter: str, say: Progress, index: str | None) -> None:
@@ -220,7 +187,9 @@ def ensure_venv(
     if _is_ready(venv, spec):
         return venv
     envs_root.mkdir(parents=True, exist_ok=True)
-    with _locked(envs_root / f"{venv.name}.lock", say):
+    with file_lock(
+        envs_root / f"{venv.name}.lock", say, f"waiting for another process building {venv.name}"
+    ):
         if _is_ready(venv, spec):
             say(f"reusing environment {venv}")
             return venv

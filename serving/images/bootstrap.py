@@ -9,14 +9,11 @@ follows the Debian suite, so only the versions of the suites below can be bootst
 
 from __future__ import annotations
 
-import fcntl
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +23,7 @@ from serving.config import SUPPORTED_PYTHONS
 from serving.errors import UserInputError
 from serving.images.engine import Progress, find_image, images_with_label
 from serving.images.errors import ImageBuildError
+from serving.proc import file_lock, run_streaming
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -261,22 +259,10 @@ def find_bootstrapped(client: DockerClient, python: str) -> str | None:
 
 
 def _stream(argv: list[str], progress: Progress, what: str) -> None:
-    tail: list[str] = []
-    with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    ) as proc:
-        try:
-            for raw in proc.stdout or ():
-                line = raw.rstrip()
-                if line:
-                    tail = [*tail[-20:], line]
-                    progress(line)
-        except BaseException:
-            proc.kill()
-            raise
-    if proc.returncode != 0:
+    code, tail = run_streaming(argv, progress, keep=20)
+    if code != 0:
         raise ImageBuildError(
-            f"{what} failed (exit {proc.returncode}): {tail[-1] if tail else 'no output'}",
+            f"{what} failed (exit {code}): {tail[-1] if tail else 'no output'}",
             details="\n".join(tail),
         )
 
@@ -317,17 +303,6 @@ def _make_rootfs(
         tar.add(root, arcname=".")
 
 
-@contextmanager
-def _lock(name: str) -> Iterator[None]:
-    path = Path(tempfile.gettempdir()) / f"serving-bootstrap-{name}.lock"
-    with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def bootstrap_base(
     client: DockerClient,
     python: str = "3.11",
@@ -342,7 +317,7 @@ def bootstrap_base(
     suite = suite_for(python)
     tag = base_tag(python, suite)
     started = time.monotonic()
-    with _lock(tag.replace(":", "-")):
+    with file_lock(Path(tempfile.gettempdir()) / f"serving-bootstrap-{tag.replace(':', '-')}.lock"):
         existing = None if force else find_image(client, tag)
         if existing is not None:
             progress(f"{tag} is already here: reusing it")

@@ -9,21 +9,18 @@ Python version. A wheelhouse is complete once its ``.ready`` marker exists.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
-from collections import deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from serving.errors import EnvironmentSpecError
 from serving.images.bases import BaseFacts
 from serving.images.engine import Progress
+from serving.proc import file_lock, run_streaming
 
 READY = ".ready"
 INSTALL_FILE = "requirements.txt"
@@ -100,23 +97,6 @@ def wheelhouse_key(
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _run(argv: list[str], progress: Progress) -> tuple[int, list[str]]:
-    tail: deque[str] = deque(maxlen=40)
-    with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    ) as proc:
-        try:
-            for raw in proc.stdout or ():
-                line = raw.rstrip()
-                if line:
-                    tail.append(line)
-                    progress(line)
-        except BaseException:
-            proc.kill()
-            raise
-    return proc.returncode or 0, list(tail)
-
-
 def _fail(tail: list[str], what: str) -> EnvironmentSpecError:
     errors = [line for line in tail if line.startswith("ERROR:")]
     detail = (errors or tail or ["no output"])[-1].removeprefix("ERROR:").strip()
@@ -125,20 +105,6 @@ def _fail(tail: list[str], what: str) -> EnvironmentSpecError:
         hint="check the requirement names and versions in the environment file",
         details="\n".join(tail[-15:]),
     )
-
-
-@contextmanager
-def _locked(path: Path, progress: Progress) -> Iterator[None]:
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            progress(f"waiting for another process filling {path.stem}")
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _fill(
@@ -151,7 +117,7 @@ def _fill(
 ) -> None:
     wanted = dest / "download.txt"
     wanted.write_text("".join(f"{r}\n" for r in [*requirements, PIP_REQUIREMENT]))
-    code, tail = _run(
+    code, tail = run_streaming(
         download_argv(dest, wanted, facts, pip_options=pip_options, index_url=index_url), progress
     )
     if code != 0:
@@ -159,7 +125,7 @@ def _fill(
         if not (same_python and any(m in line for line in tail for m in _MISSING)):
             raise _fail(tail, f"no wheels for Python {facts.python} ({facts.arch})")
         progress("some packages have no wheel for the image: building them with pip wheel")
-        code, tail = _run(
+        code, tail = run_streaming(
             wheel_argv(dest, wanted, pip_options=pip_options, index_url=index_url), progress
         )
         if code != 0:
@@ -182,7 +148,9 @@ def ensure_wheelhouse(
     if (dest / READY).is_file():
         return dest
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / f"{dest.name}.lock", progress):
+    with file_lock(
+        root / f"{dest.name}.lock", progress, f"waiting for another process filling {dest.name}"
+    ):
         if (dest / READY).is_file():
             return dest
         shutil.rmtree(dest, ignore_errors=True)
