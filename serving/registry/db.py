@@ -100,6 +100,24 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+_VERSIONED_TABLES = frozenset({"models", "environments", "images"})
+
+
+def versioned_row(
+    conn: sqlite3.Connection, table: str, name: str, version: int | None
+) -> sqlite3.Row | None:
+    """The row of ``name`` at ``version`` in a name/version table (the latest when None)."""
+    if table not in _VERSIONED_TABLES:
+        raise ValueError(f"{table} is not a versioned table")
+    if version is None:
+        query = f"SELECT * FROM {table} WHERE name = ? ORDER BY version DESC LIMIT 1"
+        row: sqlite3.Row | None = conn.execute(query, (name,)).fetchone()
+    else:
+        query = f"SELECT * FROM {table} WHERE name = ? AND version = ?"
+        row = conn.execute(query, (name, version)).fetchone()
+    return row
+
+
 class Database:
     """A small wrapper over one SQLite file. Connections are opened per operation."""
 

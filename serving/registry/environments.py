@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from serving.errors import NotFoundError
-from serving.registry.db import Database
+from serving.registry.db import Database, versioned_row
 from serving.registry.names import Ref, check_model_name, latest_only
 
 
@@ -69,10 +69,7 @@ class EnvironmentRegistry:
         """
         check_model_name(name, "environment")
         with self.db.write() as conn:
-            latest = conn.execute(
-                "SELECT * FROM environments WHERE name = ? ORDER BY version DESC LIMIT 1",
-                (name,),
-            ).fetchone()
+            latest = versioned_row(conn, "environments", name, None)
             if latest is not None and latest["content_hash"] == content_hash:
                 return self._record(latest), False
             version = 1 if latest is None else int(latest["version"]) + 1
@@ -94,16 +91,7 @@ class EnvironmentRegistry:
 
     def get(self, ref: Ref) -> EnvironmentRecord:
         with self.db.read() as conn:
-            if ref.version is None:
-                row = conn.execute(
-                    "SELECT * FROM environments WHERE name = ? ORDER BY version DESC LIMIT 1",
-                    (ref.name,),
-                ).fetchone()
-            else:
-                row = conn.execute(
-                    "SELECT * FROM environments WHERE name = ? AND version = ?",
-                    (ref.name, ref.version),
-                ).fetchone()
+            row = versioned_row(conn, "environments", ref.name, ref.version)
         if row is None:
             raise NotFoundError(f"environment {ref} not found", hint="see 'serving envs list'")
         return self._record(row)

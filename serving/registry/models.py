@@ -14,7 +14,7 @@ from typing import Any
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
 from serving.registry.artifacts import ArtifactStore, copy_tree_atomic
-from serving.registry.db import Database
+from serving.registry.db import Database, versioned_row
 from serving.registry.frameworks import FRAMEWORKS, detect
 from serving.registry.names import Ref, check_model_name, latest_only
 
@@ -254,16 +254,7 @@ class ModelRegistry:
     # -- reading ---------------------------------------------------------------------
     def get(self, ref: Ref) -> ModelRecord:
         with self.db.read() as conn:
-            if ref.version is None:
-                row = conn.execute(
-                    "SELECT * FROM models WHERE name = ? ORDER BY version DESC LIMIT 1",
-                    (ref.name,),
-                ).fetchone()
-            else:
-                row = conn.execute(
-                    "SELECT * FROM models WHERE name = ? AND version = ?",
-                    (ref.name, ref.version),
-                ).fetchone()
+            row = versioned_row(conn, "models", ref.name, ref.version)
             if row is None:
                 raise NotFoundError(f"model {ref} not found", hint="see 'serving models list'")
             return self._record(conn, row)
