@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 import requests
@@ -22,6 +23,14 @@ from serving.deploy.targets import target_names
 from serving.errors import DeploymentError, UserInputError
 from serving.registry import EndpointRecord
 
+REPLICA_COLUMNS = [
+    ("replica", "REPLICA"),
+    ("state", "STATE"),
+    ("revision", "REVISION"),
+    ("check", "CHECK"),
+    ("in_flight", "IN FLIGHT"),
+    ("id", "ID"),
+]
 LIST_COLUMNS = [
     ("name", "ENDPOINT"),
     ("state", "STATE"),
@@ -76,8 +85,37 @@ def _print_deployed(record: EndpointRecord) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (free one else).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Server processes (default: cores).")
 @click.option("--threads", type=click.IntRange(1, 256), help="Threads per server process.")
-@click.option("--cpu", type=float, help="CPU cores the container may use (--target docker).")
-@click.option("--memory", metavar="SIZE", help="Memory limit such as 1g (--target docker).")
+@click.option(
+    "--cpu", type=float, help="CPU cores a container may use (docker; cluster, kubernetes: each)."
+)
+@click.option(
+    "--memory", metavar="SIZE", help="Memory limit such as 1g (docker; cluster, kubernetes: each)."
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 16),
+    help="Replicas behind one URI (--target cluster, default 2; kubernetes: the minimum).",
+)
+@click.option(
+    "--max-concurrent-requests",
+    type=click.IntRange(1),
+    help="Requests one replica serves at once; more wait in the queue (--target cluster).",
+)
+@click.option(
+    "--max-queue-wait-ms",
+    type=click.IntRange(1),
+    help="Longest wait in the queue, then 503 (--target cluster, default 500).",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the manifests to this folder instead of applying them (--target kubernetes).",
+)
+@click.option(
+    "--image-registry",
+    metavar="REGISTRY",
+    help="Registry the cluster pulls the model image from (--target kubernetes).",
+)
 @click.option(
     "--auth/--no-auth",
     default=False,
@@ -98,30 +136,88 @@ def deploy(
     threads: int | None,
     cpu: float | None,
     memory: str | None,
+    replicas: int | None,
+    max_concurrent_requests: int | None,
+    max_queue_wait_ms: int | None,
+    output: Path | None,
+    image_registry: str | None,
     auth: bool,
     overwrite: bool,
 ) -> None:
     """Deploy registered models with a score.py as endpoint NAME and print its scoring URI."""
     ws = workspace()
-    options = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
+    options = _target_options(
+        target,
+        cpu=cpu,
+        memory=memory,
+        replicas=replicas,
+        max_concurrent_requests=max_concurrent_requests,
+        max_queue_wait_ms=max_queue_wait_ms,
+        image_registry=image_registry,
+    )
+    given: dict[str, Any] = {
+        "models": list(models),
+        "entry_script": entry_script,
+        "env": env,
+        "source_dir": source_dir,
+        "auth": auth,
+        "workers": workers,
+        "threads": threads,
+        "options": options,
+    }
+    if output is not None:
+        if target != "kubernetes":
+            raise UserInputError("--output applies to --target kubernetes")
+        with step_progress(f"writing Kubernetes manifests for {name}") as progress:
+            files, keys = service.write_manifests(
+                ws, name, output=output, progress=progress, **given
+            )
+        _print_manifests(files, keys)
+        return
     with step_progress(f"deploying {name} ({target})") as progress:
         record = service.deploy(
             ws,
             name,
-            models=list(models),
-            entry_script=entry_script,
-            env=env,
-            source_dir=source_dir,
             target=target,
-            auth=auth,
             port=port,
-            workers=workers,
-            threads=threads,
-            options=options,
             overwrite=overwrite,
             progress=progress,
+            **given,
         )
     _print_deployed(record)
+
+
+_TARGET_OPTIONS = {
+    "replicas": ("cluster", "kubernetes"),
+    "max_concurrent_requests": ("cluster",),
+    "max_queue_wait_ms": ("cluster",),
+    "image_registry": ("kubernetes",),
+}
+
+
+def _target_options(target: str, **given: object) -> dict[str, object]:
+    """The options given, checked against the target they apply to."""
+    options = {k: v for k, v in given.items() if v is not None}
+    for key in options:
+        allowed = _TARGET_OPTIONS.get(key)
+        if allowed is not None and target not in allowed:
+            flag = "--" + key.replace("_", "-")
+            raise UserInputError(f"{flag} applies to --target {' or '.join(allowed)}")
+    return options
+
+
+def _print_manifests(files: list[Path], keys: tuple[str, ...]) -> None:
+    if is_json():
+        emit_one({"manifests": [str(f) for f in files], "keys": list(keys)})
+        return
+    for path in files:
+        out.print(f"wrote {path}", highlight=False)
+    if keys:
+        out.print(f"primary key:   {keys[0]}", highlight=False)
+        out.print(f"secondary key: {keys[1]}", highlight=False)
+    out.print(
+        "apply them with: kubectl apply -f <folder> (see README, 'Kubernetes')", highlight=False
+    )
 
 
 @click.group("endpoints")
@@ -141,10 +237,19 @@ def list_endpoints() -> None:
 @shows
 def show(name: str) -> None:
     """Show one endpoint (state reconciled with the running process)."""
-    record = service.observe(workspace(), name)
+    ws = workspace()
+    record = service.observe(ws, name)
     data = record.to_dict()
     data["runtime"] = record.runtime
+    rows = service.replicas(ws, name)
+    if is_json():
+        data["replicas"] = rows
+        emit_one(data)
+        return
     emit_one(data)
+    if rows:
+        out.print()
+        emit_list(rows, REPLICA_COLUMNS)
 
 
 def _payload(data: str) -> bytes:
@@ -193,10 +298,15 @@ def invoke(name: str, data: str, key: str | None) -> None:
 @endpoints.command("logs")
 @click.argument("name")
 @click.option("--tail", type=click.IntRange(1), default=200, show_default=True)
+@click.option(
+    "--replica",
+    metavar="K",
+    help="One replica (r2 or 2; 'balancer', 'supervisor'); default: every replica.",
+)
 @shows
-def logs(name: str, tail: int) -> None:
-    """Print the endpoint's server log."""
-    text = service.logs(workspace(), name, tail)
+def logs(name: str, tail: int, replica: str | None) -> None:
+    """Print the endpoint's server log (of each replica, or of one)."""
+    text = service.logs(workspace(), name, tail, replica=replica)
     if is_json():
         emit_one({"name": name, "lines": text.splitlines()})
     else:
@@ -249,6 +359,24 @@ def update(
             progress=progress,
         )
     _print_deployed(record)
+
+
+@endpoints.command("scale")
+@click.argument("name")
+@click.option("--replicas", type=click.IntRange(1, 16), required=True, help="The new count.")
+@shows
+def scale(name: str, replicas: int) -> None:
+    """Change the number of replicas of NAME (new ones serve once ready, removed ones are
+    drained first: no request fails)."""
+    ws = workspace()
+    with step_progress(f"scaling {name} to {replicas}") as progress:
+        service.scale(ws, name, replicas, progress)
+    rows = service.replicas(ws, name)
+    if is_json():
+        emit_one({"name": name, "replicas": rows})
+        return
+    out.print(f"endpoint {name} has {replicas} replica(s)", highlight=False)
+    emit_list(rows, REPLICA_COLUMNS)
 
 
 @endpoints.command("delete")

@@ -14,6 +14,7 @@ from typing import Any
 from serving.catalog import resolve_env
 from serving.deploy import keys as keyring
 from serving.deploy.base import DeployRequest, Progress, Target
+from serving.deploy.cluster_base import ReplicatedTarget
 from serving.deploy.targets import get_target
 from serving.environments import EnvSpec
 from serving.errors import ConflictError, DeploymentError, NotFoundError, UserInputError
@@ -104,6 +105,42 @@ def deploy(
     return _run(ws, backend, request, progress)
 
 
+def write_manifests(
+    ws: Workspace,
+    name: str,
+    *,
+    models: list[str],
+    entry_script: Path,
+    env: str | EnvSpec,
+    output: Path,
+    source_dir: Path | None = None,
+    auth: bool = False,
+    workers: int | None = None,
+    threads: int | None = None,
+    options: dict[str, Any] | None = None,
+    progress: Progress = _quiet,
+) -> tuple[list[Path], tuple[str, ...]]:
+    """Build the image and write Kubernetes manifests to ``output`` without deploying
+    anything (no endpoint is recorded); returns the files and the keys in the Secret."""
+    from serving.deploy.kubernetes import KubernetesTarget
+
+    check_service_name(name)
+    model_records = resolve_models(ws, models)
+    script, source = check_script(Path(entry_script), source_dir)
+    request = DeployRequest(
+        name=name,
+        models=model_records,
+        entry_script=script,
+        source_dir=source,
+        env=env if isinstance(env, EnvSpec) else _env_spec(ws, env, name),
+        keys=tuple(keyring.new_pair()) if auth else (),
+        workers=workers,
+        threads=threads,
+        options=dict(options or {}),
+    )
+    return KubernetesTarget().write(ws, request, Path(output), progress), request.keys
+
+
 def _env_spec(ws: Workspace, value: str, endpoint: str) -> EnvSpec:
     # An env file is registered as "<endpoint>-env", as Azure ML does for inference configs.
     return resolve_env(ws, value, register_as=f"{endpoint}-env").spec
@@ -117,10 +154,17 @@ def _existing(ws: Workspace, name: str) -> EndpointRecord | None:
 
 
 def _run(
-    ws: Workspace, backend: Target, request: DeployRequest, progress: Progress
+    ws: Workspace,
+    backend: Target,
+    request: DeployRequest,
+    progress: Progress,
+    previous: EndpointRecord | None = None,
 ) -> EndpointRecord:
     try:
-        deployed = backend.deploy(ws, request, progress)
+        if previous is not None and isinstance(backend, ReplicatedTarget):
+            deployed = backend.roll(ws, previous, request, progress)
+        else:
+            deployed = backend.deploy(ws, request, progress)
     except DeploymentError as exc:
         ws.endpoints.update(request.name, state="Failed", error=exc.message)
         raise
@@ -186,9 +230,57 @@ def update(
     if request.port is None and isinstance(runtime_port, int):
         request = replace(request, port=runtime_port)
     ws.endpoints.update(name, state="Transitioning", model_ids=[m.id for m in request.models])
+    if isinstance(backend, ReplicatedTarget):
+        # a rolling update: the running replicas serve until new ones are ready
+        return _run_rolling(ws, backend, request, record, progress)
     progress(f"stopping the running version of {name}")
     backend.remove(ws, record)
     return _run(ws, backend, request, progress)
+
+
+def _run_rolling(
+    ws: Workspace,
+    backend: Target,
+    request: DeployRequest,
+    record: EndpointRecord,
+    progress: Progress,
+) -> EndpointRecord:
+    """A failed rolling update leaves the previous version serving: the record says so."""
+    old_ids = [ws.models.get(parse_ref(ref)).id for ref in record.models]
+    try:
+        return _run(ws, backend, request, progress, previous=record)
+    except DeploymentError as exc:
+        ws.endpoints.update(
+            record.name,
+            state=record.state,
+            error=f"update failed: {exc.message}",
+            model_ids=old_ids,
+        )
+        raise
+
+
+def scale(ws: Workspace, name: str, replicas: int, progress: Progress = _quiet) -> EndpointRecord:
+    """Change the number of replicas of a replicated endpoint, with no failed request."""
+    record = ws.endpoints.get(name)
+    backend = get_target(record.target)
+    if not isinstance(backend, ReplicatedTarget):
+        raise UserInputError(
+            f"endpoint {name} runs on the {record.target} target, which has one server",
+            hint="deploy it with --target cluster --replicas N to scale it",
+        )
+    deployed = backend.scale(ws, record, replicas, progress)
+    spec = dict(record.spec)
+    spec["options"] = {**(spec.get("options") or {}), "replicas": replicas}
+    return ws.endpoints.update(name, runtime=deployed.runtime, spec=spec, error=None)
+
+
+def replicas(ws: Workspace, name: str) -> list[dict[str, Any]]:
+    """One row per replica of a replicated endpoint (empty for single-server targets)."""
+    record = ws.endpoints.get(name)
+    backend = get_target(record.target)
+    if not isinstance(backend, ReplicatedTarget) or record.state == "Failed":
+        return []
+    return backend.replicas(ws, record)
 
 
 def observe(ws: Workspace, name: str) -> EndpointRecord:
@@ -213,9 +305,15 @@ def regen_key(ws: Workspace, name: str, which: str) -> EndpointRecord:
     return ws.endpoints.update(name, keys=new)
 
 
-def logs(ws: Workspace, name: str, tail: int = 5000) -> str:
+def logs(ws: Workspace, name: str, tail: int = 5000, replica: str | None = None) -> str:
+    """The endpoint's log; ``replica`` picks one replica of a replicated endpoint."""
     record = ws.endpoints.get(name)
-    return get_target(record.target).logs(ws, record, tail)
+    backend = get_target(record.target)
+    if replica is None:
+        return backend.logs(ws, record, tail)
+    if not isinstance(backend, ReplicatedTarget):
+        raise UserInputError(f"endpoint {name} has no replicas: leave out --replica")
+    return backend.replica_logs(ws, record, tail, replica)
 
 
 def delete(ws: Workspace, name: str) -> None:

@@ -20,7 +20,24 @@ def _docker() -> Target:
     return DockerTarget()
 
 
-_FACTORIES: dict[str, Callable[[], Target]] = {"local": _local, "docker": _docker}
+def _cluster() -> Target:
+    from serving.deploy.cluster import ClusterTarget
+
+    return ClusterTarget()
+
+
+def _kubernetes() -> Target:
+    from serving.deploy.kubernetes import KubernetesTarget
+
+    return KubernetesTarget()
+
+
+_FACTORIES: dict[str, Callable[[], Target]] = {
+    "local": _local,
+    "docker": _docker,
+    "cluster": _cluster,
+    "kubernetes": _kubernetes,
+}
 
 
 def target_names() -> list[str]:

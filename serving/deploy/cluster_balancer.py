@@ -1,0 +1,169 @@
+"""The balancer's image and container.
+
+The image is HAProxy from Debian, made here with no registry like the model base
+(``serving images bootstrap``): ``mmdebstrap`` builds a minimal Debian root file system with
+the ``haproxy`` package from the host's configured mirror (read from its apt sources at run
+time), and ``docker import`` tags it ``serving-balancer:haproxy-<suite>``. It is built once
+and reused (about 70 MB, 25 s).
+
+The container runs as the calling user (so the runtime API socket it creates in the
+endpoint's folder belongs to that user), publishes only ``127.0.0.1:<port>`` and joins the
+endpoint's private network, where it finds the replicas by name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from serving.deploy.base import Progress
+from serving.deploy.cluster_base import balancer_name, network_name
+from serving.deploy.cluster_haproxy import CONFIG_DIR, CONFIG_NAME, LISTEN_PORT, RuntimeApi
+from serving.errors import DeploymentError, UserInputError
+from serving.images.bootstrap import entry_uri, host_sources, mirror_entries, mmdebstrap_argv
+from serving.images.engine import find_image
+from serving.images.errors import ImageBuildError
+from serving.proc import file_lock, run_streaming
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+BALANCER_REPOSITORY = "serving-balancer"
+BALANCER_SUITE = "bookworm"
+"""Debian suite of the balancer image (HAProxy 2.6 LTS)."""
+BALANCER_LABEL = "serving.balancer"
+ROLE_LABEL = "serving.role"
+ENDPOINT_LABEL = "serving.endpoint"
+WORKSPACE_LABEL = "serving.workspace"
+START_TIMEOUT_S = 30.0
+LOG_CONFIG = {"type": "json-file", "config": {"max-size": "20m", "max-file": "3"}}
+"""Every request is logged (balancer and replicas): keep the logs bounded."""
+
+
+def balancer_tag(suite: str = BALANCER_SUITE) -> str:
+    return f"{BALANCER_REPOSITORY}:haproxy-{suite}"
+
+
+def import_changes(suite: str, mirror: str) -> list[str]:
+    """Dockerfile instructions applied by ``docker import``."""
+    return [
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        f'CMD ["haproxy", "-db", "-f", "{CONFIG_DIR}/{CONFIG_NAME}"]',
+        f"LABEL {BALANCER_LABEL}=haproxy serving.balancer.suite={suite} "
+        f"serving.base.mirror={mirror}",
+    ]
+
+
+def ensure_balancer_image(
+    client: DockerClient, progress: Progress, *, apt_dir: Path = Path("/etc/apt")
+) -> str:
+    """The balancer image's tag, built from the host's Debian mirror when missing."""
+    tag = balancer_tag()
+    with file_lock(
+        Path(tempfile.gettempdir()) / "serving-balancer-image.lock",
+        progress,
+        "waiting for another build of the balancer image",
+    ):
+        if find_image(client, tag) is not None:
+            progress(f"balancer image {tag}: reusing it")
+            return tag
+        if not shutil.which("mmdebstrap"):
+            raise UserInputError(
+                "building the balancer image needs mmdebstrap",
+                hint="install it (apt-get install mmdebstrap) and deploy again",
+            )
+        entries = mirror_entries(host_sources(apt_dir), BALANCER_SUITE)
+        progress(f"building the balancer image {tag} (HAProxy from Debian {BALANCER_SUITE})")
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="serving-balancer-") as tmp:
+            tar_path = Path(tmp) / "rootfs.tar"
+            argv = mmdebstrap_argv(BALANCER_SUITE, entries, tar_path, ["haproxy"], with_apt=False)
+            code, tail = run_streaming(argv, progress, keep=20)
+            if code != 0:
+                raise ImageBuildError(
+                    f"mmdebstrap failed (exit {code}) building the balancer image",
+                    details="\n".join(tail),
+                )
+            repository, _, label = tag.partition(":")
+            client.api.import_image(
+                src=str(tar_path),
+                repository=repository,
+                tag=label,
+                changes=import_changes(BALANCER_SUITE, entry_uri(entries[0])),
+            )
+        progress(f"balancer image {tag} built in {time.monotonic() - started:.0f} s")
+    return tag
+
+
+def labels(endpoint: str, workspace: str, role: str, **extra: str) -> dict[str, str]:
+    """Labels on everything the cluster target creates (found and cleaned up by them)."""
+    return {
+        ENDPOINT_LABEL: endpoint,
+        WORKSPACE_LABEL: workspace,
+        ROLE_LABEL: role,
+        **{f"serving.{key}": value for key, value in extra.items()},
+    }
+
+
+def balancer_kwargs(
+    endpoint: str, workspace: str, folder: Path, port: int, image: str
+) -> dict[str, Any]:
+    """Keyword arguments of ``containers.run`` for the balancer (pure; unit-tested)."""
+    return {
+        "image": image,
+        "name": balancer_name(endpoint),
+        "command": ["haproxy", "-db", "-f", f"{CONFIG_DIR}/{CONFIG_NAME}"],
+        "user": f"{os.getuid()}:{os.getgid()}",
+        "volumes": {str(folder): {"bind": CONFIG_DIR, "mode": "rw"}},
+        "ports": {f"{LISTEN_PORT}/tcp": ("127.0.0.1", port)},
+        "network": network_name(endpoint),
+        "restart_policy": {"Name": "unless-stopped"},
+        "labels": labels(endpoint, workspace, "balancer"),
+        "log_config": LOG_CONFIG,
+        "detach": True,
+    }
+
+
+def ensure_network(client: DockerClient, endpoint: str, workspace: str) -> None:
+    """The endpoint's private bridge network (created when missing)."""
+    import docker
+
+    name = network_name(endpoint)
+    try:
+        client.networks.get(name)
+    except docker.errors.NotFound:
+        client.networks.create(name, driver="bridge", labels=labels(endpoint, workspace, "network"))
+
+
+def start_balancer(
+    client: DockerClient, endpoint: str, workspace: str, folder: Path, port: int, image: str
+) -> Container:
+    """Run the balancer and wait until its runtime API answers."""
+    import docker
+
+    try:
+        container = client.containers.run(
+            **balancer_kwargs(endpoint, workspace, folder, port, image)
+        )
+    except docker.errors.APIError as exc:
+        raise DeploymentError(
+            f"Docker could not start the balancer {balancer_name(endpoint)}: {exc.explanation}",
+            hint="is the port free? choose another --port, or leave it out",
+        ) from exc
+    api = RuntimeApi(folder)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not api.answers():
+        container.reload()
+        if container.status in ("exited", "dead") or time.monotonic() > deadline:
+            tail = container.logs(tail=20).decode("utf-8", errors="replace")
+            raise DeploymentError(
+                f"the balancer {container.name} did not start ({container.status})",
+                details=tail,
+            )
+        time.sleep(0.1)
+    return container

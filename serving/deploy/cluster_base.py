@@ -1,0 +1,185 @@
+"""Shared parts of the replicated ``cluster`` target: its recorded state, names, the lock
+that keeps the CLI and the supervisor from acting on an endpoint at the same time, and the
+protocol of targets that scale and update in place.
+
+Kept free of Docker imports so ``serving.deploy.service`` can use it at import time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from serving.deploy.base import Deployed, DeployRequest, Progress
+from serving.errors import ConflictError, UserInputError
+from serving.registry import EndpointRecord
+from serving.workspace import Workspace
+
+SLOTS = 20
+"""Server slots in the balancer; replica ``k`` always lives in slot ``k``."""
+MAX_REPLICAS = 16
+"""Leaves slots free for the surge of a rolling update and for replacements."""
+DEFAULT_REPLICAS = 2
+DEFAULT_QUEUE_WAIT_MS = 500
+"""AKS ``max_request_wait_time``: longer in the queue answers 503."""
+DEFAULT_SCORING_TIMEOUT_MS = 60000
+"""AKS ``scoring_timeout_ms``."""
+HEAL_AFTER_S = 20.0
+"""A running replica failing its readiness check this long (and idle) is replaced."""
+STATE_FOLDER = "cluster"
+
+
+def replica_name(endpoint: str, slot: int) -> str:
+    """Container (and DNS) name of replica ``slot``."""
+    return f"serving-{endpoint}-r{slot}"
+
+
+def balancer_name(endpoint: str) -> str:
+    return f"serving-{endpoint}-lb"
+
+
+def network_name(endpoint: str) -> str:
+    return f"serving-{endpoint}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Back-pressure like AKS: per-replica concurrency, queue wait and scoring timeout."""
+
+    max_concurrent: int = 1
+    """``max_concurrent_requests_per_replica``: more wait in the balancer's queue."""
+    max_queue_wait_ms: int = DEFAULT_QUEUE_WAIT_MS
+    """Longest wait in the queue; past it the client gets a 503 JSON answer."""
+    scoring_timeout_ms: int = DEFAULT_SCORING_TIMEOUT_MS
+    """run() limit in the replicas (504 there); the balancer waits a little longer (504)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """A replica that belongs in the balancer's pool."""
+
+    revision: int
+    image: str
+
+
+@dataclass
+class ClusterState:
+    """What the endpoint should look like; the supervisor makes the containers match it."""
+
+    endpoint: str
+    workspace: str
+    replicas: int
+    revision: int
+    image: str
+    image_tag: str
+    port: int
+    run: dict[str, Any]
+    limits: Limits
+    members: dict[int, Member] = field(default_factory=dict)
+    heal_after_s: float = HEAL_AFTER_S
+    supervisor: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["members"] = {str(k): asdict(v) for k, v in sorted(self.members.items())}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClusterState:
+        values = dict(data)
+        values["limits"] = Limits(**values.get("limits", {}))
+        values["members"] = {int(k): Member(**v) for k, v in values.get("members", {}).items()}
+        return cls(**values)
+
+    def free_slot(self, taken: frozenset[int] | set[int] = frozenset()) -> int:
+        """The lowest slot neither in the pool nor in ``taken``."""
+        for slot in range(1, SLOTS + 1):
+            if slot not in self.members and slot not in taken:
+                return slot
+        raise ConflictError(f"all {SLOTS} balancer slots of {self.endpoint} are in use")
+
+
+def state_dir(ws: Workspace, endpoint: str) -> Path:
+    return ws.endpoint_dir(endpoint) / STATE_FOLDER
+
+
+def state_file(folder: Path) -> Path:
+    return folder / "state.json"
+
+
+def save_state(folder: Path, state: ClusterState) -> None:
+    """Write atomically: the supervisor may read it at any time."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = state_file(folder).with_suffix(".tmp")
+    tmp.write_text(json.dumps(state.to_dict(), indent=2, sort_keys=True))
+    os.replace(tmp, state_file(folder))
+
+
+def load_state(folder: Path) -> ClusterState | None:
+    try:
+        return ClusterState.from_dict(json.loads(state_file(folder).read_text()))
+    except FileNotFoundError:
+        return None
+
+
+@contextmanager
+def endpoint_lock(folder: Path, *, wait_s: float | None = None) -> Iterator[bool]:
+    """Hold the endpoint's lock; yields False when ``wait_s`` passed without getting it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "lock").open("a") as handle:
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def check_replicas(value: Any) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise UserInputError(f"--replicas must be a number, not {value!r}") from None
+    if not 1 <= count <= MAX_REPLICAS:
+        raise UserInputError(f"--replicas must be between 1 and {MAX_REPLICAS}, not {count}")
+    return count
+
+
+@runtime_checkable
+class ReplicatedTarget(Protocol):
+    """A target whose endpoints have replicas: scaled and updated without downtime."""
+
+    def roll(
+        self, ws: Workspace, record: EndpointRecord, request: DeployRequest, progress: Progress
+    ) -> Deployed:
+        """Replace every replica with one of ``request``, new ones ready before old ones go."""
+        ...
+
+    def scale(
+        self, ws: Workspace, record: EndpointRecord, replicas: int, progress: Progress
+    ) -> Deployed:
+        """Change the number of replicas; removed ones are drained first."""
+        ...
+
+    def replicas(self, ws: Workspace, record: EndpointRecord) -> list[dict[str, Any]]:
+        """One row per replica: its id, container, revision, state and health."""
+        ...
+
+    def replica_logs(self, ws: Workspace, record: EndpointRecord, tail: int, replica: str) -> str:
+        """The log of one replica (``r2`` or ``2``), of the balancer or of the supervisor."""
+        ...

@@ -1,0 +1,166 @@
+"""The supervisor of a ``cluster`` endpoint: a small background process, started with the
+endpoint and stopped when it is deleted, that every second makes the containers match the
+endpoint's recorded state (``<workspace>/endpoints/<name>/cluster/state.json``).
+
+Docker's restart policy covers a replica whose server crashes; the balancer routes around a
+replica the moment a connection to it fails. What Docker does not cover, this does:
+
+* a replica container that is gone, or stopped and not coming back (``docker kill`` counts
+  as a manual stop, so the restart policy ignores it), is started again in its slot;
+* a running replica whose readiness check has failed for ``heal_after_s`` seconds (while
+  idle; busy ones get the scoring timeout on top) is replaced;
+* a member left out of the pool, a missing replica or a stopped balancer is put back, and
+  replica containers that belong to no slot are removed.
+
+Each pass holds the endpoint's lock, so it never acts while a command (scale, update,
+delete) is changing the endpoint. ``serving endpoints show/list`` start it again when it is
+not running (after a reboot, say).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from serving.deploy import process
+from serving.deploy.cluster_balancer import ensure_balancer_image
+from serving.deploy.cluster_base import (
+    ClusterState,
+    Member,
+    endpoint_lock,
+    load_state,
+    save_state,
+)
+from serving.deploy.cluster_haproxy import ServerStatus
+from serving.deploy.cluster_pool import Pool
+from serving.errors import ServingError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+POLL_S = 1.0
+LOG_NAME = "supervisor.log"
+
+
+def _log(line: str) -> None:
+    print(f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}", flush=True)
+
+
+def why_replace(
+    container: Container | None, status: ServerStatus | None, state: ClusterState
+) -> str | None:
+    """Why the replica in a slot must be replaced, or None when it is fine."""
+    if container is None:
+        return "its container is gone"
+    if container.status in ("exited", "dead", "created"):
+        code = container.attrs.get("State", {}).get("ExitCode")
+        return f"its container is {container.status} (exit code {code})"
+    if status is None or not status.failing:
+        return None
+    limit = state.heal_after_s
+    if not status.idle:
+        limit += state.limits.scoring_timeout_ms / 1000
+    if status.since_s >= limit:
+        return f"its readiness check has failed for {status.since_s} s"
+    return None
+
+
+def heal(pool: Pool) -> list[str]:
+    """One reconcile pass; returns what it did."""
+    state = pool.state
+    done: list[str] = []
+    pool.ensure_balancer(ensure_balancer_image(pool.client, lambda _line: None))
+    statuses = pool.statuses()
+    for slot in sorted(state.members):
+        reason = why_replace(pool.replica(slot), statuses.get(slot), state)
+        if reason is not None:
+            _log(f"replacing r{slot}: {reason}")
+            pool.replace(slot)
+            done.append(f"replaced r{slot}: {reason}")
+        elif statuses.get(slot) is not None and statuses[slot].status == "MAINT":
+            _log(f"r{slot} is out of the pool: putting it back once ready")
+            pool.wait_ready([slot])
+            pool.api.set_state(slot, "ready")
+            done.append(f"re-enabled r{slot}")
+    missing = state.replicas - len(state.members)
+    if missing > 0:
+        slots: list[int] = []
+        for _ in range(missing):
+            slots.append(state.free_slot(set(slots)))
+        _log(f"starting {missing} missing replica(s)")
+        pool.add({slot: Member(state.revision, state.image) for slot in slots})
+        done.append(f"added {', '.join(f'r{s}' for s in slots)}")
+    for container in pool.owned("replica"):
+        slot = int(container.labels.get("serving.slot", "0"))
+        if slot not in state.members:
+            _log(f"removing {container.name}: it belongs to no slot")
+            container.remove(force=True)
+            done.append(f"removed {container.name}")
+    return done
+
+
+def reconcile_once(client: DockerClient, folder: Path, *, wait_s: float = 0.0) -> list[str]:
+    """Heal the endpoint whose state is in ``folder`` if its lock is free."""
+    with endpoint_lock(folder, wait_s=wait_s) as got:
+        state = load_state(folder) if got else None
+        if state is None:
+            return []
+        return heal(Pool(client, folder, state, lambda _line: None))
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m serving.deploy.cluster_supervisor STATE_FOLDER``: runs until the
+    endpoint's state is removed or it gets SIGTERM."""
+    from serving.images.engine import docker_client
+
+    folder = Path(argv[0])
+    signal.signal(signal.SIGTERM, _stop)
+    _log(f"supervising {folder} (pid {os.getpid()})")
+    client = docker_client()
+    while load_state(folder) is not None:
+        try:
+            reconcile_once(client, folder)
+        except ServingError as exc:
+            _log(f"error: {exc.one_line()}")
+        except Exception as exc:  # keep supervising through Docker hiccups
+            _log(f"error: {type(exc).__name__}: {exc}")
+        time.sleep(POLL_S)
+    _log("the endpoint's state is gone: stopping")
+    return 0
+
+
+def start(folder: Path, state: ClusterState) -> None:
+    """Start the endpoint's supervisor (recorded in the state file)."""
+    argv = [sys.executable, "-m", "serving.deploy.cluster_supervisor", str(folder)]
+    ref, proc = process.start_detached(
+        argv, env=dict(os.environ), cwd=folder, log_file=folder / LOG_NAME
+    )
+    process.reap_in_background(proc)
+    state.supervisor = ref.to_dict()
+    save_state(folder, state)
+
+
+def running(state: ClusterState) -> bool:
+    ref = process.ProcessRef.from_dict(state.supervisor or {})
+    return ref is not None and process.is_running(ref)
+
+
+def stop(state: ClusterState) -> None:
+    ref = process.ProcessRef.from_dict(state.supervisor or {})
+    if ref is not None:
+        process.stop(ref, grace_s=10)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

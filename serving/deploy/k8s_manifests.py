@@ -1,0 +1,221 @@
+"""Kubernetes manifests of an endpoint, as plain dicts (pure functions, tested without a
+cluster): a Secret with the keys, a Deployment, a Service and a HorizontalPodAutoscaler,
+all labelled with the endpoint and the model versions they serve.
+
+The Deployment runs the same model image and command as the docker and cluster targets
+(port 5001, one sync worker by default), with the AKS defaults where Azure had them: CPU
+request 0.1 core, memory 0.5 GiB, autoscaling 1 to 10 replicas at 70 % CPU. Probes use the
+server's own routes: readiness ``/health/ready`` (traffic only once init() has finished),
+liveness ``/health/live``, and a startup probe on ``/health/live`` that gives a slow init()
+five minutes (Azure used a 310 s initial delay) without delaying restarts of a hung pod.
+Rolling updates start a new pod and wait for its readiness before an old one stops
+(``maxSurge 1, maxUnavailable 0``), as the cluster target does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import serving
+from serving.images.model import CONTAINER_PORT
+
+MANAGED_BY = "serving"
+KEYS_PATH = "/var/run/serving/keys"
+ENDPOINT_LABEL = "serving.io/endpoint"
+MODEL_LABEL_PREFIX = "models.serving.io/"
+PROBE_PATHS = {"readiness": "/health/ready", "liveness": "/health/live"}
+_LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class KubernetesSpec:
+    """What the manifests say: image, command, sizes and scaling."""
+
+    name: str
+    image: str
+    command: list[str]
+    env: dict[str, str]
+    models: tuple[str, ...]
+    keys: tuple[str, ...] = ()
+    namespace: str = "default"
+    replicas: int = 1
+    max_replicas: int = 10
+    target_cpu_percent: int = 70
+    cpu_request: str = "100m"
+    memory_request: str = "512Mi"
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
+    service_type: str = "ClusterIP"
+    service_port: int = 80
+    image_pull_policy: str = "IfNotPresent"
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+def label_value(text: str) -> str:
+    """A valid label value (63 characters of ``[A-Za-z0-9_.-]``, alphanumeric at both ends)."""
+    return _LABEL_VALUE.sub("-", text)[:63].strip("-_.")
+
+
+def selector(spec: KubernetesSpec) -> dict[str, str]:
+    """Labels that pick the endpoint's pods (never changed by an update)."""
+    return {
+        "app.kubernetes.io/name": label_value(spec.name),
+        ENDPOINT_LABEL: label_value(spec.name),
+    }
+
+
+def labels(spec: KubernetesSpec) -> dict[str, str]:
+    """Selector labels plus one ``models.serving.io/<model>: <version>`` per model."""
+    out = {
+        **selector(spec),
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/version": label_value(serving.__version__),
+    }
+    for ref in spec.models:
+        model, _, version = ref.partition(":")
+        out[MODEL_LABEL_PREFIX + label_value(model.lower())] = label_value(version)
+    return out
+
+
+def metadata(spec: KubernetesSpec, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": spec.namespace,
+        "labels": labels(spec),
+        "annotations": {"serving.io/models": ",".join(spec.models), **spec.annotations},
+    }
+
+
+def secret(spec: KubernetesSpec) -> dict[str, Any]:
+    """The keys, one per line (empty: no auth); mounted into the pods as a file."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(spec, f"{spec.name}-keys"),
+        "type": "Opaque",
+        "stringData": {"keys": "".join(f"{k}\n" for k in spec.keys)},
+    }
+
+
+def _probe(path: str, **timing: int) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": "http"}, **timing}
+
+
+def container(spec: KubernetesSpec) -> dict[str, Any]:
+    resources: dict[str, dict[str, str]] = {
+        "requests": {"cpu": spec.cpu_request, "memory": spec.memory_request}
+    }
+    limits = {"cpu": spec.cpu_limit, "memory": spec.memory_limit}
+    if any(limits.values()):
+        resources["limits"] = {k: v for k, v in limits.items() if v}
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
+    env.append(
+        {"name": "SERVING_REPLICA_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    )
+    env.append({"name": "SERVING_KEYS_FILE", "value": f"{KEYS_PATH}/keys"})
+    return {
+        "name": "scoring",
+        "image": spec.image,
+        "imagePullPolicy": spec.image_pull_policy,
+        "command": spec.command,
+        "env": env,
+        "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
+        "readinessProbe": _probe(
+            PROBE_PATHS["readiness"],
+            initialDelaySeconds=5,
+            periodSeconds=5,
+            timeoutSeconds=3,
+            failureThreshold=3,
+        ),
+        "livenessProbe": _probe(
+            PROBE_PATHS["liveness"],
+            initialDelaySeconds=10,
+            periodSeconds=10,
+            timeoutSeconds=5,
+            failureThreshold=3,
+        ),
+        "startupProbe": _probe(PROBE_PATHS["liveness"], periodSeconds=5, failureThreshold=60),
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
+        "resources": resources,
+        "volumeMounts": [{"name": "keys", "mountPath": KEYS_PATH, "readOnly": True}],
+        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+    }
+
+
+def deployment(spec: KubernetesSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(spec, spec.name),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector(spec)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "template": {
+                "metadata": {"labels": labels(spec)},
+                "spec": {
+                    "containers": [container(spec)],
+                    "securityContext": {"runAsUser": 10001, "runAsGroup": 10001},
+                    "terminationGracePeriodSeconds": 40,
+                    "volumes": [{"name": "keys", "secret": {"secretName": f"{spec.name}-keys"}}],
+                },
+            },
+        },
+    }
+
+
+def service(spec: KubernetesSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(spec, spec.name),
+        "spec": {
+            "type": spec.service_type,
+            "selector": selector(spec),
+            "ports": [
+                {"name": "http", "port": spec.service_port, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def autoscaler(spec: KubernetesSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata(spec, spec.name),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "minReplicas": spec.replicas,
+            "maxReplicas": max(spec.max_replicas, spec.replicas),
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": spec.target_cpu_percent,
+                        },
+                    },
+                }
+            ],
+        },
+    }
+
+
+def manifests(spec: KubernetesSpec) -> list[dict[str, Any]]:
+    """Secret, Deployment, Service and HorizontalPodAutoscaler, in the order to apply."""
+    return [secret(spec), deployment(spec), service(spec), autoscaler(spec)]
+
+
+def file_name(manifest: dict[str, Any]) -> str:
+    """``02-deployment.yaml``-style names that keep the apply order."""
+    order = ["Secret", "Deployment", "Service", "HorizontalPodAutoscaler"]
+    kind = str(manifest["kind"])
+    return f"{order.index(kind) + 1:02d}-{kind.lower()}.yaml"

@@ -1,0 +1,226 @@
+"""The ``kubernetes`` target, for teams that outgrow one machine.
+
+``serving deploy NAME ... --target kubernetes --output DIR`` builds the model image here and
+writes the manifests (:mod:`serving.deploy.k8s_manifests`) to DIR, checked against the
+``kubernetes`` client's typed models; nothing is recorded and no cluster is needed. Without
+``--output`` the manifests are applied to the current kubeconfig context with the
+``kubernetes`` client (create, or patch what exists), the rollout is awaited and the
+endpoint is recorded with its URI. The image must be pullable by the cluster:
+``--image-registry REG`` tags it ``REG/serving/NAME:N`` and pushes it before applying (and
+names it so in written manifests); without it the local tag is used, which suits kind
+(``kind load docker-image``) and minikube (``minikube image load``).
+
+Updates patch the Deployment (Kubernetes rolls it: a new pod ready before an old one stops),
+scaling patches the replica count and the autoscaler's minimum, keys patch the Secret
+(mounted as the file the server re-reads).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from serving.deploy import k8s_apply
+from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
+from serving.deploy.cluster_base import check_replicas
+from serving.deploy.docker import RunSpec, parse_cpu, parse_memory, run_kwargs
+from serving.deploy.k8s_manifests import KubernetesSpec, file_name, manifests
+from serving.deploy.k8s_validate import validate_all
+from serving.errors import DeploymentError
+from serving.images.build import BuiltImage, ImageBuilder
+from serving.images.engine import EngineUser, releasing
+from serving.images.model import BuildRequest
+from serving.registry import EndpointRecord
+from serving.workspace import Workspace
+
+DEFAULT_SCORING_TIMEOUT_MS = 60000
+_DROPPED_ENV = ("SERVING_KEYS", "SERVING_REPLICA_ID")
+
+
+def kubernetes_spec(request: DeployRequest, image: str) -> KubernetesSpec:
+    """The manifests' content for ``request`` (pure; options as the CLI and SDK pass them)."""
+    options = request.options
+    run = RunSpec.from_request(request, image, 0)
+    kwargs = run_kwargs(run, request.name, (), "")
+    env = {k: v for k, v in kwargs["environment"].items() if k not in _DROPPED_ENV}
+    env["SCORING_TIMEOUT_MS"] = str(options.get("scoring_timeout_ms") or DEFAULT_SCORING_TIMEOUT_MS)
+    cpu, memory = options.get("cpu"), options.get("memory")
+    replicas = check_replicas(options.get("replicas", 1))
+    return KubernetesSpec(
+        name=request.name,
+        image=image,
+        command=list(kwargs["command"]),
+        env=env,
+        models=tuple(m.ref for m in request.models),
+        keys=request.keys,
+        namespace=str(options.get("namespace") or "default"),
+        replicas=replicas,
+        max_replicas=int(options.get("max_replicas") or max(10, replicas)),
+        target_cpu_percent=int(options.get("target_cpu_percent") or 70),
+        cpu_request=f"{round(parse_cpu(cpu) * 1000)}m" if cpu is not None else "100m",
+        memory_request=f"{parse_memory(memory) // 2**20}Mi" if memory is not None else "512Mi",
+        memory_limit=f"{parse_memory(memory) // 2**20}Mi" if memory is not None else None,
+        service_type=str(options.get("service_type") or "ClusterIP"),
+    )
+
+
+def write_manifests(folder: Path, docs: list[dict[str, Any]]) -> list[Path]:
+    """One YAML file per manifest (the Secret readable by its owner only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for doc in docs:
+        path = folder / file_name(doc)
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        if doc["kind"] == "Secret":
+            path.chmod(0o600)
+        written.append(path)
+    return written
+
+
+def _without_keys(doc: dict[str, Any]) -> dict[str, Any]:
+    """What is recorded of a manifest: a Secret without its data (the registry has them)."""
+    return {k: v for k, v in doc.items() if k != "stringData"}
+
+
+class KubernetesTarget(EngineUser):
+    """Endpoints as a Deployment, Service, HorizontalPodAutoscaler and Secret."""
+
+    name = "kubernetes"
+
+    def _image(self, ws: Workspace, request: DeployRequest, progress: Progress) -> str:
+        """Build the model image; with a registry, tag it there (pushed when applying)."""
+        built: BuiltImage = ImageBuilder(ws, self.settings, self.client).build(
+            BuildRequest(
+                request.models,
+                request.entry_script,
+                request.source_dir,
+                request.env,
+                name=f"serving/{request.name}",
+                service_name=request.name,
+            ),
+            progress,
+        )
+        registry = str(request.options.get("image_registry") or "").rstrip("/")
+        if not registry:
+            return built.record.tag
+        repository, _, label = built.record.tag.rpartition(":")
+        self.client.images.get(built.record.image_id).tag(f"{registry}/{repository}", label)
+        return f"{registry}/{repository}:{label}"
+
+    def _push(self, image: str, progress: Progress) -> None:
+        import docker
+
+        repository, _, label = image.rpartition(":")
+        progress(f"pushing {image}")
+        try:
+            for line in self.client.images.push(repository, label, stream=True, decode=True):
+                if "error" in line:
+                    raise DeploymentError(f"pushing {image} failed: {line['error']}")
+        except docker.errors.APIError as exc:
+            raise DeploymentError(f"pushing {image} failed: {exc.explanation}") from exc
+
+    def _docs(self, request: DeployRequest, image: str) -> list[dict[str, Any]]:
+        docs = manifests(kubernetes_spec(request, image))
+        validate_all(docs)
+        return docs
+
+    @releasing
+    def write(
+        self, ws: Workspace, request: DeployRequest, output: Path, progress: Progress
+    ) -> list[Path]:
+        """Build the image and write the checked manifests to ``output``."""
+        kubernetes_spec(request, "")  # check the options before building
+        docs = self._docs(request, self._image(ws, request, progress))
+        return write_manifests(output, docs)
+
+    @releasing
+    def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
+        kubernetes_spec(request, "")
+        api = k8s_apply.connect(request.options.get("context"))  # before a long build
+        image = self._image(ws, request, progress)
+        docs = self._docs(request, image)
+        if request.options.get("image_registry"):
+            self._push(image, progress)
+        namespace = docs[0]["metadata"]["namespace"]
+        k8s_apply.apply(api, docs, progress)
+        k8s_apply.wait_rollout(api, request.name, namespace, progress, k8s_apply.ROLLOUT_TIMEOUT_S)
+        uri = k8s_apply.service_uri(api, request.name, namespace)
+        runtime = {
+            "namespace": namespace,
+            "context": request.options.get("context"),
+            "image": image,
+            "manifests": [_without_keys(doc) for doc in docs],
+        }
+        return Deployed(uri, uri.rsplit("/", 1)[0] + "/swagger.json", runtime)
+
+    def roll(
+        self, ws: Workspace, record: EndpointRecord, request: DeployRequest, progress: Progress
+    ) -> Deployed:
+        """Patching the Deployment is a rolling update in Kubernetes."""
+        return self.deploy(ws, request, progress)
+
+    @staticmethod
+    def _connect(record: EndpointRecord) -> Any:
+        return k8s_apply.connect(record.runtime.get("context"))
+
+    @staticmethod
+    def _namespace(record: EndpointRecord) -> str:
+        return str(record.runtime.get("namespace") or "default")
+
+    def scale(
+        self, ws: Workspace, record: EndpointRecord, replicas: int, progress: Progress
+    ) -> Deployed:
+        count = check_replicas(replicas)
+        docs = [dict(d) for d in record.runtime.get("manifests", [])]
+        for doc in docs:
+            if doc["kind"] == "Deployment":
+                doc["spec"] = {**doc["spec"], "replicas": count}
+            if doc["kind"] == "HorizontalPodAutoscaler":
+                high = max(count, int(doc["spec"]["maxReplicas"]))
+                doc["spec"] = {**doc["spec"], "minReplicas": count, "maxReplicas": high}
+        api = self._connect(record)
+        k8s_apply.apply(api, docs, progress)
+        k8s_apply.wait_rollout(
+            api, record.name, self._namespace(record), progress, k8s_apply.ROLLOUT_TIMEOUT_S
+        )
+        runtime = {**record.runtime, "manifests": docs}
+        return Deployed(record.scoring_uri or "", record.swagger_uri or "", runtime)
+
+    def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
+        try:
+            rows = k8s_apply.pod_states(self._connect(record), record.name, self._namespace(record))
+        except Exception as exc:  # an unreachable cluster is a state, not a crash
+            return Observed("Unhealthy", f"cannot read the pods: {' '.join(str(exc).split())}")
+        ready = sum(1 for row in rows if row["ready"])
+        if ready == 0:
+            return Observed("Unhealthy", "no pod is ready")
+        return Observed("Healthy")
+
+    def replicas(self, ws: Workspace, record: EndpointRecord) -> list[dict[str, Any]]:
+        return k8s_apply.pod_states(self._connect(record), record.name, self._namespace(record))
+
+    def replica_logs(self, ws: Workspace, record: EndpointRecord, tail: int, replica: str) -> str:
+        return k8s_apply.pod_logs(
+            self._connect(record), record.name, self._namespace(record), tail, replica
+        )
+
+    def logs(self, ws: Workspace, record: EndpointRecord, tail: int) -> str:
+        return k8s_apply.pod_logs(
+            self._connect(record), record.name, self._namespace(record), tail, None
+        )
+
+    def set_keys(self, ws: Workspace, record: EndpointRecord, keys: list[str]) -> None:
+        """Patch the Secret; the kubelet refreshes the mounted file (within a minute)."""
+        docs = record.runtime.get("manifests", [])
+        old = next((d for d in docs if d["kind"] == "Secret"), None)
+        if old is None:
+            raise DeploymentError(f"endpoint {record.name} has no recorded Secret")
+        new = {**old, "stringData": {"keys": "".join(f"{k}\n" for k in keys)}}
+        k8s_apply.apply(self._connect(record), [new], lambda _line: None)
+
+    def remove(self, ws: Workspace, record: EndpointRecord) -> None:
+        docs = record.runtime.get("manifests", [])
+        if docs:
+            k8s_apply.delete(self._connect(record), docs)
