@@ -10,8 +10,11 @@ from serving.sdk.environment import Environment
 from serving.sdk.model import Model
 from serving.sdk.webservice import (
     AciWebservice,
+    AksWebservice,
+    ClusterDeployment,
     DockerDeployment,
     InferenceConfig,
+    KubernetesDeployment,
     LocalDeployment,
     LocalWebservice,
     Webservice,
@@ -21,9 +24,12 @@ from serving.workspace import Workspace
 
 __all__ = [
     "AciWebservice",
+    "AksWebservice",
+    "ClusterDeployment",
     "DockerDeployment",
     "Environment",
     "InferenceConfig",
+    "KubernetesDeployment",
     "LocalDeployment",
     "LocalWebservice",
     "Model",
