@@ -67,12 +67,11 @@ from serving.deploy.cluster_base import (
 )
 from serving.deploy.cluster_pool import Pool, keys_dir
 from serving.deploy.cluster_views import replica_logs, replica_rows
-from serving.deploy.docker import RunSpec
+from serving.deploy.docker import RunSpec, build_endpoint_image
 from serving.deploy.local import free_port, port_in_use
 from serving.errors import DeploymentError, UserInputError
-from serving.images.build import BuiltImage, ImageBuilder
+from serving.images.build import BuiltImage
 from serving.images.engine import EngineUser, releasing
-from serving.images.model import BuildRequest
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
@@ -145,17 +144,7 @@ class ClusterTarget(EngineUser):
     name = "cluster"
 
     def _build(self, ws: Workspace, request: DeployRequest, progress: Progress) -> BuiltImage:
-        return ImageBuilder(ws, self.settings, self.client).build(
-            BuildRequest(
-                request.models,
-                request.entry_script,
-                request.source_dir,
-                request.env,
-                name=f"serving/{request.name}",
-                service_name=request.name,
-            ),
-            progress,
-        )
+        return build_endpoint_image(self, ws, request, progress)
 
     def _deployed(self, state: ClusterState, folder: Path) -> Deployed:
         scoring, swagger = _uris(state.port)

@@ -24,7 +24,7 @@ from serving.config import ServerSettings
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
 from serving.deploy.local import free_port, port_in_use
 from serving.errors import ConflictError, DeploymentError, UserInputError
-from serving.images.build import ImageBuilder
+from serving.images.build import BuiltImage, ImageBuilder
 from serving.images.dockerfile import ENV_PYTHON
 from serving.images.engine import EngineUser, releasing
 from serving.images.model import CONTAINER_PORT, BuildRequest
@@ -188,6 +188,23 @@ def _uris(port: int) -> tuple[str, str]:
     return f"http://127.0.0.1:{port}/score", f"http://127.0.0.1:{port}/swagger.json"
 
 
+def build_endpoint_image(
+    user: EngineUser, ws: Workspace, request: DeployRequest, progress: Progress
+) -> BuiltImage:
+    """Build (or reuse) the model image of an endpoint, named ``serving/<endpoint>``."""
+    return ImageBuilder(ws, user.settings, user.client).build(
+        BuildRequest(
+            request.models,
+            request.entry_script,
+            request.source_dir,
+            request.env,
+            name=f"serving/{request.name}",
+            service_name=request.name,
+        ),
+        progress,
+    )
+
+
 class DockerTarget(EngineUser):
     """Endpoints as containers of model images on the local Docker Engine."""
 
@@ -196,17 +213,7 @@ class DockerTarget(EngineUser):
     @releasing
     def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
         RunSpec.from_request(request, "", 0)  # check --cpu/--memory before building
-        built = ImageBuilder(ws, self.settings, self.client).build(
-            BuildRequest(
-                request.models,
-                request.entry_script,
-                request.source_dir,
-                request.env,
-                name=f"serving/{request.name}",
-                service_name=request.name,
-            ),
-            progress,
-        )
+        built = build_endpoint_image(self, ws, request, progress)
         port = request.port or free_port()
         if port_in_use(port):
             raise DeploymentError(

@@ -25,13 +25,18 @@ import yaml
 from serving.deploy import k8s_apply
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
 from serving.deploy.cluster_base import check_replicas
-from serving.deploy.docker import RunSpec, parse_cpu, parse_memory, run_kwargs
+from serving.deploy.docker import (
+    RunSpec,
+    build_endpoint_image,
+    parse_cpu,
+    parse_memory,
+    run_kwargs,
+)
 from serving.deploy.k8s_manifests import KubernetesSpec, file_name, manifests
 from serving.deploy.k8s_validate import validate_all
 from serving.errors import DeploymentError
-from serving.images.build import BuiltImage, ImageBuilder
+from serving.images.build import BuiltImage
 from serving.images.engine import EngineUser, releasing
-from serving.images.model import BuildRequest
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
@@ -91,17 +96,7 @@ class KubernetesTarget(EngineUser):
 
     def _image(self, ws: Workspace, request: DeployRequest, progress: Progress) -> str:
         """Build the model image; with a registry, tag it there (pushed when applying)."""
-        built: BuiltImage = ImageBuilder(ws, self.settings, self.client).build(
-            BuildRequest(
-                request.models,
-                request.entry_script,
-                request.source_dir,
-                request.env,
-                name=f"serving/{request.name}",
-                service_name=request.name,
-            ),
-            progress,
-        )
+        built: BuiltImage = build_endpoint_image(self, ws, request, progress)
         registry = str(request.options.get("image_registry") or "").rstrip("/")
         if not registry:
             return built.record.tag
