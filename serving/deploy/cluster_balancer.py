@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from serving.deploy.base import Progress
 from serving.deploy.cluster_base import balancer_name, network_name
 from serving.deploy.cluster_haproxy import CONFIG_DIR, CONFIG_NAME, LISTEN_PORT, RuntimeApi
+from serving.deploy.docker import LOG_CONFIG
 from serving.errors import DeploymentError, UserInputError
 from serving.images.bootstrap import entry_uri, host_sources, mirror_entries, mmdebstrap_argv
 from serving.images.engine import find_image
@@ -41,7 +42,6 @@ ROLE_LABEL = "serving.role"
 ENDPOINT_LABEL = "serving.endpoint"
 WORKSPACE_LABEL = "serving.workspace"
 START_TIMEOUT_S = 30.0
-LOG_CONFIG = {"type": "json-file", "config": {"max-size": "20m", "max-file": "3"}}
 """Every request is logged (balancer and replicas): keep the logs bounded."""
 
 

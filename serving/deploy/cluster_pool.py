@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from serving.deploy.base import Progress
 from serving.deploy.cluster_balancer import (
     ENDPOINT_LABEL,
-    LOG_CONFIG,
     ROLE_LABEL,
     WORKSPACE_LABEL,
     labels,
@@ -70,7 +69,6 @@ def replica_kwargs(
         "SCORING_TIMEOUT_MS": str(state.limits.scoring_timeout_ms),
     }
     kwargs["network"] = network_name(state.endpoint)
-    kwargs["log_config"] = LOG_CONFIG
     kwargs["volumes"] = {str(keys_dir): {"bind": KEYS_MOUNT, "mode": "ro"}}
     kwargs["labels"] = labels(
         state.endpoint,

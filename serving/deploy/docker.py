@@ -120,6 +120,10 @@ def container_name(endpoint: str) -> str:
     return f"serving-{endpoint}"
 
 
+LOG_CONFIG = {"type": "json-file", "config": {"max-size": "20m", "max-file": "3"}}
+"""Container logs are capped (3 x 20 MB): the access log writes a line per request."""
+
+
 def run_kwargs(
     spec: RunSpec,
     endpoint: str,
@@ -151,6 +155,7 @@ def run_kwargs(
             "SERVING_THREADS": str(spec.threads),
         },
         "ports": {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", spec.port)},
+        "log_config": LOG_CONFIG,
         "restart_policy": {"Name": "unless-stopped"},
         "labels": {ENDPOINT_LABEL: endpoint, WORKSPACE_LABEL: workspace},
         "detach": True,

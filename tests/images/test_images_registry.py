@@ -92,6 +92,7 @@ def test_run_options_publish_on_loopback_with_limits_and_keys() -> None:
     assert kwargs["environment"]["SERVING_KEYS"] == "k1,k2"
     assert kwargs["labels"] == {"serving.endpoint": "digits-svc", "serving.workspace": "/ws"}
     assert kwargs["nano_cpus"] == 1_500_000_000 and kwargs["mem_limit"] == 2**30
+    assert kwargs["log_config"]["config"] == {"max-size": "20m", "max-file": "3"}  # capped
     command = kwargs["command"]
     assert command[:3] == ["/opt/serving/env/bin/python", "-m", "gunicorn"]
     assert command[command.index("--bind") + 1] == "0.0.0.0:5001"
