@@ -118,6 +118,17 @@ def versioned_row(
     return row
 
 
+def next_version(conn: sqlite3.Connection, table: str, name: str) -> int:
+    """max(version) + 1 for ``name`` (1 for a new name); call it inside a write transaction
+    so no other writer can take the same number."""
+    if table not in _VERSIONED_TABLES:
+        raise ValueError(f"{table} is not a versioned table")
+    row = conn.execute(
+        f"SELECT COALESCE(MAX(version), 0) FROM {table} WHERE name = ?", (name,)
+    ).fetchone()
+    return int(row[0]) + 1
+
+
 class Database:
     """A small wrapper over one SQLite file. Connections are opened per operation."""
 

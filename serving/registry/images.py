@@ -19,6 +19,7 @@ from typing import Any
 
 from serving.errors import NotFoundError, UserInputError
 from serving.registry.db import Database
+from serving.registry.db import next_version as next_row_version
 
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$")
 _LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -117,10 +118,7 @@ class ImageRegistry:
         ``name:version``."""
         check_repository(name)
         with self.db.write() as conn:
-            row = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM images WHERE name = ?", (name,)
-            ).fetchone()
-            version = int(row[0]) + 1
+            version = next_row_version(conn, "images", name)
             conn.execute(
                 "INSERT INTO images (name, version, tag, image_id, build_key, env_hash, python, "
                 "flavour, base_image, size_bytes, models, entry_script, labels, extra, "
@@ -148,10 +146,7 @@ class ImageRegistry:
     def next_version(self, name: str) -> int:
         """The version the next image recorded under ``name`` will get."""
         with self.db.read() as conn:
-            row = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM images WHERE name = ?", (name,)
-            ).fetchone()
-        return int(row[0]) + 1
+            return next_row_version(conn, "images", name)
 
     def get(self, ref: str) -> ImageRecord:
         """By ``name:version``, ``name`` (latest), or the Docker tag it was given."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
 from serving.registry.artifacts import ArtifactStore, copy_tree_atomic
-from serving.registry.db import Database, versioned_row
+from serving.registry.db import Database, next_version, versioned_row
 from serving.registry.frameworks import FRAMEWORKS, detect
 from serving.registry.names import Ref, check_model_name, latest_only
 
@@ -146,10 +146,7 @@ class ModelRegistry:
             for rel, src in entries
         ]
         with self.db.write() as conn:
-            row = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?", (name,)
-            ).fetchone()
-            version = int(row[0]) + 1
+            version = next_version(conn, "models", name)
             cur = conn.execute(
                 "INSERT INTO models (name, version, kind, root_name, framework, "
                 "framework_version, description, run_id, tags, properties, size_bytes, "
