@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from serving.cli.main import main
+from serving.errors import BackendUnavailableError
+from serving.images import bootstrap_base, docker_client
 from serving.workspace import Workspace
-from tests.helpers import CliResult, cli_env, serving_cmd
+from tests.helpers import ROOT, CliResult, cli_env, serving_cmd
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 
 @pytest.fixture()
@@ -78,3 +85,37 @@ def small_tree(tmp_path: Path) -> Iterator[Path]:
     (folder / "weights.bin").write_bytes(b"\x00\x01" * 1000)
     (folder / "sub" / "config.json").write_text('{"a": 1}')
     yield folder
+
+
+@pytest.fixture(scope="session")
+def template_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The digits model made by the scikit-learn template's own train.py (once a session)."""
+    out = tmp_path_factory.mktemp("template") / "model.pkl"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scoring_templates" / "sklearn" / "train.py"),
+            "--output",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[DockerClient]:
+    """The Docker Engine; its absence fails the test (CI must run these for real)."""
+    try:
+        client = docker_client()
+    except BackendUnavailableError as exc:
+        pytest.fail(f"Docker tests need a running Docker Engine: {exc.one_line()}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def base_image(engine: DockerClient) -> str:
+    """The bootstrapped Python 3.11 base (built on first use, kept afterwards)."""
+    return bootstrap_base(engine, "3.11", progress=lambda _line: None).tag

@@ -86,12 +86,12 @@ def ws_path(cluster_ws: Workspace) -> Path:
 
 @pytest.fixture(scope="module")
 def digits_ep(
-    cluster_ws: Workspace, cluster_engine: DockerClient, cluster_base: str, digits_pkl: Path
+    cluster_ws: Workspace, engine: DockerClient, base_image: str, template_model: Path
 ) -> Iterator[Endpoint]:
     """``cl-digits``: 3 replicas of model digits:1 with keys; a long queue wait so that only
     real failures (not back-pressure) count in the load tests; hung replicas healed fast."""
-    cluster_ws.models.register(digits_pkl, "digits")
-    cluster_ws.models.register(digits_pkl, "digits")
+    cluster_ws.models.register(template_model, "digits")
+    cluster_ws.models.register(template_model, "digits")
     service.deploy(
         cluster_ws,
         NAME,
@@ -105,7 +105,7 @@ def digits_ep(
     yield Endpoint(cluster_ws, NAME)
     for record in cluster_ws.endpoints.list():
         service.delete(cluster_ws, record.name)
-    remove_workspace_debris(cluster_engine, cluster_ws.path, "cl-")
+    remove_workspace_debris(engine, cluster_ws.path, "cl-")
 
 
 def _no_failures(result: LoadResult) -> None:
@@ -114,7 +114,7 @@ def _no_failures(result: LoadResult) -> None:
 
 
 def test_cluster_serves_replicas_behind_one_uri(
-    digits_ep: Endpoint, cli: Cli, cluster_engine: DockerClient
+    digits_ep: Endpoint, cli: Cli, engine: DockerClient
 ) -> None:
     assert digits_ep.uri.startswith("http://127.0.0.1:") and digits_ep.uri.endswith("/score")
     seen = {}
@@ -124,7 +124,7 @@ def test_cluster_serves_replicas_behind_one_uri(
         assert answer.json() == {"digits": [0], "model_version": 1}
         seen[answer.headers["x-serving-replica"]] = True
     assert sorted(seen) == [f"{NAME}-r{k}-rev1" for k in (1, 2, 3)]
-    replica = cluster_engine.containers.get(f"serving-{NAME}-r1")
+    replica = engine.containers.get(f"serving-{NAME}-r1")
     assert replica.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert replica.attrs["NetworkSettings"]["Ports"] == {"5001/tcp": None}  # not published
     unauthorized = requests.post(digits_ep.uri, data=BODY, timeout=30)
@@ -176,9 +176,9 @@ def test_cluster_scale_3_to_1_to_3_under_load(digits_ep: Endpoint, cli: Cli) -> 
 
 
 def test_cluster_killed_replica_is_replaced_under_load(
-    digits_ep: Endpoint, cluster_engine: DockerClient
+    digits_ep: Endpoint, engine: DockerClient
 ) -> None:
-    victim = cluster_engine.containers.get(f"serving-{NAME}-r2")
+    victim = engine.containers.get(f"serving-{NAME}-r2")
     with digits_ep.load() as load:
         time.sleep(2)
         victim.kill()
@@ -187,19 +187,17 @@ def test_cluster_killed_replica_is_replaced_under_load(
         time.sleep(2)
     _no_failures(load.result)
     assert len(ready) == 3
-    replacement = cluster_engine.containers.get(f"serving-{NAME}-r2")
+    replacement = engine.containers.get(f"serving-{NAME}-r2")
     assert replacement.id != victim.id and replacement.status == "running"
 
 
-def test_cluster_hung_replica_is_replaced(
-    digits_ep: Endpoint, cluster_engine: DockerClient
-) -> None:
-    victim = cluster_engine.containers.get(f"serving-{NAME}-r3")
+def test_cluster_hung_replica_is_replaced(digits_ep: Endpoint, engine: DockerClient) -> None:
+    victim = engine.containers.get(f"serving-{NAME}-r3")
     victim.pause()
     deadline = time.monotonic() + 90
     while True:
         try:
-            current = cluster_engine.containers.get(f"serving-{NAME}-r3")
+            current = engine.containers.get(f"serving-{NAME}-r3")
         except Exception:  # removed and not yet recreated
             current = None
         if current is not None and current.id != victim.id:

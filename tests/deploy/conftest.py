@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,18 +24,6 @@ def envs_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _shared_envs(envs_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("SERVING_ENVS_DIR", str(envs_cache))
     yield
-
-
-@pytest.fixture(scope="session")
-def template_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The digits model made by the template's own train.py."""
-    out = tmp_path_factory.mktemp("template") / "model.pkl"
-    subprocess.run(
-        [sys.executable, str(SKLEARN / "train.py"), "--output", str(out)],
-        check=True,
-        capture_output=True,
-    )
-    return out
 
 
 @pytest.fixture()

@@ -8,8 +8,6 @@ containers recorded in this session's workspaces are removed at its end.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,36 +18,19 @@ import pytest
 from serving.catalog import parse_env_file
 from serving.environments import EnvSpec
 from serving.errors import BackendUnavailableError
-from serving.images import BuildRequest, BuiltImage, ImageBuilder, bootstrap_base, docker_client
+from serving.images import BuildRequest, BuiltImage, ImageBuilder, docker_client
 from serving.images.engine import find_image
 from serving.workspace import Workspace
 from tests.helpers import ROOT
 
 if TYPE_CHECKING:
-    from docker import DockerClient
+    pass
 
 SKLEARN = ROOT / "scoring_templates" / "sklearn"
 SAMPLE = SKLEARN / "sample-request.json"
 FIXTURES = ROOT / "tests" / "fixtures" / "scripts"
 DOCKER_TIMEOUT = 900
 """Seconds for a docker test, fixtures included: the first one may bootstrap and build."""
-
-
-@pytest.fixture(scope="session")
-def engine() -> Iterator[DockerClient]:
-    """The Docker Engine; its absence fails the test (CI must run these for real)."""
-    try:
-        client = docker_client()
-    except BackendUnavailableError as exc:
-        pytest.fail(f"Docker tests need a running Docker Engine: {exc.one_line()}")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def base_image(engine: DockerClient) -> str:
-    """The bootstrapped Python 3.11 base (built on first use, kept afterwards)."""
-    return bootstrap_base(engine, "3.11", progress=lambda line: None).tag
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -88,18 +69,6 @@ class Digits:
 
 def sklearn_env() -> EnvSpec:
     return parse_env_file(SKLEARN / "env.yml")
-
-
-@pytest.fixture(scope="session")
-def template_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The digits model made by the template's own train.py."""
-    out = tmp_path_factory.mktemp("template") / "model.pkl"
-    subprocess.run(
-        [sys.executable, str(SKLEARN / "train.py"), "--output", str(out)],
-        check=True,
-        capture_output=True,
-    )
-    return out
 
 
 @pytest.fixture(scope="session")
