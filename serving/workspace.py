@@ -80,10 +80,10 @@ class Workspace:
                 raise UserInputError(f"cannot create workspace at {path}: {exc.strerror}") from exc
         ws = cls(path)
         try:
-            ws.db.migrate()
+            found = ws.db.migrate()
         except sqlite3.DatabaseError as exc:
             raise UserInputError(f"{db_file} is not a serving workspace database: {exc}") from exc
-        if create:
+        if found == 0:  # a new database: name it once
             ws._set_meta_default("name", name or ws._default_name())
         return ws
 

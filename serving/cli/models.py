@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from serving.cli.common import byte_progress, emit_list, emit_one, out, shows, workspace
+from serving.cli.common import byte_progress, emit_list, emit_one, is_json, out, shows, workspace
 from serving.registry.frameworks import FRAMEWORKS
 from serving.registry.names import parse_pairs, parse_ref
 
@@ -65,7 +65,7 @@ def register(
             run_id=run_id,
             progress=progress,
         )
-    if click.get_current_context().meta.get("format") == "json":
+    if is_json():
         emit_one(record.to_dict())
     else:
         out.print(record.ref, highlight=False)
@@ -106,7 +106,7 @@ def show(ref: str) -> None:
 def download(ref: str, target: Path) -> None:
     """Write the model's file or folder into TARGET, verifying every hash."""
     dest = workspace().models.download(parse_ref(ref), target)
-    if click.get_current_context().meta.get("format") == "json":
+    if is_json():
         emit_one({"path": str(dest)})
     else:
         out.print(str(dest), highlight=False)
@@ -144,7 +144,7 @@ def update(
 def delete(ref: str, force: bool) -> None:
     """Delete one model version and its unshared files."""
     record = workspace().models.delete(parse_ref(ref), force=force)
-    if click.get_current_context().meta.get("format") == "json":
+    if is_json():
         emit_one({"deleted": record.ref})
     else:
         out.print(f"deleted {record.ref}", highlight=False)

@@ -182,7 +182,7 @@ class ClusterTarget(EngineUser):
                 write_keys(folder, request.keys)
                 ensure_network(self.client, request.name, str(ws.path))
                 pool = Pool(self.client, folder, state, progress)
-                pool.ensure_balancer(balancer_image)
+                pool.ensure_balancer(lambda: balancer_image)
                 pool.add({slot: Member(1, image) for slot in range(1, replicas + 1)})
                 self._check_auth(port, request.keys)
                 supervisor.start(folder, state)

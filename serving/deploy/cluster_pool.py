@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,8 +136,11 @@ class Pool:
         }
         return list(self.client.containers.list(all=True, filters=filters))
 
-    def ensure_balancer(self, image: str) -> None:
-        """Start the balancer when it is missing or stopped (same port, same pool)."""
+    def ensure_balancer(self, image: Callable[[], str]) -> None:
+        """Start the balancer when it is missing or stopped (same port, same pool).
+
+        ``image`` gives the balancer image's tag; it is only called when one must start
+        (finding or building the image takes a machine-wide lock, too costly per check)."""
         container = self.container(balancer_name(self.state.endpoint))
         if container is not None and container.status == "running":
             return
@@ -151,7 +154,7 @@ class Pool:
             self.state.workspace,
             balancer_dir(self.folder),
             self.state.port,
-            image,
+            image(),
         )
 
     def _start(self, slot: int, member: Member) -> None:

@@ -76,7 +76,7 @@ def heal(pool: Pool) -> list[str]:
     """One reconcile pass; returns what it did."""
     state = pool.state
     done: list[str] = []
-    pool.ensure_balancer(ensure_balancer_image(pool.client, lambda _line: None))
+    pool.ensure_balancer(lambda: ensure_balancer_image(pool.client, lambda _line: None))
     statuses = pool.statuses()
     for slot in sorted(state.members):
         reason = why_replace(pool.replica(slot), statuses.get(slot), state)

@@ -24,7 +24,7 @@ from serving.environments import ensure_venv
 from serving.errors import DeploymentError
 from serving.registry import EndpointRecord, Ref
 from serving.scoring.layout import ModelFiles, write_app_dir
-from serving.server.gunicorn import gunicorn_argv
+from serving.server.gunicorn import gunicorn_argv, gunicorn_env
 from serving.workspace import Workspace
 
 READY_TIMEOUT_S = 300.0
@@ -98,6 +98,7 @@ class LocalTarget:
                 hint="choose another --port, or leave it out",
             )
         write_keys(keys_file(ws, request.name), request.keys)
+        defaults = ServerSettings()
         settings = ServerSettings(
             app_root=Path(layout.app_root),
             entry_script=layout.entry_script,
@@ -106,15 +107,15 @@ class LocalTarget:
             host="127.0.0.1",
             port=port,
             service_name=request.name,
-            workers=request.workers or ServerSettings().workers,
-            threads=request.threads or ServerSettings().threads,
+            workers=request.workers or defaults.workers,
+            threads=request.threads or defaults.threads,
             keys_file=keys_file(ws, request.name),
             replica_id=f"{request.name}-local",
             metrics_dir=base / "metrics",
         )
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
         env.update(dict(request.env.variables))
-        env.update(settings.to_env())
+        env.update(gunicorn_env(settings))
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         argv = gunicorn_argv(settings, python=str(venv / "bin" / "python"))
         progress(f"starting the server on 127.0.0.1:{port}")

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from serving.errors import IntegrityError, NotFoundError
+from serving.errors import IntegrityError
 
 CHUNK = 1024 * 1024
 
@@ -110,13 +110,6 @@ class ArtifactStore:
             )
         mode = 0o755 if executable else 0o644
         os.chmod(dest, mode)
-
-    def verify(self, sha256: str, label: str) -> None:
-        blob = self.blob_path(sha256)
-        if not blob.is_file():
-            raise NotFoundError(f"artifact {label} is missing from the store ({blob})")
-        if sha256_file(blob) != sha256:
-            raise IntegrityError(f"artifact {label} is corrupt: sha256 mismatch ({blob})")
 
     def all_blobs(self) -> Iterable[str]:
         base = self.root / "sha256"

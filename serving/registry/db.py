@@ -143,9 +143,16 @@ class Database:
         return conn
 
     def migrate(self) -> int:
-        """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before."""
+        """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before.
+
+        A current schema is the common case (every command opens the workspace): it is
+        answered by one read, without the write lock.
+        """
         conn = self.connect()
         try:
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if found == SCHEMA_VERSION:
+                return found
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
             found = int(conn.execute("PRAGMA user_version").fetchone()[0])

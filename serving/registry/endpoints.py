@@ -13,8 +13,6 @@ from serving.errors import ConflictError, NotFoundError
 from serving.registry.db import Database
 from serving.registry.names import check_service_name
 
-STATES = ("Transitioning", "Healthy", "Unhealthy", "Failed", "Deleting")
-
 
 @dataclass(frozen=True)
 class EndpointRecord:

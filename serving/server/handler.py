@@ -125,8 +125,8 @@ class RequestHandler:
     def _route(self, environ: dict[str, Any], path: str) -> Result | None:
         """Answer here, or None to hand the request to Flask."""
         if (
-            self.keys.enabled
-            and path in PROTECTED
+            path in PROTECTED  # first: health checks and /metrics need no stat of the keys file
+            and self.keys.enabled
             and not self.keys.allows(environ.get("HTTP_AUTHORIZATION"))
         ):
             result = _error(401, UNAUTHORIZED)
