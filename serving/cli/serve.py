@@ -56,7 +56,6 @@ def prepare_app(
         raise NotFoundError(f"model directory {model_dir} does not exist")
     layout = write_app_dir(app_root, entry_script, source_dir, [])
     models_root = app_root / MODELS_FOLDER
-    models_root.rmdir()
     model_dir = model_dir.resolve()
     if is_models_tree(model_dir):
         models_root.symlink_to(model_dir, target_is_directory=True)

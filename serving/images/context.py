@@ -111,7 +111,6 @@ def write_app_context(
         model_files.append(ModelFiles(record.name, record.version, path))
     app = dest / APP_FOLDER
     write_app_dir(app, entry_script, source_dir, [])
-    (app / MODELS_FOLDER).rmdir()
     rel = script_relpath(entry_script, source_dir)
     source_name = source_dir.resolve().name if source_dir is not None else None
     env = container_env(entry_script=rel, source_dir_name=source_name, models=model_files)

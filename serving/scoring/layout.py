@@ -161,7 +161,8 @@ def write_app_dir(
         shutil.copy2(entry_script, app_root / rel)
     else:
         shutil.copytree(source, app_root / source.name, ignore=_IGNORED)
-    (app_root / MODELS_FOLDER).mkdir(exist_ok=True)
+    if models:  # callers that place models themselves get no empty folder to remove
+        (app_root / MODELS_FOLDER).mkdir(exist_ok=True)
     for model, dest in zip(models, layout.model_paths, strict=True):
         _place_model(model.path, Path(dest), symlink=symlink_models)
     return layout
