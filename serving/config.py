@@ -123,6 +123,11 @@ class ServerSettings:
     """SERVING_KEYS: comma-separated accepted bearer keys; empty means no auth."""
     keys_file: Path | None = None
     """SERVING_KEYS_FILE: a file of accepted keys (one per line), re-read when replaced."""
+    auth: str = "none"
+    """SERVING_AUTH: ``key`` (every /score and /swagger.json request needs a key; no readable
+    key at all means every such request gets 401: auth fails closed) or ``none`` (open: the
+    explicit marker of a deliberately keyless endpoint). Default: ``key`` when keys or a keys
+    file are configured, else ``none``. Deploy targets always set it."""
     service_name: str = "local"
     """SERVICE_NAME: the deployment's name (swagger title, logs)."""
     replica_id: str | None = None
@@ -152,6 +157,12 @@ class ServerSettings:
         model_dir = _env(environ, "AZUREML_MODEL_DIR")
         metrics_dir = _env(environ, "PROMETHEUS_MULTIPROC_DIR")
         keys = _env(environ, "SERVING_KEYS") or ""
+        keys_file = _env(environ, "SERVING_KEYS_FILE")
+        auth = _env(environ, "SERVING_AUTH", default="key" if keys or keys_file else "none")
+        if auth not in ("key", "none"):
+            from serving.errors import UserInputError
+
+            raise UserInputError(f"SERVING_AUTH must be 'key' or 'none', got {auth!r}")
         return cls(
             app_root=Path(_env(environ, "AML_APP_ROOT", default="/var/azureml-app") or "."),
             entry_script=_env(environ, "AZUREML_ENTRY_SCRIPT", default="score.py") or "",
@@ -165,9 +176,8 @@ class ServerSettings:
             scoring_timeout_ms=_int(environ, "SCORING_TIMEOUT_MS", default=60000),
             max_body_bytes=_int(environ, "SERVING_MAX_BODY_BYTES", default=100 * 1024 * 1024),
             keys=tuple(k.strip() for k in keys.split(",") if k.strip()),
-            keys_file=Path(keys_file)
-            if (keys_file := _env(environ, "SERVING_KEYS_FILE"))
-            else None,
+            keys_file=Path(keys_file) if keys_file else None,
+            auth=auth or "none",
             service_name=_env(environ, "SERVICE_NAME", default="local") or "local",
             replica_id=_env(environ, "SERVING_REPLICA_ID"),
             metrics_dir=Path(metrics_dir) if metrics_dir else None,
@@ -200,6 +210,7 @@ class ServerSettings:
             "SCORING_TIMEOUT_MS": str(self.scoring_timeout_ms),
             "SERVING_MAX_BODY_BYTES": str(self.max_body_bytes),
             "SERVING_KEYS": ",".join(self.keys),
+            "SERVING_AUTH": self.auth,
             "SERVICE_NAME": self.service_name,
             "SERVING_ACCESS_LOG": str(self.access_log).lower(),
             "SERVER_VERSION_LOG_RESPONSE_ENABLED": str(self.version_header).lower(),
