@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from serving.environments._conda_names import is_conda_only, pypi_name
 from serving.environments._python import default_python, python_from_specifier
 from serving.environments._requirements import RequirementSet, add_pip_lines, read_text
-from serving.environments.spec import EnvSpec
+from serving.environments.spec import EnvSpec, check_variable
 from serving.errors import EnvironmentSpecError
 
 _NAME = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.\-]*)(.*)$")
@@ -141,10 +141,13 @@ def _variables(value: object, source: str) -> tuple[tuple[str, str], ...]:
         raise EnvironmentSpecError(f"{source}: variables: must be a mapping of NAME: value")
     out: dict[str, str] = {}
     for key, raw in value.items():
+        if not isinstance(key, str):
+            raise EnvironmentSpecError(f"{source}: invalid variable name {key!r} in variables:")
         if isinstance(raw, (dict, list)):
             raise EnvironmentSpecError(f"{source}: variable {key} must be a single value")
         text = "" if raw is None else str(raw).lower() if isinstance(raw, bool) else str(raw)
-        out[str(key)] = text
+        check_variable(key, text, source)
+        out[key] = text
     return tuple(sorted(out.items()))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,21 @@ from serving.errors import EnvironmentSpecError
 
 _HASH_SCHEMA = 1
 _SOURCE_FORMATS = ("conda", "pip")
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What an environment variable name may be (checked with ``fullmatch``): it goes unquoted
+into Dockerfile ``ENV`` lines and Kubernetes manifests."""
+
+
+def check_variable(name: str, value: str, source: str = "environment") -> None:
+    """Raise a one-line :class:`EnvironmentSpecError` for a name that is not a plain
+    identifier, or a value no process environment can hold (a NUL character)."""
+    if not VARIABLE_NAME.fullmatch(name):
+        raise EnvironmentSpecError(
+            f"{source}: invalid variable name {name!r} in variables:",
+            hint="use letters, digits and '_', not starting with a digit",
+        )
+    if "\0" in value:
+        raise EnvironmentSpecError(f"{source}: variable {name} has a NUL character in its value")
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,10 @@ class EnvSpec:
     """Human-readable notes about what the parser changed or dropped."""
     source_format: str = "conda"
     """``"conda"`` or ``"pip"``: the kind of file this was parsed from."""
+
+    def __post_init__(self) -> None:
+        for key, value in self.variables:
+            check_variable(key, value)
 
     def _hashed_fields(self) -> dict[str, Any]:
         return {

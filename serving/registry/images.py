@@ -27,7 +27,7 @@ _LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 def check_repository(name: str) -> str:
     """A Docker repository name: lowercase components separated by '/'."""
-    if len(name) > 200 or not _REPOSITORY.match(name):
+    if len(name) > 200 or not _REPOSITORY.fullmatch(name):
         raise UserInputError(
             f"invalid image name {name!r}: use lowercase letters, digits, '.', '_', '-' "
             "and '/' between parts (e.g. serving/digits)"
@@ -41,7 +41,7 @@ def parse_image_tag(text: str) -> tuple[str, str | None]:
     if not sep or "/" in label:
         return check_repository(text), None
     check_repository(name)
-    if not _LABEL.match(label):
+    if not _LABEL.fullmatch(label):
         raise UserInputError(f"invalid image label {label!r} in {text!r}")
     return name, label
 

@@ -1,4 +1,7 @@
-"""Names and ``name:version`` references, validated the Azure ML v1 way."""
+"""Names and ``name:version`` references, validated the Azure ML v1 way.
+
+Every check is a full match (``re.fullmatch``): ``$`` alone would accept a trailing newline.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,12 @@ from typing import Protocol, TypeVar
 
 from serving.errors import UserInputError
 
-MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
-SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+MODEL_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}")
+SERVICE_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 
 
 def check_model_name(name: str, what: str = "model") -> str:
-    if not MODEL_NAME.match(name):
+    if not MODEL_NAME.fullmatch(name):
         raise UserInputError(
             f"invalid {what} name {name!r}: use 1-255 letters, digits, '-', '.' or '_', "
             "starting with a letter or digit"
@@ -23,7 +26,7 @@ def check_model_name(name: str, what: str = "model") -> str:
 
 
 def check_service_name(name: str) -> str:
-    if not (3 <= len(name) <= 32 and SERVICE_NAME.match(name)):
+    if not (3 <= len(name) <= 32 and SERVICE_NAME.fullmatch(name)):
         raise UserInputError(
             f"invalid endpoint name {name!r}: use 3-32 lowercase letters, digits and '-', "
             "starting with a letter and not ending with '-'"
