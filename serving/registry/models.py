@@ -17,6 +17,7 @@ from serving.registry.artifacts import ArtifactStore, copy_tree_atomic
 from serving.registry.db import Database, next_version, versioned_row
 from serving.registry.frameworks import FRAMEWORKS, detect
 from serving.registry.names import Ref, check_model_name, latest_only
+from serving.sourcefiles import model_entries
 
 ProgressFn = Callable[[int, int], None]
 """Called with (bytes done, bytes total) while files are copied."""
@@ -86,7 +87,9 @@ def _collect_files(path: Path) -> list[tuple[str, Path]]:
         return [(path.name, path)]
     if not path.is_dir():
         raise UserInputError(f"model path {path} is neither a file nor a folder")
-    files = sorted((p.relative_to(path).as_posix(), p) for p in path.rglob("*") if p.is_file())
+    # Symbolic links inside the folder are registered as their targets; links pointing
+    # outside, broken links and loops are refused; workspaces in it are left out.
+    files = sorted((e.rel, e.path) for e in model_entries(path) if not e.is_dir)
     if not files:
         raise UserInputError(f"model folder {path} is empty: there is nothing to register")
     return files

@@ -18,8 +18,15 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
+from typing import TYPE_CHECKING
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
+
+if TYPE_CHECKING:
+    from serving.sourcefiles import Entry
+
+# serving.sourcefiles (and its pathspec) is imported where the app folder is written: model
+# images carry only the runtime part of the package, which imports this module.
 
 CONTAINER_APP_ROOT = PurePosixPath("/var/azureml-app")
 """The app root (and working directory) inside model images."""
@@ -27,7 +34,6 @@ CONTAINER_APP_ROOT = PurePosixPath("/var/azureml-app")
 MODELS_FOLDER = "azureml-models"
 
 _MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-._]{0,254}$")
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".git")
 
 
 @dataclass(frozen=True)
@@ -136,9 +142,14 @@ def write_app_dir(
 ) -> AppLayout:
     """Create the app folder at ``app_root`` (absent or empty) and return its layout.
 
-    The source folder is copied to ``app_root/<basename>`` (without ``__pycache__`` and
-    ``.git``); without one, only the entry script is copied into the app root. Model files
-    are hard-linked where possible, else copied, or symlinked when ``symlink_models``.
+    The source folder is copied to ``app_root/<basename>`` by :mod:`serving.sourcefiles`
+    (the same for every target): workspaces (``.serving/``, folders holding
+    ``workspace.db``), ``__pycache__``, ``*.pyc`` and ``.git`` are left out, and so is what
+    its ``.amlignore`` (else ``.dockerignore``) lists; symbolic links pointing inside the
+    folder are copied as their targets, links pointing outside, broken links and link loops
+    are refused (:class:`UserInputError`). Without a source folder, only the entry script is
+    copied into the app root. Model files are hard-linked where possible, else copied, or
+    symlinked when ``symlink_models``.
     """
     app_root = Path(app_root).absolute()
     rel = script_relpath(entry_script, source_dir)
@@ -154,13 +165,16 @@ def write_app_dir(
     if app_root.exists() and (not app_root.is_dir() or any(app_root.iterdir())):
         raise ConflictError(f"app folder {app_root} already exists and is not empty")
     source = source_dir.resolve() if source_dir is not None else None
-    if source is not None and app_root.resolve().is_relative_to(source):
+    if source is not None and _copied_from(app_root.resolve(), source):
         raise UserInputError(f"app folder {app_root} cannot be inside the source {source}")
+    entries = _source_entries(source, rel) if source is not None else []
     app_root.mkdir(parents=True, exist_ok=True)
     if source is None:
         shutil.copy2(entry_script, app_root / rel)
     else:
-        shutil.copytree(source, app_root / source.name, ignore=_IGNORED)
+        from serving.sourcefiles import copy_entries
+
+        copy_entries(entries, app_root / source.name)
     if models:  # callers that place models themselves get no empty folder to remove
         (app_root / MODELS_FOLDER).mkdir(exist_ok=True)
     for model, dest in zip(models, layout.model_paths, strict=True):
@@ -168,10 +182,35 @@ def write_app_dir(
     return layout
 
 
+def _copied_from(folder: Path, source: Path) -> bool:
+    """Whether ``folder`` lies in ``source`` outside every workspace there (which is left
+    out: the app folder of a local deployment may sit in ``source/.serving``)."""
+    from serving.sourcefiles import is_workspace
+
+    if not folder.is_relative_to(source):
+        return False
+    parts = folder.relative_to(source).parts
+    return not any(is_workspace(source.joinpath(*parts[: i + 1])) for i in range(len(parts)))
+
+
+def _source_entries(source: Path, script: str) -> list[Entry]:
+    """What of ``source`` is copied; the entry script must be part of it."""
+    from serving.sourcefiles import source_entries
+
+    entries, rules = source_entries(source)
+    if not any(e.rel == script and not e.is_dir for e in entries):
+        by = f" by its {rules.file}" if rules.file else ""
+        raise UserInputError(
+            f"entry script {script} is left out of the source folder {source}{by}",
+            hint="change the pattern that matches it",
+        )
+    return entries
+
+
 def _check_models(models: Sequence[ModelFiles]) -> None:
     seen: set[tuple[str, int]] = set()
     for model in models:
-        if not _MODEL_NAME.match(model.name):
+        if not _MODEL_NAME.fullmatch(model.name):
             raise UserInputError(
                 f"model name {model.name!r} is not valid",
                 hint="use letters, digits, '-', '.' and '_', starting with a letter or digit",
