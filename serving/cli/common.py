@@ -1,17 +1,25 @@
-"""Shared CLI plumbing: global options, workspace lookup, output (table or JSON)."""
+"""Shared CLI plumbing: global options, workspace lookup, output (table or JSON).
+
+User text (names, descriptions, tags, paths, server answers) is printed as plain text:
+every table cell and message built here is a rich :class:`~rich.text.Text` (no markup is
+interpreted, so ``[/x]`` or ``[bold]`` print as written) made by :func:`plain`, which also
+replaces control characters (``\\x1b``, ``\\a``, ``\\r`` ...) and bidirectional overrides by
+visible escapes, so nothing a user stored can drive the terminal. Commands print tables
+with :func:`emit_list` / :func:`emit_one` / :func:`print_table` and lines with :func:`say`.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -22,6 +30,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+"""Characters a terminal acts on: C0/C1 controls (all but tab and newline), DEL, and the
+bidirectional marks and overrides that reorder what is shown."""
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def sanitize(text: str) -> str:
+    """``text`` with every control character replaced by a visible escape (``\\x1b``)."""
+    return _UNSAFE.sub(_visible, text)
+
+
+def plain(value: object, style: str = "") -> Text:
+    """User text as a rich Text: markup is not interpreted, control characters are escaped."""
+    return Text(sanitize(value if isinstance(value, str) else str(value)), style=style)
+
+
+def say(*parts: object, console: Console | None = None) -> None:
+    """Print ``parts`` (joined by spaces) as one plain line on stdout (or ``console``)."""
+    (console or out).print(plain(" ".join(str(p) for p in parts)), highlight=False)
 
 
 def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -89,14 +123,31 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
     if value is None:
-        return ""
+        return Text("")
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
+        return plain(", ".join(f"{k}={v}" for k, v in value.items()))
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return plain(", ".join(str(v) for v in value))
+    return plain(value)
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    justify: Sequence[JustifyMethod] = (),
+    console: Console | None = None,
+) -> None:
+    """A borderless table whose every cell is plain text (see :func:`plain`)."""
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for index, header in enumerate(headers):
+        how = justify[index] if index < len(justify) else "left"
+        table.add_column(plain(header), overflow="fold", justify=how)
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row))
+    (console or out).print(table)
 
 
 def emit_list(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
@@ -107,12 +158,10 @@ def emit_list(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]
     if not rows:
         err.print("(none)")
         return
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    for _key, header in columns:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(key)) for key, _ in columns))
-    out.print(table)
+    print_table(
+        [header for _key, header in columns],
+        ([row.get(key) for key, _ in columns] for row in rows),
+    )
 
 
 def emit_one(data: dict[str, Any], skip: Sequence[str] = ()) -> None:
@@ -127,15 +176,17 @@ def emit_one(data: dict[str, Any], skip: Sequence[str] = ()) -> None:
         if key in skip:
             continue
         if key == "files" and isinstance(value, list):
-            value = "\n".join(
-                f"{f['path']}  {f['size_bytes']} B  sha256:{f['sha256'][:12]}" for f in value
+            cell = Text("\n").join(
+                plain(f"{f['path']}  {f['size_bytes']} B  sha256:{f['sha256'][:12]}") for f in value
             )
-        table.add_row(key, _cell(value))
+        else:
+            cell = _cell(value)
+        table.add_row(plain(key), cell)
     out.print(table)
 
 
 def notice(message: str) -> None:
-    err.print(f"[yellow]notice:[/] {message}", highlight=False)
+    err.print(Text.assemble(("notice:", "yellow"), " ", plain(message)), highlight=False)
 
 
 @contextmanager
@@ -187,7 +238,7 @@ def step_progress(title: str) -> Iterator[Callable[[str], None]]:
 
             def show(line: str) -> None:
                 # a Text is shown as is: no markup or :emoji: codes in build output
-                status.update(Text(f"{title}: {line.strip()[:120]}"))
+                status.update(plain(f"{title}: {line.strip()[:120]}"))
 
             yield show
     else:
@@ -200,8 +251,8 @@ def step_progress(title: str) -> Iterator[Callable[[str], None]]:
             if _PIP_NOISE.match(line):
                 return
             if not started:
-                err.print(title, highlight=False, markup=False, emoji=False)
+                err.print(plain(title), highlight=False, emoji=False)
                 started = True
-            err.print(f"  {line.rstrip()}", highlight=False, markup=False, emoji=False)
+            err.print(plain(f"  {line.rstrip()}"), highlight=False, emoji=False)
 
         yield show_line

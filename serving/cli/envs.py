@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from serving.catalog import register_env_file
-from serving.cli.common import emit_list, emit_one, is_json, notice, out, shows, workspace
+from serving.cli.common import emit_list, emit_one, is_json, notice, say, shows, workspace
 from serving.registry.names import parse_ref
 
 LIST_COLUMNS = [
@@ -45,7 +45,7 @@ def register(path: Path, name: str | None) -> None:
         emit_one(resolved.record.to_dict() | {"created": resolved.created})
         return
     suffix = "" if resolved.created else " (unchanged, same content hash)"
-    out.print(f"{resolved.record.ref}{suffix}", highlight=False)
+    say(f"{resolved.record.ref}{suffix}")
 
 
 @envs.command("list")

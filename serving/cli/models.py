@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from serving.cli.common import byte_progress, emit_list, emit_one, is_json, out, shows, workspace
+from serving.cli.common import byte_progress, emit_list, emit_one, is_json, say, shows, workspace
 from serving.registry.frameworks import FRAMEWORKS
 from serving.registry.names import parse_pairs, parse_ref
 
@@ -68,7 +68,7 @@ def register(
     if is_json():
         emit_one(record.to_dict())
     else:
-        out.print(record.ref, highlight=False)
+        say(record.ref)
 
 
 @models.command("list")
@@ -109,7 +109,7 @@ def download(ref: str, target: Path) -> None:
     if is_json():
         emit_one({"path": str(dest)})
     else:
-        out.print(str(dest), highlight=False)
+        say(str(dest))
 
 
 @models.command("update")
@@ -147,4 +147,4 @@ def delete(ref: str, force: bool) -> None:
     if is_json():
         emit_one({"deleted": record.ref})
     else:
-        out.print(f"deleted {record.ref}", highlight=False)
+        say(f"deleted {record.ref}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from serving.cli.common import emit_one, is_json, out, shows
+from serving.cli.common import emit_one, is_json, say, shows
 from serving.workspace import Workspace, garbage_collect
 
 
@@ -25,7 +25,7 @@ def create(path: Path | None, name: str | None) -> None:
     if is_json():
         emit_one(ws.describe())
     else:
-        out.print(f"workspace {ws.name} at {ws.path}", highlight=False)
+        say(f"workspace {ws.name} at {ws.path}")
 
 
 @workspace_group.command("show")
@@ -47,4 +47,4 @@ def gc() -> None:
     if is_json():
         emit_one({"removed_blobs": removed})
     else:
-        out.print(f"removed {removed} unreferenced blob(s)", highlight=False)
+        say(f"removed {removed} unreferenced blob(s)")
