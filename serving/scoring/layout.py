@@ -132,6 +132,13 @@ def script_relpath(entry_script: Path, source_dir: Path | None) -> str:
     raise NotFoundError(f"entry script {entry_script} not found in {source_dir} or here")
 
 
+def check_source(entry_script: Path, source_dir: Path) -> None:
+    """Raise what :func:`write_app_dir` would about the source folder (a workspace, a link
+    pointing outside, the entry script left out), without writing: targets call it before
+    they build anything."""
+    _source_entries(source_dir.resolve(), script_relpath(entry_script, source_dir))
+
+
 def write_app_dir(
     app_root: Path,
     entry_script: Path,
