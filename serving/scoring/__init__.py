@@ -21,6 +21,7 @@ from serving.scoring.inputs import (
     ParsedQuery,
     ScoringInput,
     bind_arguments,
+    decode_json,
     parse_query,
     parse_query_string,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "ScriptLoadError",
     "UnsupportedInputError",
     "bind_arguments",
+    "decode_json",
     "encode_result",
     "install_compat_path",
     "is_stream",

@@ -82,12 +82,12 @@ def _bind_post(script: EntryScript, inp: ScoringInput) -> dict[str, Any]:
             raise BadInputError(f"Input cannot be decoded as UTF-8: {exc}") from None
     if not inp.is_json:
         raise UnsupportedInputError("Expects Content-Type to be application/json")
+    if not inp.body:
+        raise BadInputError("POST body is empty. Expecting a JSON dictionary.")
     try:
-        body = json.loads(inp.body)
-    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for non-UTF bytes
-        if inp.body:
-            raise BadInputError(f"POST body could not be decoded as JSON: {exc}") from None
-        raise BadInputError("POST body is empty. Expecting a JSON dictionary.") from None
+        body = decode_json(inp.body)
+    except ValueError as exc:
+        raise BadInputError(f"POST body could not be decoded as JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadInputError("POST body should be a JSON dictionary.")
     return _bind_by_name(script.input_params, body)
@@ -103,9 +103,32 @@ def _bind_by_name(params: tuple[inspect.Parameter, ...], body: dict[str, Any]) -
     return kwargs
 
 
+def decode_json(data: str | bytes, **kwargs: Any) -> Any:
+    """``json.loads``, raising only ``ValueError`` for input it cannot decode.
+
+    Besides malformed JSON and bytes that are not UTF-8/16/32 (``JSONDecodeError`` and
+    ``UnicodeDecodeError``, both ``ValueError``), this covers nesting deeper than the
+    interpreter's recursion limit (``[[[[...`` 100 000 deep), where ``json`` raises
+    ``RecursionError``: every undecodable body is the client's error, never the server's.
+    """
+    try:
+        return json.loads(data, **kwargs)
+    except RecursionError:
+        raise JSONNestingError() from None
+
+
+class JSONNestingError(ValueError):
+    """JSON nested deeper than the decoder's recursion allows."""
+
+    def __init__(self) -> None:
+        super().__init__("JSON is nested too deeply")
+
+
 def _json_or_str(value: str) -> Any:
     try:
-        return json.loads(value)
+        return decode_json(value)
+    except JSONNestingError as exc:
+        raise BadInputError(f"A query parameter could not be decoded: {exc}") from None
     except ValueError:
         return value
 

@@ -12,12 +12,21 @@ import logging
 import socket
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from serving.config import ServerSettings
-from serving.scoring import InputMode, RunFailedError, Scorer, ScoringError, ScoringInput
+from serving.scoring import (
+    InputMode,
+    RunFailedError,
+    Scorer,
+    ScoringError,
+    ScoringInput,
+    decode_json,
+)
 from serving.server.handler import RequestHandler, wrap_result
 from serving.server.http import FAILED_HEADER, INTERNAL_ERROR, error_response, json_response
 from serving.server.metrics import CONTENT_TYPE, ServerMetrics
@@ -47,6 +56,7 @@ class _Views:
             title=settings.service_name,
             service_version=settings.service_version,
             path_prefix=settings.service_path_prefix,
+            auth=settings.auth == "key",
         )
 
     def score(self) -> Response:
@@ -63,6 +73,10 @@ class _Views:
                 return error_response(
                     413, f"Request body is larger than the limit of {self.max_body} bytes."
                 )
+            cause = exc.__cause__
+            if isinstance(cause, HTTPException) and 400 <= (cause.code or 500) < 500:
+                # the request object refused the request, e.g. request.get_json() on bad JSON
+                return error_response(cause.code or 400, cause.description or cause.name)
             _log.error("run() raised an exception", exc_info=exc.__cause__)
             return error_response(exc.http_status, exc.message, run_failed=True)
         except ScoringError as exc:
@@ -107,6 +121,7 @@ def create_app(settings: ServerSettings, scorer: Scorer) -> Flask:
     """
     app = Flask("serving.server")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json = _JSONProvider(app)
     metrics = ServerMetrics()
     views = _Views(settings, scorer, metrics)
     app.add_url_rule("/", "health", lambda: "Healthy", methods=["GET"])
@@ -130,6 +145,13 @@ def create_app(settings: ServerSettings, scorer: Scorer) -> Flask:
     app.wsgi_app = handler  # type: ignore[method-assign]
     app.extensions["serving"] = handler
     return app
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """``request.get_json()`` in rawhttp scripts: JSON nested too deeply is bad JSON (400)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return decode_json(s, **kwargs)
 
 
 def _http_error(exc: HTTPException) -> Response:

@@ -1,18 +1,26 @@
 """The ``/swagger.json`` documents: the user's files if present, else generated.
 
-Generated documents follow azmlinfsrv's templates: title SERVICE_NAME, an apiKey scheme
-``Bearer`` on the Authorization header, paths ``<prefix>/``, ``<prefix>/score`` and
-``<prefix>/swagger.json``, and ``ServiceInput``/``ServiceOutput`` from the inference-schema
-decorators (``{"type": "object", "example": {}}`` for an undecorated run()).
+Generated documents follow azmlinfsrv's templates: title SERVICE_NAME, paths ``<prefix>/``,
+``<prefix>/score`` and ``<prefix>/swagger.json``, and ``ServiceInput``/``ServiceOutput`` from
+the inference-schema decorators (``{"type": "object", "example": {}}`` for an undecorated
+run()). They describe what the server really does: the apiKey scheme ``Bearer`` on the
+Authorization header (and the 401 answer) only when the endpoint checks keys, and then only
+on the two operations that need one; ``ServiceInput`` lists as required the run()
+parameters without a default (a body without one gets 400); the swagger operation answers
+JSON and accepts exactly the ``version`` values it serves.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from serving.scoring.loader import HEADERS_PARAM
 
 _log = logging.getLogger("serving.server.swagger")
 
@@ -62,8 +70,12 @@ def build_swagger(
     title: str,
     service_version: str,
     path_prefix: str,
+    auth: bool = False,
 ) -> SwaggerDocs:
-    """Read user swagger files from ``app_root`` or generate the documents for ``run``."""
+    """Read user swagger files from ``app_root`` or generate the documents for ``run``.
+
+    ``auth``: the endpoint checks bearer keys on ``/score`` and ``/swagger.json``.
+    """
     from inference_schema.schema_util import (
         get_input_schema,
         get_output_schema,
@@ -72,22 +84,54 @@ def build_swagger(
     )
 
     if is_schema_decorated(run):
-        schemas = (get_input_schema(run), get_output_schema(run))
+        service_in = _with_required(get_input_schema(run), _required_params(run))
+        schemas = (service_in, get_output_schema(run))
         supported = set(get_supported_versions(run))
     else:
         schemas, supported = (_EMPTY, _EMPTY), {"2.0", "3.0", "3.1"}
     prefix = f"/{path_prefix.strip('/')}" if path_prefix.strip("/") else ""
+    users = {version: _read_user_file(app_root, _USER_FILES[version]) for version in VERSIONS}
+    served = [
+        v
+        for v, aliases in VERSIONS.items()
+        if users[v] is not None or any(a in supported for a in aliases)
+    ]
+    shape = _Shape(prefix, auth, tuple(a for v in served for a in VERSIONS[v]))
     docs: dict[str, dict[str, Any]] = {}
-    for version, aliases in VERSIONS.items():
-        user = _read_user_file(app_root, _USER_FILES[version])
+    for version in served:
+        user = users[version]
         if user is not None:
             docs[version] = user
-        elif any(alias in supported for alias in aliases):
-            doc = _swagger2 if version == "2" else _openapi3
-            docs[version] = doc(title, service_version, prefix, *schemas)
-            if version == "3.1":
-                docs[version]["openapi"] = "3.1.0"
+            continue
+        doc = _swagger2 if version == "2" else _openapi3
+        docs[version] = doc(title, service_version, shape, *schemas)
+        if version == "3.1":
+            docs[version]["openapi"] = "3.1.0"
     return SwaggerDocs(docs)
+
+
+def _required_params(run: Callable[..., object]) -> list[str]:
+    """run()'s input parameters without a default: a request without one gets 400."""
+    try:
+        params = inspect.signature(run).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [
+        p.name
+        for p in params
+        if p.name != HEADERS_PARAM
+        and p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+
+
+def _with_required(schema: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """A copy of inference-schema's input schema (a shared registry entry) with ``required``."""
+    schema = copy.deepcopy(schema)
+    names = [name for name in required if name in schema.get("properties", {})]
+    if names:
+        schema["required"] = names
+    return schema
 
 
 def _read_user_file(app_root: Path, names: tuple[str, ...]) -> dict[str, Any] | None:
@@ -105,6 +149,15 @@ def _read_user_file(app_root: Path, names: tuple[str, ...]) -> dict[str, Any] | 
     return None
 
 
+class _Shape(NamedTuple):
+    """What the generated paths depend on besides the schemas."""
+
+    prefix: str
+    auth: bool
+    versions: tuple[str, ...]
+    """The ``?version=`` values the swagger operation serves."""
+
+
 def _info(title: str, version: str) -> dict[str, str]:
     return {
         "title": title,
@@ -114,40 +167,42 @@ def _info(title: str, version: str) -> dict[str, str]:
 
 
 def _swagger2(
-    title: str, version: str, prefix: str, service_in: Any, service_out: Any
+    title: str, version: str, shape: _Shape, service_in: Any, service_out: Any
 ) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "swagger": "2.0",
         "info": _info(title, version),
-        "schemes": ["https"],
         "consumes": ["application/json"],
         "produces": ["application/json"],
-        "securityDefinitions": {"Bearer": _BEARER},
-        "paths": _paths(prefix, v3=False),
+        "paths": _paths(shape, v3=False),
         "definitions": {
             "ServiceInput": service_in,
             "ServiceOutput": service_out,
             "ErrorResponse": _ERROR,
         },
     }
+    if shape.auth:
+        doc["securityDefinitions"] = {"Bearer": _BEARER}
+    return doc
 
 
 def _openapi3(
-    title: str, version: str, prefix: str, service_in: Any, service_out: Any
+    title: str, version: str, shape: _Shape, service_in: Any, service_out: Any
 ) -> dict[str, Any]:
+    components: dict[str, Any] = {
+        "schemas": {
+            "ServiceInput": service_in,
+            "ServiceOutput": service_out,
+            "ErrorResponse": _ERROR,
+        }
+    }
+    if shape.auth:
+        components["securitySchemes"] = {"Bearer": _BEARER}
     return {
         "openapi": "3.0.3",
         "info": _info(title, version),
-        "security": [{"Bearer": []}],
-        "paths": _paths(prefix, v3=True),
-        "components": {
-            "schemas": {
-                "ServiceInput": service_in,
-                "ServiceOutput": service_out,
-                "ErrorResponse": _ERROR,
-            },
-            "securitySchemes": {"Bearer": _BEARER},
-        },
+        "paths": _paths(shape, v3=True),
+        "components": components,
     }
 
 
@@ -163,25 +218,30 @@ def _response(
     return {"description": description, "schema": schema}
 
 
-def _paths(prefix: str, *, v3: bool) -> dict[str, Any]:
+def _error_responses(v3: bool, auth: bool, *extra: tuple[str, str]) -> dict[str, Any]:
+    """The documented error answers (all ``{"message": ...}``), then ``default``."""
+    error = _schema(v3, "ErrorResponse")
+    codes = [*extra, ("401", _UNAUTHORIZED)] if auth else list(extra)
+    responses = {code: _response(v3, text, error) for code, text in codes}
+    responses["default"] = _response(v3, "The service failed to execute due to an error.", error)
+    return responses
+
+
+def _paths(shape: _Shape, *, v3: bool) -> dict[str, Any]:
     """The three paths of azmlinfsrv's templates, in Swagger 2 or OpenAPI 3 form."""
-    default = _response(
-        v3, "The service failed to execute due to an error.", _schema(v3, "ErrorResponse")
-    )
-    healthy = _response(v3, _HEALTHY, {"type": "string", "example": "Healthy"}, "text/plain")
+    secured: dict[str, Any] = {"security": [{"Bearer": []}]} if shape.auth else {}
+    # "Healthy" is sent as text/html, as azmlinfsrv (Flask's default for a str) does
+    healthy = _response(v3, _HEALTHY, {"type": "string", "example": "Healthy"}, "text/html")
     if not v3:
-        healthy = {
-            "description": _HEALTHY,
-            "schema": {"type": "string"},
-            "examples": {"application/json": "Healthy"},
-        }
-    version_param: dict[str, Any] = {"name": "version", "in": "query", "required": False}
-    version_type = {"type": "integer", "enum": [2, 3]}
-    version_param.update({"schema": version_type} if v3 else version_type)
-    score: dict[str, Any] = {**_SCORE_OP, "security": [{"Bearer": []}]}
+        healthy = {"description": _HEALTHY, "schema": {"type": "string"}}
+    health = {**_HEALTH_OP, "responses": {"200": healthy, **_error_responses(v3, False)}}
+    if not v3:
+        health["produces"] = ["text/html", "application/json"]
+    score: dict[str, Any] = {**_SCORE_OP, **secured}
     if v3:
         score["requestBody"] = {
             "description": _PAYLOAD,
+            "required": True,
             "content": {"application/json": {"schema": _schema(v3, "ServiceInput")}},
         }
     else:
@@ -189,25 +249,33 @@ def _paths(prefix: str, *, v3: bool) -> dict[str, Any]:
             {
                 "name": "serviceInputPayload",
                 "in": "body",
+                "required": True,
                 "description": _PAYLOAD,
                 "schema": _schema(v3, "ServiceInput"),
             }
         ]
     score["responses"] = {
         "200": _response(v3, _SCORED, _schema(v3, "ServiceOutput")),
-        "default": default,
+        **_error_responses(v3, shape.auth, ("400", _BAD_INPUT)),
     }
-    spec = _response(v3, "The Swagger specification.", {"type": "string"}, "text/plain")
     return {
-        f"{prefix}/": {"get": {**_HEALTH_OP, "responses": {"200": healthy, "default": default}}},
-        f"{prefix}/score": {"post": score},
-        f"{prefix}/swagger.json": {
-            "get": {
-                **_SWAGGER_OP,
-                "parameters": [version_param],
-                "responses": {"200": spec, "default": default},
-            }
-        },
+        f"{shape.prefix}/": {"get": health},
+        f"{shape.prefix}/score": {"post": score},
+        f"{shape.prefix}/swagger.json": {"get": _swagger_op(shape, v3, secured)},
+    }
+
+
+def _swagger_op(shape: _Shape, v3: bool, secured: dict[str, Any]) -> dict[str, Any]:
+    version_param: dict[str, Any] = {"name": "version", "in": "query", "required": False}
+    version_type = {"type": "string", "enum": list(shape.versions)}
+    version_param.update({"schema": version_type} if v3 else version_type)
+    spec = _response(v3, "The Swagger specification.", {"type": "object"})
+    unknown = ("404", "The version is not valid or not available for this scoring script.")
+    return {
+        **_SWAGGER_OP,
+        **secured,
+        "parameters": [version_param],
+        "responses": {"200": spec, **_error_responses(v3, shape.auth, unknown)},
     }
 
 
@@ -217,6 +285,8 @@ _BEARER = {
     "in": "header",
     "description": "For example: Bearer abc123",
 }
+_UNAUTHORIZED = "No valid key: send 'Authorization: Bearer <key>'."
+_BAD_INPUT = "The request body cannot be bound to run()'s parameters."
 _HEALTHY = "If service is up and running, this response will be returned with the content 'Healthy'"
 _PAYLOAD = "The input payload for executing the real-time machine learning service."
 _SCORED = (
