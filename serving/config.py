@@ -73,6 +73,11 @@ class PlatformSettings:
     envs_dir: Path | None = None
     """SERVING_ENVS_DIR: where local deployments' virtual environments are kept (shared by
     every workspace that points there; default: the workspace's envs/ folder)."""
+    log_max_bytes: int = 10 * 2**20
+    """SERVING_LOG_MAX_BYTES: size at which a local server's ``server.log`` and a cluster
+    supervisor's ``supervisor.log`` are rotated (0: never)."""
+    log_backups: int = 3
+    """SERVING_LOG_BACKUPS: rotated log files kept (``server.log.1`` ... ``.N``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PlatformSettings:
@@ -88,6 +93,8 @@ class PlatformSettings:
             envs_dir=Path(envs).expanduser()
             if (envs := _env(environ, "SERVING_ENVS_DIR"))
             else None,
+            log_max_bytes=_int(environ, "SERVING_LOG_MAX_BYTES", default=10 * 2**20),
+            log_backups=_int(environ, "SERVING_LOG_BACKUPS", default=3),
         )
 
 
@@ -123,11 +130,12 @@ class ServerSettings:
     """SERVING_KEYS: comma-separated accepted bearer keys; empty means no auth."""
     keys_file: Path | None = None
     """SERVING_KEYS_FILE: a file of accepted keys (one per line), re-read when replaced."""
-    auth: str = "none"
+    auth: str = ""
     """SERVING_AUTH: ``key`` (every /score and /swagger.json request needs a key; no readable
     key at all means every such request gets 401: auth fails closed) or ``none`` (open: the
-    explicit marker of a deliberately keyless endpoint). Default: ``key`` when keys or a keys
-    file are configured, else ``none``. Deploy targets always set it."""
+    explicit marker of a deliberately keyless endpoint). Default (empty): ``key`` when keys
+    or a keys file are configured, else ``none``; never empty after construction. Deploy
+    targets always set it."""
     service_name: str = "local"
     """SERVICE_NAME: the deployment's name (swagger title, logs)."""
     replica_id: str | None = None
@@ -147,9 +155,18 @@ class ServerSettings:
     graceful_timeout_s: int = 30
     """SERVING_GRACEFUL_TIMEOUT: seconds in-flight requests get to finish after SIGTERM."""
     keepalive_s: int = 5
-    """SERVING_KEEPALIVE: seconds an idle keep-alive connection stays open (threaded workers)."""
+    """SERVING_KEEPALIVE: seconds an idle keep-alive connection stays open."""
+    client_timeout_s: int = 30
+    """SERVING_CLIENT_TIMEOUT: seconds a request may take to arrive, from its first byte to
+    the last byte of its body; a slower client gets 408 and its connection is closed.
+    Enforced by the one-thread worker (``threads`` 1), which serves other connections
+    meanwhile; gthread workers (``threads`` above 1) have only gunicorn's own limits."""
     log_level: str = "INFO"
     """SERVING_LOG_LEVEL / AZUREML_LOG_LEVEL: level of the server's and the script's logs."""
+
+    def __post_init__(self) -> None:
+        if not self.auth:  # resolved once, so replace() and to_env() carry the decision
+            object.__setattr__(self, "auth", "key" if self.keys or self.keys_file else "none")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -188,6 +205,7 @@ class ServerSettings:
             service_path_prefix=_env(environ, "SERVICE_PATH_PREFIX", default="") or "",
             graceful_timeout_s=_int(environ, "SERVING_GRACEFUL_TIMEOUT", default=30),
             keepalive_s=_int(environ, "SERVING_KEEPALIVE", default=5),
+            client_timeout_s=_int(environ, "SERVING_CLIENT_TIMEOUT", default=30),
             log_level=(
                 _env(environ, "SERVING_LOG_LEVEL", "AZUREML_LOG_LEVEL", default="INFO") or "INFO"
             ).upper(),
@@ -218,6 +236,7 @@ class ServerSettings:
             "SERVICE_PATH_PREFIX": self.service_path_prefix,
             "SERVING_GRACEFUL_TIMEOUT": str(self.graceful_timeout_s),
             "SERVING_KEEPALIVE": str(self.keepalive_s),
+            "SERVING_CLIENT_TIMEOUT": str(self.client_timeout_s),
             "SERVING_LOG_LEVEL": self.log_level,
         }
         optional = {

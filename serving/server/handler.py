@@ -53,6 +53,11 @@ Result = tuple[int, list[tuple[str, str]], Iterable[bytes]] | WSGIApp
 
 UNAUTHORIZED = "Unauthorized: send a valid key as 'Authorization: Bearer <key>'."
 
+SCORE_METHODS = "GET, OPTIONS, POST"
+"""Methods of ``/score`` in the plain and schema modes (the ``Allow`` of its 405s)."""
+RAWHTTP_METHODS = "GET, HEAD, OPTIONS, POST"
+"""Methods of ``/score`` in the rawhttp mode (its Flask route's)."""
+
 ROUTES = frozenset({"/", "/score", "/swagger.json", "/health/live", "/health/ready", "/metrics"})
 PROTECTED = frozenset({"/score", "/swagger.json"})
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -95,7 +100,7 @@ class RequestHandler:
         self.static_headers = static_headers
         self.fast_score = scorer.mode is not InputMode.RAWHTTP
         self.max_body = settings.max_body_bytes
-        self.keys = KeyChecker(settings.keys, settings.keys_file)
+        self.keys = KeyChecker(settings.keys, settings.keys_file, required=settings.auth == "key")
         self.new_id = IdGenerator()
         self.access_log = logging.getLogger(ACCESS_LOGGER) if settings.access_log else None
         if self.access_log is not None and self.access_log.getEffectiveLevel() > logging.INFO:
@@ -170,6 +175,8 @@ class RequestHandler:
             return self._delegate(environ, start_response, ids, start, route, app=result)
         status, headers, body = result
         headers.extend(self._headers(environ, ids))
+        if status == 405:
+            self._allow(headers, route)
         start_response(_STATUS.get(status) or status_line(status), headers)
         self._record(environ, ids, route, status, start)
         return body
@@ -188,6 +195,8 @@ class RequestHandler:
         def add_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             seen.append(int(status[:3]))
             headers.extend(self._headers(environ, ids))
+            if seen[-1] == 405:
+                self._allow(headers, route)
             return start_response(status, headers, exc_info)
 
         body = (app or self.flask_app)(environ, add_headers)
@@ -210,6 +219,14 @@ class RequestHandler:
                 status,
                 seconds * 1000.0,
             )
+
+    def _allow(self, headers: list[tuple[str, str]], route: str) -> None:
+        """Every 405 says which methods the route takes (RFC 9110, 15.5.6)."""
+        if route == "/score":  # run() decides, not the Flask route: one list for both paths
+            headers[:] = [(k, v) for k, v in headers if k.lower() != "allow"]
+            headers.append(("Allow", SCORE_METHODS if self.fast_score else RAWHTTP_METHODS))
+        elif not any(name.lower() == "allow" for name, _ in headers):
+            headers.append(("Allow", "GET, HEAD, OPTIONS"))
 
     def _cors(self, environ: dict[str, Any]) -> list[tuple[str, str]]:
         origin = environ.get("HTTP_ORIGIN")

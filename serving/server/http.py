@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import itertools
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,8 @@ from flask import Response
 FAILED_HEADER = "x-ms-run-function-failed"
 ID_LIMIT = 100
 """Longest request id accepted (longer: 431), as in azmlinfsrv."""
+
+_log = logging.getLogger("serving.server")
 
 INTERNAL_ERROR = "An unexpected internal error occurred. Check the logs for more info."
 
@@ -80,19 +83,31 @@ def read_ids(environ: Mapping[str, Any], new_id: IdGenerator) -> RequestIds | st
 
 
 class KeyChecker:
-    """Bearer key authentication against a set of accepted keys (empty: open).
+    """Bearer key authentication that fails closed.
+
+    ``required`` (``SERVING_AUTH=key``): every check needs one of the keys, and with no key
+    at all (no static key, keys file missing, unreadable or empty) every check fails.
+    Not required (``SERVING_AUTH=none``): the endpoint is open and keys are ignored.
 
     Keys come from the settings and, when ``keys_file`` is given, from that file (one key
     per line), re-read whenever it is replaced: ``serving endpoints keys --regen`` takes
-    effect on the next request without a restart. A ``stat`` per check is the cost.
+    effect on the next request without a restart. A deleted file revokes its keys; a file
+    that is there but cannot be read (EIO, EACCES) keeps the last keys read from it, with
+    one warning. A ``stat`` per check is the cost.
     """
 
-    def __init__(self, keys: tuple[str, ...], keys_file: Path | None = None) -> None:
+    def __init__(
+        self, keys: tuple[str, ...], keys_file: Path | None = None, *, required: bool = True
+    ) -> None:
+        self.required = required
         self._static = tuple(key.encode() for key in keys)
         self._file = keys_file
         self._file_sig: tuple[int, int, int] | None = None
+        self._file_keys: tuple[bytes, ...] = ()
         self._keys = self._static
+        self._warned = False
         self._refresh()
+        self._warn_if_keyless()
 
     def _refresh(self) -> None:
         if self._file is None:
@@ -101,21 +116,42 @@ class KeyChecker:
             st = os.stat(self._file)
             sig: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
         except OSError:
-            sig = None
+            sig = None  # missing (or its folder unreadable): no keys from the file
         if sig == self._file_sig:
             return
+        if sig is not None:
+            try:
+                self._file_keys = tuple(self._file.read_bytes().split())
+            except OSError as exc:
+                if not self._warned:
+                    self._warned = True
+                    _log.warning(
+                        "Cannot read the keys file %s (%s): keeping the keys read before",
+                        self._file,
+                        exc.strerror or exc,
+                    )
+                return  # the signature is not recorded: the next check tries again
+        else:
+            self._file_keys = ()
         self._file_sig = sig
-        try:
-            lines = self._file.read_text(encoding="utf-8").split() if sig else []
-        except OSError:
-            lines = []
-        self._keys = self._static + tuple(line.encode() for line in lines)
+        self._warned = False
+        self._keys = self._static + self._file_keys
+        self._warn_if_keyless()
+
+    def _warn_if_keyless(self) -> None:
+        if self.required and not self._keys:
+            _log.warning(
+                "Authentication is on but no key is configured or readable (keys file: %s): "
+                "every /score and /swagger.json request gets 401",
+                self._file or "none",
+            )
 
     @property
     def enabled(self) -> bool:
-        """Keys are configured."""
-        self._refresh()
-        return bool(self._keys)
+        """Requests must carry a key (whether or not any can be read right now)."""
+        if self.required:
+            self._refresh()
+        return self.required
 
     def allows(self, authorization: str | None) -> bool:
         """Whether an ``Authorization`` header value carries one of the keys.

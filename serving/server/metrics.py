@@ -16,6 +16,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"})
+"""Values of the ``method`` label; any other method is counted as ``OTHER``."""
+
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
@@ -48,12 +51,21 @@ class ServerMetrics:
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered request and its latency."""
+        """Count one answered request and its latency.
+
+        Labels come from fixed sets, so clients cannot create series: ``route`` is one of
+        the server's routes or ``<unmatched>`` (the caller's job), ``method`` one of
+        :data:`METHODS` else ``OTHER``, ``status`` a code from 100 to 599 else ``other``.
+        """
+        if method not in METHODS:
+            method = "OTHER"
+        if not 100 <= status <= 599:
+            status = 0
         key = (route, method, status)
         children = self._children.get(key)
         if children is None:
             children = (
-                self.requests.labels(route, method, str(status)),
+                self.requests.labels(route, method, str(status) if status else "other"),
                 self.latency.labels(route),
             )
             self._children[key] = children

@@ -6,7 +6,13 @@ request to a thread pool and back (futures, a wake-up pipe, a fresh selector per
 which on a 2-core machine costs more than the handshake it saves. This worker keeps the
 sync worker's model (one request at a time, in the main thread, so ``SIGALRM`` scoring
 timeouts work and score.py never sees concurrent calls) and adds an event loop over the
-listening sockets and the idle kept-alive connections.
+listening sockets and the open connections.
+
+Slow clients cannot take the worker: the event loop reads every connection without
+blocking into that connection's buffer, and a request goes to gunicorn's parser and the
+app only once all its bytes have arrived (:mod:`serving.server.framing` says when). A
+request must arrive whole within ``SERVING_CLIENT_TIMEOUT`` seconds of its first byte,
+else the connection gets a 408 and is closed; other connections are served meanwhile.
 
 Use it with ``--worker-class serving.server.worker.KeepAliveWorker``.
 """
@@ -26,16 +32,24 @@ from gunicorn import http, util
 from gunicorn.http import wsgi
 from gunicorn.workers.sync import SyncWorker
 
+from serving.config import ServerSettings
+from serving.server.framing import NEED_MORE, UNSURE, RequestFramer
+
 _IGNORED_SOCKET_ERRORS = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 
 CLOSE_CONNECTION = "serving.close_connection"
 """WSGI environ key: an app sets it to have the connection closed after the response."""
 
-DRAIN_TIMEOUT_S = 1.0
-"""Longest wait for the unread rest of a request body before closing instead."""
-
 READ_TIMEOUT_S = 10.0
-"""Longest wait for more bytes of a request (or for a client to accept the response)."""
+"""Longest wait for a client to accept (part of) a response."""
+
+_RECV_BYTES = 1 << 16
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_TIMEOUT_BODY = b'{"message": "Request Timeout: the request did not arrive in time."}'
+_TIMEOUT_ANSWER = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
+)
 
 
 class _CoalescingResponse(wsgi.Response):  # type: ignore[misc]
@@ -78,32 +92,109 @@ class _CoalescingResponse(wsgi.Response):  # type: ignore[misc]
         return super().sendfile(respiter)
 
     def close(self) -> None:
-        """Flush headers of an empty body, then finish as gunicorn does."""
+        """Send the headers of a response without body bytes, then finish as gunicorn does.
+
+        A response whose body iterable yields nothing (Flask's automatic ``OPTIONS``
+        answer, ``HEAD``) has had no write: its headers must be built here, or they are
+        built by gunicorn's close() after the flush and never sent (the client waits).
+        """
+        self.send_headers()
         self._flush_headers()
         super().close()
 
 
-class _Conn:
-    __slots__ = ("addr", "deadline", "listener", "parser", "sock")
+class _RequestSource:
+    """What gunicorn's parser reads one request from, in place of the socket.
 
-    def __init__(self, sock: socket.socket, addr: Any, listener: socket.socket, cfg: Any) -> None:
+    It serves the request's buffered bytes, then end of stream. Where the framing was
+    unsure (see :data:`serving.server.framing.UNSURE`) it goes on reading the socket,
+    blocking, until the connection's deadline; such a connection is closed afterwards.
+    """
+
+    __slots__ = ("_data", "_deadline", "_pos", "_sock")
+
+    def __init__(self, data: bytes, sock: socket.socket | None, deadline: float) -> None:
+        self._data = data
+        self._pos = 0
+        self._sock = sock
+        self._deadline = deadline
+
+    @property
+    def exhausted(self) -> bool:
+        """Every buffered byte was read."""
+        return self._pos >= len(self._data)
+
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes of the request."""
+        data = self._data
+        if self._pos < len(data):
+            if self._pos == 0 and size >= len(data):
+                self._pos = len(data)
+                return data
+            chunk = data[self._pos : self._pos + size]
+            self._pos += len(chunk)
+            return chunk
+        if self._sock is None:
+            return b""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("client timeout")
+        self._sock.settimeout(min(remaining, READ_TIMEOUT_S))
+        try:
+            return self._sock.recv(size)
+        finally:
+            self._sock.settimeout(READ_TIMEOUT_S)
+
+
+class _Conn:
+    __slots__ = ("addr", "buf", "continued", "deadline", "fd", "framer", "listener", "sock")
+
+    def __init__(
+        self, sock: socket.socket, addr: Any, listener: socket.socket, framer: RequestFramer
+    ) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
         self.addr = addr
         self.listener = listener
-        self.parser = http.get_parser(cfg, sock, addr)
+        self.framer = framer
+        self.buf: bytes | bytearray = b""
+        """Received bytes not yet served (the start of the next request)."""
         self.deadline = 0.0
+        """When the connection is closed: idle, keep-alive; mid-request, the client timeout."""
+        self.continued = False
+        """``100 Continue`` was sent for the request being received."""
+
+    def take(self, end: int) -> bytes:
+        """The first ``end`` buffered bytes (all of them for ``end < 0``), removed."""
+        buf = self.buf
+        if end < 0 or end >= len(buf):
+            self.buf = b""
+            return bytes(buf)
+        self.buf = bytes(buf[end:])
+        return bytes(buf[:end])
+
+
+def _head_limit(cfg: Any) -> int:
+    """The longest header block gunicorn's limits let through (with some slack)."""
+    line = cfg.limit_request_line or 8190
+    fields = cfg.limit_request_fields or 100
+    field_size = cfg.limit_request_field_size or 8190
+    return line + fields * (field_size + 2) + 4
 
 
 class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
     """Sync worker semantics plus HTTP/1.1 keep-alive (``--keep-alive`` seconds idle)."""
 
     def run(self) -> None:
-        """The worker's main loop: accept, serve ready connections, expire idle ones."""
+        """The worker's main loop: accept, read, serve complete requests, expire the rest."""
         if self.cfg.is_ssl:
             raise RuntimeError(
                 "KeepAliveWorker does not terminate TLS: put a TLS proxy in front of the "
                 "server or use threaded workers"
             )
+        settings = ServerSettings.from_env()
+        self._client_timeout = float(max(settings.client_timeout_s, 1))
+        self._limits = (_head_limit(self.cfg), settings.max_body_bytes)
         self._next_expiry = 0.0
         self._poller = selectors.DefaultSelector()
         self._conns: dict[int, _Conn] = {}
@@ -116,11 +207,11 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             while self.alive:
                 self.notify()
                 self._limit_connections()
-                for key, _ in self._poller.select(1.0):
+                for key, _ in self._poller.select(0.5):
                     self._dispatch(key)
                     if not self.alive:
                         break
-                self._expire_idle()
+                self._expire()
                 if not self.is_parent_alive():
                     break
         finally:
@@ -135,7 +226,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             with contextlib.suppress(OSError):
                 os.read(self.PIPE[0], 64)
         else:
-            self._serve(key.data)
+            self._receive(key.data)
 
     def _accept(self, listener: socket.socket) -> None:
         """Accept every pending connection (up to ``worker_connections``), not just one.
@@ -151,11 +242,12 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                     raise
                 return
-            client.settimeout(READ_TIMEOUT_S)  # a stalled partial request cannot block forever
+            # with a timeout the descriptor is non-blocking: os.read in _receive never waits
+            client.settimeout(READ_TIMEOUT_S)
             util.close_on_exec(client)
-            conn = _Conn(client, addr, listener, self.cfg)
+            conn = _Conn(client, addr, listener, RequestFramer(*self._limits))
             conn.deadline = time.monotonic() + max(self.cfg.keepalive, 1)
-            self._conns[client.fileno()] = conn
+            self._conns[conn.fd] = conn
             self._poller.register(client, selectors.EVENT_READ, conn)
 
     def _limit_connections(self) -> None:
@@ -168,48 +260,97 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                     self._poller.unregister(listener)
             self._accepting = accept
 
-    def _expire_idle(self) -> None:
+    def _expire(self) -> None:
+        """Close idle connections past keep-alive and requests past the client timeout."""
         now = time.monotonic()
         if now < self._next_expiry:
             return
         self._next_expiry = now + 0.25
-        for conn in [c for c in self._conns.values() if c.deadline and c.deadline < now]:
+        for conn in [c for c in self._conns.values() if c.deadline < now]:
+            if conn.buf:  # a request that did not arrive in time
+                with contextlib.suppress(OSError):
+                    os.write(conn.fd, _TIMEOUT_ANSWER)
+                self.log.info("Closed a connection from %s: request timeout", conn.addr)
             self._close(conn)
 
     def _close(self, conn: _Conn) -> None:
-        self._conns.pop(conn.sock.fileno(), None)
+        self._conns.pop(conn.fd, None)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._poller.unregister(conn.sock)
         util.close(conn.sock)
 
-    def _serve(self, conn: _Conn) -> None:
-        """Serve requests on a readable connection; keep it open if both sides agree."""
-        keep = False
+    def _receive(self, conn: _Conn) -> None:
+        """Read what a readable connection has; serve the requests it completes."""
         try:
-            while True:
-                req = next(conn.parser)
-                keep = self._handle(conn, req)
-                # a pipelined request may already sit in the parser's buffer
-                if not keep or not conn.parser.unreader.buf.getvalue():
-                    break
-        except (http.errors.NoMoreData, TimeoutError):
-            keep = False
-        except StopIteration:
-            keep = False
+            data = os.read(conn.fd, _RECV_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(conn)
+            return
+        if not conn.buf:
+            conn.buf = data
+            conn.deadline = time.monotonic() + self._client_timeout
+        elif isinstance(conn.buf, bytearray):
+            conn.buf += data
+        else:
+            conn.buf = bytearray(conn.buf) + data
+        self._serve_buffered(conn)
+
+    def _serve_buffered(self, conn: _Conn) -> None:
+        """Serve every whole request in the buffer, then wait for more (or close)."""
+        while True:
+            end = conn.framer.request_end(conn.buf)
+            if end == NEED_MORE:
+                self._maybe_continue(conn)
+                return
+            request = conn.take(end)
+            conn.framer.reset()
+            conn.continued = False
+            if not self._serve(conn, request, unsure=end == UNSURE):
+                self._close(conn)
+                return
+            now = time.monotonic()
+            if not conn.buf:
+                conn.deadline = now + self.cfg.keepalive
+                return
+            conn.deadline = now + self._client_timeout  # a pipelined request has begun
+
+    def _maybe_continue(self, conn: _Conn) -> None:
+        """Answer ``Expect: 100-continue`` once the header block is complete.
+
+        gunicorn sends its own ``100 Continue`` when it parses the request; a second one
+        is allowed (RFC 9110, 15.2) and clients skip it.
+        """
+        if conn.continued or not conn.framer.head:
+            return
+        conn.continued = True
+        if b"\nexpect:" in conn.framer.head and b"100-continue" in conn.framer.head:
+            with contextlib.suppress(OSError):
+                os.write(conn.fd, _CONTINUE)
+
+    def _serve(self, conn: _Conn, request: bytes, *, unsure: bool) -> bool:
+        """Parse and answer one buffered request; whether the connection stays open."""
+        source = _RequestSource(request, conn.sock if unsure else None, conn.deadline)
+        parser = http.get_parser(self.cfg, source, conn.addr)
+        try:
+            req = next(parser)
+            keep = self._handle(conn, req)
+            return keep and not unsure and _consumed_exactly(parser, source, req)
+        except (http.errors.NoMoreData, TimeoutError, StopIteration):
+            return False
         except OSError as exc:
-            keep = False
             if exc.errno not in _IGNORED_SOCKET_ERRORS:
                 self.log.exception("Socket error processing request.")
+            return False
         except BaseException as exc:
-            keep = False
             self.handle_error(None, conn.sock, conn.addr, exc)
-        if keep:
-            conn.deadline = time.monotonic() + self.cfg.keepalive
-        else:
-            self._close(conn)
+            return False
 
     def _handle(self, conn: _Conn, req: Any) -> bool:
-        """One request and its response; whether the connection stays open."""
+        """One request and its response; whether the connection may stay open."""
         environ: dict[str, Any] = {}
         resp = None
         try:
@@ -243,11 +384,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 self.log.access(resp, req, environ, datetime.now() - request_start)
                 if hasattr(respiter, "close"):
                     respiter.close()
-            if resp.should_close():
-                return False
-            # Unread request body bytes would make the socket look readable and block the
-            # next read: drain them now, briefly and only a little, or close.
-            return bool(conn.parser.finish_body(deadline=time.monotonic() + DRAIN_TIMEOUT_S))
+            return not resp.should_close()
         except OSError:
             raise  # the client went away: _serve closes the connection quietly
         except (Exception, SystemExit):
@@ -260,3 +397,16 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 self.cfg.post_request(self, req, environ, resp)
             except Exception:
                 self.log.exception("Exception in post_request hook")
+
+
+def _consumed_exactly(parser: Any, source: _RequestSource, req: Any) -> bool:
+    """Whether gunicorn framed the request as the worker did (else: close, never guess).
+
+    The unread rest of the body (all buffered) is read first.
+    """
+    try:
+        while req.body.read(_RECV_BYTES):
+            pass
+    except Exception:
+        return False
+    return source.exhausted and not parser.unreader.buf.getvalue()

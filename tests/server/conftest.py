@@ -116,8 +116,8 @@ class ServerProcess:
             try:
                 if requests.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or init() still running (requests wait for it)
             time.sleep(0.05)
         raise AssertionError(f"server not ready after {timeout} s:\n{self.log()}")
 

@@ -318,7 +318,7 @@ class TestLimits:
 
 class TestAuth:
     def test_keys(self, client_for: ClientFor) -> None:
-        client = client_for("ok.py", keys=("key-one", "key-two"))
+        client = client_for("ok.py", keys=("key-one", "key-two"), auth="key")
         missing = client.post("/score", data="1")
         assert missing.status_code == 401
         assert missing.headers["WWW-Authenticate"] == "Bearer"

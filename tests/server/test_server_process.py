@@ -259,7 +259,7 @@ def test_one_model_dir_is_its_version_folder(server_factory: Factory, tmp_path: 
 
 
 def test_key_auth(server_factory: Factory) -> None:
-    server = server_factory("ok.py", keys=("key-one", "key-two"))
+    server = server_factory("ok.py", keys=("key-one", "key-two"), auth="key")
     assert _post(server, "1").status_code == 401
     assert _post(server, "1", headers={"Authorization": "Bearer nope"}).status_code == 401
     for key in ("key-one", "key-two"):
