@@ -4,6 +4,7 @@ Layout of a workspace folder::
 
     workspace.db        SQLite metadata (models, environments, endpoints), schema-versioned
     blobs/sha256/..     content-addressed artifacts
+    blobs/.lock         registrations (shared) vs gc and model deletion (exclusive)
     tmp/                partial copies (removed when their process is gone)
     envs/               virtual environments for local deployments, keyed by env hash
     endpoints/<name>/   app folders and logs of running deployments
@@ -181,15 +182,20 @@ class Workspace:
 
 
 def garbage_collect(ws: Workspace) -> int:
-    """Remove blobs no model references (left by registrations killed after copying)."""
-    with ws.db.read() as conn:
-        used = {r[0] for r in conn.execute("SELECT DISTINCT sha256 FROM model_files")}
+    """Remove blobs no model references (left by registrations killed after copying).
+
+    Holds the store's lock exclusive (waiting for running registrations to record their
+    rows), so a blob a registration is about to reference is never taken.
+    """
     removed = 0
-    for sha in ws.store.all_blobs():
-        if sha not in used:
-            ws.store.remove(sha)
-            removed += 1
-    ws.store.clean_partial()
+    with ws.store.collecting():
+        with ws.db.read() as conn:
+            used = {r[0] for r in conn.execute("SELECT DISTINCT sha256 FROM model_files")}
+        for sha in ws.store.all_blobs():
+            if sha not in used:
+                ws.store.remove(sha)
+                removed += 1
+        ws.store.clean_partial()
     return removed
 
 

@@ -1,18 +1,36 @@
 """Content-addressed artifact store: ``blobs/sha256/ab/abcdef...``.
 
 A blob appears under its final name only once it is complete (written to a temporary
-file, fsynced, then renamed), so a process killed mid-copy leaves at most a ``.part``
-file in ``tmp/``, which is removed the next time the store is written to.
+file, fsynced, then renamed, then its folder fsynced so the rename survives a crash), so a
+process killed mid-copy leaves at most a ``.part`` file in ``tmp/``, which is removed the
+next time the store is written to.
+
+Concurrent writers and collectors are kept apart by a **workspace lock**, ``blobs/.lock``
+(``flock``), rather than by a grace period: a registration holds it *shared* from before it
+writes its first blob until its rows are committed (:meth:`ArtifactStore.writing`), and
+``workspace gc`` and ``models delete`` hold it *exclusive* while they decide which blobs
+are unreferenced and remove them (:meth:`ArtifactStore.collecting`). So a blob that a
+registration is about to record is never removed, however long the copy takes; gc and
+delete wait for running registrations (and registrations for them) instead. Registrations
+do not wait for one another. A grace period was not chosen because a slow copy (a large
+model on a slow disk) can outlast any fixed period.
+
+Copies out of the store (:func:`copy_tree_atomic`, :func:`copy_file_atomic`) are built in
+a temporary sibling named ``.<name>.<pid>.<random>.tmp`` and renamed into place; siblings
+left by killed processes are removed by the next copy to the same destination.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import stat
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from serving.errors import IntegrityError
@@ -26,6 +44,15 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of folder ``path`` (a rename into it, a new file) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -47,6 +74,24 @@ class ArtifactStore:
 
     def blob_path(self, sha256: str) -> Path:
         return self.root / "sha256" / sha256[:2] / sha256
+
+    @contextmanager
+    def _locked(self, operation: int) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, operation)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the store's lock shared: from writing blobs until their rows are committed."""
+        return self._locked(fcntl.LOCK_SH)
+
+    def collecting(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the store's lock exclusive: while finding and removing unreferenced blobs."""
+        return self._locked(fcntl.LOCK_EX)
 
     def clean_partial(self) -> int:
         """Remove ``.part`` files left by processes that no longer run."""
@@ -80,9 +125,12 @@ class ArtifactStore:
             if final.exists():
                 part.unlink()
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
+                if not final.parent.is_dir():
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    fsync_dir(final.parent.parent)
                 os.chmod(part, 0o444)
                 os.replace(part, final)
+                fsync_dir(final.parent)
             return sha
         except BaseException:
             part.unlink(missing_ok=True)
@@ -101,6 +149,8 @@ class ArtifactStore:
             while chunk := src.read(CHUNK):
                 digest.update(chunk)
                 dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
         if digest.hexdigest() != sha256:
             dest.unlink(missing_ok=True)
             raise IntegrityError(
@@ -124,19 +174,51 @@ class ArtifactStore:
             blob.unlink()
 
 
-def copy_tree_atomic(build: Callable[[Path], None], dest: Path) -> None:
-    """Build into a sibling temporary folder, then rename it to ``dest`` (which must not
-    exist), so ``dest`` is either complete or absent."""
+def _staging(dest: Path) -> Path:
+    """A fresh temporary sibling of ``dest``, after removing those of dead processes."""
     from serving.errors import ConflictError
 
     if dest.exists():
         raise ConflictError(f"{dest} already exists", hint="choose another target folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.parent / f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    prefix = f".{dest.name}."
+    for stale in dest.parent.glob(f"{glob_escape(prefix)}*.tmp"):
+        pid_text = stale.name[len(prefix) :].split(".", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    return dest.parent / f"{prefix}{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with glob wildcards taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def copy_tree_atomic(build: Callable[[Path], None], dest: Path) -> None:
+    """Build into a sibling temporary folder, then rename it to ``dest`` (which must not
+    exist), so ``dest`` is either complete or absent; the parent folder is fsynced."""
+    staging = _staging(dest)
     staging.mkdir()
     try:
         build(staging)
         os.replace(staging, dest)
+        fsync_dir(dest.parent)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def copy_file_atomic(build: Callable[[Path], None], dest: Path) -> None:
+    """Write a file with ``build(temporary path)`` beside ``dest`` (which must not exist),
+    then rename it into place, so ``dest`` is either complete or absent."""
+    staging = _staging(dest)
+    try:
+        build(staging)
+        os.replace(staging, dest)
+        fsync_dir(dest.parent)
+    finally:
+        staging.unlink(missing_ok=True)

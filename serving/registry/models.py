@@ -6,6 +6,7 @@ import builtins
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
-from serving.registry.artifacts import ArtifactStore, copy_tree_atomic
+from serving.registry.artifacts import ArtifactStore, copy_file_atomic, copy_tree_atomic
 from serving.registry.db import Database, next_version, versioned_row
 from serving.registry.frameworks import FRAMEWORKS, detect
 from serving.registry.names import Ref, check_model_name, latest_only
@@ -80,6 +81,29 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _pause_for_tests() -> None:
+    """Sleep ``SERVING_TEST_PAUSE_BEFORE_RECORD`` seconds between storing a model's blobs
+    and recording its rows: lets tests race ``gc``/``delete`` against a registration."""
+    seconds = os.environ.get("SERVING_TEST_PAUSE_BEFORE_RECORD")
+    if seconds:
+        time.sleep(float(seconds))
+
+
+def _insert(conn: sqlite3.Connection, head: tuple[Any, ...], files: list[ModelFile]) -> None:
+    """The rows of one model version: ``head`` is (name, version, kind ... properties)."""
+    cur = conn.execute(
+        "INSERT INTO models (name, version, kind, root_name, framework, "
+        "framework_version, description, run_id, tags, properties, size_bytes, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*head, sum(f.size_bytes for f in files), _now()),
+    )
+    conn.executemany(
+        "INSERT INTO model_files (model_id, relpath, sha256, size_bytes, executable) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(cur.lastrowid, f.relpath, f.sha256, f.size_bytes, int(f.executable)) for f in files],
+    )
+
+
 def _collect_files(path: Path) -> list[tuple[str, Path]]:
     if not path.exists():
         raise UserInputError(f"model path {path} does not exist")
@@ -132,6 +156,29 @@ class ModelRegistry:
             found = detect(path)
             framework = found.framework
             framework_version = framework_version or found.version
+        columns = (
+            "file" if path.is_file() else "dir",
+            path.resolve().name,
+            framework,
+            framework_version,
+            description,
+            run_id,
+            json.dumps(dict(tags or {}), sort_keys=True),
+            json.dumps(dict(properties or {}), sort_keys=True),
+        )
+        # the store's lock, shared, keeps gc and delete from removing the blobs written
+        # here before the rows below reference them (see serving.registry.artifacts)
+        with self.store.writing():
+            files = self._store_files(entries, progress)
+            _pause_for_tests()
+            with self.db.write() as conn:
+                version = next_version(conn, "models", name)
+                _insert(conn, (name, version, *columns), files)
+        return self.get(Ref(name, version))
+
+    def _store_files(
+        self, entries: builtins.list[tuple[str, Path]], progress: ProgressFn | None
+    ) -> builtins.list[ModelFile]:
         total = sum(p.stat().st_size for _, p in entries)
         self.store.clean_partial()
         done = 0
@@ -142,42 +189,12 @@ class ModelRegistry:
             if progress is not None:
                 progress(done, total)
 
-        files = [
+        return [
             ModelFile(
                 rel, self.store.put_file(src, advance), src.stat().st_size, os.access(src, os.X_OK)
             )
             for rel, src in entries
         ]
-        with self.db.write() as conn:
-            version = next_version(conn, "models", name)
-            cur = conn.execute(
-                "INSERT INTO models (name, version, kind, root_name, framework, "
-                "framework_version, description, run_id, tags, properties, size_bytes, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    version,
-                    "file" if path.is_file() else "dir",
-                    path.resolve().name,
-                    framework,
-                    framework_version,
-                    description,
-                    run_id,
-                    json.dumps(dict(tags or {}), sort_keys=True),
-                    json.dumps(dict(properties or {}), sort_keys=True),
-                    total,
-                    _now(),
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO model_files (model_id, relpath, sha256, size_bytes, executable) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (cur.lastrowid, f.relpath, f.sha256, f.size_bytes, int(f.executable))
-                    for f in files
-                ],
-            )
-        return self.get(Ref(name, version))
 
     def update(
         self,
@@ -221,35 +238,36 @@ class ModelRegistry:
         """Delete one version; refused while an endpoint uses it unless ``force``."""
         if ref.version is None:
             raise UserInputError(f"say which version of {ref.name} to delete (NAME:VERSION)")
-        record = self.get(ref)
-        with self.db.write() as conn:
-            users = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT e.name FROM endpoint_models em JOIN endpoints e "
-                    "ON e.id = em.endpoint_id WHERE em.model_id = ? ORDER BY e.name",
-                    (record.id,),
-                )
-            ]
-            if users and not force:
-                raise ConflictError(
-                    f"model {record.ref} is used by endpoint(s) {', '.join(users)}",
-                    hint="delete or update those endpoints first, or pass --force",
-                )
-            conn.execute("DELETE FROM endpoint_models WHERE model_id = ?", (record.id,))
-            conn.execute("DELETE FROM models WHERE id = ?", (record.id,))
-            placeholders = ",".join("?" * len(record.files))
-            still_used = {
-                r[0]
-                for r in conn.execute(
-                    f"SELECT DISTINCT sha256 FROM model_files WHERE sha256 IN ({placeholders})",
-                    [f.sha256 for f in record.files],
-                )
-            }
-        for f in record.files:
-            if f.sha256 not in still_used:
-                self.store.remove(f.sha256)
-        return record
+        with self.store.collecting():  # no registration is between blobs and rows
+            record = self.get(ref)
+            with self.db.write() as conn:
+                users = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT e.name FROM endpoint_models em JOIN endpoints e "
+                        "ON e.id = em.endpoint_id WHERE em.model_id = ? ORDER BY e.name",
+                        (record.id,),
+                    )
+                ]
+                if users and not force:
+                    raise ConflictError(
+                        f"model {record.ref} is used by endpoint(s) {', '.join(users)}",
+                        hint="delete or update those endpoints first, or pass --force",
+                    )
+                conn.execute("DELETE FROM endpoint_models WHERE model_id = ?", (record.id,))
+                conn.execute("DELETE FROM models WHERE id = ?", (record.id,))
+                placeholders = ",".join("?" * len(record.files))
+                still_used = {
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT DISTINCT sha256 FROM model_files WHERE sha256 IN ({placeholders})",
+                        [f.sha256 for f in record.files],
+                    )
+                }
+            for f in record.files:
+                if f.sha256 not in still_used:
+                    self.store.remove(f.sha256)
+            return record
 
     # -- reading ---------------------------------------------------------------------
     def get(self, ref: Ref) -> ModelRecord:
@@ -306,7 +324,9 @@ class ModelRegistry:
     def download(self, ref: Ref, target_dir: Path, *, exist_ok: bool = False) -> Path:
         """Write the model as ``target_dir/<registered basename>``, verifying every hash.
 
-        The copy is built aside and renamed into place: a corrupt artifact leaves nothing.
+        The copy is built aside and renamed into place: a corrupt artifact, or a download
+        killed midway, leaves nothing at ``dest`` (its temporary sibling is removed by the
+        next download there).
         """
         record = self.get(ref)
         dest = Path(target_dir) / record.root_name
@@ -323,13 +343,16 @@ class ModelRegistry:
                     f.sha256, out, f"'{f.relpath}' of model {record.ref}", f.executable
                 )
 
+        def build_file(staging: Path) -> None:
+            f = record.files[0]
+            self.store.copy_out(
+                f.sha256, staging, f"'{f.relpath}' of model {record.ref}", f.executable
+            )
+
         if record.kind == "dir":
             copy_tree_atomic(build, dest)
         else:
-            holder = dest.parent / f".{dest.name}.dl"
-            copy_tree_atomic(build, holder)
-            os.replace(holder / record.files[0].relpath, dest)
-            holder.rmdir()
+            copy_file_atomic(build_file, dest)
         return dest
 
     def _record(self, conn: sqlite3.Connection, row: sqlite3.Row) -> ModelRecord:
