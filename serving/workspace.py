@@ -9,6 +9,11 @@ Layout of a workspace folder::
     envs/               virtual environments for local deployments, keyed by env hash
     endpoints/<name>/   app folders and logs of running deployments
 
+Permissions: a new workspace folder is created 0700 and its database 0600 (SQLite gives
+its ``-wal``/``-shm`` files the database's mode), since they hold endpoint keys and models.
+An existing workspace is opened as it is: its modes are the user's choice and are not
+changed.
+
 Discovery, in order: an explicit path (``--workspace``), ``SERVING_WORKSPACE``, the nearest
 ``.serving/`` folder upward from the current directory, else the per-user default workspace
 (created on first use).
@@ -16,6 +21,8 @@ Discovery, in order: an explicit path (``--workspace``), ``SERVING_WORKSPACE``, 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +54,19 @@ def _resolve_explicit(path: Path) -> Path:
     return path
 
 
+def _create_private(path: Path, db_file: Path) -> None:
+    """Create the workspace folder 0700 (when it does not exist yet) and an empty database
+    file 0600, before SQLite creates it with the umask's mode."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another process was first: its mode
+            path.mkdir(mode=0o700)
+            os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.chmod(db_file, 0o600)
+
+
 @dataclass
 class Workspace:
     """An open workspace. Create with :meth:`create`, :meth:`get` or :meth:`from_config`."""
@@ -76,7 +96,7 @@ class Workspace:
             if path.exists() and not path.is_dir():
                 raise UserInputError(f"workspace path {path} is a file, not a folder")
             try:
-                path.mkdir(parents=True, exist_ok=True)
+                _create_private(path, db_file)
             except OSError as exc:
                 raise UserInputError(f"cannot create workspace at {path}: {exc.strerror}") from exc
         ws = cls(path)

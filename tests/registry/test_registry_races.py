@@ -117,8 +117,7 @@ def _kill_midway(ws_path: Path, ref: str, target: Path) -> None:
 
     def started() -> bool:
         return any(
-            (p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*")))
-            > 0
+            (p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*"))) > 0
             for p in _stale(target)
         )
 
