@@ -1,0 +1,93 @@
+"""Deeply nested JSON against real gunicorn: a 400 JSON answer on the fast path (schema
+mode) and on the Flask path (rawhttp run() calling request.get_json()), no traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+
+from serving.config import ServerSettings
+from serving.scoring import write_app_dir
+from tests.fuzz.conftest import FUZZ_SCRIPTS
+from tests.server.conftest import SCRIPTS, ServerProcess, free_port
+
+pytestmark = pytest.mark.slow
+DEEP = 100_000
+BODIES = {
+    "array": b"[" * DEEP + b"]" * DEEP,
+    "object": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+}
+
+
+def _start(base: Path, script: Path) -> ServerProcess:
+    layout = write_app_dir(base / "app", script, None, ())
+    settings = replace(
+        ServerSettings.from_env(layout.env),
+        host="127.0.0.1",
+        port=free_port(),
+        workers=1,
+        access_log=True,
+        metrics_dir=base / "metrics",
+    )
+    return ServerProcess(settings, base / "server.log", layout.env).start().wait_ready()
+
+
+@pytest.fixture(scope="module", params=["schema", "rawhttp"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    script = SCRIPTS / "schema_decorated.py"
+    if request.param == "rawhttp":
+        script = FUZZ_SCRIPTS / "raw_json.py"
+    started = _start(tmp_path_factory.mktemp(request.param), script)
+    yield started
+    assert started.stop() == 0
+
+
+def _chunks(body: bytes) -> Iterator[bytes]:
+    for start in range(0, len(body), 65536):
+        yield body[start : start + 65536]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("kind", sorted(BODIES))
+def test_deep_json_is_a_400(server: ServerProcess, kind: str, chunked: bool) -> None:
+    body = BODIES[kind]
+    response = requests.post(
+        f"{server.url}/score",
+        data=_chunks(body) if chunked else body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["x-ms-run-function-failed"] == "False"
+    message = response.json()["message"]
+    assert isinstance(message, str) and message
+    if server.settings.entry_script == "schema_decorated.py":  # the fast path says why
+        assert message == "POST body could not be decoded as JSON: JSON is nested too deeply"
+    # the worker is fine afterwards, and nothing was logged as a crash
+    ok = requests.post(
+        f"{server.url}/score",
+        json={"data": [[1.0, 2.0, 3.0]]},
+        timeout=30,
+    )
+    assert ok.status_code == 200
+    log = server.log()
+    assert "Traceback" not in log and "RecursionError" not in log, log[-3000:]
+
+
+def test_deep_query_value_is_a_400(server: ServerProcess) -> None:
+    depth = 1300  # "%5B" each: within gunicorn's request-line limit, deeper than json goes
+    response = requests.get(f"{server.url}/score?data=" + "[" * depth, timeout=30)
+    if server.settings.entry_script == "raw_json.py":
+        # rawhttp: run() reads no query and decodes an empty body: a 400 from get_json()
+        assert response.status_code in (400, 415), response.text
+    else:
+        assert response.status_code == 400, response.text
+        assert response.json()["message"].startswith("A query parameter could not be decoded")
+    assert "Traceback" not in server.log()
