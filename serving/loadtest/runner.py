@@ -13,7 +13,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from serving.httpclient import is_loopback
 from serving.loadtest.errors import LoadTestError
 from serving.loadtest.options import LoadShape
 from serving.loadtest.report import ReportFiles
@@ -70,12 +72,30 @@ def locust_argv(
     ]
 
 
+LOOPBACK_NO_PROXY = ("127.0.0.1", "localhost", "::1")
+
+
 def locust_env(target: Target, base: dict[str, str]) -> dict[str, str]:
-    """The child's environment: ``base`` plus the key (kept off the command line)."""
+    """The child's environment: ``base`` plus the key (kept off the command line).
+
+    For a loopback target, its host and the usual loopback names are added to
+    ``NO_PROXY``/``no_proxy``, so a proxy configured for the user's other traffic
+    (``HTTP_PROXY`` & co.) is not used for load meant for this machine.
+    """
     env = {k: v for k, v in base.items() if not k.startswith(("LOCUST_", "SERVING_LOADTEST_"))}
     env["PYTHONUNBUFFERED"] = "1"
     if target.key:
         env["SERVING_LOADTEST_KEY"] = target.key
+    if is_loopback(target.host):
+        host = urlsplit(target.host).hostname or ""
+        present = [
+            item.strip()
+            for key in ("NO_PROXY", "no_proxy")
+            for item in env.get(key, "").split(",")
+            if item.strip()
+        ]
+        merged = ",".join(dict.fromkeys([*present, *LOOPBACK_NO_PROXY, host]))
+        env["NO_PROXY"] = env["no_proxy"] = merged
     return env
 
 

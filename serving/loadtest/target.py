@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from serving import httpclient
 from serving.errors import NotFoundError, UserInputError
 from serving.loadtest.errors import TargetError
 from serving.loadtest.payload import NoExample, example_body
@@ -101,7 +102,7 @@ def resolve_target(
 
 def _send(method: str, url: str, target: Target, body: bytes | None = None) -> requests.Response:
     try:
-        return requests.request(
+        return httpclient.request(  # loopback targets: no proxy from HTTP_PROXY
             method,
             url,
             data=body,
