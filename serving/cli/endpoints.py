@@ -9,6 +9,7 @@ from typing import Any
 import click
 import requests
 
+from serving import httpclient
 from serving.cli.common import (
     emit_list,
     emit_one,
@@ -118,9 +119,9 @@ def _print_deployed(record: EndpointRecord) -> None:
 )
 @click.option(
     "--auth/--no-auth",
-    default=False,
-    show_default=True,
-    help="Require a key (Authorization: Bearer <key>) on /score.",
+    default=None,
+    help="Require a key (Authorization: Bearer <key>) on /score. Default: on for "
+    "--target cluster and kubernetes, off for local and docker.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an endpoint of the same name.")
 @shows
@@ -141,7 +142,7 @@ def deploy(
     max_queue_wait_ms: int | None,
     output: Path | None,
     image_registry: str | None,
-    auth: bool,
+    auth: bool | None,
     overwrite: bool,
 ) -> None:
     """Deploy registered models with a score.py as endpoint NAME and print its scoring URI."""
@@ -276,7 +277,9 @@ def invoke(name: str, data: str, key: str | None) -> None:
     if key:
         headers["Authorization"] = f"Bearer {key}"
     try:
-        resp = requests.post(record.scoring_uri, data=_payload(data), headers=headers, timeout=300)
+        resp = httpclient.post(
+            record.scoring_uri, data=_payload(data), headers=headers, timeout=300
+        )
     except requests.RequestException as exc:
         raise DeploymentError(
             f"cannot reach {record.scoring_uri}: {exc}", hint=f"see 'serving endpoints show {name}'"
@@ -384,7 +387,8 @@ def scale(name: str, replicas: int) -> None:
 @shows
 def delete(name: str) -> None:
     """Stop the endpoint and remove it."""
-    service.delete(workspace(), name)
+    with step_progress(f"deleting {name}") as progress:
+        service.delete(workspace(), name, progress)
     if is_json():
         emit_one({"deleted": name})
     else:

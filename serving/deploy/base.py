@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from serving.environments import EnvSpec
 from serving.registry import EndpointRecord, ModelRecord
@@ -13,6 +13,15 @@ from serving.workspace import Workspace
 
 Progress = Callable[[str], None]
 """Receives one line of progress at a time (the CLI shows the latest)."""
+
+Started = Callable[[dict[str, Any]], None]
+"""Receives what a target started (process, container), before it waits for readiness, so
+that it is recorded at once: an interrupted deploy leaves nothing 'delete' cannot find."""
+
+
+def ignore(_runtime: dict[str, Any]) -> None:
+    """A :data:`Started` that records nothing."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,11 @@ class Target(Protocol):
 
     name: str
 
-    def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
-        """Start the endpoint and return once it is ready (or raise DeploymentError)."""
+    def deploy(
+        self, ws: Workspace, request: DeployRequest, progress: Progress, started: Started = ignore
+    ) -> Deployed:
+        """Start the endpoint and return once it is ready (or raise DeploymentError).
+        ``started`` gets the runtime as soon as something runs."""
         ...
 
     def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
@@ -80,4 +92,26 @@ class Target(Protocol):
 
     def remove(self, ws: Workspace, record: EndpointRecord) -> None:
         """Stop the endpoint and remove what it left on the machine."""
+        ...
+
+
+@runtime_checkable
+class Replaceable(Protocol):
+    """A single-server target whose update starts the new version before the old one stops
+    (or, where the port must stay, leaves the old one serving when the new one fails)."""
+
+    def replace(
+        self,
+        ws: Workspace,
+        record: EndpointRecord,
+        request: DeployRequest,
+        progress: Progress,
+        started: Started = ignore,
+    ) -> Deployed:
+        """Serve ``request`` in place of ``record``'s version; on DeploymentError the old
+        version serves. ``started`` gets each new server's runtime as it starts."""
+        ...
+
+    def discard_candidate(self, ws: Workspace, record: EndpointRecord) -> None:
+        """Stop a new version a killed update left behind (``runtime['candidate']``)."""
         ...

@@ -35,15 +35,13 @@ with no registry. The swarm was left again (``docker swarm leave --force``).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from serving import httpclient
 from serving.deploy import cluster_supervisor as supervisor
-from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
+from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.cluster_balancer import (
     ENDPOINT_LABEL,
     WORKSPACE_LABEL,
@@ -68,6 +66,8 @@ from serving.deploy.cluster_base import (
 from serving.deploy.cluster_pool import Pool, keys_dir
 from serving.deploy.cluster_views import replica_logs, replica_rows
 from serving.deploy.docker import RunSpec, build_endpoint_image
+from serving.deploy.folders import endpoint_folder
+from serving.deploy.keys import write_mounted_keys
 from serving.deploy.local import free_port, port_in_use
 from serving.errors import DeploymentError, UserInputError
 from serving.images.build import BuiltImage
@@ -110,15 +110,10 @@ def cluster_options(request: DeployRequest) -> tuple[int, Limits, float]:
 
 
 def write_keys(folder: Path, keys: tuple[str, ...] | list[str]) -> None:
-    """The keys file the replicas re-read. World-readable (0644): the replicas run as
-    another user; the workspace database holds the same keys."""
-    target = keys_dir(folder)
-    target.mkdir(parents=True, exist_ok=True)
-    os.chmod(target, 0o755)
-    tmp = target / ".keys.tmp"
-    tmp.write_text("".join(f"{k}\n" for k in keys))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target / "keys")
+    """The keys file the replicas re-read, readable by their user only (see
+    :func:`serving.deploy.keys.write_mounted_keys`); the workspace database holds the same
+    keys."""
+    write_mounted_keys(keys_dir(folder), keys)
 
 
 def _uris(port: int) -> tuple[str, str]:
@@ -151,7 +146,9 @@ class ClusterTarget(EngineUser):
         return Deployed(scoring, swagger, runtime_of(state, folder))
 
     @releasing
-    def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
+    def deploy(
+        self, ws: Workspace, request: DeployRequest, progress: Progress, started: Started = ignore
+    ) -> Deployed:
         replicas, limits, heal_after = cluster_options(request)
         RunSpec.from_request(request, "", 0)  # check --cpu/--memory before building
         built = self._build(ws, request, progress)
@@ -164,6 +161,7 @@ class ClusterTarget(EngineUser):
             )
         folder = state_dir(ws, request.name)
         self._teardown(str(ws.path), request.name, folder)
+        endpoint_folder(ws, request.name)
         image = built.record.image_id
         state = ClusterState(
             endpoint=request.name,
@@ -176,10 +174,12 @@ class ClusterTarget(EngineUser):
             run=RunSpec.from_request(request, image, 0).to_dict(),
             limits=limits,
             heal_after_s=heal_after,
+            auth="key" if request.keys else "none",
         )
         with endpoint_lock(folder):
             try:
                 write_keys(folder, request.keys)
+                started(runtime_of(state, folder))  # everything it starts carries our labels
                 ensure_network(self.client, request.name, str(ws.path))
                 pool = Pool(self.client, folder, state, progress)
                 pool.ensure_balancer(lambda: balancer_image)
@@ -197,7 +197,7 @@ class ClusterTarget(EngineUser):
         """With keys, a request without one must be refused (the replicas read the file)."""
         if not keys:
             return
-        answer = requests.post(f"http://127.0.0.1:{port}/score", data=b"{}", timeout=30)
+        answer = httpclient.post(f"http://127.0.0.1:{port}/score", data=b"{}", timeout=30)
         if answer.status_code != 401:
             raise DeploymentError(
                 f"the replicas accepted a request without a key ({answer.status_code}): "
@@ -296,9 +296,7 @@ class ClusterTarget(EngineUser):
         if state is None:
             return Observed("Failed", f"the cluster state is missing ({folder}); redeploy")
         if not supervisor.running(state):
-            with endpoint_lock(folder, wait_s=5) as got:
-                if got:
-                    supervisor.start(folder, state)
+            state = self._restart_supervisor(folder) or state
         pool = Pool(self.client, folder, state, lambda _line: None)
         balancer = pool.container(balancer_name(record.name))
         if balancer is None or balancer.status != "running":
@@ -310,6 +308,19 @@ class ClusterTarget(EngineUser):
         if ready < state.replicas:
             return Observed("Healthy", f"{ready} of {state.replicas} replicas ready")
         return Observed("Healthy")
+
+    @staticmethod
+    def _restart_supervisor(folder: Path) -> ClusterState | None:
+        """Start the supervisor again (after a reboot, say): holding the lock, and only if
+        the state read under it still names no running one, so two concurrent
+        ``endpoints show`` never start two."""
+        with endpoint_lock(folder, wait_s=5) as got:
+            if not got:
+                return None
+            state = load_state(folder)
+            if state is not None and not supervisor.running(state):
+                supervisor.start(folder, state)
+            return state
 
     @releasing
     def replicas(self, ws: Workspace, record: EndpointRecord) -> list[dict[str, Any]]:

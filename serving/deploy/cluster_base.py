@@ -7,10 +7,8 @@ Kept free of Docker imports so ``serving.deploy.service`` can use it at import t
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -18,7 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from serving.deploy.base import Deployed, DeployRequest, Progress
+from serving.deploy.locks import try_lock
 from serving.errors import ConflictError, UserInputError
+from serving.proc import file_lock
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
@@ -85,6 +85,9 @@ class ClusterState:
     members: dict[int, Member] = field(default_factory=dict)
     heal_after_s: float = HEAL_AFTER_S
     supervisor: dict[str, Any] | None = None
+    auth: str = "key"
+    """SERVING_AUTH of the replicas: ``key`` or ``none`` (a state file without it is
+    treated as keyed: replicas then fail closed rather than open)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -131,23 +134,15 @@ def load_state(folder: Path) -> ClusterState | None:
 
 @contextmanager
 def endpoint_lock(folder: Path, *, wait_s: float | None = None) -> Iterator[bool]:
-    """Hold the endpoint's lock; yields False when ``wait_s`` passed without getting it."""
+    """Hold the cluster state's lock (the CLI's and the supervisor's, one pass at a time);
+    yields False when ``wait_s`` passed without getting it."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "lock").open("a") as handle:
-        deadline = None if wait_s is None else time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
-        try:
+    if wait_s is None:
+        with file_lock(folder / "lock"):
             yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return
+    with try_lock(folder / "lock", wait_s=wait_s) as got:
+        yield got
 
 
 def check_replicas(value: Any) -> int:

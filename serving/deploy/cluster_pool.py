@@ -31,6 +31,7 @@ from serving.deploy.cluster_base import (
 )
 from serving.deploy.cluster_haproxy import RuntimeApi, ServerStatus, write_files
 from serving.deploy.docker import INIT_FAILED_EXIT, RunSpec, run_kwargs
+from serving.deploy.keys import container_groups
 from serving.errors import DeploymentError
 
 if TYPE_CHECKING:
@@ -65,11 +66,14 @@ def replica_kwargs(
         **kwargs["environment"],
         "SERVING_KEYS": "",
         "SERVING_KEYS_FILE": f"{KEYS_MOUNT}/keys",
+        "SERVING_AUTH": state.auth,
         "SERVING_REPLICA_ID": replica_id(state.endpoint, slot, member.revision),
         "SCORING_TIMEOUT_MS": str(state.limits.scoring_timeout_ms),
     }
     kwargs["network"] = network_name(state.endpoint)
     kwargs["volumes"] = {str(keys_dir): {"bind": KEYS_MOUNT, "mode": "ro"}}
+    if container_groups():
+        kwargs["group_add"] = container_groups()
     kwargs["labels"] = labels(
         state.endpoint,
         state.workspace,

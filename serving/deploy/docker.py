@@ -1,14 +1,22 @@
 """The docker target: one container per endpoint, from a model image built (or reused)
 for it, like Azure Container Instances on this machine.
 
-The container is named ``serving-<endpoint>``, labelled with the endpoint and workspace,
-restarts ``unless-stopped``, carries a Docker health check on the readiness route and
-publishes port 5001 on 127.0.0.1. Keys are in a file of the workspace, mounted read-only
-and re-read by the server when it is replaced, so a new key works at once, no restart.
+The container is named ``serving-<endpoint>``, labelled with the endpoint and workspace
+(only containers with both labels are ever removed), restarts ``unless-stopped``, carries a
+Docker health check on the readiness route and publishes port 5001 on 127.0.0.1. Keys are
+in a file of the workspace, mounted read-only and re-read by the server when it is
+replaced, so a new key works at once, no restart; ``SERVING_AUTH`` says whether one is
+required (a missing or empty keys file then refuses every request).
+
+An update starts the new image as a second container on a spare port first: when its
+init() fails, the running container was never touched. Then the running one stops (kept,
+renamed, until the new one is ready on the endpoint's port, and started again if it is not).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -20,8 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from serving import httpclient
 from serving.config import ServerSettings
-from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
+from serving.deploy import process
+from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
+from serving.deploy.folders import endpoint_folder
+from serving.deploy.keys import container_groups, write_mounted_keys
 from serving.deploy.local import free_port, port_in_use
 from serving.errors import ConflictError, DeploymentError, UserInputError
 from serving.images.build import BuiltImage, ImageBuilder
@@ -131,12 +143,15 @@ def run_kwargs(
     workspace: str,
     *,
     keys_folder: Path | None = None,
+    auth: bool | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of ``containers.run`` for the endpoint (pure; unit-tested).
 
     With ``keys_folder``, the keys come from the file ``keys`` in it, mounted read-only
     (the server re-reads it when it is replaced); else from ``keys`` in the environment.
+    ``auth`` (default: whether ``keys`` were given) sets ``SERVING_AUTH``, explicitly.
     """
+    auth = bool(keys) if auth is None else auth
     settings = ServerSettings(
         host="0.0.0.0",
         port=CONTAINER_PORT,
@@ -150,6 +165,7 @@ def run_kwargs(
         "environment": {
             "SERVICE_NAME": endpoint,
             "SERVING_KEYS": ",".join(keys),
+            "SERVING_AUTH": "key" if auth else "none",
             "SERVING_REPLICA_ID": spec.name,
             "SERVING_WORKERS": str(spec.workers),
             "SERVING_THREADS": str(spec.threads),
@@ -164,6 +180,8 @@ def run_kwargs(
         kwargs["environment"]["SERVING_KEYS"] = ""
         kwargs["environment"]["SERVING_KEYS_FILE"] = f"{KEYS_MOUNT}/{KEYS_FILE}"
         kwargs["volumes"] = {str(keys_folder): {"bind": KEYS_MOUNT, "mode": "ro"}}
+        if container_groups():
+            kwargs["group_add"] = container_groups()
     if spec.nano_cpus:
         kwargs["nano_cpus"] = spec.nano_cpus
     if spec.mem_limit:
@@ -177,16 +195,12 @@ def keys_folder(ws: Workspace, endpoint: str) -> Path:
 
 
 def write_keys(folder: Path, keys: tuple[str, ...] | list[str]) -> None:
-    """Atomically replace ``folder/keys`` (one key per line). The folder is mounted, not the
-    file, so the container sees each replacement; the endpoint folder around it is private
-    to this user, the file itself readable by the container's non-root user."""
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder.parent, 0o700)
-    os.chmod(folder, 0o755)
-    tmp = folder / f".{KEYS_FILE}.tmp"
-    tmp.write_text("".join(f"{key}\n" for key in keys))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, folder / KEYS_FILE)
+    """Atomically replace ``folder/keys``, readable by the container's user only (see
+    :func:`serving.deploy.keys.write_mounted_keys`); the endpoint folder around it is 0700."""
+    private = folder.parent
+    private.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(private, 0o700)
+    write_mounted_keys(folder, keys)
 
 
 def _uris(port: int) -> tuple[str, str]:
@@ -210,57 +224,164 @@ def build_endpoint_image(
     )
 
 
+def _runtime(spec: RunSpec, built: BuiltImage) -> dict[str, Any]:
+    return {
+        "container": spec.name,
+        "image": built.record.tag,
+        "image_ref": built.record.ref,
+        "port": spec.port,
+        "run": spec.to_dict(),
+    }
+
+
+def _check_port(port: int) -> int:
+    if port_in_use(port):
+        raise DeploymentError(
+            f"port {port} on 127.0.0.1 is already in use",
+            hint="choose another --port, or leave it out",
+        )
+    return port
+
+
 class DockerTarget(EngineUser):
     """Endpoints as containers of model images on the local Docker Engine."""
 
     name = "docker"
 
     @releasing
-    def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
+    def deploy(
+        self, ws: Workspace, request: DeployRequest, progress: Progress, started: Started = ignore
+    ) -> Deployed:
         RunSpec.from_request(request, "", 0)  # check --cpu/--memory before building
         built = build_endpoint_image(self, ws, request, progress)
-        port = request.port or free_port()
-        if port_in_use(port):
-            raise DeploymentError(
-                f"port {port} on 127.0.0.1 is already in use",
-                hint="choose another --port, or leave it out",
-            )
-        spec = RunSpec.from_request(request, built.record.image_id, port)
-        self._clear_name(ws, spec.name)
+        spec = RunSpec.from_request(
+            request, built.record.image_id, _check_port(request.port or free_port())
+        )
+        self._clear_name(ws, request.name, spec.name)
+        endpoint_folder(ws, request.name)
         write_keys(keys_folder(ws, request.name), request.keys)
         progress(f"starting container {spec.name} from {built.record.tag}")
-        self._start(ws, spec, request.name, progress)
-        scoring, swagger = _uris(port)
-        runtime = {
-            "container": spec.name,
-            "image": built.record.tag,
-            "image_ref": built.record.ref,
-            "port": port,
-            "run": spec.to_dict(),
-        }
-        return Deployed(scoring, swagger, runtime)
+        runtime = _runtime(spec, built)
+        self._start(ws, spec, request, runtime, started, progress)
+        return Deployed(*_uris(spec.port), runtime)
 
-    def _clear_name(self, ws: Workspace, name: str) -> None:
-        """Remove a container left under ``name`` by this workspace (a failed earlier run)."""
+    @releasing
+    def replace(
+        self,
+        ws: Workspace,
+        record: EndpointRecord,
+        request: DeployRequest,
+        progress: Progress,
+        started: Started = ignore,
+    ) -> Deployed:
+        """The new image on a spare port until ready, then in the old container's place."""
+        RunSpec.from_request(request, "", 0)
+        built = build_endpoint_image(self, ws, request, progress)
+        port = int(record.runtime.get("port") or request.port or free_port())
+        final = RunSpec.from_request(request, built.record.image_id, port)
+        trial = dataclasses.replace(final, name=f"{final.name}-next", port=free_port())
+        self._clear_name(ws, request.name, trial.name)
+        progress("trying the new version on a spare port first")
+        self._start(ws, trial, request, _runtime(trial, built), started, progress)
+        self._discard(ws, request.name, trial.name)
+        parked = self._park(ws, record, final.name, progress)
+        try:
+            self._clear_name(ws, request.name, final.name)
+            runtime = _runtime(final, built)
+            self._start(ws, final, request, runtime, started, progress)
+        except BaseException as exc:
+            if parked is not None:
+                progress("starting the previous version again")
+                parked.rename(final.name)
+                parked.start()
+            if isinstance(exc, DeploymentError):
+                raise DeploymentError(
+                    f"{exc.message}; the previous version was started again", details=exc.details
+                ) from exc
+            raise
+        if parked is not None:
+            parked.remove(force=True)
+        return Deployed(*_uris(port), runtime)
+
+    def _park(
+        self, ws: Workspace, record: EndpointRecord, name: str, progress: Progress
+    ) -> Container | None:
+        """Stop the running container and keep it aside (``-previous``) until the new one
+        serves."""
+        old = self._ours(ws, record.name, str(record.runtime.get("container") or name))
+        if old is None:
+            return None
+        progress(f"stopping the running version of {record.name}")
+        old.stop(timeout=STOP_TIMEOUT_S)
+        self._discard(ws, record.name, f"{name}-previous")
+        old.rename(f"{name}-previous")
+        return old
+
+    @releasing
+    def discard_candidate(self, ws: Workspace, record: EndpointRecord) -> None:
+        """After a killed update: remove the trial container; put a parked previous
+        version back when no container serves under the endpoint's name."""
+        name = container_name(record.name)
+        self._discard(ws, record.name, f"{name}-next")
+        parked = self._ours(ws, record.name, f"{name}-previous")
+        if parked is None:
+            return
+        current = self._ours(ws, record.name, name)
+        if current is not None and current.status == "running":
+            parked.remove(force=True)
+            return
+        if current is not None:
+            current.remove(force=True)
+        parked.rename(name)
+        parked.start()
+
+    def _clear_name(self, ws: Workspace, endpoint: str, name: str) -> None:
+        """Remove a container left under ``name`` by this endpoint (a failed earlier run)."""
         old = self._container(name)
         if old is None:
             return
-        if old.labels.get(WORKSPACE_LABEL) != str(ws.path):
+        if self._ours(ws, endpoint, name) is None:
             raise ConflictError(
                 f"a container named {name} already exists and is not ours",
                 hint="remove it or choose another endpoint name",
             )
         old.remove(force=True)
 
-    def _start(self, ws: Workspace, spec: RunSpec, endpoint: str, progress: Progress) -> None:
+    def _start(
+        self,
+        ws: Workspace,
+        spec: RunSpec,
+        request: DeployRequest,
+        runtime: dict[str, Any],
+        started: Started,
+        progress: Progress,
+    ) -> None:
+        """Run the container, record it at once, wait until it is ready (an interrupted
+        wait removes it)."""
         import docker
 
-        kwargs = run_kwargs(spec, endpoint, (), str(ws.path), keys_folder=keys_folder(ws, endpoint))
+        kwargs = run_kwargs(
+            spec,
+            request.name,
+            (),
+            str(ws.path),
+            keys_folder=keys_folder(ws, request.name),
+            auth=bool(request.keys),
+        )
+        with process.no_interrupt():
+            try:
+                container = self.client.containers.run(spec.image, **kwargs)
+            except docker.errors.APIError as exc:
+                raise DeploymentError(
+                    f"Docker could not start {spec.name}: {exc.explanation}"
+                ) from exc
+            started({**runtime, "container_id": container.id})
         try:
-            container = self.client.containers.run(spec.image, **kwargs)
-        except docker.errors.APIError as exc:
-            raise DeploymentError(f"Docker could not start {spec.name}: {exc.explanation}") from exc
-        self._wait_ready(container, spec.port, progress)
+            self._wait_ready(container, spec.port, progress)
+        except KeyboardInterrupt:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+            raise
 
     def _wait_ready(self, container: Container, port: int, progress: Progress) -> None:
         url = f"http://127.0.0.1:{port}/health/ready"
@@ -276,7 +397,7 @@ class DockerTarget(EngineUser):
             ):
                 self._fail(container, state)
             try:
-                if requests.get(url, timeout=1).status_code == 200:
+                if httpclient.get(url, timeout=1).status_code == 200:
                     return
             except requests.RequestException:
                 pass
@@ -320,6 +441,21 @@ class DockerTarget(EngineUser):
         except docker.errors.NotFound:
             return None
 
+    def _ours(self, ws: Workspace, endpoint: str, name: str) -> Container | None:
+        """The container ``name`` if it carries this workspace's and endpoint's labels."""
+        container = self._container(name)
+        if container is None:
+            return None
+        labels = container.labels or {}
+        if labels.get(WORKSPACE_LABEL) != str(ws.path) or labels.get(ENDPOINT_LABEL) != endpoint:
+            return None
+        return container
+
+    def _discard(self, ws: Workspace, endpoint: str, name: str) -> None:
+        container = self._ours(ws, endpoint, name)
+        if container is not None:
+            container.remove(force=True)
+
     @releasing
     def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
         container = self._container(str(record.runtime.get("container")))
@@ -345,12 +481,8 @@ class DockerTarget(EngineUser):
         if health == "unhealthy":
             return Observed("Unhealthy", "the readiness check fails; see 'serving endpoints logs'")
         try:
-            ready = (
-                requests.get(
-                    f"http://127.0.0.1:{record.runtime['port']}/health/ready", timeout=2
-                ).status_code
-                == 200
-            )
+            url = f"http://127.0.0.1:{record.runtime['port']}/health/ready"
+            ready = httpclient.get(url, timeout=2).status_code == 200
         except requests.RequestException:
             ready = False
         return Observed("Healthy") if ready else Observed("Unhealthy", "not ready")
@@ -368,10 +500,16 @@ class DockerTarget(EngineUser):
 
     @releasing
     def remove(self, ws: Workspace, record: EndpointRecord) -> None:
-        container = self._container(
-            str(record.runtime.get("container") or container_name(record.name))
-        )
-        if container is not None and container.labels.get(WORKSPACE_LABEL) in (None, str(ws.path)):
+        """Stop and remove the endpoint's containers: only those labelled with this
+        workspace and endpoint (a container merely named like ours is left alone)."""
+        base = container_name(record.name)
+        candidate = (record.runtime.get("candidate") or {}).get("container")
+        names = [record.runtime.get("container"), candidate, base, f"{base}-next"]
+        names.append(f"{base}-previous")
+        for name in dict.fromkeys(str(n) for n in names if n):
+            container = self._ours(ws, record.name, name)
+            if container is None:
+                continue
             try:
                 container.stop(timeout=STOP_TIMEOUT_S)
             finally:

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from serving.deploy import k8s_apply
-from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
+from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.cluster_base import check_replicas
 from serving.deploy.docker import (
     RunSpec,
@@ -48,7 +48,8 @@ def kubernetes_spec(request: DeployRequest, image: str) -> KubernetesSpec:
     """The manifests' content for ``request`` (pure; options as the CLI and SDK pass them)."""
     options = request.options
     run = RunSpec.from_request(request, image, 0)
-    kwargs = run_kwargs(run, request.name, (), "")
+    kwargs = run_kwargs(run, request.name, (), "", auth=bool(request.keys))
+    # SERVING_AUTH stays: "key" refuses every request while the Secret's file is unreadable
     env = {k: v for k, v in kwargs["environment"].items() if k not in _DROPPED_ENV}
     env["SCORING_TIMEOUT_MS"] = str(options.get("scoring_timeout_ms") or DEFAULT_SCORING_TIMEOUT_MS)
     cpu, memory = options.get("cpu"), options.get("memory")
@@ -131,7 +132,9 @@ class KubernetesTarget(EngineUser):
         return write_manifests(output, docs)
 
     @releasing
-    def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
+    def deploy(
+        self, ws: Workspace, request: DeployRequest, progress: Progress, started: Started = ignore
+    ) -> Deployed:
         kubernetes_spec(request, "")
         api = k8s_apply.connect(request.options.get("context"))  # before a long build
         image = self._image(ws, request, progress)
@@ -139,15 +142,16 @@ class KubernetesTarget(EngineUser):
         if request.options.get("image_registry"):
             self._push(image, progress)
         namespace = docs[0]["metadata"]["namespace"]
-        k8s_apply.apply(api, docs, progress)
-        k8s_apply.wait_rollout(api, request.name, namespace, progress, k8s_apply.ROLLOUT_TIMEOUT_S)
-        uri = k8s_apply.service_uri(api, request.name, namespace)
         runtime = {
             "namespace": namespace,
             "context": request.options.get("context"),
             "image": image,
             "manifests": [_without_keys(doc) for doc in docs],
         }
+        started(runtime)  # before applying: 'delete' finds whatever part of it exists
+        k8s_apply.apply(api, docs, progress)
+        k8s_apply.wait_rollout(api, request.name, namespace, progress, k8s_apply.ROLLOUT_TIMEOUT_S)
+        uri = k8s_apply.service_uri(api, request.name, namespace)
         return Deployed(uri, uri.rsplit("/", 1)[0] + "/swagger.json", runtime)
 
     def roll(

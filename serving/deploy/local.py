@@ -2,8 +2,14 @@
 from the endpoint's environment (reused across endpoints with the same content hash).
 
 Nothing but Python is needed, which makes it the embedded default. The endpoint's folder
-in the workspace holds its app folder (laid out exactly as in an image), the models, the
-keys file the server re-reads, and ``server.log``.
+in the workspace (0700) holds the keys file the server re-reads (0600) and one version
+folder (see :mod:`serving.deploy.folders`) with the app folder, laid out exactly as in an
+image, the models and ``server.log`` (rotated, see :mod:`serving.deploy.logpipe`).
+
+An update lays the new version out in a new version folder and first runs it on a spare
+port until it is ready: when its init() fails, the running version was never touched.
+Then the running version stops and the new one starts on the endpoint's port (the scoring
+URI stays); should that start fail, the previous version is started again.
 """
 
 from __future__ import annotations
@@ -11,24 +17,28 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from serving import httpclient
 from serving.config import PlatformSettings, ServerSettings
 from serving.deploy import process
-from serving.deploy.base import Deployed, DeployRequest, Observed, Progress
+from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
+from serving.deploy.folders import endpoint_folder, new_version_folder
 from serving.environments import ensure_venv
 from serving.errors import DeploymentError
 from serving.registry import EndpointRecord, Ref
-from serving.scoring.layout import ModelFiles, write_app_dir
+from serving.scoring.layout import AppLayout, ModelFiles, write_app_dir
 from serving.server.gunicorn import gunicorn_argv, gunicorn_env
 from serving.workspace import Workspace
 
 READY_TIMEOUT_S = 300.0
 LOG_NAME = "server.log"
+INTERRUPT_GRACE_S = 5.0
 _DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PROMETHEUS_MULTIPROC_DIR")
 
 
@@ -53,12 +63,18 @@ def keys_file(ws: Workspace, name: str) -> Path:
 
 
 def write_keys(path: Path, keys: list[str] | tuple[str, ...]) -> None:
-    """Atomically replace the keys file the server re-reads (one key per line)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(f"{k}\n" for k in keys))
+    """Atomically replace the keys file the server re-reads (one key per line, 0600)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("".join(f"{k}\n" for k in keys))
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
+
+
+def _uris(port: int) -> tuple[str, str]:
+    return f"http://127.0.0.1:{port}/score", f"http://127.0.0.1:{port}/swagger.json"
 
 
 class LocalTarget:
@@ -69,7 +85,11 @@ class LocalTarget:
     def __init__(self, settings: PlatformSettings | None = None) -> None:
         self.settings = settings or PlatformSettings.from_env()
 
-    def deploy(self, ws: Workspace, request: DeployRequest, progress: Progress) -> Deployed:
+    # -- one version: lay out, launch, wait -----------------------------------------------
+    def _prepare(
+        self, ws: Workspace, request: DeployRequest, folder: Path, progress: Progress
+    ) -> tuple[Path, AppLayout]:
+        """The environment's venv and the app folder of ``request`` in ``folder``."""
         progress(f"environment {request.env.short_hash}: preparing (python {request.env.python})")
         venv = ensure_venv(
             request.env,
@@ -78,26 +98,21 @@ class LocalTarget:
             progress=progress,
             index_url=self.settings.pip_index_url,
         )
-        base = ws.endpoint_dir(request.name)
-        if base.exists():
-            shutil.rmtree(base)
         progress("laying out the app folder and models")
         models = [
             ModelFiles(
                 m.name,
                 m.version,
-                ws.models.download(Ref(m.name, m.version), base / "models" / m.ref),
+                ws.models.download(Ref(m.name, m.version), folder / "models" / m.ref),
             )
             for m in request.models
         ]
-        layout = write_app_dir(base / "app", request.entry_script, request.source_dir, models)
-        port = request.port or free_port()
-        if port_in_use(port):
-            raise DeploymentError(
-                f"port {port} on 127.0.0.1 is already in use",
-                hint="choose another --port, or leave it out",
-            )
-        write_keys(keys_file(ws, request.name), request.keys)
+        return venv, write_app_dir(folder / "app", request.entry_script, request.source_dir, models)
+
+    def _server_env(
+        self, ws: Workspace, request: DeployRequest, layout: AppLayout, folder: Path, port: int
+    ) -> dict[str, str]:
+        """What the server's environment adds to this one (recorded to start it again)."""
         defaults = ServerSettings()
         settings = ServerSettings(
             app_root=Path(layout.app_root),
@@ -110,34 +125,69 @@ class LocalTarget:
             workers=request.workers or defaults.workers,
             threads=request.threads or defaults.threads,
             keys_file=keys_file(ws, request.name),
+            auth="key" if request.keys else "none",
             replica_id=f"{request.name}-local",
-            metrics_dir=base / "metrics",
+            metrics_dir=folder / "metrics",
         )
+        return {**dict(request.env.variables), **gunicorn_env(settings)}
+
+    @staticmethod
+    def _launch(
+        server_env: dict[str, str], venv: Path, folder: Path, started: Started
+    ) -> tuple[dict[str, Any], subprocess.Popen[bytes]]:
+        """Start the server and record it (Ctrl-C held back until it is recorded)."""
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
-        env.update(dict(request.env.variables))
-        env.update(gunicorn_env(settings))
+        env.update(server_env)
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        settings = ServerSettings.from_env(server_env)
         argv = gunicorn_argv(settings, python=str(venv / "bin" / "python"))
+        with process.no_interrupt():
+            ref, proc = process.start_detached(
+                argv, env=env, cwd=settings.app_root, log_file=folder / LOG_NAME
+            )
+            runtime: dict[str, Any] = {
+                "port": settings.port,
+                "process": ref.to_dict(),
+                "venv": str(venv),
+                "app_root": str(settings.app_root),
+                "folder": str(folder),
+                "log": str(folder / LOG_NAME),
+                "server_env": server_env,
+            }
+            started(runtime)
+        return runtime, proc
+
+    def _serve(
+        self,
+        server_env: dict[str, str],
+        venv: Path,
+        folder: Path,
+        progress: Progress,
+        started: Started,
+    ) -> dict[str, Any]:
+        """Launch and wait until ready; a server that fails (or is interrupted) is stopped."""
+        port = int(server_env["SERVING_PORT"])
+        if port_in_use(port):
+            raise DeploymentError(
+                f"port {port} on 127.0.0.1 is already in use",
+                hint="choose another --port, or leave it out",
+            )
         progress(f"starting the server on 127.0.0.1:{port}")
-        ref, proc = process.start_detached(
-            argv, env=env, cwd=Path(layout.app_root), log_file=base / LOG_NAME
-        )
+        runtime, proc = self._launch(server_env, venv, folder, started)
+        ref = process.ProcessRef.from_dict(runtime["process"])
+        assert ref is not None
         try:
-            self._wait_ready(port, proc, base / LOG_NAME, progress)
+            self._wait_ready(port, proc, folder / LOG_NAME, progress)
+        except BaseException:  # init() failed, or Ctrl-C: nothing keeps running
+            process.stop(ref, grace_s=INTERRUPT_GRACE_S)
+            raise
         finally:
             process.reap_in_background(proc)
-        runtime: dict[str, Any] = {
-            "port": port,
-            "process": ref.to_dict(),
-            "venv": str(venv),
-            "app_root": str(layout.app_root),
-            "log": str(base / LOG_NAME),
-        }
-        return Deployed(
-            f"http://127.0.0.1:{port}/score", f"http://127.0.0.1:{port}/swagger.json", runtime
-        )
+        return runtime
 
-    def _wait_ready(self, port: int, proc: Any, log: Path, progress: Progress) -> None:
+    def _wait_ready(
+        self, port: int, proc: subprocess.Popen[bytes], log: Path, progress: Progress
+    ) -> None:
         url = f"http://127.0.0.1:{port}/health/ready"
         started = time.monotonic()
         last_report = 0.0
@@ -151,13 +201,12 @@ class LocalTarget:
                     details=process.failure_excerpt(log),
                 )
             try:
-                if requests.get(url, timeout=1).status_code == 200:
+                if httpclient.get(url, timeout=1).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             waited = time.monotonic() - started
             if waited > READY_TIMEOUT_S:
-                process.stop(process.ProcessRef(proc.pid, None), grace_s=5)
                 raise DeploymentError(
                     f"the server was not ready after {READY_TIMEOUT_S:.0f} s",
                     details=process.tail(log, 25),
@@ -167,6 +216,78 @@ class LocalTarget:
                 last_report = waited
             time.sleep(0.1)
 
+    # -- the target ------------------------------------------------------------------------
+    def deploy(
+        self, ws: Workspace, request: DeployRequest, progress: Progress, started: Started = ignore
+    ) -> Deployed:
+        base = endpoint_folder(ws, request.name)
+        folder = new_version_folder(base)
+        venv, layout = self._prepare(ws, request, folder, progress)
+        port = request.port or free_port()
+        write_keys(keys_file(ws, request.name), request.keys)
+        server_env = self._server_env(ws, request, layout, folder, port)
+        runtime = self._serve(server_env, venv, folder, progress, started)
+        return Deployed(*_uris(port), runtime)
+
+    def replace(
+        self,
+        ws: Workspace,
+        record: EndpointRecord,
+        request: DeployRequest,
+        progress: Progress,
+        started: Started = ignore,
+    ) -> Deployed:
+        """Run the new version on a spare port until ready, then in place of the old one."""
+        port = int(record.runtime.get("port") or request.port or free_port())
+        folder = new_version_folder(endpoint_folder(ws, request.name))
+        try:
+            venv, layout = self._prepare(ws, request, folder, progress)
+            progress("trying the new version on a spare port first")
+            trial = self._serve(
+                self._server_env(ws, request, layout, folder, free_port()),
+                venv,
+                folder,
+                progress,
+                started,
+            )
+            _stop_one(trial)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        progress(f"stopping the running version of {request.name}")
+        self._stop(record.runtime)
+        server_env = self._server_env(ws, request, layout, folder, port)
+        try:
+            runtime = self._serve(server_env, venv, folder, progress, started)
+        except DeploymentError as exc:
+            self._restart(record.runtime, progress)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise DeploymentError(
+                f"{exc.message}; the previous version was started again",
+                details=exc.details,
+            ) from exc
+        old = record.runtime.get("folder")
+        if old and Path(old).resolve() != folder.resolve():
+            shutil.rmtree(old, ignore_errors=True)
+        return Deployed(*_uris(port), runtime)
+
+    def _restart(self, runtime: dict[str, Any], progress: Progress) -> None:
+        """Start a recorded version again (its folder and venv are still there)."""
+        server_env = runtime.get("server_env")
+        if not isinstance(server_env, dict) or not runtime.get("folder"):
+            return
+        progress("starting the previous version again")
+        self._serve(server_env, Path(runtime["venv"]), Path(runtime["folder"]), progress, ignore)
+
+    @staticmethod
+    def _stop(runtime: dict[str, Any]) -> None:
+        _stop_one(runtime)
+        _stop_one(runtime.get("candidate") or {})
+
+    def discard_candidate(self, ws: Workspace, record: EndpointRecord) -> None:
+        """Stop what a killed update left starting (recorded as ``candidate``)."""
+        _stop_one(record.runtime.get("candidate") or {}, grace_s=INTERRUPT_GRACE_S)
+
     def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
         ref = process.ProcessRef.from_dict(record.runtime.get("process", {}))
         if ref is None or not process.is_running(ref):
@@ -174,26 +295,28 @@ class LocalTarget:
                 "Unhealthy", "the server process is not running; see 'serving endpoints logs'"
             )
         try:
-            ok = (
-                requests.get(
-                    f"http://127.0.0.1:{record.runtime['port']}/health/ready", timeout=2
-                ).status_code
-                == 200
-            )
+            url = f"http://127.0.0.1:{record.runtime['port']}/health/ready"
+            ok = httpclient.get(url, timeout=2).status_code == 200
         except requests.RequestException:
             ok = False
         return Observed("Healthy") if ok else Observed("Unhealthy", "not ready")
 
     def logs(self, ws: Workspace, record: EndpointRecord, tail: int) -> str:
-        return process.tail(ws.endpoint_dir(record.name) / LOG_NAME, tail)
+        log = record.runtime.get("log")
+        return process.tail(Path(log), tail) if log else ""
 
     def set_keys(self, ws: Workspace, record: EndpointRecord, keys: list[str]) -> None:
         write_keys(keys_file(ws, record.name), keys)
 
     def remove(self, ws: Workspace, record: EndpointRecord) -> None:
-        ref = process.ProcessRef.from_dict(record.runtime.get("process", {}))
-        if ref is not None:
-            process.stop(ref)
+        self._stop(record.runtime)
         base = ws.endpoint_dir(record.name)
         if base.exists():
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _stop_one(runtime: dict[str, Any], grace_s: float = 30.0) -> None:
+    """Stop the server process a runtime record names (if any)."""
+    ref = process.ProcessRef.from_dict(runtime.get("process") or {})
+    if ref is not None and ref.pid > 1:
+        process.stop(ref, grace_s=grace_s)

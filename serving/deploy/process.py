@@ -1,7 +1,8 @@
 """Background server processes of the local target: start detached, identify, stop.
 
 A process is identified by its pid *and* its start time (from /proc), so a recycled pid
-is never mistaken for our server.
+is never mistaken for our server. Each one runs under :mod:`serving.deploy.logpipe`, which
+leads its process group and keeps its log size-bounded (rotated files).
 """
 
 from __future__ import annotations
@@ -9,11 +10,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from serving.config import PlatformSettings
+from serving.deploy import logpipe
 
 
 @dataclass(frozen=True)
@@ -59,23 +65,55 @@ def is_running(ref: ProcessRef) -> bool:
         return False
 
 
+def logged_argv(argv: Sequence[str], log_file: Path, settings: PlatformSettings) -> list[str]:
+    """``argv`` run under the rotating log writer (``logpipe.py LOG MAX BACKUPS -- argv``)."""
+    return [
+        sys.executable,
+        str(Path(logpipe.__file__).resolve()),
+        str(log_file),
+        str(settings.log_max_bytes),
+        str(settings.log_backups),
+        "--",
+        *argv,
+    ]
+
+
 def start_detached(
-    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    log_file: Path,
+    settings: PlatformSettings | None = None,
 ) -> tuple[ProcessRef, subprocess.Popen[bytes]]:
-    """Start ``argv`` in its own session (it outlives the CLI), output appended to the log."""
+    """Start ``argv`` in its own session (it outlives the CLI), its output in ``log_file``
+    (rotated at ``SERVING_LOG_MAX_BYTES``, ``SERVING_LOG_BACKUPS`` files kept)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as log:
-        proc = subprocess.Popen(
-            list(argv),
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
+    proc = subprocess.Popen(
+        logged_argv(argv, log_file, settings or PlatformSettings.from_env()),
+        env=dict(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
     return ProcessRef(proc.pid, _start_ticks(proc.pid)), proc
+
+
+@contextmanager
+def no_interrupt() -> Iterator[None]:
+    """Hold back SIGINT (Ctrl-C) in this thread while a process starts and is recorded:
+    an interrupt then arrives after the record exists, never between the two."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def reap_in_background(proc: subprocess.Popen[bytes]) -> None:

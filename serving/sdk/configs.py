@@ -4,6 +4,9 @@
 ``LocalDeployment`` runs the embedded local target (a gunicorn process on this machine); it
 is named for what it does rather than Azure's ``LocalWebservice.deploy_configuration``,
 which needed Docker and the cloud. That spelling is accepted too.
+
+Key auth defaults as in Azure ML v1: off for the local and docker targets (as for ACI), on
+for the cluster and kubernetes targets (as for AKS); ``auth_enabled`` changes it.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class ClusterDeployment:
     max_concurrent_requests_per_replica: int | None = None
     max_queue_wait_ms: int | None = None
     scoring_timeout_ms: int | None = None
-    auth_enabled: bool = False
+    auth_enabled: bool = True
     target: str = field(default="cluster", init=False)
 
     @property
@@ -119,7 +122,7 @@ class KubernetesDeployment:
     context: str | None = None
     image_registry: str | None = None
     service_type: str = "ClusterIP"
-    auth_enabled: bool = False
+    auth_enabled: bool = True
     port: int | None = field(default=None, init=False)
     target: str = field(default="kubernetes", init=False)
 

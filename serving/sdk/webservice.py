@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from serving import httpclient
 from serving.deploy import service
 from serving.errors import DeploymentError, ServingError, UserInputError
 from serving.registry import EndpointRecord
@@ -145,7 +146,7 @@ class Webservice:
             headers["Authorization"] = f"Bearer {self._record.keys[0]}"
         assert self.scoring_uri is not None
         try:
-            return requests.post(self.scoring_uri, data=data, headers=headers, timeout=300)
+            return httpclient.post(self.scoring_uri, data=data, headers=headers, timeout=300)
         except requests.RequestException as exc:
             raise WebserviceException(f"cannot reach {self.scoring_uri}: {exc}") from exc
 

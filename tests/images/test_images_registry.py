@@ -110,5 +110,6 @@ def test_keys_file_is_replaced_atomically_and_readable_by_the_container(tmp_path
     first = (folder / "keys").stat().st_ino
     write_keys(folder, ["c", "b"])
     assert (folder / "keys").read_text() == "c\nb\n" and (folder / "keys").stat().st_ino != first
-    assert (folder / "keys").stat().st_mode & 0o777 == 0o644
+    # owner and one group only: the container user's group (as root) or this user's
+    assert (folder / "keys").stat().st_mode & 0o777 == 0o640
     assert folder.parent.stat().st_mode & 0o777 == 0o700
