@@ -77,8 +77,8 @@ def start_server(model_dir: Path, log: Path, keys: tuple[str, ...] = ()) -> Iter
             try:
                 if requests.get(base + "/", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or listening while init() still runs
             time.sleep(0.3)
         yield base
     finally:
