@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from serving.cli.common import emit_one, err, is_json, out, shows, workspace
+from serving.cli.common import emit_one, err, is_json, out, plain, shows, workspace
 from serving.loadtest import (
     DEFAULT_MAX_ERROR_RATE,
     LoadTestSummary,
@@ -80,6 +80,7 @@ def print_summary(summary: LoadTestSummary) -> None:
         f"load test of {summary.target} ({summary.scoring_uri}): {summary.users} users "
         f"(+{summary.spawn_rate}/s) for {summary.duration_s} s",
         highlight=False,
+        markup=False,
     )
     latencies = (summary.p50_ms, summary.p90_ms, summary.p95_ms, summary.p99_ms, summary.max_ms)
     columns = {
@@ -100,7 +101,7 @@ def print_summary(summary: LoadTestSummary) -> None:
         failures.add_column("message", overflow="fold")
         for group in summary.failures_by_error:
             status = "-" if group.status is None else str(group.status or "no answer")
-            failures.add_row(str(group.count), status, group.message)
+            failures.add_row(str(group.count), status, plain(group.message))
         out.print("\nfailures:", highlight=False)
         out.print(failures)
     for verdict in summary.slos:

@@ -34,7 +34,7 @@ def is_models_tree(folder: Path) -> bool:
         return False
     for name in names:
         versions = list(name.iterdir())
-        if not versions or not all(v.is_dir() and _VERSION.match(v.name) for v in versions):
+        if not versions or not all(v.is_dir() and _VERSION.fullmatch(v.name) for v in versions):
             return False
     return True
 
