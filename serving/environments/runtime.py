@@ -10,7 +10,7 @@ from __future__ import annotations
 
 RUNTIME_REQUIREMENTS: tuple[str, ...] = (
     "flask>=2.2",
-    "gunicorn>=22.0",
+    "gunicorn>=26.2",  # wsgi.create(response_class=), Response._emit_body (KeepAliveWorker)
     "inference-schema>=1.7",
     "prometheus-client>=0.20",
 )

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from serving.config import ServerSettings
 from serving.scoring import (
@@ -157,7 +157,10 @@ class _JSONProvider(DefaultJSONProvider):
 def _http_error(exc: HTTPException) -> Response:
     if isinstance(exc, RequestEntityTooLarge):
         return error_response(413, "Request body is larger than the configured limit.")
-    return error_response(exc.code or 500, exc.description or exc.name)
+    response = error_response(exc.code or 500, exc.description or exc.name)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return response
 
 
 def _unexpected_error(exc: Exception) -> Response:

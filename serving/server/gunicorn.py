@@ -27,8 +27,16 @@ def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> lis
     """``python -m gunicorn ...`` for these settings.
 
     One worker per ``settings.workers``; ``threads > 1`` selects gthread workers (with
-    keep-alive), else sync workers. ``python`` defaults to the current interpreter; images
-    pass their own.
+    keep-alive), else :data:`KEEPALIVE_WORKER`. ``python`` defaults to the current
+    interpreter; images pass their own.
+
+    Slow clients: :data:`KEEPALIVE_WORKER` reads requests without blocking and enforces
+    ``settings.client_timeout_s`` (SERVING_CLIENT_TIMEOUT) from a request's first byte to
+    its last. gthread workers have gunicorn's own limits only: a new connection's first
+    bytes are awaited at most 5 s in a thread before it goes back to the poller, idle
+    connections close after ``--keep-alive``, an unread body is drained at most 5 s / 64 KiB,
+    and the header limits apply; a client that trickles a request holds one thread (not the
+    worker) until it finishes. Put a balancer with its own timeouts in front of those.
     """
     argv = [
         python or sys.executable,
