@@ -36,7 +36,7 @@ from tests.fuzz.conftest import FUZZ_SCRIPTS
 from tests.server.conftest import SCRIPTS
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
