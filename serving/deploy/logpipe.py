@@ -37,11 +37,23 @@ class RotatingWriter:
         self._size = self._file.tell()
 
     def write(self, data: bytes) -> None:
-        if self.max_bytes > 0 and self._size > 0 and self._size + len(data) > self.max_bytes:
-            self._rotate()
-        self._file.write(data)
+        """Write ``data``, rotating between lines (a line longer than the limit is cut)."""
+        for line in data.splitlines(keepends=True):
+            self._write_line(line)
         self._file.flush()
-        self._size += len(data)
+
+    def _write_line(self, line: bytes) -> None:
+        limit = self.max_bytes
+        if limit <= 0:
+            self._file.write(line)
+            self._size += len(line)
+            return
+        while line:
+            if self._size > 0 and self._size + len(line) > limit:
+                self._rotate()
+            piece, line = line[:limit], line[limit:]
+            self._file.write(piece)
+            self._size += len(piece)
 
     def _rotate(self) -> None:
         self._file.close()

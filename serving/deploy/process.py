@@ -89,6 +89,7 @@ def start_detached(
     """Start ``argv`` in its own session (it outlives the CLI), its output in ``log_file``
     (rotated at ``SERVING_LOG_MAX_BYTES``, ``SERVING_LOG_BACKUPS`` files kept)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.touch()  # there at once, as the log of a process that has not written yet
     proc = subprocess.Popen(
         logged_argv(argv, log_file, settings or PlatformSettings.from_env()),
         env=dict(env),
