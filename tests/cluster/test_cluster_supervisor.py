@@ -1,0 +1,98 @@
+"""The cluster target's supervisor after a restart: two ``endpoints show`` at once (real
+CLI processes) start exactly one; auth is on by default and explicit in the replicas."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from serving.deploy import cluster_supervisor as supervisor
+from serving.deploy import service
+from serving.deploy.cluster_base import load_state, replica_name, state_dir
+from serving.workspace import Workspace
+from tests.cluster.conftest import CLUSTER_TIMEOUT, remove_workspace_debris
+from tests.helpers import ROOT, cli_env, serving_cmd
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(CLUSTER_TIMEOUT)]
+NAME = "sup-svc"
+
+
+def supervisors(folder: Path) -> list[int]:
+    """Pids of supervisor processes of ``folder`` (not their log writers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and argv[1:4] == ["-m", "serving.deploy.cluster_supervisor", str(folder)]:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture()
+def endpoint(
+    ws: Workspace, engine: DockerClient, base_image: str, small_tree: Path, tmp_path: Path
+) -> Iterator[Workspace]:
+    env = tmp_path / "requirements.txt"
+    env.write_text("# nothing beyond the serving runtime\n")
+    ws.models.register(small_tree, "m")
+    service.deploy(
+        ws,
+        NAME,
+        models=["m"],
+        entry_script=ROOT / "tests" / "fixtures" / "scripts" / "ok.py",
+        env=str(env),
+        target="cluster",
+        options={"replicas": 1},
+    )
+    yield ws
+    for record in ws.endpoints.list():
+        service.delete(ws, record.name)
+    remove_workspace_debris(engine, ws.path, NAME)
+
+
+def test_two_shows_after_a_restart_start_one_supervisor(
+    endpoint: Workspace, engine: DockerClient
+) -> None:
+    ws = endpoint
+    record = ws.endpoints.get(NAME)
+    assert len(record.keys) == 2  # auth is on by default on the cluster target
+    env = engine.containers.get(replica_name(NAME, 1)).attrs["Config"]["Env"]
+    assert "SERVING_AUTH=key" in env
+    folder = state_dir(ws, NAME)
+    assert len(supervisors(folder)) == 1
+    state = load_state(folder)
+    assert state is not None
+    supervisor.stop(state)  # as after a reboot: the recorded supervisor is gone
+    assert supervisors(folder) == [] and not supervisor.running(state)
+
+    shows = [
+        subprocess.Popen(
+            serving_cmd("endpoints", "show", NAME, "-o", "json"),
+            env=cli_env(ws.path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for show in shows:
+        out, err = show.communicate(timeout=120)
+        assert show.returncode == 0, err
+        assert json.loads(out)["name"] == NAME
+    assert len(supervisors(folder)) == 1
+    restarted = load_state(folder)
+    assert restarted is not None and supervisor.running(restarted)
+    assert (folder / supervisor.LOG_NAME).is_file()
