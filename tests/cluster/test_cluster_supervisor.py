@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,9 +26,20 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(CLUSTER_TIMEOUT)]
 NAME = "sup-svc"
 
 
-def supervisors(folder: Path) -> list[int]:
-    """Pids of supervisor processes of ``folder`` (not their log writers)."""
-    found = []
+def supervisors(folder: Path, *, settle_s: float = 10.0) -> list[int]:
+    """Pids of supervisor processes of ``folder``, each counted with its log writer (which
+    starts it: give it ``settle_s`` to appear)."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        writers, found = _scan(folder)
+        if len(found) >= len(writers) or time.monotonic() > deadline:
+            return sorted(set(found) | set(writers))
+        time.sleep(0.1)
+
+
+def _scan(folder: Path) -> tuple[list[int], list[int]]:
+    writers: list[int] = []
+    found: list[int] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -36,9 +48,13 @@ def supervisors(folder: Path) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and argv[1:4] == ["-m", "serving.deploy.cluster_supervisor", str(folder)]:
+        if state == "Z":
+            continue
+        if argv[1:4] == ["-m", "serving.deploy.cluster_supervisor", str(folder)]:
             found.append(int(entry.name))
-    return found
+        elif len(argv) > 1 and argv[1].endswith("logpipe.py") and str(folder) in argv:
+            writers.append(int(entry.name))
+    return writers, found
 
 
 @pytest.fixture()
@@ -72,7 +88,7 @@ def test_two_shows_after_a_restart_start_one_supervisor(
     env = engine.containers.get(replica_name(NAME, 1)).attrs["Config"]["Env"]
     assert "SERVING_AUTH=key" in env
     folder = state_dir(ws, NAME)
-    assert len(supervisors(folder)) == 1
+    assert len(supervisors(folder)) == 2  # one supervisor and its log writer
     state = load_state(folder)
     assert state is not None
     supervisor.stop(state)  # as after a reboot: the recorded supervisor is gone
@@ -92,7 +108,8 @@ def test_two_shows_after_a_restart_start_one_supervisor(
         out, err = show.communicate(timeout=120)
         assert show.returncode == 0, err
         assert json.loads(out)["name"] == NAME
-    assert len(supervisors(folder)) == 1
+    time.sleep(2)  # a second supervisor would have been started by now
+    assert len(supervisors(folder)) == 2
     restarted = load_state(folder)
     assert restarted is not None and supervisor.running(restarted)
     assert (folder / supervisor.LOG_NAME).is_file()
