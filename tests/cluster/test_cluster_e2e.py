@@ -250,6 +250,7 @@ def small_ep(digits_ep: Endpoint) -> Endpoint:
         entry_script=APP / "score.py",
         env=str(SKLEARN / "env.yml"),
         target="cluster",
+        auth=False,  # keyless on purpose (the cluster target's default is key auth)
         options={
             "replicas": 1,
             "max_concurrent_requests": 1,
