@@ -14,7 +14,7 @@ from serving.cli.main import main
 from serving.errors import BackendUnavailableError
 from serving.images import bootstrap_base, docker_client
 from serving.workspace import Workspace
-from tests.helpers import ROOT, CliResult, cli_env, serving_cmd
+from tests.helpers import SKLEARN, CliResult, cli_env, serving_cmd
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -88,13 +88,34 @@ def small_tree(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def envs_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One venv cache for the whole session: each environment is built once."""
+    return tmp_path_factory.mktemp("envs")
+
+
+@pytest.fixture()
+def shared_envs(envs_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Deployments in this test build their venvs in the session's cache."""
+    monkeypatch.setenv("SERVING_ENVS_DIR", str(envs_cache))
+    return envs_cache
+
+
+@pytest.fixture()
+def runtime_only_env(tmp_path: Path) -> Path:
+    """An environment with nothing beyond the serving runtime (for fixture scripts)."""
+    path = tmp_path / "requirements.txt"
+    path.write_text("# nothing beyond the serving runtime\n")
+    return path
+
+
+@pytest.fixture(scope="session")
 def template_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The digits model made by the scikit-learn template's own train.py (once a session)."""
     out = tmp_path_factory.mktemp("template") / "model.pkl"
     subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scoring_templates" / "sklearn" / "train.py"),
+            str(SKLEARN / "train.py"),
             "--output",
             str(out),
         ],

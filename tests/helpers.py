@@ -1,14 +1,28 @@
-"""Helpers shared by tests (import as ``tests.helpers``)."""
+"""Helpers shared by tests (import as ``tests.helpers``): paths, the CLI result, and deploying
+the scikit-learn digits template on any target."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 ROOT = Path(__file__).resolve().parent.parent
+SKLEARN = ROOT / "scoring_templates" / "sklearn"
+"""The scikit-learn template: score.py, env.yml, train.py, sample-request.json."""
+SAMPLE = SKLEARN / "sample-request.json"
+FIXTURES = ROOT / "tests" / "fixtures" / "scripts"
+"""One-behaviour entry scripts."""
+DOCKER_TIMEOUT = 900
+"""Seconds for a docker test, fixtures included: the first one may bootstrap and build."""
 
 
 @dataclass
@@ -21,6 +35,9 @@ class CliResult:
         return json.loads(self.out)
 
 
+Cli = Callable[..., CliResult]
+
+
 def cli_env(ws_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["SERVING_WORKSPACE"] = str(ws_path)
@@ -29,3 +46,52 @@ def cli_env(ws_path: Path) -> dict[str, str]:
 
 def serving_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "serving", *args]
+
+
+def run_cli(
+    ws_path: Path, *args: object, env: dict[str, str] | None = None, timeout: float = 600
+) -> CliResult:
+    """Run the CLI as a subprocess on ``ws_path`` (for fixtures wider than one test)."""
+    done = subprocess.run(
+        serving_cmd(*(str(a) for a in args)),
+        env={**cli_env(ws_path), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def deploy_digits(
+    cli: Cli,
+    target: str,
+    *extra: object,
+    name: str = "digits-svc",
+    model: Path | None = None,
+) -> dict[str, object]:
+    """Deploy the digits template (score.py, env.yml) as ``name`` on ``target`` with the CLI;
+    registers ``model`` as ``digits`` first when given. Returns the endpoint's JSON."""
+    if model is not None:
+        assert cli("models", "register", model, "--name", "digits").code == 0
+    result = cli(
+        "deploy", name, "--model", "digits:1", "--entry-script", SKLEARN / "score.py",
+        "--env", SKLEARN / "env.yml", "--target", target, "-o", "json", *extra,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    data = result.json()
+    assert isinstance(data, dict) and data["target"] == target
+    return data
+
+
+def remove_workspace_debris(client: DockerClient, workspace: Path, prefix: str) -> None:
+    """Containers and networks labelled with ``workspace``, and model images named
+    ``serving/<prefix>...`` (what a test module made)."""
+    label = f"serving.workspace={workspace.resolve()}"
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True)
+    for network in client.networks.list(filters={"label": label}):
+        network.remove()
+    for image in client.images.list():
+        if any(tag.startswith(f"serving/{prefix}") for tag in image.tags):
+            client.images.remove(image.id, force=True)

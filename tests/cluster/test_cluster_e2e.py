@@ -19,13 +19,20 @@ from serving.deploy import service
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 from tests.cluster.cluster_load import Load, LoadResult
-from tests.cluster.conftest import APP, CLUSTER_TIMEOUT, SAMPLE, SKLEARN, remove_workspace_debris
-from tests.helpers import ROOT, CliResult
+from tests.cluster.conftest import APP
+from tests.helpers import (
+    DOCKER_TIMEOUT,
+    ROOT,
+    SAMPLE,
+    SKLEARN,
+    CliResult,
+    remove_workspace_debris,
+)
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(CLUSTER_TIMEOUT)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(DOCKER_TIMEOUT)]
 Cli = Callable[..., CliResult]
 NAME = "cl-digits"
 BODY = SAMPLE.read_bytes()

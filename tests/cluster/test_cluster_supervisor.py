@@ -11,18 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from serving.deploy.cluster_base import load_state, replica_name, state_dir
 
 from serving.deploy import cluster_supervisor as supervisor
 from serving.deploy import service
-from serving.deploy.cluster_base import load_state, replica_name, state_dir
 from serving.workspace import Workspace
-from tests.cluster.conftest import CLUSTER_TIMEOUT, remove_workspace_debris
-from tests.helpers import ROOT, cli_env, serving_cmd
+from tests.helpers import DOCKER_TIMEOUT, ROOT, cli_env, remove_workspace_debris, serving_cmd
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(CLUSTER_TIMEOUT)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(DOCKER_TIMEOUT)]
 NAME = "sup-svc"
 
 

@@ -23,8 +23,7 @@ from serving.deploy.folders import endpoint_folder
 from serving.deploy.local import write_keys
 from serving.errors import UserInputError
 from serving.workspace import Workspace
-from tests.deploy.conftest import FIXTURES
-from tests.helpers import CliResult, cli_env, serving_cmd
+from tests.helpers import FIXTURES, CliResult, cli_env, serving_cmd
 
 Cli = Callable[..., CliResult]
 Proc = Callable[..., subprocess.CompletedProcess[str]]

@@ -1,100 +1,19 @@
-"""The local target end to end: real venvs, real gunicorn processes, real HTTP."""
+"""The local target end to end: real venvs, real gunicorn processes, real HTTP. Deploying,
+scoring, keys, logs, update and delete, shared by every target, are in tests/e2e."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import requests
 
 from serving.workspace import Workspace
-from tests.deploy.conftest import FIXTURES, SAMPLE, SKLEARN
-from tests.helpers import CliResult
+from tests.helpers import FIXTURES, SAMPLE, SKLEARN, Cli, deploy_digits
 
 pytestmark = pytest.mark.slow
-Cli = Callable[..., CliResult]
-
-
-def _deploy_digits(cli: Cli, model: Path, *extra: str) -> dict[str, object]:
-    assert cli("models", "register", model, "--name", "digits").code == 0
-    result = cli(
-        "deploy",
-        "digits-svc",
-        "--model",
-        "digits:1",
-        "--entry-script",
-        SKLEARN / "score.py",
-        "--env",
-        SKLEARN / "env.yml",
-        "-o",
-        "json",
-        *extra,
-    )
-    assert result.code == 0, result.err
-    data = result.json()
-    assert isinstance(data, dict)
-    return data
-
-
-def test_deploy_score_update_delete(cli: Cli, template_model: Path) -> None:
-    data = _deploy_digits(cli, template_model)
-    assert set(data) >= {"name", "scoring_uri", "swagger_uri", "state", "target", "models", "keys"}
-    assert data["state"] == "Healthy" and data["target"] == "local"
-    assert data["models"] == ["digits:1"] and data["keys"] == []
-    uri = str(data["scoring_uri"])
-    resp = requests.post(
-        uri, data=SAMPLE.read_bytes(), headers={"Content-Type": "application/json"}, timeout=30
-    )
-    assert resp.status_code == 200 and resp.json() == [0]
-    assert requests.get(str(data["swagger_uri"]), timeout=10).json()["swagger"] == "2.0"
-    invoked = cli("endpoints", "invoke", "digits-svc", "--data", f"@{SAMPLE}")
-    assert invoked.code == 0 and json.loads(invoked.out) == [0]
-    logs = cli("endpoints", "logs", "digits-svc", "--tail", "200")
-    assert "loaded" in logs.out  # print() in init() reaches the log
-
-    # a new model version: same environment, same port, new answers come from it
-    cli("models", "register", template_model, "--name", "digits")
-    updated = cli("endpoints", "update", "digits-svc", "--model", "digits:2", "-o", "json")
-    assert updated.code == 0, updated.err
-    assert updated.json()["models"] == ["digits:2"]  # type: ignore[index]
-    assert updated.json()["scoring_uri"] == uri  # type: ignore[index]
-    assert requests.post(
-        uri, data=SAMPLE.read_bytes(), headers={"Content-Type": "application/json"}, timeout=30
-    ).json() == [0]
-    assert cli("models", "delete", "digits:2").code == 4  # in use
-
-    assert cli("endpoints", "delete", "digits-svc").code == 0
-    with pytest.raises(requests.ConnectionError):
-        requests.get(uri.rsplit("/", 1)[0] + "/", timeout=5)
-    assert cli("endpoints", "list", "-o", "json").json() == []
-
-
-def test_auth_keys_and_regen(cli: Cli, template_model: Path) -> None:
-    data = _deploy_digits(cli, template_model, "--auth")
-    uri = str(data["scoring_uri"])
-    primary, secondary = data["keys"]  # type: ignore[misc]
-    body = SAMPLE.read_bytes()
-
-    def post(key: str | None) -> int:
-        headers = {"Content-Type": "application/json"}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return requests.post(uri, data=body, headers=headers, timeout=30).status_code
-
-    assert post(None) == 401
-    assert post("wrong") == 401
-    assert post(primary) == 200 and post(secondary) == 200
-    assert requests.get(uri.rsplit("/", 1)[0] + "/health/ready", timeout=5).status_code == 200
-    regen = cli("endpoints", "keys", "digits-svc", "--regen", "primary", "-o", "json").json()
-    assert isinstance(regen, dict) and regen["primary"] != primary
-    assert regen["secondary"] == secondary
-    assert post(primary) == 401  # the old key stops working at once
-    assert post(str(regen["primary"])) == 200 and post(secondary) == 200
-    cli("endpoints", "delete", "digits-svc")
 
 
 def test_failing_init_reports_traceback_and_failed(
@@ -122,7 +41,8 @@ def test_failing_init_reports_traceback_and_failed(
 
 
 def test_dead_process_shows_unhealthy(cli: Cli, template_model: Path) -> None:
-    data = _deploy_digits(cli, template_model)
+    data = deploy_digits(cli, "local", model=template_model)
+    assert data["keys"] == []  # no key unless --auth on the local target
     shown = cli("endpoints", "show", "digits-svc", "-o", "json").json()
     pid = shown["runtime"]["process"]["pid"]  # type: ignore[index]
     os.killpg(pid, signal.SIGKILL)

@@ -11,8 +11,7 @@ import pytest
 import requests
 
 from serving.cli.main import main
-from tests.deploy.conftest import FIXTURES
-from tests.helpers import CliResult
+from tests.helpers import FIXTURES, CliResult
 
 pytestmark = pytest.mark.slow
 Cli = Callable[..., CliResult]

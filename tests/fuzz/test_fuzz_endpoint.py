@@ -21,11 +21,10 @@ import schemathesis
 from schemathesis import Case
 
 from tests.fuzz.fuzzing import RUN_FAILED, fuzz_schema, header
-from tests.helpers import ROOT, cli_env, serving_cmd
+from tests.helpers import SKLEARN, cli_env, serving_cmd
 
 pytestmark = pytest.mark.slow
 
-SKLEARN = ROOT / "scoring_templates" / "sklearn"
 MAX_EXAMPLES = 60
 REQUEST_TIMEOUT_S = 10.0
 FUZZ_BUDGET_S = 90.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,16 +20,7 @@ from serving.errors import BackendUnavailableError
 from serving.images import BuildRequest, BuiltImage, ImageBuilder, docker_client
 from serving.images.engine import find_image
 from serving.workspace import Workspace
-from tests.helpers import ROOT
-
-if TYPE_CHECKING:
-    pass
-
-SKLEARN = ROOT / "scoring_templates" / "sklearn"
-SAMPLE = SKLEARN / "sample-request.json"
-FIXTURES = ROOT / "tests" / "fixtures" / "scripts"
-DOCKER_TIMEOUT = 900
-"""Seconds for a docker test, fixtures included: the first one may bootstrap and build."""
+from tests.helpers import SKLEARN
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -83,11 +73,3 @@ def digits(
         BuildRequest((record,), SKLEARN / "score.py", None, spec), lambda line: None
     )
     return Digits(ws, built, spec, template_model)
-
-
-@pytest.fixture()
-def runtime_only_env(tmp_path: Path) -> Path:
-    """An environment with nothing beyond the serving runtime (for fixture scripts)."""
-    path = tmp_path / "requirements.txt"
-    path.write_text("# nothing beyond the serving runtime\n")
-    return path

@@ -18,8 +18,8 @@ import serving
 from serving.images import BuildRequest, ImageBuilder, SmokeCheckError, package_image
 from serving.images.engine import run_once
 from serving.images.smoke import smoke_argv
-from tests.helpers import CliResult
-from tests.images.conftest import DOCKER_TIMEOUT, FIXTURES, SAMPLE, SKLEARN, Digits
+from tests.helpers import DOCKER_TIMEOUT, FIXTURES, SAMPLE, SKLEARN, CliResult
+from tests.images.conftest import Digits
 
 if TYPE_CHECKING:
     from docker import DockerClient

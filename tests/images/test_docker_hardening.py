@@ -14,8 +14,7 @@ import requests
 
 from serving.deploy.docker import ENDPOINT_LABEL, WORKSPACE_LABEL, keys_folder
 from serving.workspace import Workspace
-from tests.helpers import CliResult
-from tests.images.conftest import DOCKER_TIMEOUT, FIXTURES
+from tests.helpers import DOCKER_TIMEOUT, FIXTURES, CliResult
 
 if TYPE_CHECKING:
     from docker import DockerClient

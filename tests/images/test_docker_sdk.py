@@ -17,7 +17,7 @@ from serving.sdk import (
     Webservice,
 )
 from serving.workspace import Workspace
-from tests.images.conftest import DOCKER_TIMEOUT, SAMPLE, SKLEARN
+from tests.helpers import DOCKER_TIMEOUT, SAMPLE, SKLEARN
 
 if TYPE_CHECKING:
     from docker import DockerClient

@@ -16,7 +16,8 @@ from serving.images.context import APP_FOLDER, write_app_context
 from serving.images.dockerfile import APP_ROOT, ENV_PYTHON
 from serving.images.engine import run_once
 from serving.workspace import Workspace
-from tests.images.conftest import DOCKER_TIMEOUT, SKLEARN, Digits
+from tests.helpers import DOCKER_TIMEOUT, SKLEARN
+from tests.images.conftest import Digits
 
 if TYPE_CHECKING:
     from docker import DockerClient

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from tests.helpers import ROOT, CliResult
+from tests.helpers import FIXTURES, CliResult
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
-OK = ROOT / "tests" / "fixtures" / "scripts" / "ok.py"
+OK = FIXTURES / "ok.py"
 
 
 def _env(folder: Path) -> dict[str, str]:

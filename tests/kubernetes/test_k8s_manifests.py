@@ -10,18 +10,17 @@ from typing import Any
 
 import pytest
 import yaml
+from serving.deploy.k8s_manifests import manifests
+from serving.deploy.k8s_validate import ManifestError, validate, validate_all
 
 from serving.catalog import parse_env_file
 from serving.deploy.base import DeployRequest
-from serving.deploy.k8s_manifests import manifests
-from serving.deploy.k8s_validate import ManifestError, validate, validate_all
 from serving.deploy.kubernetes import kubernetes_spec, write_manifests
 from serving.images.model import CONTAINER_PORT
 from serving.server.handler import ROUTES
 from serving.workspace import Workspace
-from tests.helpers import ROOT
+from tests.helpers import SKLEARN
 
-SKLEARN = ROOT / "scoring_templates" / "sklearn"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IMAGE = "registry.example.com/team/serving/digits-svc:1"
 

@@ -13,18 +13,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-
 from serving.deploy.k8s_validate import validate
+
 from serving.errors import BackendUnavailableError
 from serving.images import bootstrap_base, docker_client
 from serving.images.model import CONTAINER_PORT
-from tests.helpers import ROOT, CliResult
+from tests.helpers import SKLEARN, CliResult
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
-SKLEARN = ROOT / "scoring_templates" / "sklearn"
 REGISTRY = "registry.example.com/team"
 
 

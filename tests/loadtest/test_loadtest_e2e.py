@@ -25,13 +25,12 @@ from serving.cli.loadtest import loadtest
 from serving.cli.main import cli as cli_group
 from serving.loadtest import run_loadtest
 from serving.workspace import Workspace
-from tests.helpers import ROOT, CliResult, serving_cmd
+from tests.helpers import ROOT, SAMPLE, SKLEARN, CliResult, serving_cmd
 
 pytestmark = pytest.mark.slow
 
 Cli = Callable[..., CliResult]
-SAMPLE = ROOT / "scoring_templates" / "sklearn" / "sample-request.json"
-SCORE_PY = ROOT / "scoring_templates" / "sklearn" / "score.py"
+SCORE_PY = SKLEARN / "score.py"
 KEYS = ("k-primary", "k-secondary")
 SHORT = ("--users", "5", "--spawn-rate", "5", "--duration", "3s")
 

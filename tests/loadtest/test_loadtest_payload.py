@@ -14,9 +14,7 @@ from inference_schema.schema_decorators import input_schema, output_schema
 from serving.errors import UserInputError
 from serving.loadtest.payload import NoExample, example_body, read_bodies, write_bodies
 from serving.server.swagger import build_swagger
-from tests.helpers import ROOT
-
-SAMPLE = ROOT / "scoring_templates" / "sklearn" / "sample-request.json"
+from tests.helpers import SAMPLE
 
 
 @input_schema("data", NumpyParameterType(np.zeros((1, 3), dtype=np.float64)))
