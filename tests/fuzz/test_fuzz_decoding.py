@@ -33,7 +33,7 @@ from serving.scoring import (
     parse_query_string,
 )
 from tests.fuzz.conftest import FUZZ_SCRIPTS
-from tests.server.conftest import SCRIPTS
+from tests.helpers import FIXTURES
 
 FUZZ = settings(
     max_examples=100,
@@ -147,7 +147,7 @@ def test_decode_json_round_trips(count: Counter) -> None:
 @pytest.mark.parametrize("kind", ["array", "object"])
 @pytest.mark.parametrize("script", ["schema_decorated.py", "ok.py"])
 def test_deep_post_body_is_a_400(script: str, kind: str) -> None:
-    bound = _load(SCRIPTS, script)
+    bound = _load(FIXTURES, script)
     if script == "ok.py":  # plain mode: run() gets the text and decodes it (or not) itself
         kwargs = bind_arguments(bound, ScoringInput("POST", _deep(kind), is_json=True))
         assert len(kwargs["raw_data"]) == len(_deep(kind))
@@ -160,7 +160,7 @@ def test_deep_post_body_is_a_400(script: str, kind: str) -> None:
 
 @pytest.mark.parametrize("script", ["schema_decorated.py", "ok.py"])
 def test_any_post_body_binds_or_is_a_4xx(script: str, count: Counter) -> None:
-    bound = _load(SCRIPTS, script)
+    bound = _load(FIXTURES, script)
 
     @FUZZ
     @given(bodies, st.booleans())
@@ -177,7 +177,7 @@ def test_any_post_body_binds_or_is_a_4xx(script: str, count: Counter) -> None:
 
 
 def test_schema_post_round_trips_json_values(count: Counter) -> None:
-    bound = _load(SCRIPTS, "schema_decorated.py")
+    bound = _load(FIXTURES, "schema_decorated.py")
 
     @FUZZ
     @given(json_values, st.none() | json_values)
@@ -195,7 +195,7 @@ def test_schema_post_round_trips_json_values(count: Counter) -> None:
 
 @pytest.mark.parametrize("script", ["schema_decorated.py", "ok.py"])
 def test_any_query_binds_or_is_a_4xx(script: str, count: Counter) -> None:
-    bound = _load(SCRIPTS, script)
+    bound = _load(FIXTURES, script)
     queries = st.text(max_size=120) | st.integers(1, 3000).map(lambda n: "data=" + "[" * n)
 
     @FUZZ
@@ -213,7 +213,7 @@ def test_any_query_binds_or_is_a_4xx(script: str, count: Counter) -> None:
 
 
 def test_deep_query_value_is_a_400() -> None:
-    bound = _load(SCRIPTS, "schema_decorated.py")
+    bound = _load(FIXTURES, "schema_decorated.py")
     query = parse_query_string("data=" + "[" * 5000 + "]" * 5000)
     with pytest.raises(BadInputError, match=r"^A query parameter could not be decoded: JSON is"):
         bind_arguments(bound, ScoringInput("GET", query=query))
@@ -278,7 +278,7 @@ def test_schema_types_any_body_scores_or_fails_cleanly(count: Counter) -> None:
 
 
 def test_numpy_values_keep_their_numbers(count: Counter) -> None:
-    scorer = Scorer(_load(SCRIPTS, "schema_decorated.py"))
+    scorer = Scorer(_load(FIXTURES, "schema_decorated.py"))
     finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
     @FUZZ

@@ -13,7 +13,8 @@ import requests
 from serving.config import ServerSettings
 from serving.scoring import write_app_dir
 from tests.fuzz.conftest import FUZZ_SCRIPTS
-from tests.server.conftest import SCRIPTS, ServerProcess, free_port
+from tests.helpers import FIXTURES
+from tests.server.conftest import ServerProcess, free_port
 
 pytestmark = pytest.mark.slow
 DEEP = 100_000
@@ -40,7 +41,7 @@ def _start(base: Path, script: Path) -> ServerProcess:
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    script = SCRIPTS / "schema_decorated.py"
+    script = FIXTURES / "schema_decorated.py"
     if request.param == "rawhttp":
         script = FUZZ_SCRIPTS / "raw_json.py"
     started = _start(tmp_path_factory.mktemp(request.param), script)

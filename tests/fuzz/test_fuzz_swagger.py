@@ -16,7 +16,8 @@ from serving.server.app import create_app
 from serving.server.swagger import build_swagger
 from tests.fuzz.conftest import FUZZ_SCRIPTS
 from tests.fuzz.fuzzing import fuzz_schema, header
-from tests.server.conftest import SCRIPTS, settings_for
+from tests.helpers import FIXTURES
+from tests.inprocess import settings_for
 
 KEY = "fuzz-key-1"
 
@@ -34,7 +35,7 @@ def _operations(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("script", ["schema_decorated.py", "ok.py"])
 def test_no_auth_declared_without_keys(script: str) -> None:
-    for version, doc in _docs(SCRIPTS, script, auth=False).items():
+    for version, doc in _docs(FIXTURES, script, auth=False).items():
         assert "securityDefinitions" not in doc and "security" not in doc, version
         assert "securitySchemes" not in doc.get("components", {}), version
         for name, op in _operations(doc).items():
@@ -42,7 +43,7 @@ def test_no_auth_declared_without_keys(script: str) -> None:
 
 
 def test_bearer_on_the_protected_operations_with_keys() -> None:
-    docs = _docs(SCRIPTS, "schema_decorated.py", auth=True)
+    docs = _docs(FIXTURES, "schema_decorated.py", auth=True)
     assert docs["2"]["securityDefinitions"]["Bearer"]["in"] == "header"
     assert docs["3"]["components"]["securitySchemes"]["Bearer"]["name"] == "Authorization"
     for version, doc in docs.items():
@@ -55,7 +56,7 @@ def test_bearer_on_the_protected_operations_with_keys() -> None:
 
 
 def test_parameters_without_default_are_required() -> None:
-    docs = _docs(SCRIPTS, "schema_decorated.py", auth=False)
+    docs = _docs(FIXTURES, "schema_decorated.py", auth=False)
     assert docs["2"]["definitions"]["ServiceInput"]["required"] == ["data"]  # factor=1.0
     assert docs["3"]["components"]["schemas"]["ServiceInput"]["required"] == ["data"]
     typed = _docs(FUZZ_SCRIPTS, "schema_types.py", auth=False)["3"]
@@ -66,7 +67,7 @@ def test_parameters_without_default_are_required() -> None:
 
 
 def test_swagger_operation_lists_the_versions_it_serves() -> None:
-    doc = _docs(SCRIPTS, "schema_decorated.py", auth=False)["3"]
+    doc = _docs(FIXTURES, "schema_decorated.py", auth=False)["3"]
     op = _operations(doc)["GET /swagger.json"]
     assert op["parameters"][0]["schema"]["enum"] == ["2", "2.0", "3", "3.0", "3.1"]
     assert "application/json" in op["responses"]["200"]["content"]

@@ -1,4 +1,5 @@
-"""Helpers for the server tests: in-process Flask clients and real gunicorn processes."""
+"""Real gunicorn processes for the server tests (the in-process fixtures come from
+tests/inprocess.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,63 +15,14 @@ from typing import Any
 
 import pytest
 import requests
-from flask.testing import FlaskClient
 
 from serving.config import ServerSettings
-from serving.scoring import ModelFiles, Scorer, write_app_dir
-from serving.server.app import create_app
+from serving.scoring import ModelFiles, write_app_dir
 from serving.server.gunicorn import gunicorn_argv, gunicorn_env
+from tests.helpers import FIXTURES
+from tests.inprocess import _isolate_loaded_scripts, client_for, scripts_dir, settings_for
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "fixtures" / "scripts"
-
-
-@pytest.fixture(autouse=True)
-def _isolate_loaded_scripts() -> Iterator[None]:
-    """Undo what loading entry scripts does to this process (sys.path, shim modules, alarm)."""
-    path = list(sys.path)
-    modules = set(sys.modules)
-    yield
-    sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        if name == "entry_module" or name.split(".")[0] in (
-            "azureml",
-            "azureml_inference_server_http",
-        ):
-            del sys.modules[name]
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-
-
-def settings_for(script: str, app_root: Path = SCRIPTS, **overrides: Any) -> ServerSettings:
-    """Settings for a fixture script, with quiet defaults for tests."""
-    base = ServerSettings(
-        app_root=app_root,
-        entry_script=script,
-        workers=1,
-        access_log=False,
-        replica_id="test-replica",
-    )
-    return replace(base, **overrides)
-
-
-@pytest.fixture()
-def scripts_dir() -> Path:
-    """The folder of one-behaviour entry scripts."""
-    return SCRIPTS
-
-
-@pytest.fixture()
-def client_for() -> Callable[..., FlaskClient]:
-    """``client_for("ok.py", scoring_timeout_ms=500, init=True)``: a Flask test client."""
-
-    def make(script: str, *, init: bool = True, **overrides: Any) -> FlaskClient:
-        settings = settings_for(script, **overrides)
-        scorer = Scorer.from_settings(settings)
-        if init:
-            scorer.initialize()
-        return create_app(settings, scorer).test_client()
-
-    return make
+__all__ = ["_isolate_loaded_scripts", "client_for", "scripts_dir", "settings_for"]
 
 
 def free_port() -> int:
@@ -151,7 +102,7 @@ def start_server(
     **overrides: Any,
 ) -> ServerProcess:
     """Lay out an app folder under ``base`` for a fixture script and start gunicorn on it."""
-    layout = write_app_dir(base / "app", SCRIPTS / script, None, models)
+    layout = write_app_dir(base / "app", FIXTURES / script, None, models)
     env = {**layout.env, **(extra_env or {})}
     settings = replace(
         ServerSettings.from_env(env),
