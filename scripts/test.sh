@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh checkout: install into .venv, then lint, type-check,
 # check the import layers, and run pytest. CI runs exactly this (.ci/run).
+#
+#   scripts/test.sh              everything (what CI runs)
+#   scripts/test.sh --fast       the same checks, but pytest skips the docker and slow tests
+#                                (-m "not docker and not slow"): the development lane
+# Any other argument goes to pytest, e.g. scripts/test.sh --fast tests/contract -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+fast=0
+args=()
+for arg in "$@"; do
+    if [ "$arg" = "--fast" ]; then fast=1; else args+=("$arg"); fi
+done
+
 # The docker tests bootstrap a base image offline with mmdebstrap (a Debian package).
-if ! command -v mmdebstrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+if [ "$fast" = 0 ] && ! command -v mmdebstrap >/dev/null && [ "$(id -u)" = 0 ] \
+    && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
 fi
 
@@ -16,4 +28,10 @@ python3 -m venv .venv
 echo "== ruff";    .venv/bin/ruff check serving tests bench loadtests
 echo "== mypy";    .venv/bin/mypy
 echo "== imports"; .venv/bin/lint-imports
-echo "== pytest";  .venv/bin/python -m pytest "$@"
+if [ "$fast" = 1 ]; then
+    echo "== pytest (fast: not docker and not slow)"
+    .venv/bin/python -m pytest -m "not docker and not slow" ${args[@]+"${args[@]}"}
+else
+    echo "== pytest"
+    .venv/bin/python -m pytest ${args[@]+"${args[@]}"}
+fi

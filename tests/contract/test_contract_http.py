@@ -368,7 +368,7 @@ def test_access_log_is_one_json_line(
     assert entry["method"] == "POST"
     assert entry["route"] == "/score"
     assert entry["status"] == 200
-    assert entry["duration_ms"] >= 0
+    assert isinstance(entry["duration_ms"], float) and entry["duration_ms"] < 5000
 
 
 def test_cors(client_for: ClientFor) -> None:

@@ -115,7 +115,7 @@ def test_loadtest_target_check_bypasses_the_proxy(base: str) -> None:
     target = Target(label=base, host=base, path="/score")
     body = fetch_example(target)
     assert json.loads(body) == [1]
-    assert preflight(target, body) >= 0
+    assert 0 < preflight(target, body) < 10_000  # a latency in ms: it was answered
 
 
 def test_locust_env_adds_loopback_to_no_proxy() -> None:

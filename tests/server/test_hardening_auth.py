@@ -1,19 +1,20 @@
-"""Auth fails closed: keys files deleted, emptied, unreadable or recreated under real gunicorn."""
+"""Auth fails closed: keys files deleted, emptied, unreadable or recreated (under real
+gunicorn with two workers for the lifecycle; the rest through the in-process app)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import requests
+from flask.testing import FlaskClient
+
+from tests.inprocess import ClientFor, settings_for
 
 if TYPE_CHECKING:
     from tests.server.conftest import ServerProcess
-
-pytestmark = pytest.mark.slow
 
 Factory = Callable[..., "ServerProcess"]
 KEY = {"Authorization": "Bearer key-one"}
@@ -40,6 +41,7 @@ def _replace(path: Path, text: str) -> None:
     staged.replace(path)
 
 
+@pytest.mark.slow
 def test_keys_file_lifecycle(server_factory: Factory, tmp_path: Path) -> None:
     keys_file = tmp_path / "keys"
     keys_file.write_text("key-one\n")
@@ -57,36 +59,48 @@ def test_keys_file_lifecycle(server_factory: Factory, tmp_path: Path) -> None:
         assert requests.get(f"{server.url}{path}", timeout=10).status_code == 200
 
 
-def test_a_read_error_keeps_the_last_keys(server_factory: Factory, tmp_path: Path) -> None:
+def _app_statuses(client: FlaskClient, headers: dict[str, str] | None = None) -> list[int]:
+    """``_statuses`` through the in-process app."""
+    statuses = []
+    for method, path in (("POST", "/score"), ("GET", "/swagger.json")):
+        response = client.open(path, method=method, data="[1]", headers=headers)
+        if response.status_code == 401:
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert "message" in response.get_json()
+        statuses.append(response.status_code)
+    return statuses
+
+
+def test_a_read_error_keeps_the_last_keys(
+    client_for: ClientFor, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     keys_file = tmp_path / "keys"
     keys_file.write_text("key-one\n")
-    server = server_factory("ok.py", keys_file=keys_file, auth="key")
-    assert _statuses(server, KEY) == [200, 200]
+    client = client_for("ok.py", keys_file=keys_file, auth="key")
+    assert _app_statuses(client, KEY) == [200, 200]
     # stat() works but reading fails (EISDIR; EIO or EACCES as root cannot be caused here)
     keys_file.unlink()
     keys_file.mkdir()
-    assert _statuses(server, KEY) == [200, 200]
-    assert _statuses(server, {"Authorization": "Bearer other"}) == [401, 401]
+    assert _app_statuses(client, KEY) == [200, 200]
+    assert _app_statuses(client, {"Authorization": "Bearer other"}) == [401, 401]
     keys_file.rmdir()  # now really gone: revoked
-    assert _statuses(server, KEY) == [401, 401]
-    time.sleep(0.2)
-    assert server.log().count("Cannot read the keys file") == 1
+    assert _app_statuses(client, KEY) == [401, 401]
+    assert caplog.text.count("Cannot read the keys file") == 1
 
 
 @pytest.mark.parametrize("content", [None, "", "\n  \n"])
 def test_no_readable_key_at_start_is_401(
-    server_factory: Factory, tmp_path: Path, content: str | None
+    client_for: ClientFor, tmp_path: Path, content: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     keys_file = tmp_path / "keys"
     if content is not None:
         keys_file.write_text(content)
-    server = server_factory("ok.py", keys_file=keys_file, auth="key")
-    assert _statuses(server) == [401, 401]
-    assert _statuses(server, KEY) == [401, 401]
-    assert "no key is configured or readable" in server.log()
+    client = client_for("ok.py", keys_file=keys_file, auth="key")
+    assert _app_statuses(client) == [401, 401]
+    assert _app_statuses(client, KEY) == [401, 401]
+    assert "no key is configured or readable" in caplog.text
 
 
-def test_auth_none_is_open(server_factory: Factory, tmp_path: Path) -> None:
-    server = server_factory("ok.py", auth="none")
-    assert _statuses(server) == [200, 200]
-    assert server.settings.to_env()["SERVING_AUTH"] == "none"
+def test_auth_none_is_open(client_for: ClientFor) -> None:
+    assert _app_statuses(client_for("ok.py", auth="none")) == [200, 200]
+    assert settings_for("ok.py", auth="none").to_env()["SERVING_AUTH"] == "none"

@@ -1,20 +1,21 @@
-"""Acceptance: the contract against real gunicorn processes started from gunicorn_argv."""
+"""The contract where it needs a real gunicorn process started from gunicorn_argv: HTTP
+framing, keep-alive, body limits on the wire, startup failures, timeouts in workers, logs,
+metrics across workers, SIGTERM. The rest of the contract is tested in-process in
+tests/contract."""
 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-
-from serving.scoring import ModelFiles
 
 if TYPE_CHECKING:
     from tests.server.conftest import ServerProcess
@@ -41,7 +42,7 @@ class TestOk:
         assert response.json() == {"sum": 6}
         assert response.headers["Content-Type"] == "application/json"
         assert response.headers[RUN_FAILED] == "False"
-        assert float(response.headers["x-ms-run-fn-exec-ms"]) >= 0
+        assert re.fullmatch(r"\d+\.\d{3}", response.headers["x-ms-run-fn-exec-ms"])
         assert len(response.headers["x-request-id"]) == 36
         assert response.headers["x-ms-request-id"] == response.headers["x-request-id"]
         assert response.headers["x-ms-server-version"].startswith("serving/")
@@ -162,50 +163,6 @@ def test_scoring_timeout_is_504_and_the_worker_recovers(
     assert fast.json() == {"slept": 0.05}
 
 
-@pytest.mark.parametrize(
-    ("script", "body", "expected"),
-    [
-        ("returns_numpy.py", "array", [[0, 1, 2], [3, 4, 5]]),
-        ("returns_none.py", "x", {}),
-        ("returns_str.py", "x", "hello"),
-    ],
-)
-def test_result_encoding(server_factory: Factory, script: str, body: str, expected: Any) -> None:
-    response = _post(server_factory(script), body)
-    assert response.status_code == 200
-    assert response.json() == expected
-
-
-def test_schema_decorated(server_factory: Factory) -> None:
-    server = server_factory("schema_decorated.py")
-    good = _post(server, json={"data": [[1, 2, 3]], "factor": 10})
-    assert good.json() == [60.0]
-    missing = _post(server, json={"factor": 1})
-    assert missing.status_code == 400
-    assert missing.json() == {"message": "A value is not provided for the 'data' parameter."}
-    wrong_type = _post(server, '{"data": [[1, 2, 3]]}', headers={"Content-Type": "text/plain"})
-    assert wrong_type.status_code == 415
-    assert wrong_type.json() == {"message": "Expects Content-Type to be application/json"}
-    swagger2 = requests.get(f"{server.url}/swagger.json?version=2", timeout=10).json()
-    assert swagger2["swagger"] == "2.0"
-    assert "data" in swagger2["definitions"]["ServiceInput"]["properties"]
-    swagger3 = requests.get(f"{server.url}/swagger.json?version=3", timeout=10).json()
-    assert swagger3["openapi"].startswith("3.0")
-    assert "data" in swagger3["components"]["schemas"]["ServiceInput"]["properties"]
-
-
-def test_rawhttp(server_factory: Factory) -> None:
-    server = server_factory("raw_http.py")
-    response = _post(server, b"hello")
-    assert response.status_code == 201
-    assert response.content == b"olleh"
-    assert response.headers["x-custom"] == "a, b"  # two headers, joined by requests
-    assert requests.get(f"{server.url}/score?k=v", timeout=10).json() == {
-        "method": "GET",
-        "args": {"k": "v"},
-    }
-
-
 def test_prints_reach_the_log(server_factory: Factory) -> None:
     server = server_factory("prints.py")
     assert _post(server, "payload").json() == {"ok": True}
@@ -213,59 +170,6 @@ def test_prints_reach_the_log(server_factory: Factory) -> None:
     log = server.log()
     assert "azmlinfsrv.print: PRINTED-IN-INIT" in log
     assert "azmlinfsrv.print: PRINTED-IN-RUN payload" in log
-
-
-def test_azure_shims_in_a_worker(server_factory: Factory) -> None:
-    server = server_factory("azure_shims.py")
-    assert len(_post(server, "1").json()["correlation"]) == 36
-
-
-def _text_model(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-def test_get_model_path(server_factory: Factory, tmp_path: Path) -> None:
-    models = [
-        ModelFiles("echo-model", 1, _text_model(tmp_path / "v1", "model.txt", "first")),
-        ModelFiles("echo-model", 2, _text_model(tmp_path / "v2", "model.txt", "second")),
-    ]
-    result = _post(server_factory("model_path.py", models=models), "1").json()
-    assert result["model_text"] == "second"
-    assert result["path"].endswith("azureml-models/echo-model/2/model.txt")
-    assert result["model_dir"].endswith("azureml-models")
-
-
-def test_multi_model(server_factory: Factory, tmp_path: Path) -> None:
-    models = [
-        ModelFiles("model-a", 1, _text_model(tmp_path / "a", "a.txt", "A")),
-        ModelFiles("model-b", 1, _text_model(tmp_path / "b1", "b.txt", "B1")),
-        ModelFiles("model-b", 2, _text_model(tmp_path / "b2", "b.txt", "B2")),
-    ]
-    assert _post(server_factory("multi_model.py", models=models), "1").json() == {
-        "a": "A",
-        "b1": "B1",
-        "b_latest": "B2",
-        "b_from_dir": "B2",
-    }
-
-
-def test_one_model_dir_is_its_version_folder(server_factory: Factory, tmp_path: Path) -> None:
-    models = [ModelFiles("echo-model", 5, _text_model(tmp_path / "m", "model.txt", "only"))]
-    result = _post(server_factory("model_path.py", models=models), "1").json()
-    assert result["model_dir"].endswith("azureml-models/echo-model/5")
-
-
-def test_key_auth(server_factory: Factory) -> None:
-    server = server_factory("ok.py", keys=("key-one", "key-two"), auth="key")
-    assert _post(server, "1").status_code == 401
-    assert _post(server, "1", headers={"Authorization": "Bearer nope"}).status_code == 401
-    for key in ("key-one", "key-two"):
-        assert _post(server, "1", headers={"Authorization": f"Bearer {key}"}).status_code == 200
-    for path in ("/", "/health/ready", "/metrics"):
-        assert requests.get(f"{server.url}{path}", timeout=10).status_code == 200
 
 
 def test_metrics_are_aggregated_across_two_workers(server_factory: Factory) -> None:
@@ -296,25 +200,3 @@ def test_sigterm_lets_an_in_flight_request_finish(server_factory: Factory) -> No
     assert box["r"].status_code == 200
     assert box["r"].json() == {"slept": 1.5}
     assert server.wait_exit(30) == 0
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any, Any]]:
-    import joblib
-    from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
-
-    x, y = load_digits(return_X_y=True)
-    model = LogisticRegression(max_iter=2000).fit(x, y)
-    path = tmp_path_factory.mktemp("digits-model") / "model.joblib"
-    joblib.dump(model, path)
-    yield path, model, x
-
-
-def test_sklearn_digits(server_factory: Factory, digits: tuple[Path, Any, Any]) -> None:
-    path, model, x = digits
-    server = server_factory("sklearn_digits.py", models=[ModelFiles("digits", 1, path)])
-    rows = x[:5]
-    response = _post(server, json={"data": rows.tolist()})
-    assert response.status_code == 200
-    assert response.json() == model.predict(rows).tolist()
