@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from serving.errors import ConflictError, NotFoundError
-from serving.registry.db import Database
+from serving.registry import rows
 from serving.registry.names import check_service_name
 
 
@@ -47,13 +46,8 @@ class EndpointRecord:
         return out
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class EndpointRegistry:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+class EndpointRegistry(rows.Table):
+    """Endpoints recorded in one workspace."""
 
     def create(
         self, name: str, target: str, spec: dict[str, Any], keys: list[str], model_ids: list[int]
@@ -65,11 +59,11 @@ class EndpointRegistry:
                     f"endpoint {name} already exists",
                     hint="use 'serving endpoints update', or delete it first",
                 )
-            now = _now()
+            now = rows.now_text()
             cur = conn.execute(
                 "INSERT INTO endpoints (name, target, state, spec, keys, created_at, "
                 "updated_at) VALUES (?, ?, 'Transitioning', ?, ?, ?, ?)",
-                (name, target, json.dumps(spec, sort_keys=True), json.dumps(keys), now, now),
+                (name, target, rows.json_column(spec), rows.json_column(keys), now, now),
             )
             self._set_models(conn, int(cur.lastrowid or 0), model_ids)
         return self.get(name)
@@ -83,7 +77,7 @@ class EndpointRegistry:
         if unknown:
             raise ValueError(f"unknown endpoint fields {sorted(unknown)}")
         values = {
-            k: json.dumps(v, sort_keys=True) if k in ("spec", "runtime", "keys") else v
+            k: rows.json_column(v) if k in ("spec", "runtime", "keys") else v
             for k, v in fields.items()
         }
         with self.db.write() as conn:
@@ -94,7 +88,7 @@ class EndpointRegistry:
                 assignments = ", ".join(f"{k} = ?" for k in values)
                 conn.execute(
                     f"UPDATE endpoints SET {assignments}, updated_at = ? WHERE id = ?",
-                    [*values.values(), _now(), row["id"]],
+                    [*values.values(), rows.now_text(), row["id"]],
                 )
             if model_ids is not None:
                 self._set_models(conn, int(row["id"]), model_ids)
@@ -137,17 +131,9 @@ class EndpointRegistry:
                 (row["id"],),
             )
         )
-        return EndpointRecord(
-            name=row["name"],
-            target=row["target"],
-            state=row["state"],
-            scoring_uri=row["scoring_uri"],
-            swagger_uri=row["swagger_uri"],
-            spec=json.loads(row["spec"]),
-            runtime=json.loads(row["runtime"]),
-            keys=tuple(json.loads(row["keys"])),
-            error=row["error"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            models=models,
-        )
+        decode: dict[str, Callable[[str], Any]] = {
+            "spec": json.loads,
+            "runtime": json.loads,
+            "keys": lambda text: tuple(json.loads(text)),
+        }
+        return rows.from_row(EndpointRecord, row, decode, models=models)

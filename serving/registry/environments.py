@@ -9,19 +9,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from serving.errors import NotFoundError
-from serving.registry.db import Database, versioned_row
+from serving.registry import rows
+from serving.registry.db import versioned_row
 from serving.registry.names import Ref, check_model_name, latest_only
 
 
 @dataclass(frozen=True)
-class EnvironmentRecord:
-    id: int
-    name: str
-    version: int
+class EnvironmentRecord(rows.VersionedRecord):
     content_hash: str
     python: str
     spec: dict[str, Any]
@@ -29,17 +26,8 @@ class EnvironmentRecord:
     source_name: str
     created_at: str
 
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.ref,
-            "name": self.name,
-            "version": self.version,
-            "content_hash": self.content_hash,
-            "python": self.python,
+        return self.columns(skip=("spec", "source_text", "source_name", "created_at")) | {
             "requirements": list(self.spec.get("requirements", [])),
             "pip_options": list(self.spec.get("pip_options", [])),
             "variables": dict(self.spec.get("variables", [])),
@@ -49,9 +37,8 @@ class EnvironmentRecord:
         }
 
 
-class EnvironmentRegistry:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+class EnvironmentRegistry(rows.Table):
+    """Environments registered in one workspace."""
 
     def register(
         self,
@@ -73,20 +60,17 @@ class EnvironmentRegistry:
             if latest is not None and latest["content_hash"] == content_hash:
                 return self._record(latest), False
             version = 1 if latest is None else int(latest["version"]) + 1
-            conn.execute(
-                "INSERT INTO environments (name, version, content_hash, python, spec, "
-                "source_text, source_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    version,
-                    content_hash,
-                    python,
-                    json.dumps(spec, sort_keys=True),
-                    source_text,
-                    source_name,
-                    datetime.now(UTC).isoformat(timespec="seconds"),
-                ),
-            )
+            values = {
+                "name": name,
+                "version": version,
+                "content_hash": content_hash,
+                "python": python,
+                "spec": rows.json_column(spec),
+                "source_text": source_text,
+                "source_name": source_name,
+                "created_at": rows.now_text(),
+            }
+            rows.insert_row(conn, "environments", values)
         return self.get(Ref(name, version)), True
 
     def get(self, ref: Ref) -> EnvironmentRecord:
@@ -97,28 +81,12 @@ class EnvironmentRegistry:
         return self._record(row)
 
     def list(self, *, name: str | None = None, latest: bool = False) -> list[EnvironmentRecord]:
-        query = "SELECT * FROM environments"
-        args: list[Any] = []
-        if name is not None:
-            query += " WHERE name = ?"
-            args.append(name)
-        query += " ORDER BY name, version DESC"
         with self.db.read() as conn:
-            records = [self._record(r) for r in conn.execute(query, args)]
+            records = [self._record(r) for r in rows.select_rows(conn, "environments", name=name)]
         if latest:
             records = latest_only(records)
         return records
 
     @staticmethod
     def _record(row: sqlite3.Row) -> EnvironmentRecord:
-        return EnvironmentRecord(
-            id=row["id"],
-            name=row["name"],
-            version=row["version"],
-            content_hash=row["content_hash"],
-            python=row["python"],
-            spec=json.loads(row["spec"]),
-            source_text=row["source_text"],
-            source_name=row["source_name"],
-            created_at=row["created_at"],
-        )
+        return rows.from_row(EnvironmentRecord, row, {"spec": json.loads})

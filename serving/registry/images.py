@@ -14,11 +14,10 @@ import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from serving.errors import NotFoundError, UserInputError
-from serving.registry.db import Database
+from serving.registry import rows
 from serving.registry.db import next_version as next_row_version
 
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$")
@@ -47,55 +46,30 @@ def parse_image_tag(text: str) -> tuple[str, str | None]:
 
 
 @dataclass(frozen=True)
-class ImageRecord:
+class ImageRecord(rows.VersionedRecord):
     """One built model image."""
 
-    id: int
-    name: str
-    version: int
     tag: str
     image_id: str
-    build_key: str
+    models: tuple[str, ...]
+    entry_script: str
     env_hash: str
     python: str
     flavour: str
     base_image: str
     size_bytes: int
-    models: tuple[str, ...]
-    entry_script: str
     labels: dict[str, str]
     created_at: str
+    build_key: str
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.ref,
-            "name": self.name,
-            "version": self.version,
-            "tag": self.tag,
-            "image_id": self.image_id,
-            "models": list(self.models),
-            "entry_script": self.entry_script,
-            "env_hash": self.env_hash,
-            "python": self.python,
-            "flavour": self.flavour,
-            "base_image": self.base_image,
-            "size_bytes": self.size_bytes,
-            "labels": dict(self.labels),
-            "created_at": self.created_at,
-            **self.extra,
-        }
+        shown = self.columns(skip=("build_key", "extra"))
+        return shown | {"models": list(self.models), "labels": dict(self.labels), **self.extra}
 
 
-class ImageRegistry:
+class ImageRegistry(rows.Table):
     """Model images recorded in one workspace."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
 
     def record(
         self,
@@ -119,28 +93,24 @@ class ImageRegistry:
         check_repository(name)
         with self.db.write() as conn:
             version = next_row_version(conn, "images", name)
-            conn.execute(
-                "INSERT INTO images (name, version, tag, image_id, build_key, env_hash, python, "
-                "flavour, base_image, size_bytes, models, entry_script, labels, extra, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    version,
-                    tag or f"{name}:{version}",
-                    image_id,
-                    build_key,
-                    env_hash,
-                    python,
-                    flavour,
-                    base_image,
-                    size_bytes,
-                    json.dumps(list(models)),
-                    entry_script,
-                    json.dumps(dict(labels), sort_keys=True),
-                    json.dumps(dict(extra or {}), sort_keys=True),
-                    datetime.now(UTC).isoformat(timespec="seconds"),
-                ),
-            )
+            values = {
+                "name": name,
+                "version": version,
+                "tag": tag or f"{name}:{version}",
+                "image_id": image_id,
+                "build_key": build_key,
+                "env_hash": env_hash,
+                "python": python,
+                "flavour": flavour,
+                "base_image": base_image,
+                "size_bytes": size_bytes,
+                "models": rows.json_column(list(models)),
+                "entry_script": entry_script,
+                "labels": rows.json_column(dict(labels)),
+                "extra": rows.json_column(dict(extra or {})),
+                "created_at": rows.now_text(),
+            }
+            rows.insert_row(conn, "images", values)
         return self.get(f"{name}:{version}")
 
     def next_version(self, name: str) -> int:
@@ -178,14 +148,8 @@ class ImageRegistry:
         return None if row is None else self._record(row)
 
     def list(self, *, name: str | None = None) -> builtins.list[ImageRecord]:
-        query = "SELECT * FROM images"
-        args: list[Any] = []
-        if name is not None:
-            query += " WHERE name = ?"
-            args.append(name)
-        query += " ORDER BY name, version DESC"
         with self.db.read() as conn:
-            return [self._record(r) for r in conn.execute(query, args)]
+            return [self._record(r) for r in rows.select_rows(conn, "images", name=name)]
 
     def delete(self, record: ImageRecord) -> None:
         with self.db.write() as conn:
@@ -193,21 +157,12 @@ class ImageRegistry:
 
     @staticmethod
     def _record(row: sqlite3.Row) -> ImageRecord:
-        return ImageRecord(
-            id=row["id"],
-            name=row["name"],
-            version=row["version"],
-            tag=row["tag"],
-            image_id=row["image_id"],
-            build_key=row["build_key"],
-            env_hash=row["env_hash"],
-            python=row["python"],
-            flavour=row["flavour"],
-            base_image=row["base_image"],
-            size_bytes=row["size_bytes"],
-            models=tuple(json.loads(row["models"])),
-            entry_script=row["entry_script"],
-            labels=json.loads(row["labels"]),
-            created_at=row["created_at"],
-            extra=json.loads(row["extra"]),
+        return rows.from_row(
+            ImageRecord,
+            row,
+            {
+                "models": lambda text: tuple(json.loads(text)),
+                "labels": json.loads,
+                "extra": json.loads,
+            },
         )

@@ -9,11 +9,11 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
+from serving.registry import rows
 from serving.registry.artifacts import ArtifactStore, copy_file_atomic, copy_tree_atomic
 from serving.registry.db import Database, next_version, versioned_row
 from serving.registry.frameworks import FRAMEWORKS, detect
@@ -33,12 +33,9 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
-class ModelRecord:
+class ModelRecord(rows.VersionedRecord):
     """One registered model version."""
 
-    id: int
-    name: str
-    version: int
     kind: str
     root_name: str
     framework: str
@@ -51,34 +48,13 @@ class ModelRecord:
     created_at: str
     files: tuple[ModelFile, ...] = field(default=())
 
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.ref,
-            "name": self.name,
-            "version": self.version,
-            "kind": self.kind,
-            "path": self.root_name,
-            "framework": self.framework,
-            "framework_version": self.framework_version,
-            "description": self.description,
-            "run_id": self.run_id,
-            "tags": self.tags,
-            "properties": self.properties,
-            "size_bytes": self.size_bytes,
-            "created_at": self.created_at,
+        return self.columns(rename={"root_name": "path"}) | {
             "files": [
                 {"path": f.relpath, "sha256": f.sha256, "size_bytes": f.size_bytes}
                 for f in self.files
             ],
         }
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _pause_for_tests() -> None:
@@ -89,18 +65,16 @@ def _pause_for_tests() -> None:
         time.sleep(float(seconds))
 
 
-def _insert(conn: sqlite3.Connection, head: tuple[Any, ...], files: list[ModelFile]) -> None:
-    """The rows of one model version: ``head`` is (name, version, kind ... properties)."""
-    cur = conn.execute(
-        "INSERT INTO models (name, version, kind, root_name, framework, "
-        "framework_version, description, run_id, tags, properties, size_bytes, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*head, sum(f.size_bytes for f in files), _now()),
+def _insert(conn: sqlite3.Connection, values: dict[str, Any], files: list[ModelFile]) -> None:
+    """The rows of one model version: ``values`` are its columns up to ``properties``."""
+    size = sum(f.size_bytes for f in files)
+    model_id = rows.insert_row(
+        conn, "models", values | {"size_bytes": size, "created_at": rows.now_text()}
     )
     conn.executemany(
         "INSERT INTO model_files (model_id, relpath, sha256, size_bytes, executable) "
         "VALUES (?, ?, ?, ?, ?)",
-        [(cur.lastrowid, f.relpath, f.sha256, f.size_bytes, int(f.executable)) for f in files],
+        [(model_id, f.relpath, f.sha256, f.size_bytes, int(f.executable)) for f in files],
     )
 
 
@@ -156,16 +130,16 @@ class ModelRegistry:
             found = detect(path)
             framework = found.framework
             framework_version = framework_version or found.version
-        columns = (
-            "file" if path.is_file() else "dir",
-            path.resolve().name,
-            framework,
-            framework_version,
-            description,
-            run_id,
-            json.dumps(dict(tags or {}), sort_keys=True),
-            json.dumps(dict(properties or {}), sort_keys=True),
-        )
+        columns = {
+            "kind": "file" if path.is_file() else "dir",
+            "root_name": path.resolve().name,
+            "framework": framework,
+            "framework_version": framework_version,
+            "description": description,
+            "run_id": run_id,
+            "tags": rows.json_column(dict(tags or {})),
+            "properties": rows.json_column(dict(properties or {})),
+        }
         # the store's lock, shared, keeps gc and delete from removing the blobs written
         # here before the rows below reference them (see serving.registry.artifacts)
         with self.store.writing():
@@ -173,7 +147,7 @@ class ModelRegistry:
             _pause_for_tests()
             with self.db.write() as conn:
                 version = next_version(conn, "models", name)
-                _insert(conn, (name, version, *columns), files)
+                _insert(conn, {"name": name, "version": version, **columns}, files)
         return self.get(Ref(name, version))
 
     def _store_files(
@@ -226,8 +200,8 @@ class ModelRegistry:
             conn.execute(
                 "UPDATE models SET tags = ?, properties = ?, description = ? WHERE id = ?",
                 (
-                    json.dumps(tags, sort_keys=True),
-                    json.dumps(props, sort_keys=True),
+                    rows.json_column(tags),
+                    rows.json_column(props),
                     record.description if description is None else description,
                     record.id,
                 ),
@@ -286,20 +260,11 @@ class ModelRegistry:
         run_id: str | None = None,
     ) -> builtins.list[ModelRecord]:
         """Models filtered by name, tags (value None: key present) and run, newest first."""
-        query = "SELECT * FROM models"
-        where: list[str] = []
-        args: list[Any] = []
-        if name is not None:
-            where.append("name = ?")
-            args.append(name)
-        if run_id is not None:
-            where.append("run_id = ?")
-            args.append(run_id)
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY name, version DESC"
         with self.db.read() as conn:
-            records = [self._record(conn, row) for row in conn.execute(query, args)]
+            records = [
+                self._record(conn, row)
+                for row in rows.select_rows(conn, "models", name=name, run_id=run_id)
+            ]
         if tags:
             records = [
                 r
@@ -362,19 +327,5 @@ class ModelRegistry:
                 "SELECT * FROM model_files WHERE model_id = ? ORDER BY relpath", (row["id"],)
             )
         )
-        return ModelRecord(
-            id=row["id"],
-            name=row["name"],
-            version=row["version"],
-            kind=row["kind"],
-            root_name=row["root_name"],
-            framework=row["framework"],
-            framework_version=row["framework_version"],
-            description=row["description"],
-            run_id=row["run_id"],
-            tags=json.loads(row["tags"]),
-            properties=json.loads(row["properties"]),
-            size_bytes=row["size_bytes"],
-            created_at=row["created_at"],
-            files=files,
-        )
+        decode = {"tags": json.loads, "properties": json.loads}
+        return rows.from_row(ModelRecord, row, decode, files=files)
