@@ -9,15 +9,9 @@ class TargetError(DeploymentError):
     """The target cannot be resolved, reached or scored: found before any load starts."""
 
 
-class LoadTestError(ServingError):
+class LoadTestError(ServingError, http_status=500, exit_code=1):
     """locust itself failed (it did not start, crashed or wrote no statistics)."""
 
-    http_status = 500
-    exit_code = 1
 
-
-class SLOFailedError(ServingError):
+class SLOFailedError(ServingError, http_status=412, exit_code=8):
     """The run finished but a service-level objective does not hold (a CI gate failed)."""
-
-    http_status = 412
-    exit_code = 8
