@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
@@ -20,6 +21,11 @@ from serving.loadtest import (
 )
 from serving.loadtest.options import MAX_SPAWN_RATE, MAX_USERS, parse_duration
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+USERS_HELP = "Concurrent users (each sends its next request when the last one answers)."
+PAYLOAD_HELP = "JSON body, or JSON lines cycled through (default: the swagger example)."
+REPORT_HELP = "Report folder (default: loadtest-reports/<target>-<time>)."
 LOG_EVERY_S = 5.0
 """Without a terminal, a progress line every this many seconds."""
 
@@ -111,24 +117,21 @@ def print_summary(summary: LoadTestSummary) -> None:
         out.print(f"{role + ':':14}{path}", highlight=False, markup=False)
 
 
+def _count(name: str, short: str, high: int, default: int, text: str) -> Callable[[F], F]:
+    return click.option(
+        name, short, type=click.IntRange(1, high), default=default, show_default=True, help=text
+    )
+
+
+def _path(*names: str, metavar: str, text: str, **kind: bool) -> Callable[[F], F]:
+    """An option naming a file or a folder (``kind``: ``dir_okay=False`` or ``file_okay=False``)."""
+    return click.option(*names, type=click.Path(path_type=Path, **kind), metavar=metavar, help=text)
+
+
 @click.command("loadtest")
 @click.argument("target")
-@click.option(
-    "--users",
-    "-u",
-    type=click.IntRange(1, MAX_USERS),
-    default=50,
-    show_default=True,
-    help="Concurrent users (each sends its next request when the last one answers).",
-)
-@click.option(
-    "--spawn-rate",
-    "-r",
-    type=click.IntRange(1, MAX_SPAWN_RATE),
-    default=10,
-    show_default=True,
-    help="Users started per second.",
-)
+@_count("--users", "-u", MAX_USERS, 50, USERS_HELP)
+@_count("--spawn-rate", "-r", MAX_SPAWN_RATE, 10, "Users started per second.")
 @click.option(
     "--duration",
     "-t",
@@ -137,13 +140,7 @@ def print_summary(summary: LoadTestSummary) -> None:
     metavar="TIME",
     help="How long the load runs: 15s, 2m, 1m30s or seconds (1 h at most).",
 )
-@click.option(
-    "--payload",
-    "-d",
-    type=click.Path(path_type=Path, dir_okay=False),
-    metavar="FILE",
-    help="JSON body, or JSON lines cycled through (default: the swagger example).",
-)
+@_path("--payload", "-d", metavar="FILE", dir_okay=False, text=PAYLOAD_HELP)
 @click.option("--key", help="Endpoint key (default: the registered endpoint's primary key).")
 @click.option(
     "--slo-p99-ms",
@@ -159,46 +156,22 @@ def print_summary(summary: LoadTestSummary) -> None:
     metavar="R",
     help="Fail when more than this fraction fails.",
 )
-@click.option(
-    "--report",
-    "report_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    metavar="DIR",
-    help="Report folder (default: loadtest-reports/<target>-<time>).",
-)
+@_path("--report", "report_dir", metavar="DIR", file_okay=False, text=REPORT_HELP)
 @shows
-def loadtest(
-    target: str,
-    users: int,
-    spawn_rate: int,
-    duration: str,
-    payload: Path | None,
-    key: str | None,
-    slo_p99_ms: float | None,
-    max_error_rate: float,
-    report_dir: Path | None,
-) -> None:
+def loadtest(target: str, duration: str, **given: Any) -> None:
     """Load-test TARGET (an endpoint name or a scoring URL) with locust.
 
     Prints a summary, writes locust's HTML report, CSV statistics and a chart to the report
     folder, and exits non-zero (code 8) when an SLO does not hold: usable as a CI gate.
+
+    The other options go to :func:`run_loadtest` as they are (users, spawn_rate, payload,
+    key, slo_p99_ms, max_error_rate, report_dir).
     """
     seconds = parse_duration(duration)
     ws = None if "://" in target else workspace()
     with _live(seconds) as (progress, status):
         summary = run_loadtest(
-            target,
-            users=users,
-            spawn_rate=spawn_rate,
-            duration=seconds,
-            payload=payload,
-            key=key,
-            slo_p99_ms=slo_p99_ms,
-            max_error_rate=max_error_rate,
-            report_dir=report_dir,
-            workspace=ws,
-            progress=progress,
-            status=status,
+            target, duration=seconds, workspace=ws, progress=progress, status=status, **given
         )
     if is_json():
         emit_one(summary.to_dict())

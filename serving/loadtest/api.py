@@ -62,17 +62,22 @@ def run_loadtest(
     write_bodies(bodies, files.payload)
     say(f"{shape.users} users for {shape.duration_s} s against {resolved.scoring_uri}")
     run_locust(resolved, shape, files, progress)
+    return _summarize(resolved, files, shape, slo)
+
+
+def _summarize(target: Target, files: ReportFiles, shape: LoadShape, slo: SLO) -> LoadTestSummary:
+    """The summary of a finished run, with its chart and ``summary.json`` written."""
     summary = build_summary(
         read_totals(files.totals),
-        target=resolved.label,
-        scoring_uri=resolved.scoring_uri,
+        target=target.label,
+        scoring_uri=target.scoring_uri,
         shape=shape,
         slo=slo,
     )
     render_chart(
         read_timeline(files.timeline),
         files.chart,
-        title=_title(resolved, summary),
+        title=_title(target, summary),
         slo_p99_ms=slo.p99_ms,
     )
     summary = dataclasses.replace(summary, report_dir=files.folder)

@@ -12,64 +12,44 @@ from serving.errors import UserInputError
 CSV_PREFIX = "locust"
 
 
+class _InFolder:
+    """A file of the report folder: ``files.html`` is ``files.folder / "report.html"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, files: ReportFiles, owner: type[ReportFiles]) -> Path:
+        return files.folder / self.name
+
+
 @dataclass(frozen=True)
 class ReportFiles:
     """Paths of everything a run writes into its report folder."""
 
     folder: Path
 
-    @property
-    def html(self) -> Path:
-        """locust's HTML report."""
-        return self.folder / "report.html"
-
-    @property
-    def csv_prefix(self) -> Path:
-        return self.folder / CSV_PREFIX
-
-    @property
-    def stats_csv(self) -> Path:
-        """locust's statistics per request name and aggregated."""
-        return self.folder / f"{CSV_PREFIX}_stats.csv"
-
-    @property
-    def history_csv(self) -> Path:
-        """locust's statistics every second (cumulative counts, 10 s window percentiles)."""
-        return self.folder / f"{CSV_PREFIX}_stats_history.csv"
-
-    @property
-    def failures_csv(self) -> Path:
-        return self.folder / f"{CSV_PREFIX}_failures.csv"
-
-    @property
-    def chart(self) -> Path:
-        """Latency percentiles and throughput over time, failures marked."""
-        return self.folder / "chart.png"
-
-    @property
-    def summary(self) -> Path:
-        """The run's :class:`LoadTestSummary` as JSON, SLO verdicts included."""
-        return self.folder / "summary.json"
-
-    @property
-    def totals(self) -> Path:
-        """locust's final totals, written by the locust file as it quits."""
-        return self.folder / "totals.json"
-
-    @property
-    def timeline(self) -> Path:
-        """One JSON line per second (see :mod:`serving.loadtest.timeline`)."""
-        return self.folder / "timeline.jsonl"
-
-    @property
-    def payload(self) -> Path:
-        """The request bodies sent, as JSON lines."""
-        return self.folder / "payload.jsonl"
-
-    @property
-    def log(self) -> Path:
-        """locust's output."""
-        return self.folder / "locust.log"
+    html = _InFolder("report.html")
+    """locust's HTML report."""
+    csv_prefix = _InFolder(CSV_PREFIX)
+    """What locust's ``--csv`` is given: its files start with this."""
+    stats_csv = _InFolder(f"{CSV_PREFIX}_stats.csv")
+    """locust's statistics per request name and aggregated."""
+    history_csv = _InFolder(f"{CSV_PREFIX}_stats_history.csv")
+    """locust's statistics every second (cumulative counts, 10 s window percentiles)."""
+    failures_csv = _InFolder(f"{CSV_PREFIX}_failures.csv")
+    """locust's failures by request and message."""
+    chart = _InFolder("chart.png")
+    """Latency percentiles and throughput over time, failures marked."""
+    summary = _InFolder("summary.json")
+    """The run's :class:`LoadTestSummary` as JSON, SLO verdicts included."""
+    totals = _InFolder("totals.json")
+    """locust's final totals, written by the locust file as it quits."""
+    timeline = _InFolder("timeline.jsonl")
+    """One JSON line per second (see :mod:`serving.loadtest.timeline`)."""
+    payload = _InFolder("payload.jsonl")
+    """The request bodies sent, as JSON lines."""
+    log = _InFolder("locust.log")
+    """locust's output."""
 
     def outputs(self) -> list[Path]:
         """Every file a run writes (removed before a new run into the same folder)."""

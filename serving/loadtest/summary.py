@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +33,7 @@ class SLOVerdict:
         return f"{self.actual:.0f} requests completed" if self.passed else "no request completed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "limit": self.limit,
-            "actual": self.actual,
-            "passed": self.passed,
-            "text": self.describe(),
-        }
+        return dataclasses.asdict(self) | {"text": self.describe()}
 
 
 @dataclass(frozen=True)
@@ -88,22 +83,10 @@ class LoadTestSummary:
             raise SLOFailedError("SLO failed: " + "; ".join(v.describe() for v in failed))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "scoring_uri": self.scoring_uri,
-            "users": self.users,
-            "spawn_rate": self.spawn_rate,
-            "duration_s": self.duration_s,
-            "requests": self.requests,
-            "failures": self.failures,
+        """Every field as a JSON value, with ``error_rate`` and ``passed``."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return data | {
             "error_rate": self.error_rate,
-            "rps": self.rps,
-            "avg_ms": self.avg_ms,
-            "p50_ms": self.p50_ms,
-            "p90_ms": self.p90_ms,
-            "p95_ms": self.p95_ms,
-            "p99_ms": self.p99_ms,
-            "max_ms": self.max_ms,
             "failures_by_error": [g.to_dict() for g in self.failures_by_error],
             "slos": [v.to_dict() for v in self.slos],
             "passed": self.passed,
@@ -141,24 +124,23 @@ def build_summary(
 ) -> LoadTestSummary:
     """A :class:`LoadTestSummary` from locust's totals (see ``locustfile.totals``)."""
     percentiles = totals.get("percentiles_ms") or {}
+    latency: dict[str, Any] = {
+        f"p{name}_ms": float(percentiles.get(quantile, 0))
+        for name, quantile in (("50", "0.5"), ("90", "0.9"), ("95", "0.95"), ("99", "0.99"))
+    }
+    measured: dict[str, Any] = {
+        key: float(totals.get(key) or 0.0) for key in ("rps", "avg_ms", "max_ms")
+    }
     requests, failures = int(totals.get("requests", 0)), int(totals.get("failures", 0))
-    p99 = float(percentiles.get("0.99", 0))
     errors = [(str(e), int(n)) for e, n in totals.get("errors") or []]
     return LoadTestSummary(
         target=target,
         scoring_uri=scoring_uri,
-        users=shape.users,
-        spawn_rate=shape.spawn_rate,
-        duration_s=shape.duration_s,
+        **dataclasses.asdict(shape),
         requests=requests,
         failures=failures,
-        rps=float(totals.get("rps") or 0.0),
-        avg_ms=float(totals.get("avg_ms") or 0.0),
-        p50_ms=float(percentiles.get("0.5", 0)),
-        p90_ms=float(percentiles.get("0.9", 0)),
-        p95_ms=float(percentiles.get("0.95", 0)),
-        p99_ms=p99,
-        max_ms=float(totals.get("max_ms") or 0.0),
+        **measured,
+        **latency,
         failures_by_error=group_failures(errors),
-        slos=evaluate(slo, requests=requests, failures=failures, p99_ms=p99),
+        slos=evaluate(slo, requests=requests, failures=failures, p99_ms=latency["p99_ms"]),
     )
