@@ -104,6 +104,50 @@ def shows(fn: F) -> F:
     return common(format_option(fn))
 
 
+def options(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
+    """Several click options as one decorator, in the order given (as in ``--help``)."""
+
+    def apply(fn: F) -> F:
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return apply
+
+
+app_inputs = options(
+    click.option(
+        "--model",
+        "-m",
+        "models",
+        multiple=True,
+        required=True,
+        metavar="NAME[:VERSION]",
+        help="Registered model (repeatable); the latest version without one.",
+    ),
+    click.option(
+        "--entry-script",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="The score.py with init() and run().",
+    ),
+    click.option(
+        "--source-dir",
+        type=click.Path(path_type=Path),
+        help="Folder copied with the script (the script is looked up inside it).",
+    ),
+    click.option(
+        "--env",
+        "env",
+        required=True,
+        metavar="FILE|NAME[:VERSION]",
+        help="A conda env.yml / requirements.txt, or a registered environment.",
+    ),
+)
+"""--model, --entry-script, --source-dir and --env: what a model image or an endpoint is
+made of (``serving deploy``, ``images build``, ``images package``)."""
+
+
 def workspace(ctx: click.Context | None = None) -> Workspace:
     ctx = ctx or click.get_current_context()
     cached = ctx.meta.get("workspace_obj")
@@ -183,6 +227,14 @@ def emit_one(data: dict[str, Any], skip: Sequence[str] = ()) -> None:
             cell = _cell(value)
         table.add_row(plain(key), cell)
     out.print(table)
+
+
+def emit_or_say(data: dict[str, Any], line: str) -> None:
+    """``data`` as JSON with -o json, else ``line`` as one plain line."""
+    if is_json():
+        print_json(data)
+    else:
+        say(line)
 
 
 def notice(message: str) -> None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from serving.catalog import resolve_env
 from serving.cli.common import (
+    app_inputs,
     emit_list,
     emit_one,
+    emit_or_say,
     is_json,
     notice,
+    options,
     out,
     shows,
     step_progress,
@@ -30,8 +34,6 @@ from serving.images.model import BuildRequest
 from serving.images.package import package_image
 from serving.images.platform_image import build_platform_image
 from serving.registry.images import parse_image_tag
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 LIST_COLUMNS = [
     ("id", "IMAGE"),
@@ -95,36 +97,34 @@ def bootstrap(python: str, include: tuple[str, ...], with_apt: bool, force: bool
     out.print(f"{base.tag} ({_mb(base.size_bytes)}, {how})", highlight=False)
 
 
-def build_options(fn: F) -> F:
-    """The options shared by `images package` and `images build`."""
-    options = [
-        click.option(
-            "--model",
-            "-m",
-            "models",
-            multiple=True,
-            required=True,
-            metavar="NAME[:VERSION]",
-            help="Registered model (repeatable).",
-        ),
-        click.option(
-            "--entry-script",
-            required=True,
-            type=click.Path(path_type=Path),
-            help="The score.py with init() and run().",
-        ),
-        click.option(
-            "--source-dir",
-            type=click.Path(path_type=Path),
-            help="Folder copied with the script (the script is looked up inside).",
-        ),
-        click.option(
-            "--env",
-            "env",
-            required=True,
-            metavar="FILE|NAME[:VERSION]",
-            help="A conda env.yml / requirements.txt, or a registered environment.",
-        ),
+def takes_build_request(fn: Callable[..., None]) -> Callable[..., None]:
+    """`images package` and `images build`: the model image options, handed to the command
+    as one checked :class:`BuildRequest` (``request``)."""
+
+    @functools.wraps(fn)
+    def command(
+        models: tuple[str, ...],
+        entry_script: Path,
+        source_dir: Path | None,
+        env: str,
+        flavour: str,
+        tag: str | None,
+        **rest: Any,
+    ) -> None:
+        ws = workspace()
+        records = resolve_models(ws, list(models))
+        script, source = check_script(entry_script, source_dir)
+        spec = resolve_env(ws, env).spec
+        for line in spec.notices:
+            notice(line)
+        name, label = parse_image_tag(tag) if tag else (None, None)
+        request = BuildRequest(
+            records, script, source, spec, name=name, label=label, flavour=flavour
+        )
+        fn(request, **rest)
+
+    return options(
+        app_inputs,
         click.option(
             "--flavour",
             type=click.Choice([AUTO, *FLAVOURS]),
@@ -137,32 +137,11 @@ def build_options(fn: F) -> F:
             metavar="NAME[:LABEL]",
             help="Image name (default serving/<model>) and label (default: version).",
         ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _request(
-    models: tuple[str, ...],
-    entry_script: Path,
-    source_dir: Path | None,
-    env: str,
-    flavour: str,
-    tag: str | None,
-) -> BuildRequest:
-    ws = workspace()
-    records = resolve_models(ws, list(models))
-    script, source = check_script(entry_script, source_dir)
-    spec = resolve_env(ws, env).spec
-    for line in spec.notices:
-        notice(line)
-    name, label = parse_image_tag(tag) if tag else (None, None)
-    return BuildRequest(records, script, source, spec, name=name, label=label, flavour=flavour)
+    )(command)
 
 
 @images.command("package")
-@build_options
+@takes_build_request
 @click.option(
     "--output",
     "-O",
@@ -171,17 +150,8 @@ def _request(
     help="Folder to write (absent or empty).",
 )
 @shows
-def package(
-    models: tuple[str, ...],
-    entry_script: Path,
-    source_dir: Path | None,
-    env: str,
-    flavour: str,
-    tag: str | None,
-    output: Path,
-) -> None:
+def package(request: BuildRequest, output: Path) -> None:
     """Write a build context (Dockerfile, wheelhouse, models, code) and build nothing."""
-    request = _request(models, entry_script, source_dir, env, flavour, tag)
     with step_progress("writing the build context") as progress:
         result = package_image(workspace(), request, output, progress=progress)
     if is_json():
@@ -200,18 +170,10 @@ def package(
 
 
 @images.command("build")
-@build_options
+@takes_build_request
 @shows
-def build(
-    models: tuple[str, ...],
-    entry_script: Path,
-    source_dir: Path | None,
-    env: str,
-    flavour: str,
-    tag: str | None,
-) -> None:
+def build(request: BuildRequest) -> None:
     """Build a model image with Docker and record it."""
-    request = _request(models, entry_script, source_dir, env, flavour, tag)
     with step_progress(f"building {request.repository}") as progress:
         built = ImageBuilder(workspace()).build(request, progress)
     data = built.record.to_dict() | {
@@ -264,10 +226,7 @@ def delete(ref: str, force: bool) -> None:
         if find_image(client, record.image_id) is not None:
             client.images.remove(record.image_id, force=True)
     ws.images.delete(record)
-    if is_json():
-        emit_one({"deleted": record.ref})
-    else:
-        out.print(f"deleted {record.ref} ({record.tag})", highlight=False)
+    emit_or_say({"deleted": record.ref}, f"deleted {record.ref} ({record.tag})")
 
 
 @images.command("platform")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from serving.cli.common import byte_progress, emit_list, emit_one, is_json, say, shows, workspace
+from serving.cli.common import byte_progress, emit_list, emit_one, emit_or_say, shows, workspace
 from serving.registry.frameworks import FRAMEWORKS
 from serving.registry.names import parse_pairs, parse_ref
 
@@ -65,10 +65,7 @@ def register(
             run_id=run_id,
             progress=progress,
         )
-    if is_json():
-        emit_one(record.to_dict())
-    else:
-        say(record.ref)
+    emit_or_say(record.to_dict(), record.ref)
 
 
 @models.command("list")
@@ -106,10 +103,7 @@ def show(ref: str) -> None:
 def download(ref: str, target: Path) -> None:
     """Write the model's file or folder into TARGET, verifying every hash."""
     dest = workspace().models.download(parse_ref(ref), target)
-    if is_json():
-        emit_one({"path": str(dest)})
-    else:
-        say(str(dest))
+    emit_or_say({"path": str(dest)}, str(dest))
 
 
 @models.command("update")
@@ -144,7 +138,4 @@ def update(
 def delete(ref: str, force: bool) -> None:
     """Delete one model version and its unshared files."""
     record = workspace().models.delete(parse_ref(ref), force=force)
-    if is_json():
-        emit_one({"deleted": record.ref})
-    else:
-        say(f"deleted {record.ref}")
+    emit_or_say({"deleted": record.ref}, f"deleted {record.ref}")
