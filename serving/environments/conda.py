@@ -186,20 +186,13 @@ class _CondaSection:
                 raise EnvironmentSpecError(f"{self.source}: invalid dependency {spec!r}") from exc
 
 
-def parse_conda_text(
-    text: str, source: str = "env.yml", name: str | None = None, *, base_dir: Path | None = None
-) -> EnvSpec:
-    """Parse conda environment YAML into an :class:`EnvSpec`.
-
-    ``source`` names the file in messages; ``name`` overrides the file's ``name:``;
-    ``base_dir`` resolves relative paths in the ``pip:`` section (default: the cwd).
-    Raises :class:`~serving.errors.EnvironmentSpecError` for anything pip cannot install.
-    """
-    data = _load(text, source)
-    base = base_dir or Path.cwd()
+def _dependencies(
+    items: list[Any], source: str, base: Path
+) -> tuple[_CondaSection, RequirementSet]:
+    """The ``dependencies:`` list: conda specs and the ``pip:`` section, read apart."""
     conda = _CondaSection(source)
     pip = RequirementSet(source)
-    for index, item in enumerate(data["dependencies"], 1):
+    for index, item in enumerate(items, 1):
         if isinstance(item, str):
             conda.add(item)
         elif isinstance(item, dict) and set(item) == {"pip"}:
@@ -218,6 +211,20 @@ def parse_conda_text(
             f"{source}: conda-only packages cannot be installed with pip: {names}",
             hint="remove them, or list the PyPI package under pip: instead",
         )
+    return conda, pip
+
+
+def parse_conda_text(
+    text: str, source: str = "env.yml", name: str | None = None, *, base_dir: Path | None = None
+) -> EnvSpec:
+    """Parse conda environment YAML into an :class:`EnvSpec`.
+
+    ``source`` names the file in messages; ``name`` overrides the file's ``name:``;
+    ``base_dir`` resolves relative paths in the ``pip:`` section (default: the cwd).
+    Raises :class:`~serving.errors.EnvironmentSpecError` for anything pip cannot install.
+    """
+    data = _load(text, source)
+    conda, pip = _dependencies(data["dependencies"], source, base_dir or Path.cwd())
     if conda.python is None:
         python = default_python()
     else:

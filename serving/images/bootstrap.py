@@ -303,6 +303,36 @@ def _make_rootfs(
         tar.add(root, arcname=".")
 
 
+def _import_rootfs(
+    client: DockerClient,
+    tag: str,
+    python: str,
+    entries: list[str],
+    *,
+    include: Sequence[str],
+    with_apt: bool,
+    progress: Progress,
+    started: float,
+) -> None:
+    """Build the Debian root file system in a temporary folder and import it as ``tag``
+    (labelled with the seconds since ``started``)."""
+    suite = suite_for(python)
+    progress(f"building a Debian {suite} root file system from {entries[0]}")
+    with tempfile.TemporaryDirectory(prefix="serving-bootstrap-") as tmp:
+        tar_path = Path(tmp) / "rootfs.tar"
+        wanted = packages(include, with_apt=with_apt)
+        _make_rootfs(suite, entries, wanted, tar_path, progress, with_apt=with_apt)
+        seconds = time.monotonic() - started
+        progress(f"importing {tar_path.stat().st_size // 2**20} MiB into Docker as {tag}")
+        repository, _, label = tag.partition(":")
+        client.api.import_image(
+            src=str(tar_path),
+            repository=repository,
+            tag=label,
+            changes=import_changes(python, suite, entries, seconds),
+        )
+
+
 def bootstrap_base(
     client: DockerClient,
     python: str = "3.11",
@@ -318,40 +348,23 @@ def bootstrap_base(
     tag = base_tag(python, suite)
     started = time.monotonic()
     with file_lock(Path(tempfile.gettempdir()) / f"serving-bootstrap-{tag.replace(':', '-')}.lock"):
-        existing = None if force else find_image(client, tag)
-        if existing is not None:
+        image = None if force else find_image(client, tag)
+        reused = image is not None
+        if image is not None:
             progress(f"{tag} is already here: reusing it")
-            return BaseImage(
-                tag, str(existing.id), python, suite, int(existing.attrs.get("Size", 0)), 0.0, True
-            )
-        entries = mirror_entries(host_sources(apt_dir), suite)
-        progress(f"building a Debian {suite} root file system from {entries[0]}")
-        with tempfile.TemporaryDirectory(prefix="serving-bootstrap-") as tmp:
-            tar_path = Path(tmp) / "rootfs.tar"
-            _make_rootfs(
-                suite,
+        else:
+            entries = mirror_entries(host_sources(apt_dir), suite)
+            _import_rootfs(
+                client,
+                tag,
+                python,
                 entries,
-                packages(include, with_apt=with_apt),
-                tar_path,
-                progress,
+                include=include,
                 with_apt=with_apt,
+                progress=progress,
+                started=started,
             )
-            seconds = time.monotonic() - started
-            progress(f"importing {tar_path.stat().st_size // 2**20} MiB into Docker as {tag}")
-            repository, _, label = tag.partition(":")
-            client.api.import_image(
-                src=str(tar_path),
-                repository=repository,
-                tag=label,
-                changes=import_changes(python, suite, entries, seconds),
-            )
-    image = client.images.get(tag)
-    return BaseImage(
-        tag,
-        str(image.id),
-        python,
-        suite,
-        int(image.attrs.get("Size", 0)),
-        time.monotonic() - started,
-        False,
-    )
+            image = client.images.get(tag)
+    seconds = 0.0 if reused else time.monotonic() - started
+    size = int(image.attrs.get("Size", 0))
+    return BaseImage(tag, str(image.id), python, suite, size, seconds, reused)

@@ -20,7 +20,12 @@ import serving
 from serving.config import PlatformSettings
 from serving.environments import EnvSpec
 from serving.images.bases import BaseFacts, ResolvedBase, check_python, probe, resolve_base
-from serving.images.context import APP_FOLDER, AppContext, write_app_context
+from serving.images.context import (
+    APP_FOLDER,
+    AppContext,
+    write_code_context,
+    write_model_files,
+)
 from serving.images.dockerfile import APP_ROOT, PLATFORM_LIB, USER_ID
 from serving.images.engine import EngineUser, Progress, find_image, load_image
 from serving.images.environment import EnvImage, ensure_environment
@@ -58,6 +63,31 @@ class BuiltImage:
 def wheel_root(ws: Workspace) -> Path:
     """Where a workspace keeps its wheelhouses."""
     return ws.path / "wheelhouse"
+
+
+def _layer_sources(context: Path, app: AppContext) -> list[LayerSource]:
+    """The model image's own layers: platform code, model files, score.py and source."""
+    return [
+        LayerSource(
+            context / RUNTIME_FOLDER,
+            PLATFORM_LIB,
+            keep_pyc=True,
+            created_by=f"serving: platform code {serving.__version__}",
+        ),
+        LayerSource(
+            context / MODELS_FOLDER,
+            f"{APP_ROOT}/{MODELS_FOLDER}",
+            parents={APP_ROOT: int(USER_ID)},
+            created_by=f"serving: model files {', '.join(app.models)}",
+        ),
+        LayerSource(
+            context / APP_FOLDER,
+            APP_ROOT,
+            owner=int(USER_ID),
+            parents={APP_ROOT: int(USER_ID)},
+            created_by=f"serving: {app.entry_script} and its source",
+        ),
+    ]
 
 
 class ImageBuilder(EngineUser):
@@ -123,10 +153,9 @@ class ImageBuilder(EngineUser):
         env_image = self.environment(request.env, flavour, progress)
         with tempfile.TemporaryDirectory(prefix="serving-model-") as tmp:
             context = Path(tmp)
-            app = write_app_context(
-                self.ws, context, request.models, request.entry_script, request.source_dir
+            app = write_code_context(
+                context, request.models, request.entry_script, request.source_dir
             )
-            write_platform_code(context / RUNTIME_FOLDER, request.env.python)
             layers = model_layers(
                 request,
                 app,
@@ -135,10 +164,13 @@ class ImageBuilder(EngineUser):
                 base=flavour.base.ref,
                 created=datetime.now(UTC),
             )
+            # the key needs no model file and no compiled code: both only on a miss
             previous = self._reusable(name, layers.key, request.label)
             if previous is not None:
                 progress(f"image {previous.tag} was built from the same inputs: reusing it")
                 return BuiltImage(previous, True, env_image.reused, time.monotonic() - started)
+            write_model_files(self.ws, context, request.models)
+            write_platform_code(context / RUNTIME_FOLDER, request.env.python)
             image_id, layers_reused = self._model_layers(env_image, context, app, layers, progress)
         record = self._check_and_record(request, image_id, layers, flavour, progress)
         seconds = time.monotonic() - started
@@ -155,27 +187,7 @@ class ImageBuilder(EngineUser):
     ) -> tuple[str, int]:
         """Load the platform code, model files and code layers on the environment image;
         returns the image id and how many of the three layers Docker already had."""
-        sources = [
-            LayerSource(
-                context / RUNTIME_FOLDER,
-                PLATFORM_LIB,
-                keep_pyc=True,
-                created_by=f"serving: platform code {serving.__version__}",
-            ),
-            LayerSource(
-                context / MODELS_FOLDER,
-                f"{APP_ROOT}/{MODELS_FOLDER}",
-                parents={APP_ROOT: int(USER_ID)},
-                created_by=f"serving: model files {', '.join(app.models)}",
-            ),
-            LayerSource(
-                context / APP_FOLDER,
-                APP_ROOT,
-                owner=int(USER_ID),
-                parents={APP_ROOT: int(USER_ID)},
-                created_by=f"serving: {app.entry_script} and its source",
-            ),
-        ]
+        sources = _layer_sources(context, app)
         parent = self.client.api.inspect_image(env_image.image_id)
         history = self.client.api.history(env_image.image_id)
         with tempfile.TemporaryDirectory(prefix="serving-layers-") as tmp:

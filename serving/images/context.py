@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from serving.images.engine import BuildOutput, Progress, build
 from serving.registry import ModelRecord, Ref
 from serving.registry.artifacts import sha256_file
 from serving.scoring.layout import (
@@ -28,6 +29,8 @@ from serving.scoring.layout import (
 )
 
 if TYPE_CHECKING:
+    from docker import DockerClient
+
     from serving.workspace import Workspace
 
 FIXED_MTIME = 315532800
@@ -77,6 +80,29 @@ def tar_directory(
         yield handle
 
 
+def build_in_folder(
+    client: DockerClient,
+    fill: Callable[[Path], None],
+    *,
+    tag: str,
+    progress: Progress,
+    buildargs: Mapping[str, str] | None = None,
+) -> BuildOutput:
+    """Build the ``Dockerfile`` that ``fill`` writes, with what else it writes as the
+    context, in a temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="serving-build-") as tmp:
+        fill(Path(tmp))
+        with tar_directory(Path(tmp)) as tar:
+            return build(
+                client,
+                tar,
+                dockerfile="Dockerfile",
+                tag=tag,
+                progress=progress,
+                buildargs=buildargs,
+            )
+
+
 def model_digest(record: ModelRecord) -> str:
     """The file's sha256, or for a folder the sha256 of its ``relpath sha256`` lines."""
     if record.kind == "file" and len(record.files) == 1:
@@ -96,19 +122,25 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def write_app_context(
-    ws: Workspace,
-    dest: Path,
-    models: Sequence[ModelRecord],
-    entry_script: Path,
-    source_dir: Path | None,
-) -> AppContext:
-    """Write ``dest/azureml-models`` and ``dest/azureml-app`` for these models and code."""
-    model_files: list[ModelFiles] = []
+def model_folder(dest: Path, record: ModelRecord) -> Path:
+    """Where a model version sits in a context: ``dest/azureml-models/<name>/<version>``."""
+    return dest / MODELS_FOLDER / record.name / str(record.version)
+
+
+def write_model_files(ws: Workspace, dest: Path, models: Sequence[ModelRecord]) -> None:
+    """``dest/azureml-models``: verified copies of the models' files."""
     for record in models:
-        folder = dest / MODELS_FOLDER / record.name / str(record.version)
-        path = ws.models.download(Ref(record.name, record.version), folder)
-        model_files.append(ModelFiles(record.name, record.version, path))
+        ws.models.download(Ref(record.name, record.version), model_folder(dest, record))
+
+
+def write_code_context(
+    dest: Path, models: Sequence[ModelRecord], entry_script: Path, source_dir: Path | None
+) -> AppContext:
+    """``dest/azureml-app`` for this code, and the digests of it and of the models (whose
+    files :func:`write_model_files` writes: nothing here needs them)."""
+    model_files = [
+        ModelFiles(r.name, r.version, model_folder(dest, r) / r.root_name) for r in models
+    ]
     app = dest / APP_FOLDER
     write_app_dir(app, entry_script, source_dir, [])
     rel = script_relpath(entry_script, source_dir)
@@ -122,3 +154,15 @@ def write_app_context(
         script_sha256=sha256_file(script_in_app),
         app_sha256=tree_digest(app),
     )
+
+
+def write_app_context(
+    ws: Workspace,
+    dest: Path,
+    models: Sequence[ModelRecord],
+    entry_script: Path,
+    source_dir: Path | None,
+) -> AppContext:
+    """Write ``dest/azureml-models`` and ``dest/azureml-app`` for these models and code."""
+    write_model_files(ws, dest, models)
+    return write_code_context(dest, models, entry_script, source_dir)

@@ -4,7 +4,6 @@ environment's content hash, so every model image sharing an environment reuses i
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from serving.environments import EnvSpec
 from serving.images.bases import BaseFacts
-from serving.images.context import tar_directory
+from serving.images.context import build_in_folder
 from serving.images.dockerfile import environment_stages, install_requirements
-from serving.images.engine import Progress, build, find_image
+from serving.images.engine import Progress, find_image
 from serving.images.flavours import Flavour, FlavourImage
 from serving.images.wheelhouse import ensure_wheelhouse, link_wheels
 
@@ -90,10 +89,10 @@ def ensure_environment(
     wheels = env_wheelhouse(
         wheel_root, spec, flavour.flavour, facts(), index_url=index_url, progress=progress
     )
-    with tempfile.TemporaryDirectory(prefix="serving-env-") as tmp:
-        context = Path(tmp)
+
+    def fill(context: Path) -> None:
         (context / "Dockerfile").write_text(dockerfile)
         write_environment_context(context, wheels)
-        with tar_directory(context) as tar:
-            out = build(client, tar, dockerfile="Dockerfile", tag=tag, progress=progress)
+
+    out = build_in_folder(client, fill, tag=tag, progress=progress)
     return EnvImage(tag, out.image_id, False, time.monotonic() - started)

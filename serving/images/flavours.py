@@ -15,7 +15,6 @@ import hashlib
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,9 @@ import serving
 from serving.environments import EnvSpec, runtime_requirements
 from serving.errors import NotFoundError, UserInputError
 from serving.images.bases import BaseFacts, ResolvedBase
-from serving.images.context import tar_directory
+from serving.images.context import build_in_folder
 from serving.images.dockerfile import PLATFORM_LIB
-from serving.images.engine import Progress, build, find_image
+from serving.images.engine import Progress, find_image
 from serving.images.wheelhouse import ensure_wheelhouse, link_wheels
 
 if TYPE_CHECKING:
@@ -204,17 +203,11 @@ def ensure_flavour(
     wheels = ensure_wheelhouse(
         wheel_root, flavour.requirements, facts(), index_url=index_url, progress=progress
     )
-    with tempfile.TemporaryDirectory(prefix="serving-flavour-") as tmp:
-        context = Path(tmp)
+
+    def fill(context: Path) -> None:
         (context / "Dockerfile").write_text(flavour.dockerfile)
         link_wheels(wheels, context / RUNTIME_WHEELS)
-        with tar_directory(context) as tar:
-            out = build(
-                client,
-                tar,
-                dockerfile="Dockerfile",
-                tag=tag,
-                progress=progress,
-                buildargs={"BASE_IMAGE": base.ref},
-            )
+
+    buildargs = {"BASE_IMAGE": base.ref}
+    out = build_in_folder(client, fill, tag=tag, progress=progress, buildargs=buildargs)
     return FlavourImage(flavour, tag, out.image_id, key, base, False)

@@ -26,15 +26,6 @@ from serving.images.context import FIXED_MTIME, tar_filter
 
 
 @dataclass(frozen=True)
-class Layer:
-    """A layer tarball on disk, its digest (``sha256:...``) and what it holds."""
-
-    path: Path
-    diff_id: str
-    created_by: str
-
-
-@dataclass(frozen=True)
 class LayerSource:
     """Put the contents of ``source`` at ``target`` (an absolute path in the image)."""
 
@@ -45,6 +36,18 @@ class LayerSource:
     """Owner of each folder on the way to ``target`` (default root), kept as in the image."""
     keep_pyc: bool = False
     created_by: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer tarball written on disk, as the image's config and manifest name it."""
+
+    path: Path
+    """The uncompressed tarball."""
+    diff_id: str
+    """``sha256:`` and the tarball's digest: the layer's id in the image config."""
+    created_by: str
+    """What made the layer, shown by ``docker history``."""
 
 
 def _dir_entry(name: str, owner: int) -> tarfile.TarInfo:

@@ -36,9 +36,9 @@ from serving.images.dockerfile import (
     environment_stages,
     flavour_stages,
     header,
-    install_requirements,
 )
 from serving.images.engine import Progress, docker_client
+from serving.images.environment import env_wheelhouse, write_environment_context
 from serving.images.flavours import (
     RUNTIME_WHEELS,
     Flavour,
@@ -114,14 +114,7 @@ def _wheels(
     runtime = ensure_wheelhouse(
         root, flavour.requirements, facts, index_url=index_url, progress=progress
     )
-    env = ensure_wheelhouse(
-        root,
-        install_requirements(spec, flavour.requirements),
-        facts,
-        pip_options=spec.pip_options,
-        index_url=index_url,
-        progress=progress,
-    )
+    env = env_wheelhouse(root, spec, flavour, facts, index_url=index_url, progress=progress)
     return runtime, env
 
 
@@ -173,7 +166,7 @@ def package_image(
     output.mkdir(parents=True, exist_ok=True)
     progress(f"writing the build context into {output}")
     link_wheels(runtime_wheels, output / RUNTIME_WHEELS)
-    link_wheels(env_wheels, output / "wheelhouse")
+    write_environment_context(output, env_wheels)
     write_platform_code(output / "runtime", spec.python)
     app = write_app_context(ws, output, request.models, request.entry_script, request.source_dir)
     tag = f"{request.repository}:{request.label or 'latest'}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ from serving.config import PlatformSettings
 from serving.errors import ConflictError, NotFoundError
 from serving.images.bases import check_python, probe, resolve_base
 from serving.images.build import wheel_root
-from serving.images.context import tar_directory
-from serving.images.engine import Progress, build, docker_session
+from serving.images.context import build_in_folder
+from serving.images.engine import Progress, docker_session
 from serving.images.wheelhouse import ensure_wheelhouse, link_wheels
 from serving.workspace import Workspace
 
@@ -96,17 +95,13 @@ def build_platform_image(
             output.mkdir(parents=True, exist_ok=True)
             write_platform_context(output, wheels, root)
             return {"tag": tag, "path": str(output), "base_image": base.ref}
-        with tempfile.TemporaryDirectory(prefix="serving-platform-") as tmp:
-            write_platform_context(Path(tmp), wheels, root)
-            with tar_directory(Path(tmp)) as tar:
-                out = build(
-                    client,
-                    tar,
-                    dockerfile="Dockerfile",
-                    tag=tag,
-                    progress=progress,
-                    buildargs={"BASE_IMAGE": base.ref},
-                )
+        out = build_in_folder(
+            client,
+            lambda context: write_platform_context(context, wheels, root),
+            tag=tag,
+            progress=progress,
+            buildargs={"BASE_IMAGE": base.ref},
+        )
         image = client.images.get(out.image_id)
         return {
             "tag": tag,

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from serving.errors import EnvironmentSpecError
+from serving.environments.pipcmd import pip_argv, pip_failure
 from serving.images.bases import BaseFacts
 from serving.images.engine import Progress
 from serving.proc import file_lock, run_streaming
@@ -41,46 +41,26 @@ def platform_tags(facts: BaseFacts) -> list[str]:
     return tags
 
 
-def _pip_options(pip_options: Sequence[str], index_url: str | None) -> list[str]:
-    argv: list[str] = []
-    for line in pip_options:
-        argv += line.split(maxsplit=1)
-    if index_url:
-        argv += ["--index-url", index_url]
-    return argv
-
-
-def download_argv(
+def wheels_argv(
     dest: Path,
     requirements_file: Path,
-    facts: BaseFacts,
+    facts: BaseFacts | None,
     *,
     pip_options: Sequence[str] = (),
     index_url: str | None = None,
     python: str = sys.executable,
 ) -> list[str]:
-    """``pip download`` of binary wheels for the base's platform into ``dest``."""
-    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-input"]
-    argv += ["--progress-bar", "off", "--only-binary=:all:", "--implementation", "cp"]
-    argv += ["--python-version", facts.python]
+    """``pip download`` of binary wheels for the base's platform (``facts``) into ``dest``;
+    with ``facts`` None, ``pip wheel``: the fallback that also builds source distributions
+    (for the host's platform)."""
+    if facts is None:
+        argv = pip_argv(python, "wheel", pip_options=pip_options, index_url=index_url)
+        return [*argv, "--wheel-dir", str(dest), "-r", str(requirements_file)]
+    wanted = ["--only-binary=:all:", "--implementation", "cp", "--python-version", facts.python]
     for tag in platform_tags(facts):
-        argv += ["--platform", tag]
-    argv += _pip_options(pip_options, index_url)
+        wanted += ["--platform", tag]
+    argv = pip_argv(python, "download", *wanted, pip_options=pip_options, index_url=index_url)
     return [*argv, "--dest", str(dest), "-r", str(requirements_file)]
-
-
-def wheel_argv(
-    dest: Path,
-    requirements_file: Path,
-    *,
-    pip_options: Sequence[str] = (),
-    index_url: str | None = None,
-    python: str = sys.executable,
-) -> list[str]:
-    """``pip wheel``: the fallback that also builds source distributions (host platform)."""
-    argv = [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-input"]
-    argv += ["--progress-bar", "off", *_pip_options(pip_options, index_url)]
-    return [*argv, "--wheel-dir", str(dest), "-r", str(requirements_file)]
 
 
 def wheelhouse_key(
@@ -97,16 +77,6 @@ def wheelhouse_key(
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _fail(tail: list[str], what: str) -> EnvironmentSpecError:
-    errors = [line for line in tail if line.startswith("ERROR:")]
-    detail = (errors or tail or ["no output"])[-1].removeprefix("ERROR:").strip()
-    return EnvironmentSpecError(
-        f"{what}: {detail}",
-        hint="check the requirement names and versions in the environment file",
-        details="\n".join(tail[-15:]),
-    )
-
-
 def _fill(
     dest: Path,
     requirements: Sequence[str],
@@ -118,18 +88,18 @@ def _fill(
     wanted = dest / "download.txt"
     wanted.write_text("".join(f"{r}\n" for r in [*requirements, PIP_REQUIREMENT]))
     code, tail = run_streaming(
-        download_argv(dest, wanted, facts, pip_options=pip_options, index_url=index_url), progress
+        wheels_argv(dest, wanted, facts, pip_options=pip_options, index_url=index_url), progress
     )
     if code != 0:
         same_python = f"{sys.version_info.major}.{sys.version_info.minor}" == facts.python
         if not (same_python and any(m in line for line in tail for m in _MISSING)):
-            raise _fail(tail, f"no wheels for Python {facts.python} ({facts.arch})")
+            raise pip_failure(f"no wheels for Python {facts.python} ({facts.arch})", code, tail)
         progress("some packages have no wheel for the image: building them with pip wheel")
         code, tail = run_streaming(
-            wheel_argv(dest, wanted, pip_options=pip_options, index_url=index_url), progress
+            wheels_argv(dest, wanted, None, pip_options=pip_options, index_url=index_url), progress
         )
         if code != 0:
-            raise _fail(tail, "pip wheel failed")
+            raise pip_failure("pip wheel failed", code, tail)
     wanted.unlink()
     (dest / INSTALL_FILE).write_text("".join(f"{r}\n" for r in requirements))
 

@@ -29,7 +29,7 @@ from serving.images.flavours import (
     runtime_sources,
     write_platform_code,
 )
-from serving.images.wheelhouse import download_argv, platform_tags, wheel_argv, wheelhouse_key
+from serving.images.wheelhouse import platform_tags, wheelhouse_key, wheels_argv
 
 FACTS = BaseFacts("3.11", "2.36", "x86_64")
 
@@ -95,7 +95,7 @@ def test_wheelhouse_commands_target_the_image_platform(tmp_path: Path) -> None:
     tags = platform_tags(FACTS)
     assert tags[0] == "manylinux_2_36_x86_64" and "manylinux_2_28_x86_64" in tags
     assert "manylinux2014_x86_64" in tags and "manylinux1_x86_64" in tags
-    argv = download_argv(
+    argv = wheels_argv(
         tmp_path,
         tmp_path / "r.txt",
         FACTS,
@@ -108,7 +108,7 @@ def test_wheelhouse_commands_target_the_image_platform(tmp_path: Path) -> None:
     assert argv[argv.index("--extra-index-url") + 1] == "https://x.example/simple"
     assert argv[argv.index("--index-url") + 1] == "https://idx.example/simple"
     assert argv[-4:] == ["--dest", str(tmp_path), "-r", str(tmp_path / "r.txt")]
-    assert wheel_argv(tmp_path, tmp_path / "r.txt", python="py")[3] == "wheel"
+    assert wheels_argv(tmp_path, tmp_path / "r.txt", None, python="py")[3] == "wheel"
     assert wheelhouse_key(["a"], FACTS, []) != wheelhouse_key(
         ["a"], BaseFacts("3.11", "2.28", "x86_64"), []
     )
