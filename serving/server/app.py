@@ -3,7 +3,9 @@
 :func:`create_app` only wires things together: the loaded :class:`~serving.scoring.Scorer`
 does the scoring, :class:`~serving.server.handler.RequestHandler` (installed as the app's
 ``wsgi_app``) does the per-request work and serves ``/score`` in the plain and schema
-modes, and the Flask routes here serve the rest. Nothing happens at import.
+modes, and the Flask routes here serve the rest. The ``/score`` view, like the handler,
+only adapts the request for :func:`~serving.server.outcome.score_outcome`; errors are
+encoded by :func:`~serving.server.http.error_outcome`. Nothing happens at import.
 """
 
 from __future__ import annotations
@@ -17,19 +19,14 @@ from typing import Any
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.wrappers import Response as BaseResponse
 
 from serving.config import ServerSettings
-from serving.scoring import (
-    InputMode,
-    RunFailedError,
-    Scorer,
-    ScoringError,
-    ScoringInput,
-    decode_json,
-)
-from serving.server.handler import RequestHandler, wrap_result
-from serving.server.http import FAILED_HEADER, INTERNAL_ERROR, error_response, json_response
+from serving.scoring import Scorer, ScoringInput, decode_json
+from serving.server.handler import RequestHandler
+from serving.server.http import INTERNAL_ERROR, as_response, error_outcome, json_response
 from serving.server.metrics import CONTENT_TYPE, ServerMetrics
+from serving.server.outcome import score_outcome
 from serving.server.swagger import SwaggerDocs, SwaggerNotFound, build_swagger
 
 _log = logging.getLogger("serving.server")
@@ -59,43 +56,17 @@ class _Views:
             auth=settings.auth == "key",
         )
 
-    def score(self) -> Response:
+    def score(self) -> BaseResponse:
         """``/score`` requests the handler did not answer: rawhttp mode, OPTIONS."""
-        if request.method == "OPTIONS" and self.scorer.mode is not InputMode.RAWHTTP:
-            response = Response(b"", 200)
-            response.headers[FAILED_HEADER] = "False"
-            return response
         inp = ScoringInput(request.method, headers=request.headers, raw=request)
-        try:
-            result = self.scorer.score(inp)
-        except RunFailedError as exc:
-            if isinstance(exc.__cause__, RequestEntityTooLarge):
-                return error_response(
-                    413, f"Request body is larger than the limit of {self.max_body} bytes."
-                )
-            cause = exc.__cause__
-            if isinstance(cause, HTTPException) and 400 <= (cause.code or 500) < 500:
-                # the request object refused the request, e.g. request.get_json() on bad JSON
-                return error_response(cause.code or 400, cause.description or cause.name)
-            _log.error("run() raised an exception", exc_info=exc.__cause__)
-            return error_response(exc.http_status, exc.message, run_failed=True)
-        except ScoringError as exc:
-            if exc.run_failed:
-                _log.warning("%s", exc.message)
-            return error_response(exc.http_status, exc.message, run_failed=exc.run_failed)
-        self.metrics.observe_scoring(result.elapsed_ms / 1000.0)
-        wrapped = wrap_result(result.value, ("x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}"))
-        if isinstance(wrapped, tuple):
-            status, headers, body = wrapped
-            return Response(body, status, headers)
-        return wrapped  # type: ignore[return-value]
+        return as_response(score_outcome(self.scorer, inp, self.metrics, self.max_body))
 
-    def swagger_json(self) -> Response:
+    def swagger_json(self) -> BaseResponse:
         """``/swagger.json?version=``: the user's file or the generated document."""
         try:
             doc = self.swagger.get(request.args.get("version", "2"))
         except SwaggerNotFound as exc:
-            return error_response(404, str(exc))
+            return as_response(error_outcome(404, str(exc)))
         return json_response(doc)
 
     def ready(self) -> Response:
@@ -154,15 +125,15 @@ class _JSONProvider(DefaultJSONProvider):
         return decode_json(s, **kwargs)
 
 
-def _http_error(exc: HTTPException) -> Response:
+def _http_error(exc: HTTPException) -> BaseResponse:
     if isinstance(exc, RequestEntityTooLarge):
-        return error_response(413, "Request body is larger than the configured limit.")
-    response = error_response(exc.code or 500, exc.description or exc.name)
+        return as_response(error_outcome(413, "Request body is larger than the configured limit."))
+    response = as_response(error_outcome(exc.code or 500, exc.description or exc.name))
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
     return response
 
 
-def _unexpected_error(exc: Exception) -> Response:
+def _unexpected_error(exc: Exception) -> BaseResponse:
     _log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
-    return error_response(500, INTERNAL_ERROR)
+    return as_response(error_outcome(500, INTERNAL_ERROR))

@@ -6,6 +6,9 @@ inference-schema modes is answered right here from the WSGI environ: building Fl
 request and app contexts, routing and response objects costs more per request than
 scoring a small model, and this path is the one clients hammer. Everything else (the
 rawhttp mode, ``OPTIONS``, swagger, health, metrics, unknown routes) goes to the Flask app.
+Both ``/score`` routes adapt the request and call
+:func:`serving.server.outcome.score_outcome`; every error is encoded by
+:func:`serving.server.http.error_outcome`.
 """
 
 from __future__ import annotations
@@ -18,38 +21,28 @@ from http import HTTPStatus
 from typing import Any
 
 from werkzeug.datastructures import EnvironHeaders
-from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_input_stream
 
 from serving.config import ServerSettings
-from serving.scoring import (
-    InputMode,
-    ResultNotSerializableError,
-    RunFailedError,
-    Scorer,
-    ScoringError,
-    ScoringInput,
-    encode_result,
-    is_stream,
-    parse_query_string,
-)
+from serving.scoring import InputMode, Scorer, ScoringInput, parse_query_string
 from serving.server.http import (
-    FAILED_HEADER,
     INTERNAL_ERROR,
     IdGenerator,
     KeyChecker,
+    Outcome,
     RequestIds,
+    Triple,
+    error_outcome,
     read_ids,
 )
 from serving.server.logs import ACCESS_LOGGER
 from serving.server.metrics import ServerMetrics
+from serving.server.outcome import score_outcome, too_large
 
 _log = logging.getLogger("serving.server")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-Result = tuple[int, list[tuple[str, str]], Iterable[bytes]] | WSGIApp
-"""A response as (status, headers, body), or a response object to call as a WSGI app."""
 
 UNAUTHORIZED = "Unauthorized: send a valid key as 'Authorization: Bearer <key>'."
 
@@ -61,7 +54,6 @@ RAWHTTP_METHODS = "GET, HEAD, OPTIONS, POST"
 ROUTES = frozenset({"/", "/score", "/swagger.json", "/health/live", "/health/ready", "/metrics"})
 PROTECTED = frozenset({"/score", "/swagger.json"})
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-_JSON = ("Content-Type", "application/json")
 _READ_CHUNK = 1 << 16
 
 
@@ -115,26 +107,26 @@ class RequestHandler:
         route = path if path in ROUTES else "<unmatched>"
         ids = read_ids(environ, self.new_id)
         if not isinstance(ids, RequestIds):
-            return self._send(environ, start_response, _error(431, ids), None, start, route)
+            return self._send(environ, start_response, error_outcome(431, ids), None, start, route)
         try:
             result = self._route(environ, path)
         except OSError:
             raise  # the client went away mid-body: the server closes the connection quietly
         except Exception:
             _log.exception("Unexpected error serving %s %s", environ["REQUEST_METHOD"], path)
-            result = _error(500, INTERNAL_ERROR)
+            result = error_outcome(500, INTERNAL_ERROR)
         if result is None:
             return self._delegate(environ, start_response, ids, start, route)
         return self._send(environ, start_response, result, ids, start, route)
 
-    def _route(self, environ: dict[str, Any], path: str) -> Result | None:
+    def _route(self, environ: dict[str, Any], path: str) -> Outcome | None:
         """Answer here, or None to hand the request to Flask."""
         if (
             path in PROTECTED  # first: health checks and /metrics need no stat of the keys file
             and self.keys.enabled
             and not self.keys.allows(environ.get("HTTP_AUTHORIZATION"))
         ):
-            result = _error(401, UNAUTHORIZED)
+            result = error_outcome(401, UNAUTHORIZED)
             result[1].append(("WWW-Authenticate", "Bearer"))
             return result
         if path != "/score":
@@ -166,12 +158,12 @@ class RequestHandler:
         self,
         environ: dict[str, Any],
         start_response: StartResponse,
-        result: Result,
+        result: Outcome,
         ids: RequestIds | None,
         start: float,
         route: str,
     ) -> Iterable[bytes]:
-        if callable(result):  # a response object returned by run()
+        if not isinstance(result, tuple):  # a response object returned by run()
             return self._delegate(environ, start_response, ids, start, route, app=result)
         status, headers, body = result
         headers.extend(self._headers(environ, ids))
@@ -239,13 +231,14 @@ class RequestHandler:
             headers.append(("Access-Control-Allow-Headers", requested))
         return headers
 
-    def _too_large(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], list[bytes]]:
+    def _too_large(self, environ: dict[str, Any]) -> Triple:
         environ[CLOSE_CONNECTION] = True  # do not read (or drain) the rest of a huge body
-        return _error(413, f"Request body is larger than the limit of {self.max_body} bytes.")
+        return too_large(self.max_body)
 
     # -- /score -------------------------------------------------------------------------
 
-    def _score(self, environ: dict[str, Any], method: str) -> Result:
+    def _score(self, environ: dict[str, Any], method: str) -> Outcome:
+        """The fast path's adapter: the WSGI environ as a scoring input."""
         mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         body = b""
         if method == "POST" and mimetype not in _FORM_TYPES:
@@ -262,17 +255,7 @@ class RequestHandler:
             query,
             EnvironHeaders(environ),
         )
-        try:
-            result = self.scorer.score(inp)
-        except ScoringError as exc:
-            if isinstance(exc, RunFailedError):
-                _log.error("run() raised an exception", exc_info=exc.__cause__)
-            elif exc.run_failed:
-                _log.warning("%s", exc.message)
-            return _error(exc.http_status, exc.message, run_failed=exc.run_failed)
-        self.metrics.observe_scoring(result.elapsed_ms / 1000.0)
-        exec_ms = ("x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}")
-        return wrap_result(result.value, exec_ms)
+        return score_outcome(self.scorer, inp, self.metrics, self.max_body)
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
         length = _content_length(environ)
@@ -289,39 +272,6 @@ class RequestHandler:
                 raise _TooLarge()
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def wrap_result(value: Any, exec_ms: tuple[str, str]) -> Result:
-    """run()'s result as a response: JSON, a stream, or a response object unchanged."""
-    if isinstance(value, Response):
-        if value.status_code >= 500:
-            value.headers[FAILED_HEADER] = "True"
-        value.headers.add(*exec_ms)
-        return value
-    if is_stream(value):
-        response = Response(value)
-        response.headers[FAILED_HEADER] = "False"
-        response.headers.add(*exec_ms)
-        return response
-    try:
-        body = encode_result(value)
-    except ResultNotSerializableError as exc:
-        _log.error("run() returned a %s: %s", type(value).__name__, exc.__cause__)
-        return _error(500, exc.message)
-    headers = [_JSON, ("Content-Length", str(len(body))), (FAILED_HEADER, "False"), exec_ms]
-    return 200, headers, [body]
-
-
-def _error(
-    status: int, message: str, *, run_failed: bool = False
-) -> tuple[int, list[tuple[str, str]], list[bytes]]:
-    body = json.dumps({"message": message}).encode()
-    headers = [
-        _JSON,
-        ("Content-Length", str(len(body))),
-        (FAILED_HEADER, "True" if run_failed else "False"),
-    ]
-    return status, headers, [body]
 
 
 def _content_length(environ: dict[str, Any]) -> int:

@@ -1,4 +1,4 @@
-"""Small HTTP helpers of the scoring server: JSON errors, request ids, bearer keys.
+"""Small HTTP helpers of the scoring server: the error encoder, request ids, bearer keys.
 
 Kept apart from the routes so the per-request work is easy to see (and to keep cheap).
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from flask import Response
+from werkzeug.wrappers import Response as BaseResponse
 
 FAILED_HEADER = "x-ms-run-function-failed"
 ID_LIMIT = 100
@@ -24,6 +25,33 @@ _log = logging.getLogger("serving.server")
 
 INTERNAL_ERROR = "An unexpected internal error occurred. Check the logs for more info."
 
+JSON_TYPE = ("Content-Type", "application/json")
+
+Triple = tuple[int, list[tuple[str, str]], list[bytes]]
+"""A response as (status, headers, body)."""
+Outcome = Triple | BaseResponse
+"""A triple, or a response object (returned by run()) to call as a WSGI app."""
+
+
+def error_outcome(status: int, message: str, *, run_failed: bool = False) -> Triple:
+    """The contract's error shape, ``{"message": ...}`` with the run-failed header: the one
+    error encoder of the server (Flask's handlers wrap it with :func:`as_response`)."""
+    body = json.dumps({"message": message}).encode()
+    headers = [
+        JSON_TYPE,
+        ("Content-Length", str(len(body))),
+        (FAILED_HEADER, "True" if run_failed else "False"),
+    ]
+    return status, headers, [body]
+
+
+def as_response(outcome: Outcome) -> BaseResponse:
+    """An outcome as a response for Flask: a triple wrapped, a response object as it is."""
+    if isinstance(outcome, tuple):
+        status, headers, body = outcome
+        return Response(body, status, headers)
+    return outcome
+
 
 def json_response(payload: Any, status: int = 200, *, run_failed: bool | None = False) -> Response:
     """A JSON response; ``run_failed`` sets ``x-ms-run-function-failed`` (None: omit it)."""
@@ -31,11 +59,6 @@ def json_response(payload: Any, status: int = 200, *, run_failed: bool | None = 
     if run_failed is not None:
         response.headers[FAILED_HEADER] = "True" if run_failed else "False"
     return response
-
-
-def error_response(status: int, message: str, *, run_failed: bool = False) -> Response:
-    """The contract's error shape: ``{"message": ...}`` with the run-failed header."""
-    return json_response({"message": message}, status, run_failed=run_failed)
 
 
 class IdGenerator:

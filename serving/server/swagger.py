@@ -166,6 +166,11 @@ def _info(title: str, version: str) -> dict[str, str]:
     }
 
 
+def _definitions(service_in: Any, service_out: Any) -> dict[str, Any]:
+    """The named schemas: ``definitions`` in Swagger 2, ``components.schemas`` in OpenAPI 3."""
+    return {"ServiceInput": service_in, "ServiceOutput": service_out, "ErrorResponse": _ERROR}
+
+
 def _swagger2(
     title: str, version: str, shape: _Shape, service_in: Any, service_out: Any
 ) -> dict[str, Any]:
@@ -175,11 +180,7 @@ def _swagger2(
         "consumes": ["application/json"],
         "produces": ["application/json"],
         "paths": _paths(shape, v3=False),
-        "definitions": {
-            "ServiceInput": service_in,
-            "ServiceOutput": service_out,
-            "ErrorResponse": _ERROR,
-        },
+        "definitions": _definitions(service_in, service_out),
     }
     if shape.auth:
         doc["securityDefinitions"] = {"Bearer": _BEARER}
@@ -189,13 +190,7 @@ def _swagger2(
 def _openapi3(
     title: str, version: str, shape: _Shape, service_in: Any, service_out: Any
 ) -> dict[str, Any]:
-    components: dict[str, Any] = {
-        "schemas": {
-            "ServiceInput": service_in,
-            "ServiceOutput": service_out,
-            "ErrorResponse": _ERROR,
-        }
-    }
+    components: dict[str, Any] = {"schemas": _definitions(service_in, service_out)}
     if shape.auth:
         components["securitySchemes"] = {"Bearer": _BEARER}
     return {
