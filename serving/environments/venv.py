@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import serving
+from serving.environments.interpreter_probe import probe_argv
 from serving.environments.runtime import runtime_requirements
 from serving.environments.spec import EnvSpec
 from serving.errors import EnvironmentSpecError
@@ -23,7 +24,6 @@ from serving.proc import file_lock, run_streaming
 
 READY_MARKER = ".ready"
 PTH_NAME = "serving-runtime.pth"
-_PROBE = "import sys; print('%d.%d' % sys.version_info[:2])"
 
 Progress = Callable[[str], None]
 
@@ -67,8 +67,9 @@ def link_runtime(venv: Path, python: str) -> Path:
 
 
 def version_probe_argv(python: str) -> list[str]:
-    """Prints the interpreter's major.minor."""
-    return [python, "-c", _PROBE]
+    """Prints the interpreter's facts as a JSON line (:mod:`.interpreter_probe`), run by
+    path: the interpreter need not have the platform installed."""
+    return probe_argv(python)
 
 
 def venv_create_argv(python: str, venv: Path) -> list[str]:
@@ -106,7 +107,12 @@ def _probe(python: str) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return result.stdout.strip() if result.returncode == 0 else None
+    if result.returncode != 0:
+        return None
+    try:
+        return str(json.loads(result.stdout.strip().splitlines()[-1])["python"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
 
 
 def find_interpreter(version: str, explicit: str | None = None) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from serving.config import PlatformSettings
+from serving.environments.interpreter_probe import PROBE_FILE, probe_argv
 from serving.images.bootstrap import bootstrap_pythons, describe_available, find_bootstrapped
 from serving.images.engine import Progress, find_image, last_json_line, run_once
 from serving.images.errors import ImageBuildError
@@ -23,10 +24,8 @@ DEFAULT_BASE = "python:{python}-slim"
 DEFAULT_GLIBC = "2.28"
 """Assumed when the base cannot be inspected (a context written for another machine)."""
 
-PROBE = (
-    "import json, platform, sys; print(json.dumps({'python': '%d.%d' % sys.version_info[:2], "
-    "'glibc': platform.libc_ver()[1], 'arch': platform.machine()}))"
-)
+PROBE_IN_CONTAINER = "/serving-interpreter-probe.py"
+"""Where the probe program's file is copied in a base image's throw-away container."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +109,18 @@ def resolve_base(
 
 
 def probe(client: DockerClient, base: ResolvedBase) -> BaseFacts:
-    """Run the base's python3 once to learn its version, glibc and machine."""
-    result = run_once(client, base.image_id or base.ref, ["python3", "-c", PROBE], timeout_s=120)
+    """Run the base's python3 once to learn its version, glibc and machine.
+
+    The program is :mod:`serving.environments.interpreter_probe`; a bare base has no
+    ``serving`` to run it with ``-m``, so its file is copied into the container (before
+    it starts) and run by path."""
+    result = run_once(
+        client,
+        base.image_id or base.ref,
+        probe_argv("python3", PROBE_IN_CONTAINER),
+        timeout_s=120,
+        files={PROBE_IN_CONTAINER.lstrip("/"): PROBE_FILE.read_bytes()},
+    )
     data = last_json_line(result.output) if result.exit_code == 0 else None
     if data is None:
         raise ImageBuildError(

@@ -8,8 +8,10 @@ and every failure to reach the daemon becomes one :class:`BackendUnavailableErro
 from __future__ import annotations
 
 import functools
+import io
 import json
 import socket
+import tarfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -241,9 +243,11 @@ def run_once(
     *,
     environment: Mapping[str, str] | None = None,
     timeout_s: float = 300,
+    files: Mapping[str, bytes] | None = None,
 ) -> RunResult:
     """Run ``argv`` (as the entrypoint) in a throw-away container without network;
-    returns its exit code and output. The container is always removed."""
+    returns its exit code and output. ``files`` (name in ``/``: contents, readable by
+    all) are copied in before it starts. The container is always removed."""
     container = client.containers.create(
         image,
         entrypoint=list(argv),
@@ -253,12 +257,26 @@ def run_once(
         labels={"serving.role": "helper"},
     )
     try:
+        if files:
+            container.put_archive("/", _tar_of(files))
         container.start()
         status = container.wait(timeout=timeout_s)
         output = container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
         return RunResult(int(status.get("StatusCode", 1)), output)
     finally:
         container.remove(force=True)
+
+
+def _tar_of(files: Mapping[str, bytes]) -> bytes:
+    """An uncompressed tar of ``files`` (mode 0644), for ``put_archive``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def last_json_line(output: str) -> dict[str, Any] | None:

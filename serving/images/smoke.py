@@ -1,6 +1,9 @@
 """The build-time smoke check: inside the new image, import the entry script the way the
 server does (without calling ``init()``), check ``init`` and ``run``, and import the azureml
-shims. A failure carries the script's own error (a SyntaxError line, a missing module)."""
+shims. A failure carries the script's own error (a SyntaxError line, a missing module).
+
+The program is :mod:`serving.scoring.smoke`, run with ``python -m``; this module runs it
+in the image and turns its JSON line into the input mode or a :class:`SmokeCheckError`."""
 
 from __future__ import annotations
 
@@ -9,41 +12,18 @@ from typing import TYPE_CHECKING
 from serving.images.dockerfile import ENV_PYTHON
 from serving.images.engine import last_json_line, run_once
 from serving.images.errors import SmokeCheckError
+from serving.scoring import smoke as smoke_program
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
-SHIMS = (
-    "azureml.core.model",
-    "azureml.contrib.services.aml_request",
-    "azureml.contrib.services.aml_response",
-)
-
-SMOKE_CODE = f"""
-import json, os, sys, traceback
-from pathlib import Path
-try:
-    from serving.scoring.loader import install_compat_path, load_entry_script
-    install_compat_path()
-    for shim in {SHIMS!r}:
-        __import__(shim)
-    script = load_entry_script(Path(os.environ["AML_APP_ROOT"]), os.environ["AZUREML_ENTRY_SCRIPT"])
-except BaseException as exc:
-    cause = exc.__cause__ or exc
-    print(json.dumps({{
-        "ok": False,
-        "message": getattr(exc, "message", None) or f"{{type(exc).__name__}}: {{exc}}",
-        "hint": getattr(exc, "hint", None),
-        "details": "".join(traceback.format_exception(cause)[-12:]),
-    }}))
-    sys.exit(1)
-print(json.dumps({{"ok": True, "mode": script.mode.value}}))
-"""
+SMOKE_MODULE = smoke_program.__name__
+"""The check itself: a module of the runtime code every model image carries."""
 
 
 def smoke_argv() -> list[str]:
     """The smoke check's entrypoint inside a model image."""
-    return [ENV_PYTHON, "-c", SMOKE_CODE]
+    return [ENV_PYTHON, "-m", SMOKE_MODULE]
 
 
 def smoke_check(client: DockerClient, image_id: str) -> str:

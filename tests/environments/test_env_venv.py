@@ -70,7 +70,7 @@ def test_other_argv_builders(tmp_path: Path) -> None:
         "venv",
         str(tmp_path),
     ]
-    assert version_probe_argv("python3")[:2] == ["python3", "-c"]
+    assert version_probe_argv("python3")[:2] == ["python3", "-I"]
 
 
 def test_paths_derive_from_the_hash(tmp_path: Path) -> None:
