@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from serving.deploy import service  # noqa: E402
+from serving.deploy.spec import DeploymentSpec  # noqa: E402
 from serving.workspace import Workspace  # noqa: E402
 
 TEMPLATE = ROOT / "scoring_templates" / "sklearn"
@@ -97,7 +98,7 @@ def deploy(ws: Workspace, work: Path) -> str:
         entry_script=TEMPLATE / "score.py",
         env=str(TEMPLATE / "env.yml"),
         target="cluster",
-        options={"replicas": 1, "max_queue_wait_ms": 10000},
+        deployment=DeploymentSpec.from_options({"replicas": 1, "max_queue_wait_ms": 10000}),
         progress=lambda line: None,
     )
     return str(record.scoring_uri)

@@ -11,6 +11,7 @@ import requests
 
 from serving import httpclient
 from serving.cli.common import (
+    app_inputs,
     emit_list,
     emit_one,
     is_json,
@@ -20,9 +21,11 @@ from serving.cli.common import (
     workspace,
 )
 from serving.deploy import service
+from serving.deploy.spec import DeploymentSpec, KubernetesOptions, ReplicaPolicy, Resources
 from serving.deploy.targets import target_names
 from serving.errors import DeploymentError, UserInputError
 from serving.registry import EndpointRecord
+from serving.workspace import Workspace
 
 REPLICA_COLUMNS = [
     ("replica", "REPLICA"),
@@ -55,33 +58,7 @@ def _print_deployed(record: EndpointRecord) -> None:
 
 @click.command("deploy")
 @click.argument("name")
-@click.option(
-    "--model",
-    "-m",
-    "models",
-    multiple=True,
-    required=True,
-    metavar="NAME[:VERSION]",
-    help="Registered model (repeatable); the latest version without one.",
-)
-@click.option(
-    "--entry-script",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The score.py with init() and run().",
-)
-@click.option(
-    "--source-dir",
-    type=click.Path(path_type=Path),
-    help="Folder copied with the script (the script is looked up inside it).",
-)
-@click.option(
-    "--env",
-    "env",
-    required=True,
-    metavar="FILE|NAME[:VERSION]",
-    help="A conda env.yml / requirements.txt, or a registered environment.",
-)
+@app_inputs
 @click.option("--target", type=click.Choice(target_names()), default="local", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (free one else).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Server processes (default: cores).")
@@ -147,15 +124,12 @@ def deploy(
 ) -> None:
     """Deploy registered models with a score.py as endpoint NAME and print its scoring URI."""
     ws = workspace()
-    options = _target_options(
-        target,
-        cpu=cpu,
-        memory=memory,
-        replicas=replicas,
-        max_concurrent_requests=max_concurrent_requests,
-        max_queue_wait_ms=max_queue_wait_ms,
-        image_registry=image_registry,
+    deployment = DeploymentSpec(
+        resources=Resources.parse(cpu, memory),
+        replicas=ReplicaPolicy(replicas, max_concurrent_requests, max_queue_wait_ms),
+        kubernetes=KubernetesOptions(image_registry=image_registry),
     )
+    deployment.check_target(target)
     given: dict[str, Any] = {
         "models": list(models),
         "entry_script": entry_script,
@@ -164,47 +138,26 @@ def deploy(
         "auth": auth,
         "workers": workers,
         "threads": threads,
-        "options": options,
+        "deployment": deployment,
     }
     if output is not None:
-        if target != "kubernetes":
-            raise UserInputError("--output applies to --target kubernetes")
-        with step_progress(f"writing Kubernetes manifests for {name}") as progress:
-            files, keys = service.write_manifests(
-                ws, name, output=output, progress=progress, **given
-            )
-        _print_manifests(files, keys)
+        _write_manifests(ws, name, target, output, given)
         return
     with step_progress(f"deploying {name} ({target})") as progress:
         record = service.deploy(
-            ws,
-            name,
-            target=target,
-            port=port,
-            overwrite=overwrite,
-            progress=progress,
-            **given,
+            ws, name, target=target, port=port, overwrite=overwrite, progress=progress, **given
         )
     _print_deployed(record)
 
 
-_TARGET_OPTIONS = {
-    "replicas": ("cluster", "kubernetes"),
-    "max_concurrent_requests": ("cluster",),
-    "max_queue_wait_ms": ("cluster",),
-    "image_registry": ("kubernetes",),
-}
-
-
-def _target_options(target: str, **given: object) -> dict[str, object]:
-    """The options given, checked against the target they apply to."""
-    options = {k: v for k, v in given.items() if v is not None}
-    for key in options:
-        allowed = _TARGET_OPTIONS.get(key)
-        if allowed is not None and target not in allowed:
-            flag = "--" + key.replace("_", "-")
-            raise UserInputError(f"{flag} applies to --target {' or '.join(allowed)}")
-    return options
+def _write_manifests(
+    ws: Workspace, name: str, target: str, output: Path, given: dict[str, Any]
+) -> None:
+    if target != "kubernetes":
+        raise UserInputError("--output applies to --target kubernetes")
+    with step_progress(f"writing Kubernetes manifests for {name}") as progress:
+        files, keys = service.write_manifests(ws, name, output=output, progress=progress, **given)
+    _print_manifests(files, keys)
 
 
 def _print_manifests(files: list[Path], keys: tuple[str, ...]) -> None:

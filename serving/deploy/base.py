@@ -1,4 +1,5 @@
-"""What every deployment target implements, and what it is given."""
+"""What every deployment target implements (:class:`Target`, and :class:`Replaceable` or
+:class:`ReplicatedTarget` for updates without downtime), and what it is given."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from serving.deploy.spec import DeploymentSpec
 from serving.environments import EnvSpec
 from serving.registry import EndpointRecord, ModelRecord
 from serving.workspace import Workspace
@@ -37,7 +39,7 @@ class DeployRequest:
     port: int | None = None
     workers: int | None = None
     threads: int | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    deployment: DeploymentSpec = field(default_factory=DeploymentSpec)
 
     def to_spec(self) -> dict[str, Any]:
         """What is recorded so ``update`` can redeploy with changes."""
@@ -49,7 +51,7 @@ class DeployRequest:
             "port": self.port,
             "workers": self.workers,
             "threads": self.threads,
-            "options": self.options,
+            "deployment": self.deployment.to_dict(),
         }
 
 
@@ -95,23 +97,51 @@ class Target(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Change:
+    """An update of a single-server endpoint: the running version (``record``), what to
+    serve instead (``request``) and where each new server's runtime is recorded."""
+
+    record: EndpointRecord
+    request: DeployRequest
+    started: Started = ignore
+
+
 @runtime_checkable
 class Replaceable(Protocol):
     """A single-server target whose update starts the new version before the old one stops
     (or, where the port must stay, leaves the old one serving when the new one fails)."""
 
-    def replace(
-        self,
-        ws: Workspace,
-        record: EndpointRecord,
-        request: DeployRequest,
-        progress: Progress,
-        started: Started = ignore,
-    ) -> Deployed:
-        """Serve ``request`` in place of ``record``'s version; on DeploymentError the old
-        version serves. ``started`` gets each new server's runtime as it starts."""
+    def replace(self, ws: Workspace, change: Change, progress: Progress) -> Deployed:
+        """Serve ``change.request`` in place of ``change.record``'s version; on
+        DeploymentError the old version serves."""
         ...
 
     def discard_candidate(self, ws: Workspace, record: EndpointRecord) -> None:
         """Stop a new version a killed update left behind (``runtime['candidate']``)."""
+        ...
+
+
+@runtime_checkable
+class ReplicatedTarget(Protocol):
+    """A target whose endpoints have replicas: scaled and updated without downtime."""
+
+    def roll(
+        self, ws: Workspace, record: EndpointRecord, request: DeployRequest, progress: Progress
+    ) -> Deployed:
+        """Replace every replica with one of ``request``, new ones ready before old ones go."""
+        ...
+
+    def scale(
+        self, ws: Workspace, record: EndpointRecord, replicas: int, progress: Progress
+    ) -> Deployed:
+        """Change the number of replicas; removed ones are drained first."""
+        ...
+
+    def replicas(self, ws: Workspace, record: EndpointRecord) -> list[dict[str, Any]]:
+        """One row per replica: its id, container, revision, state and health."""
+        ...
+
+    def replica_logs(self, ws: Workspace, record: EndpointRecord, tail: int, replica: str) -> str:
+        """The log of one replica (``r2`` or ``2``), of the balancer or of the supervisor."""
         ...

@@ -16,19 +16,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from serving import httpclient
 from serving.config import PlatformSettings, ServerSettings
 from serving.deploy import process
-from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
+from serving.deploy.base import Change, Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.folders import endpoint_folder, new_version_folder
+from serving.deploy.toolkit import (
+    LOOPBACK,
+    READY_TIMEOUT_S,
+    check_port,
+    free_port,
+    is_ready,
+    uris,
+    wait_until,
+    waiting_for_init,
+    write_keys,
+)
 from serving.environments import ensure_venv
 from serving.errors import DeploymentError
 from serving.registry import EndpointRecord, Ref
@@ -36,45 +43,23 @@ from serving.scoring.layout import AppLayout, ModelFiles, write_app_dir
 from serving.server.gunicorn import gunicorn_argv, gunicorn_env
 from serving.workspace import Workspace
 
-READY_TIMEOUT_S = 300.0
 LOG_NAME = "server.log"
 INTERRUPT_GRACE_S = 5.0
 _DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PROMETHEUS_MULTIPROC_DIR")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+@dataclass(frozen=True)
+class Version:
+    """One laid-out version of an endpoint: its folder (app, models, log), the venv it
+    runs in and what its server's environment adds (recorded to start it again)."""
 
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
+    folder: Path
+    venv: Path
+    server_env: dict[str, str]
 
 
 def keys_file(ws: Workspace, name: str) -> Path:
     return ws.endpoint_dir(name) / "keys"
-
-
-def write_keys(path: Path, keys: list[str] | tuple[str, ...]) -> None:
-    """Atomically replace the keys file the server re-reads (one key per line, 0600)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("".join(f"{k}\n" for k in keys))
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
-def _uris(port: int) -> tuple[str, str]:
-    return f"http://127.0.0.1:{port}/score", f"http://127.0.0.1:{port}/swagger.json"
 
 
 class LocalTarget:
@@ -119,7 +104,7 @@ class LocalTarget:
             entry_script=layout.entry_script,
             source_directory=layout.source_dir_name,
             model_dir=Path(layout.model_dir),
-            host="127.0.0.1",
+            host=LOOPBACK,
             port=port,
             service_name=request.name,
             workers=request.workers or defaults.workers,
@@ -133,9 +118,10 @@ class LocalTarget:
 
     @staticmethod
     def _launch(
-        server_env: dict[str, str], venv: Path, folder: Path, started: Started
+        version: Version, started: Started
     ) -> tuple[dict[str, Any], subprocess.Popen[bytes]]:
         """Start the server and record it (Ctrl-C held back until it is recorded)."""
+        server_env, venv, folder = version.server_env, version.venv, version.folder
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
         env.update(server_env)
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
@@ -157,27 +143,15 @@ class LocalTarget:
             started(runtime)
         return runtime, proc
 
-    def _serve(
-        self,
-        server_env: dict[str, str],
-        venv: Path,
-        folder: Path,
-        progress: Progress,
-        started: Started,
-    ) -> dict[str, Any]:
+    def _serve(self, version: Version, progress: Progress, started: Started) -> dict[str, Any]:
         """Launch and wait until ready; a server that fails (or is interrupted) is stopped."""
-        port = int(server_env["SERVING_PORT"])
-        if port_in_use(port):
-            raise DeploymentError(
-                f"port {port} on 127.0.0.1 is already in use",
-                hint="choose another --port, or leave it out",
-            )
-        progress(f"starting the server on 127.0.0.1:{port}")
-        runtime, proc = self._launch(server_env, venv, folder, started)
+        port = check_port(int(version.server_env["SERVING_PORT"]))
+        progress(f"starting the server on {LOOPBACK}:{port}")
+        runtime, proc = self._launch(version, started)
         ref = process.ProcessRef.from_dict(runtime["process"])
         assert ref is not None
         try:
-            self._wait_ready(port, proc, folder / LOG_NAME, progress)
+            self._wait_ready(port, proc, version.folder / LOG_NAME, progress)
         except BaseException:  # init() failed, or Ctrl-C: nothing keeps running
             process.stop(ref, grace_s=INTERRUPT_GRACE_S)
             raise
@@ -185,13 +159,11 @@ class LocalTarget:
             process.reap_in_background(proc)
         return runtime
 
+    @staticmethod
     def _wait_ready(
-        self, port: int, proc: subprocess.Popen[bytes], log: Path, progress: Progress
+        port: int, proc: subprocess.Popen[bytes], log: Path, progress: Progress
     ) -> None:
-        url = f"http://127.0.0.1:{port}/health/ready"
-        started = time.monotonic()
-        last_report = 0.0
-        while True:
+        def ready() -> bool:
             code = proc.poll()
             if code is not None:
                 raise DeploymentError(
@@ -200,21 +172,15 @@ class LocalTarget:
                     hint="the log tail is above; see 'serving endpoints logs'",
                     details=process.failure_excerpt(log),
                 )
-            try:
-                if httpclient.get(url, timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            waited = time.monotonic() - started
-            if waited > READY_TIMEOUT_S:
-                raise DeploymentError(
-                    f"the server was not ready after {READY_TIMEOUT_S:.0f} s",
-                    details=process.tail(log, 25),
-                )
-            if waited - last_report >= 1.0:
-                progress(f"waiting for init() to finish ({waited:.0f} s)")
-                last_report = waited
-            time.sleep(0.1)
+            return is_ready(port, timeout_s=1)
+
+        def timed_out(_waited: float) -> DeploymentError:
+            return DeploymentError(
+                f"the server was not ready after {READY_TIMEOUT_S:.0f} s",
+                details=process.tail(log, 25),
+            )
+
+        wait_until(ready, progress=progress, waiting=waiting_for_init, timed_out=timed_out)
 
     # -- the target ------------------------------------------------------------------------
     def deploy(
@@ -226,30 +192,19 @@ class LocalTarget:
         port = request.port or free_port()
         write_keys(keys_file(ws, request.name), request.keys)
         server_env = self._server_env(ws, request, layout, folder, port)
-        runtime = self._serve(server_env, venv, folder, progress, started)
-        return Deployed(*_uris(port), runtime)
+        runtime = self._serve(Version(folder, venv, server_env), progress, started)
+        return Deployed(*uris(port), runtime)
 
-    def replace(
-        self,
-        ws: Workspace,
-        record: EndpointRecord,
-        request: DeployRequest,
-        progress: Progress,
-        started: Started = ignore,
-    ) -> Deployed:
+    def replace(self, ws: Workspace, change: Change, progress: Progress) -> Deployed:
         """Run the new version on a spare port until ready, then in place of the old one."""
+        record, request, started = change.record, change.request, change.started
         port = int(record.runtime.get("port") or request.port or free_port())
         folder = new_version_folder(endpoint_folder(ws, request.name))
         try:
             venv, layout = self._prepare(ws, request, folder, progress)
             progress("trying the new version on a spare port first")
-            trial = self._serve(
-                self._server_env(ws, request, layout, folder, free_port()),
-                venv,
-                folder,
-                progress,
-                started,
-            )
+            trial_env = self._server_env(ws, request, layout, folder, free_port())
+            trial = self._serve(Version(folder, venv, trial_env), progress, started)
             _stop_one(trial)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -258,7 +213,7 @@ class LocalTarget:
         self._stop(record.runtime)
         server_env = self._server_env(ws, request, layout, folder, port)
         try:
-            runtime = self._serve(server_env, venv, folder, progress, started)
+            runtime = self._serve(Version(folder, venv, server_env), progress, started)
         except DeploymentError as exc:
             self._restart(record.runtime, progress)
             shutil.rmtree(folder, ignore_errors=True)
@@ -269,7 +224,7 @@ class LocalTarget:
         old = record.runtime.get("folder")
         if old and Path(old).resolve() != folder.resolve():
             shutil.rmtree(old, ignore_errors=True)
-        return Deployed(*_uris(port), runtime)
+        return Deployed(*uris(port), runtime)
 
     def _restart(self, runtime: dict[str, Any], progress: Progress) -> None:
         """Start a recorded version again (its folder and venv are still there)."""
@@ -277,7 +232,8 @@ class LocalTarget:
         if not isinstance(server_env, dict) or not runtime.get("folder"):
             return
         progress("starting the previous version again")
-        self._serve(server_env, Path(runtime["venv"]), Path(runtime["folder"]), progress, ignore)
+        version = Version(Path(runtime["folder"]), Path(runtime["venv"]), server_env)
+        self._serve(version, progress, ignore)
 
     @staticmethod
     def _stop(runtime: dict[str, Any]) -> None:
@@ -294,12 +250,9 @@ class LocalTarget:
             return Observed(
                 "Unhealthy", "the server process is not running; see 'serving endpoints logs'"
             )
-        try:
-            url = f"http://127.0.0.1:{record.runtime['port']}/health/ready"
-            ok = httpclient.get(url, timeout=2).status_code == 200
-        except requests.RequestException:
-            ok = False
-        return Observed("Healthy") if ok else Observed("Unhealthy", "not ready")
+        if is_ready(int(record.runtime["port"])):
+            return Observed("Healthy")
+        return Observed("Unhealthy", "not ready")
 
     def logs(self, ws: Workspace, record: EndpointRecord, tail: int) -> str:
         log = record.runtime.get("log")

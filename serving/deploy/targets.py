@@ -1,4 +1,5 @@
-"""Deployment targets, registered by name."""
+"""Deployment targets, registered by name; the Docker-based ones are handed an engine
+connection (made on first use, closed after each call) rather than making their own."""
 
 from __future__ import annotations
 
@@ -15,21 +16,24 @@ def _local() -> Target:
 
 
 def _docker() -> Target:
+    from serving.deploy.containers import Docker
     from serving.deploy.docker import DockerTarget
 
-    return DockerTarget()
+    return DockerTarget(Docker())
 
 
 def _cluster() -> Target:
-    from serving.deploy.cluster import ClusterTarget
+    from serving.deploy.cluster.target import ClusterTarget
+    from serving.deploy.containers import Docker
 
-    return ClusterTarget()
+    return ClusterTarget(Docker())
 
 
 def _kubernetes() -> Target:
-    from serving.deploy.kubernetes import KubernetesTarget
+    from serving.deploy.containers import Docker
+    from serving.deploy.kubernetes.target import KubernetesTarget
 
-    return KubernetesTarget()
+    return KubernetesTarget(Docker())
 
 
 _FACTORIES: dict[str, Callable[[], Target]] = {

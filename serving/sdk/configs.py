@@ -14,16 +14,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from serving.deploy.spec import DeploymentSpec, KubernetesOptions, ReplicaPolicy, Resources
+
+
+@dataclass(kw_only=True)
+class _Processes:
+    """Server processes (default: one per core) and threads per process."""
+
+    workers: int | None = None
+    threads: int | None = None
+
+
+@dataclass(kw_only=True)
+class _Container(_Processes):
+    """Limits of each container; ``None`` means no limit."""
+
+    cpu_cores: float | None = None
+    memory_gb: float | None = None
+
+    def resources(self) -> Resources:
+        return Resources.of_gb(self.cpu_cores, self.memory_gb)
+
 
 @dataclass
-class LocalDeployment:
+class LocalDeployment(_Processes):
     """Run on this machine as a background process (the embedded default target)."""
 
     port: int | None = None
-    workers: int | None = None
-    threads: int | None = None
     auth_enabled: bool = False
     target: str = field(default="local", init=False)
+
+    def to_spec(self) -> DeploymentSpec:
+        return DeploymentSpec()
 
 
 class LocalWebservice:
@@ -35,27 +57,17 @@ class LocalWebservice:
 
 
 @dataclass
-class DockerDeployment:
+class DockerDeployment(_Container):
     """Run in a Docker container of an image built from the models, score.py and environment
-    (Azure Container Instances, on this machine); ``None`` limits mean no limit."""
+    (Azure Container Instances, on this machine)."""
 
     port: int | None = None
-    cpu_cores: float | None = None
-    memory_gb: float | None = None
-    workers: int | None = None
-    threads: int | None = None
     auth_enabled: bool = False
     target: str = field(default="docker", init=False)
 
-    @property
-    def options(self) -> dict[str, Any]:
-        """The docker target's options (``cpu``, ``memory``)."""
-        out: dict[str, Any] = {}
-        if self.cpu_cores is not None:
-            out["cpu"] = self.cpu_cores
-        if self.memory_gb is not None:
-            out["memory"] = f"{round(self.memory_gb * 1024)}m"
-        return out
+    def to_spec(self) -> DeploymentSpec:
+        """The docker target's spec (the container's limits)."""
+        return DeploymentSpec(resources=self.resources())
 
 
 class AciWebservice:
@@ -75,48 +87,37 @@ class AciWebservice:
 
 
 @dataclass
-class ClusterDeployment:
+class ClusterDeployment(_Container):
     """Run ``replicas`` containers behind one load-balanced URI on this machine (AKS-like:
     key auth, readiness checks, back-pressure, rolling updates, self-healing)."""
 
     replicas: int = 2
     port: int | None = None
-    cpu_cores: float | None = None
-    memory_gb: float | None = None
-    workers: int | None = None
-    threads: int | None = None
     max_concurrent_requests_per_replica: int | None = None
     max_queue_wait_ms: int | None = None
     scoring_timeout_ms: int | None = None
     auth_enabled: bool = True
     target: str = field(default="cluster", init=False)
 
-    @property
-    def options(self) -> dict[str, Any]:
-        """The cluster target's options."""
-        out = DockerDeployment(cpu_cores=self.cpu_cores, memory_gb=self.memory_gb).options
-        out["replicas"] = self.replicas
-        extra = {
-            "max_concurrent_requests": self.max_concurrent_requests_per_replica,
-            "max_queue_wait_ms": self.max_queue_wait_ms,
-            "scoring_timeout_ms": self.scoring_timeout_ms,
-        }
-        out.update({k: v for k, v in extra.items() if v is not None})
-        return out
+    def to_spec(self) -> DeploymentSpec:
+        """The cluster target's spec: limits, replicas and back-pressure."""
+        return DeploymentSpec(
+            resources=self.resources(),
+            replicas=ReplicaPolicy(
+                self.replicas, self.max_concurrent_requests_per_replica, self.max_queue_wait_ms
+            ),
+            scoring_timeout_ms=self.scoring_timeout_ms,
+        )
 
 
 @dataclass
-class KubernetesDeployment:
+class KubernetesDeployment(_Container):
     """Apply a Deployment, Service, HorizontalPodAutoscaler and Secret to the current
     kubeconfig context (or ``context``); the image must be pullable (``image_registry``)."""
 
     replicas: int = 1
     autoscale_max_replicas: int = 10
     autoscale_target_utilization: int = 70
-    cpu_cores: float | None = None
-    memory_gb: float | None = None
-    workers: int | None = None
-    threads: int | None = None
     scoring_timeout_ms: int | None = None
     namespace: str = "default"
     context: str | None = None
@@ -126,24 +127,21 @@ class KubernetesDeployment:
     port: int | None = field(default=None, init=False)
     target: str = field(default="kubernetes", init=False)
 
-    @property
-    def options(self) -> dict[str, Any]:
-        """The kubernetes target's options."""
-        out = DockerDeployment(cpu_cores=self.cpu_cores, memory_gb=self.memory_gb).options
-        out.update(
-            replicas=self.replicas,
-            max_replicas=self.autoscale_max_replicas,
-            target_cpu_percent=self.autoscale_target_utilization,
-            namespace=self.namespace,
-            service_type=self.service_type,
+    def to_spec(self) -> DeploymentSpec:
+        """The kubernetes target's spec: limits, replicas, autoscaling and where to apply."""
+        return DeploymentSpec(
+            resources=self.resources(),
+            replicas=ReplicaPolicy(self.replicas),
+            kubernetes=KubernetesOptions(
+                namespace=self.namespace,
+                context=self.context,
+                service_type=self.service_type,
+                image_registry=self.image_registry,
+                max_replicas=self.autoscale_max_replicas,
+                target_cpu_percent=self.autoscale_target_utilization,
+            ),
+            scoring_timeout_ms=self.scoring_timeout_ms,
         )
-        extra = {
-            "scoring_timeout_ms": self.scoring_timeout_ms,
-            "context": self.context,
-            "image_registry": self.image_registry,
-        }
-        out.update({k: v for k, v in extra.items() if v is not None})
-        return out
 
 
 class AksWebservice:

@@ -80,6 +80,17 @@ class InferenceConfig:
         raise UserInputError("InferenceConfig needs an environment= or a conda_file=")
 
 
+class _Recorded:
+    """An optional text attribute of the service, as last recorded (``scoring_uri``...)."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __get__(self, service: Webservice, owner: type | None = None) -> str | None:
+        value = getattr(service._record, self.field)
+        return None if value is None else str(value)
+
+
 class Webservice:
     """A deployed endpoint: ``Webservice(ws, name)`` gets an existing one."""
 
@@ -93,22 +104,15 @@ class Webservice:
         return [cls(workspace, r.name) for r in workspace.endpoints.list()]
 
     # -- attributes --------------------------------------------------------------------
-    @property
-    def scoring_uri(self) -> str | None:
-        return self._record.scoring_uri
-
-    @property
-    def swagger_uri(self) -> str | None:
-        return self._record.swagger_uri
+    scoring_uri = _Recorded("scoring_uri")
+    swagger_uri = _Recorded("swagger_uri")
+    error = _Recorded("error")
+    """The error of the last deploy, update or check (None when Healthy)."""
 
     @property
     def state(self) -> str:
         self._record = service.observe(self.workspace, self.name)
         return self._record.state
-
-    @property
-    def error(self) -> str | None:
-        return self._record.error
 
     @property
     def auth_enabled(self) -> bool:
@@ -241,7 +245,7 @@ def deploy_models(
             port=config.port,
             workers=config.workers,
             threads=config.threads,
-            options=dict(getattr(config, "options", None) or {}),
+            deployment=config.to_spec(),
             overwrite=overwrite,
             progress=say,
         )

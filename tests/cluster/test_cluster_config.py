@@ -13,10 +13,8 @@ import pytest
 
 from serving.deploy import service
 from serving.deploy.base import DeployRequest
-from serving.deploy.cluster import cluster_options
-from serving.deploy.cluster_balancer import balancer_kwargs, import_changes
-from serving.deploy.cluster_base import SLOTS, ClusterState, Limits, Member
-from serving.deploy.cluster_haproxy import (
+from serving.deploy.cluster.balancer import balancer_kwargs, import_changes
+from serving.deploy.cluster.haproxy import (
     ERRORS,
     LISTEN_PORT,
     REPLICA_PORT,
@@ -25,8 +23,12 @@ from serving.deploy.cluster_haproxy import (
     haproxy_config,
     parse_stat,
 )
-from serving.deploy.cluster_pool import KEYS_MOUNT, replica_kwargs
-from serving.deploy.cluster_supervisor import why_replace
+from serving.deploy.cluster.pool import replica_kwargs
+from serving.deploy.cluster.state import SLOTS, ClusterState, Limits, Member
+from serving.deploy.cluster.supervisor import why_replace
+from serving.deploy.cluster.target import cluster_options
+from serving.deploy.spec import DeploymentSpec
+from serving.deploy.toolkit import KEYS_MOUNT
 from serving.environments import EnvSpec
 from serving.errors import UserInputError
 from serving.images.model import CONTAINER_PORT
@@ -149,7 +151,7 @@ def _request(**options: Any) -> DeployRequest:
         source_dir=None,
         env=EnvSpec(name="x", python="3.11", requirements=()),
         workers=2,
-        options=options,
+        deployment=DeploymentSpec.from_options(options),
     )
 
 

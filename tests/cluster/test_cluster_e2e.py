@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,24 +16,17 @@ import pytest
 import requests
 
 from serving.deploy import service
+from serving.deploy.spec import DeploymentSpec
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 from tests.cluster.cluster_load import Load, LoadResult
 from tests.cluster.conftest import APP
-from tests.helpers import (
-    DOCKER_TIMEOUT,
-    ROOT,
-    SAMPLE,
-    SKLEARN,
-    CliResult,
-    remove_workspace_debris,
-)
+from tests.helpers import DOCKER_TIMEOUT, ROOT, SAMPLE, SKLEARN, Cli, remove_workspace_debris
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(DOCKER_TIMEOUT)]
-Cli = Callable[..., CliResult]
 NAME = "cl-digits"
 BODY = SAMPLE.read_bytes()
 
@@ -107,7 +100,9 @@ def digits_ep(
         env=str(SKLEARN / "env.yml"),
         target="cluster",
         auth=True,
-        options={"replicas": 3, "max_queue_wait_ms": 10000, "heal_after_s": 4},
+        deployment=DeploymentSpec.from_options(
+            {"replicas": 3, "max_queue_wait_ms": 10000, "heal_after_s": 4}
+        ),
     )
     yield Endpoint(cluster_ws, NAME)
     for record in cluster_ws.endpoints.list():
@@ -178,7 +173,7 @@ def test_cluster_scale_3_to_1_to_3_under_load(digits_ep: Endpoint, cli: Cli) -> 
         time.sleep(2)
     _no_failures(load.result)
     assert len(digits_ep.wait_ready_count(3)) == 3
-    assert digits_ep.record.spec["options"]["replicas"] == 3
+    assert digits_ep.record.spec["deployment"]["replicas"]["replicas"] == 3
     assert digits_ep.record.runtime["replicas"] == 3
 
 
@@ -258,12 +253,14 @@ def small_ep(digits_ep: Endpoint) -> Endpoint:
         env=str(SKLEARN / "env.yml"),
         target="cluster",
         auth=False,  # keyless on purpose (the cluster target's default is key auth)
-        options={
-            "replicas": 1,
-            "max_concurrent_requests": 1,
-            "max_queue_wait_ms": 300,
-            "scoring_timeout_ms": 1500,
-        },
+        deployment=DeploymentSpec.from_options(
+            {
+                "replicas": 1,
+                "max_concurrent_requests": 1,
+                "max_queue_wait_ms": 300,
+                "scoring_timeout_ms": 1500,
+            }
+        ),
     )
     return Endpoint(digits_ep.ws, "cl-small")
 

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from serving.deploy.cluster_base import load_state, replica_name, state_dir
 
-from serving.deploy import cluster_supervisor as supervisor
 from serving.deploy import service
+from serving.deploy.cluster import supervisor
+from serving.deploy.cluster.state import load_state, replica_name, state_dir
+from serving.deploy.spec import DeploymentSpec
 from serving.workspace import Workspace
 from tests.helpers import DOCKER_TIMEOUT, ROOT, cli_env, remove_workspace_debris, serving_cmd
 
@@ -49,7 +50,7 @@ def _scan(folder: Path) -> tuple[list[int], list[int]]:
             continue
         if state == "Z":
             continue
-        if argv[1:4] == ["-m", "serving.deploy.cluster_supervisor", str(folder)]:
+        if argv[1:4] == ["-m", "serving.deploy.cluster.supervisor", str(folder)]:
             found.append(int(entry.name))
         elif len(argv) > 1 and argv[1].endswith("logpipe.py") and str(folder) in argv:
             writers.append(int(entry.name))
@@ -70,7 +71,7 @@ def endpoint(
         entry_script=ROOT / "tests" / "fixtures" / "scripts" / "ok.py",
         env=str(env),
         target="cluster",
-        options={"replicas": 1},
+        deployment=DeploymentSpec.from_options({"replicas": 1}),
     )
     yield ws
     for record in ws.endpoints.list():

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from serving.deploy.base import DeployRequest
-from serving.deploy.cluster_base import ClusterState, Limits, Member
-from serving.deploy.cluster_pool import replica_kwargs
-from serving.deploy.docker import RunSpec, run_kwargs
-from serving.deploy.kubernetes import kubernetes_spec
+from serving.deploy.cluster.pool import replica_kwargs
+from serving.deploy.cluster.state import ClusterState, Limits, Member
+from serving.deploy.containers import RunSpec, run_kwargs
+from serving.deploy.kubernetes.target import kubernetes_spec
 from serving.deploy.service import default_auth
 from serving.environments import EnvSpec
 from serving.sdk import (

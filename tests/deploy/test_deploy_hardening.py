@@ -20,7 +20,7 @@ from serving.config import PlatformSettings
 from serving.deploy import process, service
 from serving.deploy.docker import write_keys as write_docker_keys
 from serving.deploy.folders import endpoint_folder
-from serving.deploy.local import write_keys
+from serving.deploy.toolkit import write_keys
 from serving.errors import UserInputError
 from serving.workspace import Workspace
 from tests.helpers import FIXTURES, CliResult, cli_env, serving_cmd

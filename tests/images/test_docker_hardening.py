@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from serving.deploy.docker import ENDPOINT_LABEL, WORKSPACE_LABEL, keys_folder
+from serving.deploy.docker import keys_folder
+from serving.deploy.toolkit import ENDPOINT_LABEL, WORKSPACE_LABEL
 from serving.workspace import Workspace
 from tests.helpers import DOCKER_TIMEOUT, FIXTURES, CliResult
 

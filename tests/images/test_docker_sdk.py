@@ -10,6 +10,7 @@ import joblib
 import numpy as np
 import pytest
 
+from serving.deploy.spec import DeploymentSpec, Resources
 from serving.sdk import (
     AciWebservice,
     DockerDeployment,
@@ -29,10 +30,12 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(DOCKER_TIMEOUT)]
 
 def test_docker_deployment_options() -> None:
     config = DockerDeployment(cpu_cores=1.5, memory_gb=0.5, auth_enabled=True)
-    assert config.target == "docker" and config.options == {"cpu": 1.5, "memory": "512m"}
+    assert config.target == "docker"
+    assert config.to_spec().resources == Resources(cpu=1.5, memory_bytes=512 * 2**20)
     aci = AciWebservice.deploy_configuration(cpu_cores=1, memory_gb=1, dns_name_label="x")
-    assert isinstance(aci, DockerDeployment) and aci.options == {"cpu": 1, "memory": "1024m"}
-    assert DockerDeployment().options == {}
+    assert isinstance(aci, DockerDeployment)
+    assert aci.to_spec().resources == Resources(cpu=1, memory_bytes=1024 * 2**20)
+    assert DockerDeployment().to_spec() == DeploymentSpec()
 
 
 def test_model_package_builds_an_image_or_writes_a_context(

@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from serving.deploy.docker import (
-    RunSpec,
-    container_name,
-    parse_cpu,
-    parse_memory,
-    run_kwargs,
-    write_keys,
-)
+from serving.deploy.containers import RunSpec, container_name, run_kwargs
+from serving.deploy.docker import write_keys
+from serving.deploy.spec import parse_cpu, parse_memory
 from serving.errors import NotFoundError, UserInputError
 from serving.registry.images import check_repository, parse_image_tag
 from serving.workspace import Workspace

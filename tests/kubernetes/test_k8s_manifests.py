@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from serving.deploy.k8s_manifests import manifests
-from serving.deploy.k8s_validate import ManifestError, validate, validate_all
 
 from serving.catalog import parse_env_file
 from serving.deploy.base import DeployRequest
-from serving.deploy.kubernetes import kubernetes_spec, write_manifests
+from serving.deploy.kubernetes.manifests import manifests
+from serving.deploy.kubernetes.target import kubernetes_spec, write_manifests
+from serving.deploy.kubernetes.validate import ManifestError, validate, validate_all
+from serving.deploy.spec import DeploymentSpec
 from serving.images.model import CONTAINER_PORT
 from serving.server.handler import ROUTES
 from serving.workspace import Workspace
@@ -36,7 +37,9 @@ def _digits_docs(ws: Workspace, tmp_path: Path, **options: Any) -> list[dict[str
         source_dir=None,
         env=parse_env_file(SKLEARN / "env.yml"),
         keys=("key-one", "key-two"),
-        options={"replicas": 2, "cpu": 0.5, "memory": "1g", **options},
+        deployment=DeploymentSpec.from_options(
+            {"replicas": 2, "cpu": 0.5, "memory": "1g", **options}
+        ),
     )
     return manifests(kubernetes_spec(request, IMAGE))
 

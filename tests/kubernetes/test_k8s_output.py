@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from serving.deploy.k8s_validate import validate
 
+from serving.deploy.kubernetes.validate import validate
 from serving.errors import BackendUnavailableError
 from serving.images import bootstrap_base, docker_client
 from serving.images.model import CONTAINER_PORT

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from serving.deploy import process
-from serving.deploy.cluster_base import balancer_name
-from serving.deploy.cluster_haproxy import ServerStatus
-from serving.deploy.cluster_pool import Pool, replica_id
-from serving.deploy.cluster_supervisor import LOG_NAME
+from serving.deploy.cluster.haproxy import ServerStatus
+from serving.deploy.cluster.pool import Pool, replica_id
+from serving.deploy.cluster.state import balancer_name
+from serving.deploy.cluster.supervisor import LOG_NAME
+from serving.deploy.toolkit import container_log
 from serving.errors import NotFoundError
 
 
@@ -65,9 +66,7 @@ def replica_rows(pool: Pool) -> list[dict[str, Any]]:
 
 def _container_log(pool: Pool, name: str, tail: int) -> str:
     container = pool.container(name)
-    if container is None:
-        return ""
-    return str(container.logs(tail=tail).decode("utf-8", errors="replace")).rstrip("\n")
+    return "" if container is None else container_log(container, tail)
 
 
 def replica_logs(pool: Pool, tail: int, replica: str | None) -> str:
@@ -78,8 +77,7 @@ def replica_logs(pool: Pool, tail: int, replica: str | None) -> str:
         parts = []
         for container in sorted(pool.owned("replica"), key=lambda c: str(c.name)):
             slot = container.labels.get("serving.slot", "?")
-            text = str(container.logs(tail=tail).decode("utf-8", errors="replace")).rstrip("\n")
-            parts.append(f"==> r{slot} ({container.name}) <==\n{text}")
+            parts.append(f"==> r{slot} ({container.name}) <==\n{container_log(container, tail)}")
         return "\n".join(parts)
     key = replica.strip().lower()
     if key in ("balancer", "lb"):
@@ -94,4 +92,4 @@ def replica_logs(pool: Pool, tail: int, replica: str | None) -> str:
             hint="see the replicas in 'serving endpoints show'; 'balancer' and 'supervisor' "
             "are accepted too",
         )
-    return str(container.logs(tail=tail).decode("utf-8", errors="replace")).rstrip("\n")
+    return container_log(container, tail)

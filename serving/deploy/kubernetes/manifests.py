@@ -88,19 +88,56 @@ def metadata(spec: KubernetesSpec, name: str) -> dict[str, Any]:
     }
 
 
-def secret(spec: KubernetesSpec) -> dict[str, Any]:
-    """The keys, one per line (empty: no auth); mounted into the pods as a file."""
+API_VERSIONS = {
+    "Secret": "v1",
+    "Deployment": "apps/v1",
+    "Service": "v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+}
+"""Each kind's API version, in the order to apply."""
+
+
+def _manifest(spec: KubernetesSpec, kind: str, /, **body: Any) -> dict[str, Any]:
+    """An object of ``kind`` named for the endpoint, with the endpoint's metadata."""
+    name = f"{spec.name}-keys" if kind == "Secret" else spec.name
     return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": metadata(spec, f"{spec.name}-keys"),
-        "type": "Opaque",
-        "stringData": {"keys": "".join(f"{k}\n" for k in spec.keys)},
+        "apiVersion": API_VERSIONS[kind],
+        "kind": kind,
+        "metadata": metadata(spec, name),
+        **body,
     }
 
 
-def _probe(path: str, **timing: int) -> dict[str, Any]:
-    return {"httpGet": {"path": path, "port": "http"}, **timing}
+def secret(spec: KubernetesSpec) -> dict[str, Any]:
+    """The keys, one per line (empty: no auth); mounted into the pods as a file."""
+    keys = "".join(f"{k}\n" for k in spec.keys)
+    return _manifest(spec, "Secret", type="Opaque", stringData={"keys": keys})
+
+
+PROBES: dict[str, tuple[str, dict[str, int]]] = {
+    "readinessProbe": (
+        "readiness",
+        {"initialDelaySeconds": 5, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
+    ),
+    "livenessProbe": (
+        "liveness",
+        {
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
+    ),
+    "startupProbe": ("liveness", {"periodSeconds": 5, "failureThreshold": 60}),
+}
+"""Each probe of the scoring container: the route it checks and its timing."""
+
+
+def probes() -> dict[str, dict[str, Any]]:
+    return {
+        name: {"httpGet": {"path": PROBE_PATHS[route], "port": "http"}, **timing}
+        for name, (route, timing) in PROBES.items()
+    }
 
 
 def container(spec: KubernetesSpec) -> dict[str, Any]:
@@ -122,21 +159,7 @@ def container(spec: KubernetesSpec) -> dict[str, Any]:
         "command": spec.command,
         "env": env,
         "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
-        "readinessProbe": _probe(
-            PROBE_PATHS["readiness"],
-            initialDelaySeconds=5,
-            periodSeconds=5,
-            timeoutSeconds=3,
-            failureThreshold=3,
-        ),
-        "livenessProbe": _probe(
-            PROBE_PATHS["liveness"],
-            initialDelaySeconds=10,
-            periodSeconds=10,
-            timeoutSeconds=5,
-            failureThreshold=3,
-        ),
-        "startupProbe": _probe(PROBE_PATHS["liveness"], periodSeconds=5, failureThreshold=60),
+        **probes(),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
         "resources": resources,
         "volumeMounts": [{"name": "keys", "mountPath": KEYS_PATH, "readOnly": True}],
@@ -145,11 +168,10 @@ def container(spec: KubernetesSpec) -> dict[str, Any]:
 
 
 def deployment(spec: KubernetesSpec) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(spec, spec.name),
-        "spec": {
+    return _manifest(
+        spec,
+        "Deployment",
+        spec={
             "replicas": spec.replicas,
             "selector": {"matchLabels": selector(spec)},
             "strategy": {
@@ -166,47 +188,30 @@ def deployment(spec: KubernetesSpec) -> dict[str, Any]:
                 },
             },
         },
-    }
+    )
 
 
 def service(spec: KubernetesSpec) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(spec, spec.name),
-        "spec": {
-            "type": spec.service_type,
-            "selector": selector(spec),
-            "ports": [
-                {"name": "http", "port": spec.service_port, "targetPort": "http", "protocol": "TCP"}
-            ],
-        },
-    }
+    port = {"name": "http", "port": spec.service_port, "targetPort": "http", "protocol": "TCP"}
+    return _manifest(
+        spec,
+        "Service",
+        spec={"type": spec.service_type, "selector": selector(spec), "ports": [port]},
+    )
 
 
 def autoscaler(spec: KubernetesSpec) -> dict[str, Any]:
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": metadata(spec, spec.name),
-        "spec": {
+    target = {"type": "Utilization", "averageUtilization": spec.target_cpu_percent}
+    return _manifest(
+        spec,
+        "HorizontalPodAutoscaler",
+        spec={
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
             "minReplicas": spec.replicas,
             "maxReplicas": max(spec.max_replicas, spec.replicas),
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {
-                            "type": "Utilization",
-                            "averageUtilization": spec.target_cpu_percent,
-                        },
-                    },
-                }
-            ],
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}],
         },
-    }
+    )
 
 
 def manifests(spec: KubernetesSpec) -> list[dict[str, Any]]:
@@ -216,6 +221,6 @@ def manifests(spec: KubernetesSpec) -> list[dict[str, Any]]:
 
 def file_name(manifest: dict[str, Any]) -> str:
     """``02-deployment.yaml``-style names that keep the apply order."""
-    order = ["Secret", "Deployment", "Service", "HorizontalPodAutoscaler"]
+    order = list(API_VERSIONS)
     kind = str(manifest["kind"])
     return f"{order.index(kind) + 1:02d}-{kind.lower()}.yaml"

@@ -7,9 +7,9 @@ Layout of an endpoint ``NAME``:
 * replicas ``serving-NAME-rK`` (the docker target's container, with no published port,
   ``SERVING_REPLICA_ID=NAME-rK-revR`` sent back as ``x-serving-replica``, and the keys
   file mounted read-only: the replicas check keys, the balancer does not);
-* the balancer ``serving-NAME-lb`` (HAProxy, see :mod:`serving.deploy.cluster_haproxy`),
+* the balancer ``serving-NAME-lb`` (HAProxy, see :mod:`serving.deploy.cluster.haproxy`),
   the only thing published, on ``127.0.0.1:<port>``;
-* a supervisor process (:mod:`serving.deploy.cluster_supervisor`) that replaces replicas
+* a supervisor process (:mod:`serving.deploy.cluster.supervisor`) that replaces replicas
   that die or stop answering their readiness check;
 * ``<workspace>/endpoints/NAME/cluster/``: the state file, keys, HAProxy's configuration and
   runtime API socket, the supervisor's log.
@@ -40,15 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from serving import httpclient
-from serving.deploy import cluster_supervisor as supervisor
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
-from serving.deploy.cluster_balancer import (
-    ENDPOINT_LABEL,
-    WORKSPACE_LABEL,
-    ensure_balancer_image,
-    ensure_network,
-)
-from serving.deploy.cluster_base import (
+from serving.deploy.cluster import supervisor
+from serving.deploy.cluster.balancer import ensure_balancer_image, ensure_network
+from serving.deploy.cluster.pool import Pool, keys_dir
+from serving.deploy.cluster.state import (
     DEFAULT_QUEUE_WAIT_MS,
     DEFAULT_REPLICAS,
     DEFAULT_SCORING_TIMEOUT_MS,
@@ -57,67 +53,49 @@ from serving.deploy.cluster_base import (
     Limits,
     Member,
     balancer_name,
-    check_replicas,
     endpoint_lock,
     load_state,
     network_name,
     state_dir,
 )
-from serving.deploy.cluster_pool import Pool, keys_dir
-from serving.deploy.cluster_views import replica_logs, replica_rows
-from serving.deploy.docker import RunSpec, build_endpoint_image
+from serving.deploy.cluster.views import replica_logs, replica_rows
+from serving.deploy.containers import Docker, RunSpec, releasing
 from serving.deploy.folders import endpoint_folder
-from serving.deploy.keys import write_mounted_keys
-from serving.deploy.local import free_port, port_in_use
-from serving.errors import DeploymentError, UserInputError
-from serving.images.build import BuiltImage
-from serving.images.engine import EngineUser, releasing
+from serving.deploy.spec import check_replicas
+from serving.deploy.toolkit import (
+    ENDPOINT_LABEL,
+    WORKSPACE_LABEL,
+    check_port,
+    free_port,
+    uris,
+    write_mounted_keys,
+)
+from serving.errors import DeploymentError
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
 
-def _positive(options: dict[str, Any], key: str, default: int, flag: str) -> int:
-    value = options.get(key)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise UserInputError(f"{flag} must be a whole number, not {value!r}") from None
-    if number < 1:
-        raise UserInputError(f"{flag} must be at least 1, not {number}")
-    return number
-
-
 def cluster_options(request: DeployRequest) -> tuple[int, Limits, float]:
-    """Replicas, limits and the heal delay from the request's options."""
-    options = request.options
-    replicas = check_replicas(options.get("replicas", DEFAULT_REPLICAS))
-    concurrency = (request.workers or 1) * (request.threads or 1)
-    limits = Limits(
-        max_concurrent=_positive(
-            options, "max_concurrent_requests", concurrency, "--max-concurrent-requests"
+    """Replicas, limits and the heal delay of the request (its defaults filled in)."""
+    deployment = request.deployment
+    policy = deployment.replicas
+    return (
+        policy.count(DEFAULT_REPLICAS),
+        Limits(
+            max_concurrent=policy.max_concurrent_requests
+            or (request.workers or 1) * (request.threads or 1),
+            max_queue_wait_ms=policy.max_queue_wait_ms or DEFAULT_QUEUE_WAIT_MS,
+            scoring_timeout_ms=deployment.scoring_timeout_ms or DEFAULT_SCORING_TIMEOUT_MS,
         ),
-        max_queue_wait_ms=_positive(
-            options, "max_queue_wait_ms", DEFAULT_QUEUE_WAIT_MS, "--max-queue-wait-ms"
-        ),
-        scoring_timeout_ms=_positive(
-            options, "scoring_timeout_ms", DEFAULT_SCORING_TIMEOUT_MS, "scoring_timeout_ms"
-        ),
+        policy.heal_after_s or HEAL_AFTER_S,
     )
-    heal_after = float(options.get("heal_after_s") or HEAL_AFTER_S)
-    return replicas, limits, heal_after
 
 
 def write_keys(folder: Path, keys: tuple[str, ...] | list[str]) -> None:
     """The keys file the replicas re-read, readable by their user only (see
-    :func:`serving.deploy.keys.write_mounted_keys`); the workspace database holds the same
+    :func:`serving.deploy.toolkit.write_keys`); the workspace database holds the same
     keys."""
     write_mounted_keys(keys_dir(folder), keys)
-
-
-def _uris(port: int) -> tuple[str, str]:
-    return f"http://127.0.0.1:{port}/score", f"http://127.0.0.1:{port}/swagger.json"
 
 
 def runtime_of(state: ClusterState, folder: Path) -> dict[str, Any]:
@@ -133,32 +111,25 @@ def runtime_of(state: ClusterState, folder: Path) -> dict[str, Any]:
     }
 
 
-class ClusterTarget(EngineUser):
+class ClusterTarget:
     """Replicated endpoints behind an HAProxy balancer on the local Docker Engine."""
 
     name = "cluster"
 
-    def _build(self, ws: Workspace, request: DeployRequest, progress: Progress) -> BuiltImage:
-        return build_endpoint_image(self, ws, request, progress)
+    def __init__(self, docker: Docker | None = None) -> None:
+        self.docker = docker or Docker()
 
     def _deployed(self, state: ClusterState, folder: Path) -> Deployed:
-        scoring, swagger = _uris(state.port)
-        return Deployed(scoring, swagger, runtime_of(state, folder))
+        return Deployed(*uris(state.port), runtime_of(state, folder))
 
     @releasing
     def deploy(
         self, ws: Workspace, request: DeployRequest, progress: Progress, started: Started = ignore
     ) -> Deployed:
         replicas, limits, heal_after = cluster_options(request)
-        RunSpec.from_request(request, "", 0)  # check --cpu/--memory before building
-        built = self._build(ws, request, progress)
-        balancer_image = ensure_balancer_image(self.client, progress)
-        port = request.port or free_port()
-        if port_in_use(port):
-            raise DeploymentError(
-                f"port {port} on 127.0.0.1 is already in use",
-                hint="choose another --port, or leave it out",
-            )
+        built = self.docker.build(ws, request, progress)
+        balancer_image = ensure_balancer_image(self.docker.client, progress)
+        port = check_port(request.port or free_port())
         folder = state_dir(ws, request.name)
         self._teardown(str(ws.path), request.name, folder)
         endpoint_folder(ws, request.name)
@@ -180,8 +151,8 @@ class ClusterTarget(EngineUser):
             try:
                 write_keys(folder, request.keys)
                 started(runtime_of(state, folder))  # everything it starts carries our labels
-                ensure_network(self.client, request.name, str(ws.path))
-                pool = Pool(self.client, folder, state, progress)
+                ensure_network(self.docker.client, request.name, str(ws.path))
+                pool = Pool(self.docker.client, folder, state, progress)
                 pool.ensure_balancer(lambda: balancer_image)
                 pool.add({slot: Member(1, image) for slot in range(1, replicas + 1)})
                 self._check_auth(port, request.keys)
@@ -212,10 +183,10 @@ class ClusterTarget(EngineUser):
         if state is not None:
             supervisor.stop(state)
         filters = {"label": [f"{ENDPOINT_LABEL}={endpoint}", f"{WORKSPACE_LABEL}={workspace}"]}
-        for container in self.client.containers.list(all=True, filters=filters):
+        for container in self.docker.client.containers.list(all=True, filters=filters):
             container.remove(force=True)
         try:
-            network = self.client.networks.get(network_name(endpoint))
+            network = self.docker.client.networks.get(network_name(endpoint))
         except docker.errors.NotFound:
             network = None
         if (
@@ -233,15 +204,14 @@ class ClusterTarget(EngineUser):
                 f"the cluster state of {name} is missing ({folder})",
                 hint="redeploy it with 'serving deploy ... --overwrite'",
             )
-        return Pool(self.client, folder, state, progress)
+        return Pool(self.docker.client, folder, state, progress)
 
     @releasing
     def roll(
         self, ws: Workspace, record: EndpointRecord, request: DeployRequest, progress: Progress
     ) -> Deployed:
         """Rolling update: one new replica ready, then one old one drained, and so on."""
-        RunSpec.from_request(request, "", 0)
-        built = self._build(ws, request, progress)
+        built = self.docker.build(ws, request, progress)
         with endpoint_lock(state_dir(ws, record.name)):
             pool = self._pool(ws, record.name, progress)
             state = pool.state
@@ -297,7 +267,7 @@ class ClusterTarget(EngineUser):
             return Observed("Failed", f"the cluster state is missing ({folder}); redeploy")
         if not supervisor.running(state):
             state = self._restart_supervisor(folder) or state
-        pool = Pool(self.client, folder, state, lambda _line: None)
+        pool = Pool(self.docker.client, folder, state, lambda _line: None)
         balancer = pool.container(balancer_name(record.name))
         if balancer is None or balancer.status != "running":
             return Observed("Unhealthy", "the balancer is not running; the supervisor restarts it")

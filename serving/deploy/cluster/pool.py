@@ -14,14 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from serving.deploy.base import Progress
-from serving.deploy.cluster_balancer import (
-    ENDPOINT_LABEL,
-    ROLE_LABEL,
-    WORKSPACE_LABEL,
-    labels,
-    start_balancer,
-)
-from serving.deploy.cluster_base import (
+from serving.deploy.cluster.balancer import start_balancer
+from serving.deploy.cluster.haproxy import RuntimeApi, ServerStatus, write_files
+from serving.deploy.cluster.state import (
     ClusterState,
     Member,
     balancer_name,
@@ -29,17 +24,23 @@ from serving.deploy.cluster_base import (
     replica_name,
     save_state,
 )
-from serving.deploy.cluster_haproxy import RuntimeApi, ServerStatus, write_files
-from serving.deploy.docker import INIT_FAILED_EXIT, RunSpec, run_kwargs
-from serving.deploy.keys import container_groups
+from serving.deploy.containers import RunSpec, run_kwargs
+from serving.deploy.toolkit import (
+    ENDPOINT_LABEL,
+    READY_TIMEOUT_S,
+    ROLE_LABEL,
+    WORKSPACE_LABEL,
+    exit_error,
+    exited_early,
+    labels,
+    wait_until,
+)
 from serving.errors import DeploymentError
 
 if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
-KEYS_MOUNT = "/run/serving/keys"
-READY_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30
 DRAIN_MARGIN_S = 5.0
 BALANCER_FOLDER = "balancer"
@@ -60,28 +61,24 @@ def replica_kwargs(
     spec = RunSpec.from_dict(
         {**state.run, "name": replica_name(state.endpoint, slot), "image": member.image, "port": 0}
     )
-    kwargs = run_kwargs(spec, state.endpoint, (), state.workspace)
-    kwargs.pop("ports", None)
-    kwargs["environment"] = {
-        **kwargs["environment"],
-        "SERVING_KEYS": "",
-        "SERVING_KEYS_FILE": f"{KEYS_MOUNT}/keys",
-        "SERVING_AUTH": state.auth,
-        "SERVING_REPLICA_ID": replica_id(state.endpoint, slot, member.revision),
-        "SCORING_TIMEOUT_MS": str(state.limits.scoring_timeout_ms),
-    }
-    kwargs["network"] = network_name(state.endpoint)
-    kwargs["volumes"] = {str(keys_dir): {"bind": KEYS_MOUNT, "mode": "ro"}}
-    if container_groups():
-        kwargs["group_add"] = container_groups()
-    kwargs["labels"] = labels(
+    return run_kwargs(
+        spec,
         state.endpoint,
+        (),
         state.workspace,
-        "replica",
-        slot=str(slot),
-        revision=str(member.revision),
+        keys_folder=keys_dir,
+        auth=state.auth == "key",
+        replica_id=replica_id(state.endpoint, slot, member.revision),
+        scoring_timeout_ms=state.limits.scoring_timeout_ms,
+        network=network_name(state.endpoint),
+        container_labels=labels(
+            state.endpoint,
+            state.workspace,
+            "replica",
+            slot=str(slot),
+            revision=str(member.revision),
+        ),
     )
-    return kwargs
 
 
 def keys_dir(folder: Path) -> Path:
@@ -199,21 +196,8 @@ class Pool:
         container = self.replica(slot)
         if container is None:
             raise DeploymentError(f"replica r{slot} disappeared while starting")
-        state = container.attrs.get("State", {})
-        restarted = int(container.attrs.get("RestartCount", 0)) > 0
-        if state.get("Status") in ("exited", "dead") or state.get("Restarting") or restarted:
-            code = state.get("ExitCode")
-            tail = container.logs(tail=25).decode("utf-8", errors="replace")
-            why = (
-                "init() or the import of the entry script failed"
-                if code == INIT_FAILED_EXIT
-                else "the server stopped"
-            )
-            raise DeploymentError(
-                f"replica r{slot} exited with code {code} before it was ready: {why}",
-                hint="the log tail is above",
-                details=tail,
-            )
+        if exited_early(container):
+            raise exit_error(container, f"replica r{slot}", "the log tail is above")
 
     def wait_ready(self, slots: Collection[int]) -> None:
         """Let the balancer check ``slots`` without sending them traffic (drain) until their
@@ -221,9 +205,8 @@ class Pool:
         for slot in slots:
             self.api.set_state(slot, "drain")
         pending = set(slots)
-        started = time.monotonic()
-        last_report = 0.0
-        while pending:
+
+        def ready() -> bool:
             statuses = self.api.servers()
             for slot in sorted(pending):
                 status = statuses.get(slot)
@@ -231,17 +214,24 @@ class Pool:
                     pending.discard(slot)
                 else:
                     self._check_running(slot)
-            waited = time.monotonic() - started
-            if pending and waited > READY_TIMEOUT_S:
-                raise DeploymentError(
-                    f"replicas {', '.join(f'r{s}' for s in sorted(pending))} were not ready "
-                    f"after {READY_TIMEOUT_S:.0f} s",
-                    hint="see 'serving endpoints logs NAME --replica K'",
-                )
-            if pending and waited - last_report >= 1.0:
-                self.progress(f"waiting for {len(pending)} replica(s) to be ready ({waited:.0f} s)")
-                last_report = waited
-            time.sleep(0.2)
+            return not pending
+
+        def timed_out(_waited: float) -> DeploymentError:
+            return DeploymentError(
+                f"replicas {', '.join(f'r{s}' for s in sorted(pending))} were not ready "
+                f"after {READY_TIMEOUT_S:.0f} s",
+                hint="see 'serving endpoints logs NAME --replica K'",
+            )
+
+        wait_until(
+            ready,
+            progress=self.progress,
+            waiting=lambda waited: (
+                f"waiting for {len(pending)} replica(s) to be ready ({waited:.0f} s)"
+            ),
+            timed_out=timed_out,
+            poll_s=0.2,
+        )
 
     def _wait_idle(self, slots: Collection[int]) -> None:
         deadline = time.monotonic() + self.state.limits.scoring_timeout_ms / 1000 + DRAIN_MARGIN_S

@@ -13,8 +13,9 @@ import time
 from typing import Any
 
 from serving.deploy.base import Progress
-from serving.deploy.k8s_manifests import ENDPOINT_LABEL
-from serving.errors import BackendUnavailableError, DeploymentError, UserInputError
+from serving.deploy.kubernetes.manifests import ENDPOINT_LABEL
+from serving.deploy.kubernetes.validate import kubernetes_module
+from serving.errors import BackendUnavailableError, DeploymentError
 
 ROLLOUT_TIMEOUT_S = 600.0
 _CALLS = {
@@ -27,16 +28,9 @@ _CALLS = {
 
 def connect(context: str | None = None) -> Any:
     """An ``ApiClient`` for ``context`` (default: the current one), or in-cluster config."""
+    client = kubernetes_module("kubernetes.client")
+    loader = kubernetes_module("kubernetes.config")  # its loaders are untyped
     try:
-        from kubernetes import client
-        from kubernetes import config as kube_config
-    except ImportError as exc:
-        raise UserInputError(
-            "the kubernetes Python client is not installed",
-            hint="pip install 'serving[kubernetes]'",
-        ) from exc
-    try:
-        loader: Any = kube_config  # its loaders are untyped
         loader.load_kube_config(context=context)
     except Exception as kube_exc:  # no kubeconfig: maybe we run inside a pod
         try:

@@ -1,9 +1,6 @@
-"""Shared parts of the replicated ``cluster`` target: its recorded state, names, the lock
-that keeps the CLI and the supervisor from acting on an endpoint at the same time, and the
-protocol of targets that scale and update in place.
-
-Kept free of Docker imports so ``serving.deploy.service`` can use it at import time.
-"""
+"""The recorded state of a ``cluster`` endpoint (what the supervisor makes the containers
+match), the names of its containers and network, and the lock that keeps the CLI and the
+supervisor from acting on an endpoint at the same time. Free of Docker imports."""
 
 from __future__ import annotations
 
@@ -13,19 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from serving.deploy.base import Deployed, DeployRequest, Progress
 from serving.deploy.locks import try_lock
-from serving.errors import ConflictError, UserInputError
+from serving.errors import ConflictError
 from serving.proc import file_lock
-from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
 SLOTS = 20
 """Server slots in the balancer; replica ``k`` always lives in slot ``k``."""
-MAX_REPLICAS = 16
-"""Leaves slots free for the surge of a rolling update and for replacements."""
 DEFAULT_REPLICAS = 2
 DEFAULT_QUEUE_WAIT_MS = 500
 """AKS ``max_request_wait_time``: longer in the queue answers 503."""
@@ -143,38 +136,3 @@ def endpoint_lock(folder: Path, *, wait_s: float | None = None) -> Iterator[bool
         return
     with try_lock(folder / "lock", wait_s=wait_s) as got:
         yield got
-
-
-def check_replicas(value: Any) -> int:
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        raise UserInputError(f"--replicas must be a number, not {value!r}") from None
-    if not 1 <= count <= MAX_REPLICAS:
-        raise UserInputError(f"--replicas must be between 1 and {MAX_REPLICAS}, not {count}")
-    return count
-
-
-@runtime_checkable
-class ReplicatedTarget(Protocol):
-    """A target whose endpoints have replicas: scaled and updated without downtime."""
-
-    def roll(
-        self, ws: Workspace, record: EndpointRecord, request: DeployRequest, progress: Progress
-    ) -> Deployed:
-        """Replace every replica with one of ``request``, new ones ready before old ones go."""
-        ...
-
-    def scale(
-        self, ws: Workspace, record: EndpointRecord, replicas: int, progress: Progress
-    ) -> Deployed:
-        """Change the number of replicas; removed ones are drained first."""
-        ...
-
-    def replicas(self, ws: Workspace, record: EndpointRecord) -> list[dict[str, Any]]:
-        """One row per replica: its id, container, revision, state and health."""
-        ...
-
-    def replica_logs(self, ws: Workspace, record: EndpointRecord, tail: int, replica: str) -> str:
-        """The log of one replica (``r2`` or ``2``), of the balancer or of the supervisor."""
-        ...

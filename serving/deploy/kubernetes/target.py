@@ -1,7 +1,7 @@
 """The ``kubernetes`` target, for teams that outgrow one machine.
 
 ``serving deploy NAME ... --target kubernetes --output DIR`` builds the model image here and
-writes the manifests (:mod:`serving.deploy.k8s_manifests`) to DIR, checked against the
+writes the manifests (:mod:`serving.deploy.kubernetes.manifests`) to DIR, checked against the
 ``kubernetes`` client's typed models; nothing is recorded and no cluster is needed. Without
 ``--output`` the manifests are applied to the current kubeconfig context with the
 ``kubernetes`` client (create, or patch what exists), the rollout is awaited and the
@@ -22,53 +22,57 @@ from typing import Any
 
 import yaml
 
-from serving.deploy import k8s_apply
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
-from serving.deploy.cluster_base import check_replicas
-from serving.deploy.docker import (
+from serving.deploy.containers import (
+    Docker,
     RunSpec,
-    build_endpoint_image,
-    parse_cpu,
-    parse_memory,
-    run_kwargs,
+    container_env,
+    container_settings,
+    releasing,
 )
-from serving.deploy.k8s_manifests import KubernetesSpec, file_name, manifests
-from serving.deploy.k8s_validate import validate_all
+from serving.deploy.kubernetes import apply as k8s_apply
+from serving.deploy.kubernetes.manifests import KubernetesSpec, file_name, manifests
+from serving.deploy.kubernetes.validate import validate_all
+from serving.deploy.spec import check_replicas
 from serving.errors import DeploymentError
 from serving.images.build import BuiltImage
-from serving.images.engine import EngineUser, releasing
+from serving.images.dockerfile import ENV_PYTHON
 from serving.registry import EndpointRecord
+from serving.server.gunicorn import gunicorn_argv
 from serving.workspace import Workspace
 
-DEFAULT_SCORING_TIMEOUT_MS = 60000
-_DROPPED_ENV = ("SERVING_KEYS", "SERVING_REPLICA_ID")
+MIB = 2**20
 
 
 def kubernetes_spec(request: DeployRequest, image: str) -> KubernetesSpec:
-    """The manifests' content for ``request`` (pure; options as the CLI and SDK pass them)."""
-    options = request.options
-    run = RunSpec.from_request(request, image, 0)
-    kwargs = run_kwargs(run, request.name, (), "", auth=bool(request.keys))
-    # SERVING_AUTH stays: "key" refuses every request while the Secret's file is unreadable
-    env = {k: v for k, v in kwargs["environment"].items() if k not in _DROPPED_ENV}
-    env["SCORING_TIMEOUT_MS"] = str(options.get("scoring_timeout_ms") or DEFAULT_SCORING_TIMEOUT_MS)
-    cpu, memory = options.get("cpu"), options.get("memory")
-    replicas = check_replicas(options.get("replicas", 1))
+    """The manifests' content for ``request`` (pure). The pods' keys come from the
+    Secret's file and their replica id from their name (see the manifests);
+    ``SERVING_AUTH`` is set: "key" refuses every request while the file is unreadable."""
+    deployment = request.deployment
+    k8s, resources = deployment.kubernetes, deployment.resources
+    settings = container_settings(
+        RunSpec.from_request(request, image, 0),
+        request.name,
+        auth=bool(request.keys),
+        scoring_timeout_ms=deployment.scoring_timeout_ms,
+    )
+    replicas = deployment.replicas.count(1)
+    memory = None if resources.memory_bytes is None else f"{resources.memory_bytes // MIB}Mi"
     return KubernetesSpec(
         name=request.name,
         image=image,
-        command=list(kwargs["command"]),
-        env=env,
+        command=gunicorn_argv(settings, python=ENV_PYTHON),
+        env=container_env(settings, inline_keys=False, scoring_timeout=True),
         models=tuple(m.ref for m in request.models),
         keys=request.keys,
-        namespace=str(options.get("namespace") or "default"),
+        namespace=k8s.namespace,
         replicas=replicas,
-        max_replicas=int(options.get("max_replicas") or max(10, replicas)),
-        target_cpu_percent=int(options.get("target_cpu_percent") or 70),
-        cpu_request=f"{round(parse_cpu(cpu) * 1000)}m" if cpu is not None else "100m",
-        memory_request=f"{parse_memory(memory) // 2**20}Mi" if memory is not None else "512Mi",
-        memory_limit=f"{parse_memory(memory) // 2**20}Mi" if memory is not None else None,
-        service_type=str(options.get("service_type") or "ClusterIP"),
+        max_replicas=k8s.max_replicas or max(10, replicas),
+        target_cpu_percent=k8s.target_cpu_percent,
+        cpu_request=f"{round(resources.cpu * 1000)}m" if resources.cpu is not None else "100m",
+        memory_request=memory or "512Mi",
+        memory_limit=memory,
+        service_type=k8s.service_type,
     )
 
 
@@ -90,19 +94,22 @@ def _without_keys(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "stringData"}
 
 
-class KubernetesTarget(EngineUser):
+class KubernetesTarget:
     """Endpoints as a Deployment, Service, HorizontalPodAutoscaler and Secret."""
 
     name = "kubernetes"
 
+    def __init__(self, docker: Docker | None = None) -> None:
+        self.docker = docker or Docker()
+
     def _image(self, ws: Workspace, request: DeployRequest, progress: Progress) -> str:
         """Build the model image; with a registry, tag it there (pushed when applying)."""
-        built: BuiltImage = build_endpoint_image(self, ws, request, progress)
-        registry = str(request.options.get("image_registry") or "").rstrip("/")
+        built: BuiltImage = self.docker.build(ws, request, progress)
+        registry = request.deployment.kubernetes.image_registry
         if not registry:
             return built.record.tag
         repository, _, label = built.record.tag.rpartition(":")
-        self.client.images.get(built.record.image_id).tag(f"{registry}/{repository}", label)
+        self.docker.client.images.get(built.record.image_id).tag(f"{registry}/{repository}", label)
         return f"{registry}/{repository}:{label}"
 
     def _push(self, image: str, progress: Progress) -> None:
@@ -111,7 +118,7 @@ class KubernetesTarget(EngineUser):
         repository, _, label = image.rpartition(":")
         progress(f"pushing {image}")
         try:
-            for line in self.client.images.push(repository, label, stream=True, decode=True):
+            for line in self.docker.client.images.push(repository, label, stream=True, decode=True):
                 if "error" in line:
                     raise DeploymentError(f"pushing {image} failed: {line['error']}")
         except docker.errors.APIError as exc:
@@ -127,7 +134,6 @@ class KubernetesTarget(EngineUser):
         self, ws: Workspace, request: DeployRequest, output: Path, progress: Progress
     ) -> list[Path]:
         """Build the image and write the checked manifests to ``output``."""
-        kubernetes_spec(request, "")  # check the options before building
         docs = self._docs(request, self._image(ws, request, progress))
         return write_manifests(output, docs)
 
@@ -135,16 +141,16 @@ class KubernetesTarget(EngineUser):
     def deploy(
         self, ws: Workspace, request: DeployRequest, progress: Progress, started: Started = ignore
     ) -> Deployed:
-        kubernetes_spec(request, "")
-        api = k8s_apply.connect(request.options.get("context"))  # before a long build
+        context = request.deployment.kubernetes.context
+        api = k8s_apply.connect(context)  # before a long build
         image = self._image(ws, request, progress)
         docs = self._docs(request, image)
-        if request.options.get("image_registry"):
+        if request.deployment.kubernetes.image_registry:
             self._push(image, progress)
         namespace = docs[0]["metadata"]["namespace"]
         runtime = {
             "namespace": namespace,
-            "context": request.options.get("context"),
+            "context": context,
             "image": image,
             "manifests": [_without_keys(doc) for doc in docs],
         }

@@ -10,6 +10,7 @@ the constructors are called with only the fields the class knows.
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any
 
@@ -37,15 +38,16 @@ class ManifestError(UserInputError):
     """A manifest does not match the Kubernetes API's types."""
 
 
-def _client_models() -> Any:
+def kubernetes_module(name: str) -> Any:
+    """A module of the optional ``kubernetes`` client (``kubernetes.client.models``...);
+    a UserInputError saying how to install it when it is missing."""
     try:
-        from kubernetes.client import models
+        return importlib.import_module(name)
     except ImportError as exc:
         raise UserInputError(
             "the kubernetes Python client is not installed",
             hint="pip install 'serving[kubernetes]'",
         ) from exc
-    return models
 
 
 def _legacy(models: Any, type_name: str, value: Any, path: str) -> Any:
@@ -95,7 +97,7 @@ def _pydantic_errors(exc: Exception) -> str:
 
 def validate(manifest: dict[str, Any]) -> Any:
     """The manifest as its typed model; raises :class:`ManifestError` when it does not fit."""
-    models = _client_models()
+    models = kubernetes_module("kubernetes.client.models")
     key = (str(manifest.get("apiVersion")), str(manifest.get("kind")))
     name = MODELS.get(key)
     if name is None:

@@ -29,16 +29,16 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from serving.deploy import process
-from serving.deploy.cluster_balancer import ensure_balancer_image
-from serving.deploy.cluster_base import (
+from serving.deploy.cluster.balancer import ensure_balancer_image
+from serving.deploy.cluster.haproxy import ServerStatus
+from serving.deploy.cluster.pool import Pool
+from serving.deploy.cluster.state import (
     ClusterState,
     Member,
     endpoint_lock,
     load_state,
     save_state,
 )
-from serving.deploy.cluster_haproxy import ServerStatus
-from serving.deploy.cluster_pool import Pool
 from serving.errors import ServingError
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m serving.deploy.cluster_supervisor STATE_FOLDER``: runs until the
+    """``python -m serving.deploy.cluster.supervisor STATE_FOLDER``: runs until the
     endpoint's state is removed or it gets SIGTERM."""
     from serving.images.engine import docker_client
 
@@ -142,7 +142,7 @@ def main(argv: list[str]) -> int:
 
 def start(folder: Path, state: ClusterState) -> None:
     """Start the endpoint's supervisor (recorded in the state file)."""
-    argv = [sys.executable, "-m", "serving.deploy.cluster_supervisor", str(folder)]
+    argv = [sys.executable, "-m", "serving.deploy.cluster.supervisor", str(folder)]
     ref, proc = process.start_detached(
         argv, env=dict(os.environ), cwd=folder, log_file=folder / LOG_NAME
     )

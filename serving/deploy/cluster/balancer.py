@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from serving.deploy.base import Progress
-from serving.deploy.cluster_base import balancer_name, network_name
-from serving.deploy.cluster_haproxy import CONFIG_DIR, CONFIG_NAME, LISTEN_PORT, RuntimeApi
-from serving.deploy.docker import LOG_CONFIG
+from serving.deploy.cluster.haproxy import CONFIG_DIR, CONFIG_NAME, LISTEN_PORT, RuntimeApi
+from serving.deploy.cluster.state import balancer_name, network_name
+from serving.deploy.toolkit import LOG_CONFIG, LOOPBACK, container_log, labels, wait_until
 from serving.errors import DeploymentError, UserInputError
 from serving.images.bootstrap import entry_uri, host_sources, mirror_entries, mmdebstrap_argv
 from serving.images.engine import find_image
@@ -38,11 +38,7 @@ BALANCER_REPOSITORY = "serving-balancer"
 BALANCER_SUITE = "bookworm"
 """Debian suite of the balancer image (HAProxy 2.6 LTS)."""
 BALANCER_LABEL = "serving.balancer"
-ROLE_LABEL = "serving.role"
-ENDPOINT_LABEL = "serving.endpoint"
-WORKSPACE_LABEL = "serving.workspace"
 START_TIMEOUT_S = 30.0
-"""Every request is logged (balancer and replicas): keep the logs bounded."""
 
 
 def balancer_tag(suite: str = BALANCER_SUITE) -> str:
@@ -100,16 +96,6 @@ def ensure_balancer_image(
     return tag
 
 
-def labels(endpoint: str, workspace: str, role: str, **extra: str) -> dict[str, str]:
-    """Labels on everything the cluster target creates (found and cleaned up by them)."""
-    return {
-        ENDPOINT_LABEL: endpoint,
-        WORKSPACE_LABEL: workspace,
-        ROLE_LABEL: role,
-        **{f"serving.{key}": value for key, value in extra.items()},
-    }
-
-
 def balancer_kwargs(
     endpoint: str, workspace: str, folder: Path, port: int, image: str
 ) -> dict[str, Any]:
@@ -120,7 +106,7 @@ def balancer_kwargs(
         "command": ["haproxy", "-db", "-f", f"{CONFIG_DIR}/{CONFIG_NAME}"],
         "user": f"{os.getuid()}:{os.getgid()}",
         "volumes": {str(folder): {"bind": CONFIG_DIR, "mode": "rw"}},
-        "ports": {f"{LISTEN_PORT}/tcp": ("127.0.0.1", port)},
+        "ports": {f"{LISTEN_PORT}/tcp": (LOOPBACK, port)},
         "network": network_name(endpoint),
         "restart_policy": {"Name": "unless-stopped"},
         "labels": labels(endpoint, workspace, "balancer"),
@@ -156,14 +142,26 @@ def start_balancer(
             hint="is the port free? choose another --port, or leave it out",
         ) from exc
     api = RuntimeApi(folder)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not api.answers():
+
+    def answers() -> bool:
+        if api.answers():
+            return True
         container.reload()
-        if container.status in ("exited", "dead") or time.monotonic() > deadline:
-            tail = container.logs(tail=20).decode("utf-8", errors="replace")
-            raise DeploymentError(
-                f"the balancer {container.name} did not start ({container.status})",
-                details=tail,
-            )
-        time.sleep(0.1)
+        if container.status in ("exited", "dead"):
+            raise failed()
+        return False
+
+    def failed(_waited: float = 0.0) -> DeploymentError:
+        return DeploymentError(
+            f"the balancer {container.name} did not start ({container.status})",
+            details=container_log(container, 20),
+        )
+
+    wait_until(
+        answers,
+        progress=lambda _line: None,
+        waiting=lambda _waited: "",
+        timed_out=failed,
+        timeout_s=START_TIMEOUT_S,
+    )
     return container

@@ -1,0 +1,240 @@
+"""The container of an endpoint, as the docker, cluster and kubernetes targets run it: its
+model image, how it runs (:class:`RunSpec`), its environment (from
+:meth:`ServerSettings.to_env`) and the keyword arguments of ``containers.run``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+
+from serving.config import ServerSettings
+from serving.deploy.base import DeployRequest, Progress
+from serving.deploy.toolkit import (
+    KEYS_FILE,
+    KEYS_MOUNT,
+    LOG_CONFIG,
+    LOOPBACK,
+    container_groups,
+    labels,
+)
+from serving.images.build import BuiltImage, ImageBuilder
+from serving.images.dockerfile import ENV_PYTHON
+from serving.images.engine import EngineUser
+from serving.images.model import CONTAINER_PORT, BuildRequest
+from serving.server.gunicorn import gunicorn_argv
+from serving.workspace import Workspace
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+RUN_ENV = (
+    "SERVICE_NAME",
+    "SERVING_KEYS",
+    "SERVING_KEYS_FILE",
+    "SERVING_AUTH",
+    "SERVING_REPLICA_ID",
+    "SERVING_WORKERS",
+    "SERVING_THREADS",
+)
+"""The server settings a container's run sets; the rest are in the image's ENV."""
+
+
+def container_name(endpoint: str) -> str:
+    return f"serving-{endpoint}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """How the endpoint's container runs: pure data, recorded in the endpoint's runtime."""
+
+    name: str
+    image: str
+    port: int
+    workers: int
+    threads: int
+    nano_cpus: int | None
+    mem_limit: int | None
+
+    @classmethod
+    def from_request(cls, request: DeployRequest, image: str, port: int) -> RunSpec:
+        resources = request.deployment.resources
+        cores = resources.cpu
+        return cls(
+            name=container_name(request.name),
+            image=image,
+            port=port,
+            workers=request.workers or (max(1, math.ceil(cores)) if cores else 1),
+            threads=request.threads or 1,
+            nano_cpus=int(cores * 1e9) if cores else None,
+            mem_limit=resources.memory_bytes,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        def optional(key: str) -> int | None:
+            value = data.get(key)
+            return int(value) if value is not None else None
+
+        return cls(
+            name=str(data["name"]),
+            image=str(data["image"]),
+            port=int(data["port"]),
+            workers=int(data.get("workers") or 1),
+            threads=int(data.get("threads") or 1),
+            nano_cpus=optional("nano_cpus"),
+            mem_limit=optional("mem_limit"),
+        )
+
+
+def container_settings(
+    spec: RunSpec,
+    endpoint: str,
+    *,
+    keys: tuple[str, ...] | list[str] = (),
+    keys_file: bool = False,
+    auth: bool,
+    replica_id: str | None = None,
+    scoring_timeout_ms: int | None = None,
+) -> ServerSettings:
+    """The server settings of the endpoint's container (bound to 0.0.0.0:5001)."""
+    return ServerSettings(
+        host="0.0.0.0",
+        port=CONTAINER_PORT,
+        workers=spec.workers,
+        threads=spec.threads,
+        service_name=endpoint,
+        keys=tuple(keys),
+        keys_file=Path(f"{KEYS_MOUNT}/{KEYS_FILE}") if keys_file else None,
+        auth="key" if auth else "none",
+        replica_id=replica_id,
+        scoring_timeout_ms=scoring_timeout_ms or ServerSettings.scoring_timeout_ms,
+    )
+
+
+def container_env(
+    settings: ServerSettings, *, inline_keys: bool = True, scoring_timeout: bool = False
+) -> dict[str, str]:
+    """What a run adds to the image's environment: :data:`RUN_ENV` of ``settings.to_env()``
+    (without ``SERVING_KEYS`` when the keys come another way; with ``SCORING_TIMEOUT_MS``
+    when the target sets one)."""
+    names = [n for n in RUN_ENV if inline_keys or n != "SERVING_KEYS"]
+    if scoring_timeout:
+        names.append("SCORING_TIMEOUT_MS")
+    env = settings.to_env()
+    return {name: env[name] for name in names if name in env}
+
+
+def run_kwargs(
+    spec: RunSpec,
+    endpoint: str,
+    keys: tuple[str, ...] | list[str],
+    workspace: str,
+    *,
+    keys_folder: Path | None = None,
+    auth: bool | None = None,
+    replica_id: str | None = None,
+    scoring_timeout_ms: int | None = None,
+    network: str | None = None,
+    container_labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments of ``containers.run`` for the endpoint (pure; unit-tested).
+
+    With ``keys_folder``, the keys come from the file ``keys`` in it, mounted read-only
+    (the server re-reads it when it is replaced); else from ``keys`` in the environment.
+    ``auth`` (default: whether ``keys`` were given) sets ``SERVING_AUTH``, explicitly.
+    On a ``network`` (a cluster replica) no port is published; else the server's port is
+    published on 127.0.0.1:``spec.port``. ``replica_id`` defaults to the container's name.
+    """
+    settings = container_settings(
+        spec,
+        endpoint,
+        keys=() if keys_folder is not None else keys,
+        keys_file=keys_folder is not None,
+        auth=bool(keys) if auth is None else auth,
+        replica_id=replica_id or spec.name,
+        scoring_timeout_ms=scoring_timeout_ms,
+    )
+    kwargs: dict[str, Any] = {
+        "name": spec.name,
+        "command": gunicorn_argv(settings, python=ENV_PYTHON),
+        "environment": container_env(settings, scoring_timeout=scoring_timeout_ms is not None),
+        "log_config": LOG_CONFIG,
+        "restart_policy": {"Name": "unless-stopped"},
+        "labels": container_labels or labels(endpoint, workspace),
+        "detach": True,
+    }
+    if network is None:
+        kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": (LOOPBACK, spec.port)}
+    else:
+        kwargs["network"] = network
+    if keys_folder is not None:
+        kwargs["volumes"] = {str(keys_folder): {"bind": KEYS_MOUNT, "mode": "ro"}}
+        if container_groups():
+            kwargs["group_add"] = container_groups()
+    if spec.nano_cpus:
+        kwargs["nano_cpus"] = spec.nano_cpus
+    if spec.mem_limit:
+        kwargs["mem_limit"] = spec.mem_limit
+    return kwargs
+
+
+class Docker:
+    """The Docker Engine a target is handed: a client made on first use (or the one given)
+    and closed by :meth:`release`, and the builds of the endpoints' model images."""
+
+    def __init__(self, engine: EngineUser | None = None) -> None:
+        self.engine = engine or EngineUser()
+
+    @property
+    def client(self) -> DockerClient:
+        return self.engine.client
+
+    def release(self) -> None:
+        self.engine.release()
+
+    def build(self, ws: Workspace, request: DeployRequest, progress: Progress) -> BuiltImage:
+        """Build (or reuse) the model image of an endpoint, named ``serving/<endpoint>``
+        (the request's run settings checked first, before a long build)."""
+        RunSpec.from_request(request, "", 0)
+        return ImageBuilder(ws, self.engine.settings, self.engine.client).build(
+            BuildRequest(
+                request.models,
+                request.entry_script,
+                request.source_dir,
+                request.env,
+                name=f"serving/{request.name}",
+                service_name=request.name,
+            ),
+            progress,
+        )
+
+
+class UsesDocker(Protocol):
+    """A target handed a :class:`Docker`."""
+
+    docker: Docker
+
+
+M = TypeVar("M", bound=Callable[..., Any])
+
+
+def releasing(method: M) -> M:
+    """Decorates a public method of a target that :class:`UsesDocker`: the connection is
+    closed when it returns (the CLI and SDK keep none open between calls)."""
+
+    @functools.wraps(method)
+    def wrapper(self: UsesDocker, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.docker.release()
+
+    return cast(M, wrapper)
