@@ -17,6 +17,7 @@ from pathlib import Path
 
 import serving
 from serving.environments.interpreter_probe import probe_argv
+from serving.environments.pipcmd import pip_argv, pip_failure
 from serving.environments.runtime import runtime_requirements
 from serving.environments.spec import EnvSpec
 from serving.errors import EnvironmentSpecError
@@ -89,12 +90,7 @@ def pip_install_argv(
     wins. Requirement lines stay one argument each (markers contain spaces), except
     ``--editable PATH`` lines, which split like options.
     """
-    argv = [str(venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check"]
-    argv += ["--no-input", "--progress-bar", "off"]
-    for line in pip_options:
-        argv += line.split(maxsplit=1)
-    if index_url:
-        argv += ["--index-url", index_url]
+    argv = pip_argv(str(venv_python(venv)), "install", pip_options=pip_options, index_url=index_url)
     for line in requirements:
         argv += line.split(maxsplit=1) if line.startswith("-") else [line]
     return argv
@@ -135,12 +131,7 @@ def find_interpreter(version: str, explicit: str | None = None) -> str:
 def _run(argv: list[str], say: Progress, failure: str) -> None:
     code, tail = run_streaming(argv, say)
     if code != 0:
-        errors = [line for line in tail if line.startswith("ERROR:")]
-        detail = (errors or tail or [f"exit status {code}"])[-1]
-        raise EnvironmentSpecError(
-            f"{failure}: {detail.removeprefix('ERROR:').strip()}",
-            hint="check the requirement names and versions in the environment file",
-        )
+        raise pip_failure(failure, code, tail)
 
 
 def _is_ready(venv: Path, spec: EnvSpec) -> bool:

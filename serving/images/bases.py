@@ -34,6 +34,8 @@ class BaseFacts:
 
     python: str
     glibc: str
+    """E.g. ``2.36``: the newest manylinux tag the base runs (:data:`DEFAULT_GLIBC` when
+    it cannot be inspected, or its C library is not glibc)."""
     arch: str
 
 

@@ -33,6 +33,13 @@ CACHE_LINE = "Using cache"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 
+def _unreachable(where: str, reason: object) -> BackendUnavailableError:
+    return BackendUnavailableError(
+        f"no Docker Engine reachable at {where}: {reason}",
+        hint="start Docker or set DOCKER_HOST, or deploy with --target local",
+    )
+
+
 def _check_socket(url: str, where: str) -> None:
     """Fail early, and without leaking a socket (the SDK's unix adapter does), when a unix
     socket is missing or nothing listens on it."""
@@ -44,10 +51,7 @@ def _check_socket(url: str, where: str) -> None:
             probe.settimeout(5)
             probe.connect(path)
     except OSError as exc:
-        raise BackendUnavailableError(
-            f"no Docker Engine reachable at {where}: {exc.strerror or exc}",
-            hint="start Docker or set DOCKER_HOST, or deploy with --target local",
-        ) from None
+        raise _unreachable(where, exc.strerror or exc) from None
 
 
 def docker_client(settings: PlatformSettings | None = None) -> DockerClient:
@@ -69,11 +73,7 @@ def docker_client(settings: PlatformSettings | None = None) -> DockerClient:
     except (docker.errors.DockerException, requests.RequestException) as exc:
         if client is not None:
             client.close()
-        reason = " ".join(str(exc).split())[:200]
-        raise BackendUnavailableError(
-            f"no Docker Engine reachable at {where}: {reason}",
-            hint="start Docker or set DOCKER_HOST, or deploy with --target local",
-        ) from exc
+        raise _unreachable(where, " ".join(str(exc).split())[:200]) from exc
     return client
 
 
