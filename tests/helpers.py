@@ -21,6 +21,10 @@ SKLEARN = ROOT / "scoring_templates" / "sklearn"
 SAMPLE = SKLEARN / "sample-request.json"
 FIXTURES = ROOT / "tests" / "fixtures" / "scripts"
 """One-behaviour entry scripts."""
+DIGITS_ARGS = (
+    "--model", "digits:1", "--entry-script", SKLEARN / "score.py", "--env", SKLEARN / "env.yml",
+)  # fmt: skip
+"""What ``deploy`` and ``images build`` take for the digits template (model digits:1)."""
 DOCKER_TIMEOUT = 900
 """Seconds for a docker test, fixtures included: the first one may bootstrap and build."""
 
@@ -74,10 +78,7 @@ def deploy_digits(
     registers ``model`` as ``digits`` first when given. Returns the endpoint's JSON."""
     if model is not None:
         assert cli("models", "register", model, "--name", "digits").code == 0
-    result = cli(
-        "deploy", name, "--model", "digits:1", "--entry-script", SKLEARN / "score.py",
-        "--env", SKLEARN / "env.yml", "--target", target, "-o", "json", *extra,
-    )  # fmt: skip
+    result = cli("deploy", name, *DIGITS_ARGS, "--target", target, "-o", "json", *extra)
     assert result.code == 0, result.err
     data = result.json()
     assert isinstance(data, dict) and data["target"] == target

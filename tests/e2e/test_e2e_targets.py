@@ -121,6 +121,7 @@ def test_same_answers_on_every_target(deployed: Deployed, cli: Cli, template_mod
         assert resp.json() == model.predict(np.array(rows)).tolist()
     bad = deployed.post(body=json.dumps({"data": [[1.0, 2.0]]}).encode())
     assert bad.status_code == BAD_ROWS_STATUS and "message" in bad.json(), bad.text
+    assert bad.headers["x-ms-run-function-failed"] == "True"
     swagger = requests.get(str(deployed.data["swagger_uri"]), headers=_bearer(deployed), timeout=10)
     assert swagger.json()["swagger"] == "2.0"
     invoked = cli("endpoints", "invoke", deployed.name, "--data", f"@{SAMPLE}")

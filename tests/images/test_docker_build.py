@@ -18,7 +18,7 @@ import serving
 from serving.images import BuildRequest, ImageBuilder, SmokeCheckError, package_image
 from serving.images.engine import run_once
 from serving.images.smoke import smoke_argv
-from tests.helpers import DOCKER_TIMEOUT, FIXTURES, SAMPLE, SKLEARN, CliResult
+from tests.helpers import DIGITS_ARGS, DOCKER_TIMEOUT, FIXTURES, SAMPLE, SKLEARN, CliResult
 from tests.images.conftest import Digits
 
 if TYPE_CHECKING:
@@ -60,7 +60,9 @@ def test_digits_image_is_labelled_recorded_and_non_root(
     assert "pip" not in lines
 
 
-def test_new_model_version_reuses_the_environment_layer(digits: Digits) -> None:
+def test_new_model_version_reuses_the_environment_layer(
+    digits: Digits, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record = digits.ws.models.register(digits.model, "digits")
     lines: list[str] = []
     built = ImageBuilder(digits.ws).build(
@@ -69,10 +71,13 @@ def test_new_model_version_reuses_the_environment_layer(digits: Digits) -> None:
     assert built.env_reused and not built.reused and built.record.ref == "serving/digits:2"
     assert any("reusing the environment layer" in line for line in lines)
     assert any(line.startswith("platform code layer") and "reused" in line for line in lines)
+    copied: list[object] = []  # the same inputs: found by key, before any model is copied
+    monkeypatch.setattr(digits.ws.models, "download", lambda *args, **_: copied.append(args))
     again = ImageBuilder(digits.ws).build(
         BuildRequest((record,), SKLEARN / "score.py", None, digits.env), lines.append
     )
     assert again.reused and again.record.ref == built.record.ref
+    assert copied == []
 
 
 @pytest.mark.parametrize(
@@ -154,12 +159,7 @@ def test_cli_build_list_show_delete(cli: Cli, digits: Digits, engine: DockerClie
     built = cli(
         "images",
         "build",
-        "--model",
-        "digits:1",
-        "--entry-script",
-        SKLEARN / "score.py",
-        "--env",
-        SKLEARN / "env.yml",
+        *DIGITS_ARGS,
         "--tag",
         "test-cli/digits:v1",
         "-o",

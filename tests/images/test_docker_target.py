@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.helpers import DOCKER_TIMEOUT, FIXTURES, SKLEARN, Cli, deploy_digits
+from tests.helpers import DIGITS_ARGS, DOCKER_TIMEOUT, FIXTURES, SKLEARN, Cli, deploy_digits
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -74,12 +74,7 @@ def test_bad_limits_fail_before_building(cli: Cli, template_model: Path) -> None
     result = cli(
         "deploy",
         "limits-svc",
-        "--model",
-        "digits:1",
-        "--entry-script",
-        SKLEARN / "score.py",
-        "--env",
-        SKLEARN / "env.yml",
+        *DIGITS_ARGS,
         "--target",
         "docker",
         "--memory",
