@@ -12,7 +12,9 @@ Rules, the same on every target (the README's "What goes into an app folder or i
 - Symbolic links are followed only inside the folder: a link pointing inside is copied as
   its target (a file's content, a folder's files), never kept as a link; a link pointing
   outside, a broken link and a link loop are refused with a one-line error naming the link
-  (relative to the folder) and its target. A link that the rules leave out is not looked at.
+  (relative to the folder) and its target, and so is a link pointing at something the rules
+  leave out (into a workspace folder, at a ``.git`` file, at an ignored file), which would
+  otherwise be copied all the same. A link that the rules leave out is not looked at.
 - Sockets, pipes and devices are refused, naming the file.
 """
 
@@ -136,7 +138,26 @@ class _Walk:
             raise self.link_error(
                 rel, f"points outside the folder, to {target}", "copy its target into the folder"
             )
+        problem = self.left_out_target(real)
+        if problem is not None:
+            raise self.link_error(rel, f"points {problem}, to {target}", "remove the link")
         return real
+
+    def left_out_target(self, real: Path) -> str | None:
+        """Why the walk would leave out ``real`` (inside the root), None if it would not: a
+        link there must not copy it all the same (a workspace's database, say)."""
+        parts = real.relative_to(self.real_root).parts
+        for depth in range(1, len(parts) + 1):
+            is_dir = depth < len(parts) or real.is_dir()
+            if is_dir and is_workspace(self.real_root.joinpath(*parts[:depth])):
+                return "into a workspace folder"
+            if any(fnmatch(parts[depth - 1], pattern) for pattern in self.left_out):
+                return "to a left-out path"
+            if self.rules.excluded("/".join(parts[:depth]), is_dir) and (
+                depth == len(parts) or not self.rules.descend_excluded
+            ):
+                return "to a left-out path"
+        return None
 
     def loop(self, rel: str, target: str) -> UserInputError:
         return self.link_error(rel, f"makes a loop (it points to {target})", "remove the link")

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any
 
 from serving.environments.runtime import RUNTIME_REQUIREMENTS, RUNTIME_VERSION
@@ -38,6 +38,11 @@ class EnvSpec:
     Build it with :func:`serving.environments.parse_conda_file` or
     :func:`serving.environments.parse_pip_requirements_file`; the parsers canonicalise
     and sort every field, so equal environments compare (and hash) equal.
+
+    Variables are checked (:func:`check_variable`) where a spec comes from user input:
+    the parsers, and a spec built directly (SDK code). A spec read back from a registry
+    record (:meth:`from_dict`) is not, so a record stored before the check was added
+    still loads (``check=False``).
     """
 
     name: str
@@ -57,10 +62,13 @@ class EnvSpec:
     """Human-readable notes about what the parser changed or dropped."""
     source_format: str = "conda"
     """``"conda"`` or ``"pip"``: the kind of file this was parsed from."""
+    check: InitVar[bool] = True
+    """Check the variables (False: a stored record, accepted when it was written)."""
 
-    def __post_init__(self) -> None:
-        for key, value in self.variables:
-            check_variable(key, value)
+    def __post_init__(self, check: bool) -> None:
+        if check:
+            for key, value in self.variables:
+                check_variable(key, value)
 
     def _hashed_fields(self) -> dict[str, Any]:
         return {
@@ -102,8 +110,13 @@ class EnvSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EnvSpec:
-        """Rebuild a spec from :meth:`to_dict` output (e.g. a registry record)."""
+    def from_dict(cls, data: Mapping[str, Any], *, trusted: bool = True) -> EnvSpec:
+        """Rebuild a spec from :meth:`to_dict` output (e.g. a registry record).
+
+        ``trusted`` (the default, for records): variable names are not checked, so a
+        record stored when a name was still accepted lists and loads; False checks them
+        as for user input.
+        """
         try:
             variables = data.get("variables") or {}
             if not isinstance(variables, Mapping):
@@ -118,6 +131,7 @@ class EnvSpec:
                 replaced=_strs(data.get("replaced", ())),
                 notices=_strs(data.get("notices", ())),
                 source_format=_str(data.get("source_format", "conda")),
+                check=not trusted,
             )
         except (KeyError, TypeError) as exc:
             raise EnvironmentSpecError(f"invalid stored environment spec: {exc}") from exc

@@ -183,14 +183,33 @@ def _staging(dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{dest.name}."
     for stale in dest.parent.glob(f"{glob_escape(prefix)}*.tmp"):
-        pid_text = stale.name[len(prefix) :].split(".", 1)[0]
-        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+        pid = _staging_pid(stale.name, prefix)
+        if pid is None or _pid_alive(pid):
             continue
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
     return dest.parent / f"{prefix}{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+
+
+def _staging_pid(name: str, prefix: str) -> int | None:
+    """The pid in ``name`` if it is exactly ``<prefix><pid>.<hex>.tmp`` (None otherwise):
+    parsed from the right, so ``.a.5.<pid>.<hex>.tmp`` (destination ``a.5``) is not taken
+    for a temporary of destination ``a`` written by process 5."""
+    if not name.startswith(prefix):
+        return None
+    pid_text, dot, rest = name[len(prefix) :].partition(".")
+    rand, dot2, suffix = rest.partition(".")
+    if not (dot and dot2 and suffix == "tmp" and _is_hex(rand)):
+        return None
+    if not (pid_text.isascii() and pid_text.isdigit()):
+        return None
+    return int(pid_text)
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
 def glob_escape(text: str) -> str:

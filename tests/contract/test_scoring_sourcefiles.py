@@ -219,3 +219,59 @@ def test_model_folders_keep_dotfiles_but_not_workspaces(tmp_path: Path) -> None:
     os.symlink("/etc/hostname", folder / "host")
     with pytest.raises(UserInputError, match=r"'host' in model folder .* /etc/hostname"):
         model_entries(folder)
+
+
+def test_a_link_into_a_workspace_is_refused(tmp_path: Path, source: Path) -> None:
+    (source / ".serving").mkdir()
+    (source / ".serving" / WORKSPACE_DB).write_bytes(b"SQLite format 3\0")
+    (source / "db").symlink_to(".serving/" + WORKSPACE_DB)
+    text = _one_line_error(tmp_path, source)
+    assert "'db'" in text and "workspace" in text and ".serving/workspace.db" in text
+    (source / "db").unlink()
+    other = source / "pkg" / "old-ws"  # a workspace under another name
+    other.mkdir()
+    (other / WORKSPACE_DB).write_bytes(b"db")
+    (other / "keys.json").write_text("{}")
+    (source / "keys.json").symlink_to("pkg/old-ws/keys.json")
+    assert "'keys.json'" in _one_line_error(tmp_path, source)
+    (source / "keys.json").unlink()
+    (source / "ws").symlink_to("pkg/old-ws", target_is_directory=True)  # the folder itself
+    assert "'ws'" in _one_line_error(tmp_path, source)
+
+
+def test_a_link_to_a_left_out_path_is_refused(tmp_path: Path, source: Path) -> None:
+    (source / ".git").mkdir()
+    (source / ".git" / "config").write_text("token")
+    (source / "cfg").symlink_to(".git/config")
+    assert "'cfg'" in _one_line_error(tmp_path, source)
+    (source / "cfg").unlink()
+    (source / "secrets.env").write_text("KEY=1")
+    (source / ".amlignore").write_text("secrets.env\n")
+    (source / "pkg" / "env").symlink_to("../secrets.env")
+    text = _one_line_error(tmp_path, source)
+    assert "'pkg/env'" in text and "left-out" in text
+    (source / ".amlignore").write_text("pkg/env\nsecrets.env\n")  # the link left out too: fine
+    assert _tree(_copy(tmp_path, source)) == {".amlignore", "score.py", "pkg", "pkg/util.py"}
+
+
+def test_a_link_brought_back_by_a_docker_negation_is_copied(tmp_path: Path, source: Path) -> None:
+    (source / "data").mkdir()
+    (source / "data" / "a.csv").write_text("a")
+    (source / "data" / "b.csv").write_text("b")
+    (source / ".dockerignore").write_text("data\n!data/b.csv\n.dockerignore\n")
+    (source / "b.csv").symlink_to("data/b.csv")
+    assert (_copy(tmp_path, source) / "b.csv").read_text() == "b"
+    (source / "a.csv").symlink_to("data/a.csv")
+    with pytest.raises(UserInputError, match=r"'a\.csv' .* left-out path, to data/a\.csv"):
+        source_entries(source)
+
+
+def test_a_link_into_a_workspace_in_a_model_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    (folder / ".serving").mkdir(parents=True)
+    (folder / ".serving" / WORKSPACE_DB).write_bytes(b"db")
+    (folder / "w.bin").write_bytes(b"w")
+    (folder / "db").symlink_to(".serving/" + WORKSPACE_DB)
+    with pytest.raises(UserInputError, match=r"'db' in model folder .* workspace") as caught:
+        model_entries(folder)
+    assert "\n" not in caught.value.one_line()

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from serving.catalog import spec_of
 from serving.environments import EnvSpec, parse_conda_text
 from serving.errors import EnvironmentSpecError
 from serving.images.dockerfile import environment_stages
+from serving.registry import Ref
+from serving.sdk import Environment
+from serving.workspace import Workspace
 from tests.helpers import CliResult
 
 BAD_NAMES = ["A B", "1A", "A-B", "A=B", "A\nB", "$(id)", "A;rm", "Ä", "", "A.B"]
@@ -55,11 +59,48 @@ def test_non_string_key_and_nul_value_are_refused() -> None:
         parse_conda_text(_env('  A: "x\\0y"\n'), "env.yml")
 
 
-def test_specs_built_directly_or_from_records_are_checked_too() -> None:
-    with pytest.raises(EnvironmentSpecError, match="'A B'"):
+def test_specs_built_directly_are_checked_too() -> None:
+    with pytest.raises(EnvironmentSpecError, match="'A B'") as info:
         EnvSpec(name="e", python="3.11", variables=(("A B", "x"),))
+    assert "\n" not in info.value.one_line()
     with pytest.raises(EnvironmentSpecError, match="'X=1'"):
-        EnvSpec.from_dict({"name": "e", "python": "3.11", "variables": {"X=1": "y"}})
+        EnvSpec.from_dict({"name": "e", "python": "3.11", "variables": {"X=1": "y"}}, trusted=False)
+
+
+def test_stored_records_load_whatever_their_variable_names() -> None:
+    """A record written when a name was still accepted must not break what loads it."""
+    data = {"name": "e", "python": "3.11", "variables": {"X=1": "y", "OK": "z"}}
+    spec = EnvSpec.from_dict(data)
+    assert spec.variables == (("OK", "z"), ("X=1", "y"))
+    assert EnvSpec.from_dict(spec.to_dict()) == spec
+
+
+def _store_old_record(ws: Workspace) -> None:
+    """An environment row as a version that accepted any variable name wrote it."""
+    spec = parse_conda_text(_env("  OK: z\n"), "env.yml").to_dict()
+    spec["variables"] = {"OK": "z", "A-B": "x"}
+    ws.environments.register(
+        "old",
+        spec=spec,
+        content_hash="0" * 64,
+        python="3.11",
+        source_text=_env("  OK: z\n  A-B: x\n"),
+        source_name="env.yml",
+    )
+
+
+def test_a_stored_bad_variable_name_still_lists_and_loads(
+    ws: Workspace, cli: Callable[..., CliResult]
+) -> None:
+    _store_old_record(ws)
+    assert Environment.get(ws, "old").environment_variables == {"OK": "z", "A-B": "x"}
+    assert list(Environment.list(ws)) == ["old"]
+    record = ws.environments.get(Ref("old"))
+    assert dict(spec_of(record).variables) == {"OK": "z", "A-B": "x"}
+    for args in (("envs", "list"), ("envs", "show", "old")):
+        result = cli(*args)
+        assert result.code == 0, result.err
+        assert "old" in result.out
 
 
 def test_good_names_and_tricky_values_are_kept_verbatim() -> None:
@@ -94,3 +135,18 @@ def test_cli_register_bad_variable_is_one_line_error(
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "'BAD NAME'" in lines[0]
+
+
+def test_an_endpoint_recorded_with_a_bad_variable_name_still_loads(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """``endpoints update`` rebuilds the recorded request before applying a change."""
+    from serving.deploy.inputs import request_of
+
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"w")
+    model = ws.models.register(weights, "m")
+    env = {"name": "e", "python": "3.11", "variables": {"A-B": "x"}}
+    spec = {"models": ["m:1"], "entry_script": "score.py", "env": env}
+    record = ws.endpoints.create("svc", "local", spec, [], [model.id])
+    assert dict(request_of(ws, record).env.variables) == {"A-B": "x"}
