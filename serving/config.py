@@ -161,6 +161,17 @@ class ServerSettings:
     the last byte of its body; a slower client gets 408 and its connection is closed.
     Enforced by the one-thread worker (``threads`` 1), which serves other connections
     meanwhile; gthread workers (``threads`` above 1) have only gunicorn's own limits."""
+    buffer_limit_bytes: int = 0
+    """SERVING_WORKER_BUFFER_BYTES: bytes of unfinished requests one worker (``threads`` 1)
+    holds across all its connections before it refuses more; 0 (default): 256 MiB or twice
+    ``max_body_bytes``, whichever is larger. Requests arrive whole before they are served,
+    so without a cap many clients each holding back the last byte of a large body would
+    fill the worker's memory. While the worker holds more than this, a connection whose
+    unfinished request already holds over 64 KiB gets a 503 (``Retry-After: 1``) and is
+    closed, freeing its bytes, the next time it sends any; smaller requests (new
+    connections' typical ones) are still read and served. Answering at once, rather than
+    pausing such connections until memory frees, cannot deadlock: paused large uploads
+    could each wait for the others to finish, none finishing before its 408."""
     log_level: str = "INFO"
     """SERVING_LOG_LEVEL / AZUREML_LOG_LEVEL: level of the server's and the script's logs."""
 
@@ -206,6 +217,7 @@ class ServerSettings:
             graceful_timeout_s=_int(environ, "SERVING_GRACEFUL_TIMEOUT", default=30),
             keepalive_s=_int(environ, "SERVING_KEEPALIVE", default=5),
             client_timeout_s=_int(environ, "SERVING_CLIENT_TIMEOUT", default=30),
+            buffer_limit_bytes=_int(environ, "SERVING_WORKER_BUFFER_BYTES", default=0),
             log_level=(
                 _env(environ, "SERVING_LOG_LEVEL", "AZUREML_LOG_LEVEL", default="INFO") or "INFO"
             ).upper(),
@@ -237,6 +249,7 @@ class ServerSettings:
             "SERVING_GRACEFUL_TIMEOUT": str(self.graceful_timeout_s),
             "SERVING_KEEPALIVE": str(self.keepalive_s),
             "SERVING_CLIENT_TIMEOUT": str(self.client_timeout_s),
+            "SERVING_WORKER_BUFFER_BYTES": str(self.buffer_limit_bytes),
             "SERVING_LOG_LEVEL": self.log_level,
         }
         optional = {

@@ -7,8 +7,11 @@ question that needs: does the buffer hold a whole request yet, and where does it
 
 It does not validate requests (gunicorn's parser does): whatever it cannot frame with
 certainty (no ``Content-Length`` or ``chunked`` it understands, a header block over the
-limit, a body over the limit, bare-LF line ends) it reports as :data:`UNSURE`, and the
-worker hands the buffer over at once and closes the connection after the answer.
+limit, bare-LF line ends, a malformed chunk) it reports as :data:`UNSURE`, and the worker
+hands gunicorn the bytes received so far, and only those (never a blocking read of the
+socket: gunicorn answers the malformed request at once), then closes the connection. A
+body declared larger than the limit (``Content-Length``, or chunk sizes adding up past it)
+is :data:`TOO_LARGE`, known from a few bytes: the worker answers 413 without reading it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ NEED_MORE = 0
 
 UNSURE = -1
 """Hand the buffer over now; where the request ends is for gunicorn's parser to say."""
+
+TOO_LARGE = -2
+"""The request declares a body over the body limit (``Content-Length`` or chunk sizes)."""
+
+_CODINGS_BEFORE_CHUNKED = frozenset((b"gzip", b"deflate", b"compress", b"identity"))
+"""Transfer codings gunicorn accepts before the final ``chunked`` (it decodes none)."""
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _CHUNK_LINE_LIMIT = 4096
@@ -56,7 +65,8 @@ class RequestFramer:
         """The header block in lower case, once it is complete (else empty)."""
 
     def request_end(self, buf: bytes | bytearray) -> int:
-        """The end offset of the first request in ``buf``, :data:`NEED_MORE` or :data:`UNSURE`."""
+        """The end offset of the first request in ``buf``, or :data:`NEED_MORE`,
+        :data:`UNSURE`, :data:`TOO_LARGE`."""
         if self._end:
             return self._end if len(buf) >= self._end else NEED_MORE
         if self._chunk_pos >= 0:
@@ -72,19 +82,19 @@ class RequestFramer:
         head = self.head = bytes(buf[:head_end]).lower()
         has_length = b"\ncontent-length:" in head
         if b"\ntransfer-encoding:" in head:
-            if has_length or _field(head, b"\ntransfer-encoding:") != b"chunked":
+            if has_length or not _chunked_last(head):
                 return UNSURE
             self._chunk_pos = body_start
             return self._chunked_end(buf)
         if not has_length:
             return body_start  # a request without either header has no body
         value = _field(head, b"\ncontent-length:")
-        if value is None or not value.isdigit() or len(value) > 18:
+        if value is None or not value.isdigit():
             return UNSURE
-        length = int(value)
-        if length > self._body_limit:
-            return UNSURE
-        self._end = body_start + length
+        digits = value.lstrip(b"0")
+        if len(digits) > 18 or int(digits or b"0") > self._body_limit:
+            return TOO_LARGE
+        self._end = body_start + int(digits or b"0")
         return self._end if len(buf) >= self._end else NEED_MORE
 
     def _chunked_end(self, buf: bytes | bytearray) -> int:
@@ -94,13 +104,16 @@ class RequestFramer:
             if line_end < 0:
                 return NEED_MORE if len(buf) - pos < _CHUNK_LINE_LIMIT else UNSURE
             size_text = bytes(buf[pos:line_end]).split(b";", 1)[0].strip(b" \t")
-            if not size_text or len(size_text) > 15 or not _HEX.issuperset(size_text):
+            if not size_text or not _HEX.issuperset(size_text):
                 return UNSURE
-            size = int(size_text, 16)
-            if size == 0:
+            digits = size_text.lstrip(b"0")
+            if not digits:
                 return self._trailer_end(buf, line_end + 2)
+            if len(digits) > 15:
+                return TOO_LARGE
+            size = int(digits, 16)
             if self._chunk_total + size > self._body_limit:
-                return UNSURE
+                return TOO_LARGE
             data_end = line_end + 2 + size
             if len(buf) < data_end + 2:
                 return NEED_MORE  # this chunk is examined again when more has come
@@ -131,3 +144,31 @@ def _field(head: bytes, name: bytes) -> bytes | None:
     start += len(name)
     end = head.find(b"\r\n", start)
     return head[start : end if end >= 0 else len(head)].strip(b" \t")
+
+
+def _chunked_last(head: bytes) -> bool:
+    """Whether the ``Transfer-Encoding`` fields (all of them, in order) end with ``chunked``
+    after only codings gunicorn accepts before it; the rest is gunicorn's to judge."""
+    codings: list[bytes] = []
+    start = head.find(b"\ntransfer-encoding:")
+    while start >= 0:
+        start += len(b"\ntransfer-encoding:")
+        end = head.find(b"\r\n", start)
+        field = head[start : end if end >= 0 else len(head)]
+        codings.extend(value.strip(b" \t") for value in field.split(b","))
+        start = head.find(b"\ntransfer-encoding:", start)
+    return (
+        bool(codings)
+        and codings[-1] == b"chunked"
+        and _CODINGS_BEFORE_CHUNKED.issuperset(codings[:-1])
+    )
+
+
+def expects_continue(head: bytes) -> bool:
+    """Whether a (lower-case) header block asks for ``100 Continue``: an ``Expect`` field
+    whose value is ``100-continue``, not those bytes anywhere in the block."""
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name == b"expect" and value.strip(b" \t") == b"100-continue":
+            return True
+    return False

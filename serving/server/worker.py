@@ -12,7 +12,14 @@ Slow clients cannot take the worker: the event loop reads every connection witho
 blocking into that connection's buffer, and a request goes to gunicorn's parser and the
 app only once all its bytes have arrived (:mod:`serving.server.framing` says when). A
 request must arrive whole within ``SERVING_CLIENT_TIMEOUT`` seconds of its first byte,
-else the connection gets a 408 and is closed; other connections are served meanwhile.
+else the connection gets a 408 and is closed; other connections are served meanwhile. A
+request that declares a body over ``SERVING_MAX_BODY_BYTES`` gets a 413 as soon as its
+header (or chunk-size line) says so, and one the framing cannot judge goes to gunicorn's
+parser with the bytes received so far only: the worker never waits on one socket.
+Unfinished requests together hold at most about ``SERVING_WORKER_BUFFER_BYTES`` (see
+:attr:`serving.config.ServerSettings.buffer_limit_bytes`). Refused connections are closed
+after a short linger that discards what the client still sends, so it reads the answer
+rather than a reset.
 
 Use it with ``--worker-class serving.server.worker.KeepAliveWorker``.
 """
@@ -21,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
+import json
 import os
 import selectors
 import socket
@@ -30,10 +39,11 @@ from typing import Any
 
 from gunicorn import http, util
 from gunicorn.http import wsgi
+from gunicorn.http.body import Body
 from gunicorn.workers.sync import SyncWorker
 
 from serving.config import ServerSettings
-from serving.server.framing import NEED_MORE, UNSURE, RequestFramer
+from serving.server.framing import NEED_MORE, TOO_LARGE, UNSURE, RequestFramer, expects_continue
 
 _IGNORED_SOCKET_ERRORS = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 
@@ -43,13 +53,41 @@ CLOSE_CONNECTION = "serving.close_connection"
 READ_TIMEOUT_S = 10.0
 """Longest wait for a client to accept (part of) a response."""
 
+LINGER_S = 2.0
+"""How long a refused connection's further bytes are read and discarded before it is closed
+(closing with unread bytes would reset it, and the client could lose the answer)."""
+
 _RECV_BYTES = 1 << 16
+_SMALL_REQUEST = 1 << 16
+"""Unfinished requests up to this size are read even while the worker's buffers are full."""
+_BUFFER_LIMIT_FLOOR = 256 * 2**20
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_TIMEOUT_BODY = b'{"message": "Request Timeout: the request did not arrive in time."}'
-_TIMEOUT_ANSWER = (
-    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
+
+
+def error_answer(status: str, message: str, *extra: str) -> bytes:
+    """A whole HTTP error answer that closes the connection, shaped like the server's other
+    errors (``{"message": ...}``, JSON, ``x-ms-run-function-failed: False``)."""
+    body = json.dumps({"message": message}).encode()
+    lines = [
+        f"HTTP/1.1 {status}",
+        "Connection: close",
+        "Content-Type: application/json",
+        "x-ms-run-function-failed: False",
+        *extra,
+        f"Content-Length: {len(body)}",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+_TIMEOUT_ANSWER = error_answer(
+    "408 Request Timeout", "Request Timeout: the request did not arrive in time."
 )
+_BUSY_ANSWER = error_answer(
+    "503 Service Unavailable",
+    "Service Unavailable: the server holds too many unfinished requests; retry.",
+    "Retry-After: 1",
+)
+_BAD_ANSWER = error_answer("400 Bad Request", "Bad Request: the request could not be parsed.")
 
 
 class _CoalescingResponse(wsgi.Response):  # type: ignore[misc]
@@ -106,18 +144,15 @@ class _CoalescingResponse(wsgi.Response):  # type: ignore[misc]
 class _RequestSource:
     """What gunicorn's parser reads one request from, in place of the socket.
 
-    It serves the request's buffered bytes, then end of stream. Where the framing was
-    unsure (see :data:`serving.server.framing.UNSURE`) it goes on reading the socket,
-    blocking, until the connection's deadline; such a connection is closed afterwards.
+    It serves the request's buffered bytes, then end of stream; it never reads the socket
+    (where the framing was unsure, gunicorn judges the bytes received so far).
     """
 
-    __slots__ = ("_data", "_deadline", "_pos", "_sock")
+    __slots__ = ("_data", "_pos")
 
-    def __init__(self, data: bytes, sock: socket.socket | None, deadline: float) -> None:
+    def __init__(self, data: bytes | bytearray) -> None:
         self._data = data
         self._pos = 0
-        self._sock = sock
-        self._deadline = deadline
 
     @property
     def exhausted(self) -> bool:
@@ -125,29 +160,31 @@ class _RequestSource:
         return self._pos >= len(self._data)
 
     def recv(self, size: int) -> bytes:
-        """Up to ``size`` bytes of the request."""
-        data = self._data
-        if self._pos < len(data):
-            if self._pos == 0 and size >= len(data):
-                self._pos = len(data)
-                return data
-            chunk = data[self._pos : self._pos + size]
-            self._pos += len(chunk)
-            return chunk
-        if self._sock is None:
+        """Up to ``size`` bytes of the request; empty at its end."""
+        data, pos = self._data, self._pos
+        if pos >= len(data):
             return b""
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("client timeout")
-        self._sock.settimeout(min(remaining, READ_TIMEOUT_S))
-        try:
-            return self._sock.recv(size)
-        finally:
-            self._sock.settimeout(READ_TIMEOUT_S)
+        if pos == 0 and size >= len(data) and isinstance(data, bytes):
+            self._pos = len(data)
+            return data
+        with memoryview(data) as view:
+            chunk = bytes(view[pos : pos + size])
+        self._pos += len(chunk)
+        return chunk
 
 
 class _Conn:
-    __slots__ = ("addr", "buf", "continued", "deadline", "fd", "framer", "listener", "sock")
+    __slots__ = (
+        "addr",
+        "buf",
+        "continued",
+        "deadline",
+        "draining",
+        "fd",
+        "framer",
+        "listener",
+        "sock",
+    )
 
     def __init__(
         self, sock: socket.socket, addr: Any, listener: socket.socket, framer: RequestFramer
@@ -163,15 +200,23 @@ class _Conn:
         """When the connection is closed: idle, keep-alive; mid-request, the client timeout."""
         self.continued = False
         """``100 Continue`` was sent for the request being received."""
+        self.draining = False
+        """Refused: what arrives is discarded until the client closes or the deadline."""
 
-    def take(self, end: int) -> bytes:
-        """The first ``end`` buffered bytes (all of them for ``end < 0``), removed."""
+    def take(self, end: int) -> bytes | bytearray:
+        """The first ``end`` buffered bytes (all of them for ``end < 0``), removed.
+
+        The buffer itself is handed over where it can be (no copy of a large body).
+        """
         buf = self.buf
         if end < 0 or end >= len(buf):
             self.buf = b""
-            return bytes(buf)
+            return buf
         self.buf = bytes(buf[end:])
-        return bytes(buf[:end])
+        if isinstance(buf, bytearray):
+            del buf[end:]
+            return buf
+        return buf[:end]
 
 
 def _head_limit(cfg: Any) -> int:
@@ -195,6 +240,15 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         settings = ServerSettings.from_env()
         self._client_timeout = float(max(settings.client_timeout_s, 1))
         self._limits = (_head_limit(self.cfg), settings.max_body_bytes)
+        self._buffered = 0
+        """Bytes held in all connections' buffers."""
+        self._buffer_limit = settings.buffer_limit_bytes or max(
+            _BUFFER_LIMIT_FLOOR, 2 * settings.max_body_bytes
+        )
+        self._too_large = error_answer(
+            "413 Request Entity Too Large",
+            f"Request body is larger than the limit of {settings.max_body_bytes} bytes.",
+        )
         self._next_expiry = 0.0
         self._poller = selectors.DefaultSelector()
         self._conns: dict[int, _Conn] = {}
@@ -268,12 +322,32 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         self._next_expiry = now + 0.25
         for conn in [c for c in self._conns.values() if c.deadline < now]:
             if conn.buf:  # a request that did not arrive in time
-                with contextlib.suppress(OSError):
-                    os.write(conn.fd, _TIMEOUT_ANSWER)
                 self.log.info("Closed a connection from %s: request timeout", conn.addr)
+                self._refuse(conn, _TIMEOUT_ANSWER)
+            else:  # idle past keep-alive, or done lingering
+                self._close(conn)
+
+    def _refuse(self, conn: _Conn, answer: bytes = b"") -> None:
+        """Answer an unfinished request with an error (if any), drop its bytes, and linger.
+
+        The write side is shut at once; what the client still sends is read and discarded
+        for :data:`LINGER_S` at most, then (or at the client's close) the connection closes.
+        """
+        self._buffered -= len(conn.buf)
+        conn.buf = b""
+        conn.framer.reset()
+        conn.draining = True
+        conn.deadline = time.monotonic() + LINGER_S
+        try:
+            if answer:
+                os.write(conn.fd, answer)
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
             self._close(conn)
 
     def _close(self, conn: _Conn) -> None:
+        self._buffered -= len(conn.buf)
+        conn.buf = b""
         self._conns.pop(conn.fd, None)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._poller.unregister(conn.sock)
@@ -290,13 +364,18 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         if not data:
             self._close(conn)
             return
+        if conn.draining:
+            return
+        self._buffered += len(data)
         if not conn.buf:
             conn.buf = data
             conn.deadline = time.monotonic() + self._client_timeout
         elif isinstance(conn.buf, bytearray):
-            conn.buf += data
-        else:
-            conn.buf = bytearray(conn.buf) + data
+            conn.buf += data  # in place: a large body is never copied whole
+        else:  # the second piece of a request: only the first piece is copied
+            buf = bytearray(conn.buf)
+            buf += data
+            conn.buf = buf
         self._serve_buffered(conn)
 
     def _serve_buffered(self, conn: _Conn) -> None:
@@ -304,13 +383,21 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         while True:
             end = conn.framer.request_end(conn.buf)
             if end == NEED_MORE:
-                self._maybe_continue(conn)
+                self._wait_for_more(conn)
+                return
+            if end == TOO_LARGE:
+                self.log.info("Answered 413 to %s: the body is over the limit", conn.addr)
+                self._refuse(conn, self._too_large)
                 return
             request = conn.take(end)
+            self._buffered -= len(request)
             conn.framer.reset()
             conn.continued = False
             if not self._serve(conn, request, unsure=end == UNSURE):
-                self._close(conn)
+                if end == UNSURE:  # answered by gunicorn; the client may still be sending
+                    self._refuse(conn)
+                else:
+                    self._close(conn)
                 return
             now = time.monotonic()
             if not conn.buf:
@@ -318,28 +405,44 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 return
             conn.deadline = now + self._client_timeout  # a pipelined request has begun
 
-    def _maybe_continue(self, conn: _Conn) -> None:
-        """Answer ``Expect: 100-continue`` once the header block is complete.
+    def _wait_for_more(self, conn: _Conn) -> None:
+        """Before waiting for the rest of a request: refuse it while the worker's buffers
+        are full (unless it is small), else answer ``Expect: 100-continue`` once the
+        header block is complete.
 
         gunicorn sends its own ``100 Continue`` when it parses the request; a second one
         is allowed (RFC 9110, 15.2) and clients skip it.
         """
+        if self._buffered > self._buffer_limit and len(conn.buf) > _SMALL_REQUEST:
+            self.log.warning(
+                "Answered 503 to %s: %d bytes of unfinished requests, over the limit of %d",
+                conn.addr,
+                self._buffered,
+                self._buffer_limit,
+            )
+            self._refuse(conn, _BUSY_ANSWER)
+            return
         if conn.continued or not conn.framer.head:
             return
         conn.continued = True
-        if b"\nexpect:" in conn.framer.head and b"100-continue" in conn.framer.head:
+        if expects_continue(conn.framer.head):
             with contextlib.suppress(OSError):
                 os.write(conn.fd, _CONTINUE)
 
-    def _serve(self, conn: _Conn, request: bytes, *, unsure: bool) -> bool:
+    def _serve(self, conn: _Conn, request: bytes | bytearray, *, unsure: bool) -> bool:
         """Parse and answer one buffered request; whether the connection stays open."""
-        source = _RequestSource(request, conn.sock if unsure else None, conn.deadline)
+        source = _RequestSource(request)
         parser = http.get_parser(self.cfg, source, conn.addr)
         try:
             req = next(parser)
+            if unsure:
+                _read_body_first(req)
             keep = self._handle(conn, req)
             return keep and not unsure and _consumed_exactly(parser, source, req)
-        except (http.errors.NoMoreData, TimeoutError, StopIteration):
+        except (http.errors.NoMoreData, StopIteration):
+            if unsure:  # cut short where gunicorn wanted more: nothing was answered yet
+                with contextlib.suppress(OSError):
+                    os.write(conn.fd, _BAD_ANSWER)
             return False
         except OSError as exc:
             if exc.errno not in _IGNORED_SOCKET_ERRORS:
@@ -397,6 +500,18 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 self.cfg.post_request(self, req, environ, resp)
             except Exception:
                 self.log.exception("Exception in post_request hook")
+
+
+def _read_body_first(req: Any) -> None:
+    """Have gunicorn read a request's whole body (all of it is buffered) before the app runs.
+
+    For requests the framing could not judge: a body gunicorn cannot frame (a bad chunk,
+    bytes missing) then gets gunicorn's 400 (or the worker's), not an error from the app.
+    """
+    body = bytearray()
+    while chunk := req.body.read(_RECV_BYTES):
+        body += chunk
+    req.body = Body(io.BytesIO(bytes(body)))
 
 
 def _consumed_exactly(parser: Any, source: _RequestSource, req: Any) -> bool:
