@@ -15,6 +15,7 @@ from datetime import datetime
 
 import serving
 from serving.environments import EnvSpec
+from serving.environments.spec import check_variable
 
 ENV_VENV = "/opt/serving/env"
 ENV_PYTHON = f"{ENV_VENV}/bin/python"
@@ -57,6 +58,8 @@ def environment_stages(from_ref: str, spec: EnvSpec) -> str:
     runtime_site = f"{RUNTIME_VENV}/lib/python{spec.python}/site-packages"
     pre = " --pre" if any(opt.split()[0] == "--pre" for opt in spec.pip_options) else ""
     variables = dict(spec.variables)
+    for name, value in variables.items():
+        check_variable(name, value)  # stored specs are not re-checked on load: check here
     variables["PATH"] = (
         f"{ENV_VENV}/bin:{RUNTIME_VENV}/bin:/usr/local/sbin:/usr/local/bin:"
         "/usr/sbin:/usr/bin:/sbin:/bin"

@@ -55,6 +55,14 @@ def test_environment_stages_install_offline_and_copy_only_the_venv() -> None:
     assert "wheelhouse" not in text.split("AS environment\n", 1)[1]
 
 
+def test_a_stored_spec_with_an_unsafe_variable_name_never_reaches_a_dockerfile() -> None:
+    stored = EnvSpec.from_dict(
+        {**_spec("numpy").to_dict(), "variables": [["A\nRUN touch /pwned", "1"]]}
+    )
+    with pytest.raises(UserInputError, match="invalid variable name"):
+        environment_stages("serving-runtime:cpu-py3.11-abc", stored)
+
+
 def test_flavour_stages_take_the_base_as_default() -> None:
     flavour = load_flavour("cpu")
     text = flavour_stages(flavour.dockerfile, "serving-base:3.11-bookworm")
