@@ -57,7 +57,7 @@ def test_environment_stages_install_offline_and_copy_only_the_venv() -> None:
 
 def test_a_stored_spec_with_an_unsafe_variable_name_never_reaches_a_dockerfile() -> None:
     stored = EnvSpec.from_dict(
-        {**_spec("numpy").to_dict(), "variables": [["A\nRUN touch /pwned", "1"]]}
+        {**_spec("numpy").to_dict(), "variables": {"A\nRUN touch /pwned": "1"}}
     )
     with pytest.raises(UserInputError, match="invalid variable name"):
         environment_stages("serving-runtime:cpu-py3.11-abc", stored)
