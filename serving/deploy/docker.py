@@ -9,8 +9,9 @@ replaced, so a new key works at once, no restart; ``SERVING_AUTH`` says whether 
 required (a missing or empty keys file then refuses every request).
 
 An update starts the new image as a second container on a spare port first: when its
-init() fails, the running container was never touched. Then the running one stops (kept,
-renamed, until the new one is ready on the endpoint's port, and started again if it is not).
+init() fails, the running container was never touched. Then the running one stops, renamed
+``-previous`` and kept until the new one is recorded; if the new one is not ready on the
+endpoint's port (or the update is interrupted or killed) the previous one is started again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +58,17 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 STOP_TIMEOUT_S = 10
+
+
+@contextlib.contextmanager
+def _docker_errors(what: str) -> Iterator[None]:
+    """A Docker API error as the project's one-line error."""
+    import docker
+
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise DeploymentError(f"Docker could not {what}: {exc.explanation or exc}") from exc
 
 
 def keys_folder(ws: Workspace, endpoint: str) -> Path:
@@ -106,7 +119,9 @@ class DockerTarget:
 
     @releasing
     def replace(self, ws: Workspace, change: Change, progress: Progress) -> Deployed:
-        """The new image on a spare port until ready, then in the old container's place."""
+        """The new image on a spare port until ready, then in the old container's place
+        (the old one parked until :meth:`discard_candidate` removes it, once the new one is
+        recorded)."""
         record, request, started = change.record, change.request, change.started
         built = self.docker.build(ws, request, progress)
         port = int(record.runtime.get("port") or request.port or free_port())
@@ -116,56 +131,64 @@ class DockerTarget:
         progress("trying the new version on a spare port first")
         self._start(ws, trial, request, _runtime(trial, built), started, progress)
         self._discard(ws, request.name, trial.name)
-        parked = self._park(ws, record, final.name, progress)
         try:
+            with process.no_interrupt():
+                self._park(ws, record, final.name, progress)
             self._clear_name(ws, request.name, final.name)
             runtime = _runtime(final, built)
             self._start(ws, final, request, runtime, started, progress)
-        except BaseException as exc:
-            if parked is not None:
+        except BaseException as exc:  # the previous version serves again
+            with process.no_interrupt():
                 progress("starting the previous version again")
-                parked.rename(final.name)
-                parked.start()
+                self._reconcile(ws, record)
             if isinstance(exc, DeploymentError):
                 raise DeploymentError(
                     f"{exc.message}; the previous version was started again", details=exc.details
                 ) from exc
             raise
-        if parked is not None:
-            parked.remove(force=True)
         return Deployed(*uris(port), runtime)
 
     def _park(
         self, ws: Workspace, record: EndpointRecord, name: str, progress: Progress
     ) -> Container | None:
         """Stop the running container and keep it aside (``-previous``) until the new one
-        serves."""
+        is recorded."""
         old = self._ours(ws, record.name, str(record.runtime.get("container") or name))
         if old is None:
             return None
         progress(f"stopping the running version of {record.name}")
-        old.stop(timeout=STOP_TIMEOUT_S)
-        self._discard(ws, record.name, f"{name}-previous")
-        old.rename(f"{name}-previous")
+        with _docker_errors(f"stop {old.name}"):
+            old.stop(timeout=STOP_TIMEOUT_S)
+            self._discard(ws, record.name, f"{name}-previous")
+            old.rename(f"{name}-previous")
         return old
 
     @releasing
     def discard_candidate(self, ws: Workspace, record: EndpointRecord) -> None:
-        """After a killed update: remove the trial container; put a parked previous
-        version back when no container serves under the endpoint's name."""
-        name = container_name(record.name)
-        self._discard(ws, record.name, f"{name}-next")
-        parked = self._ours(ws, record.name, f"{name}-previous")
-        if parked is None:
-            return
-        current = self._ours(ws, record.name, name)
-        if current is not None and current.status == "running":
-            parked.remove(force=True)
-            return
-        if current is not None:
-            current.remove(force=True)
-        parked.rename(name)
-        parked.start()
+        """Make the containers match the record: remove the trial container, and keep the
+        recorded version (the container that runs the recorded image, else the parked
+        one), running under the endpoint's name; the other one goes."""
+        self._reconcile(ws, record)
+
+    def _reconcile(self, ws: Workspace, record: EndpointRecord) -> None:
+        name = str(record.runtime.get("container") or container_name(record.name))
+        image = (record.runtime.get("run") or {}).get("image")
+        with _docker_errors(f"start the recorded version of {record.name} again"):
+            self._discard(ws, record.name, f"{container_name(record.name)}-next")
+            current = self._ours(ws, record.name, name)
+            parked = self._ours(ws, record.name, f"{name}-previous")
+            if current is not None and current.attrs.get("Image") == image:
+                keep, drop = current, parked
+            elif parked is not None:
+                keep, drop = parked, current
+            else:
+                return  # nothing of the recorded version is left: observe says so
+            if drop is not None:
+                drop.remove(force=True)
+            if keep.name != name:
+                keep.rename(name)
+            if keep.status != "running":
+                keep.start()
 
     def _clear_name(self, ws: Workspace, endpoint: str, name: str) -> None:
         """Remove a container left under ``name`` by this endpoint (a failed earlier run)."""
@@ -204,8 +227,11 @@ class DockerTarget:
             try:
                 container = self.docker.client.containers.run(spec.image, **kwargs)
             except docker.errors.APIError as exc:
+                # run is create + start: a container created but not started goes too
+                with contextlib.suppress(docker.errors.APIError):
+                    self._discard(ws, request.name, spec.name)
                 raise DeploymentError(
-                    f"Docker could not start {spec.name}: {exc.explanation}"
+                    f"Docker could not start {spec.name}: {exc.explanation or exc}"
                 ) from exc
             started({**runtime, "container_id": container.id})
         try:

@@ -9,7 +9,8 @@ image, the models and ``server.log`` (rotated, see :mod:`serving.deploy.logpipe`
 An update lays the new version out in a new version folder and first runs it on a spare
 port until it is ready: when its init() fails, the running version was never touched.
 Then the running version stops and the new one starts on the endpoint's port (the scoring
-URI stays); should that start fail, the previous version is started again.
+URI stays); should that start fail or be interrupted, the previous version is started again
+(and recorded at once). Its folder stays until the new version is recorded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from serving.deploy.toolkit import (
     check_port,
     free_port,
     is_ready,
+    port_in_use,
     uris,
     wait_until,
     waiting_for_init,
@@ -45,6 +48,7 @@ from serving.workspace import Workspace
 
 LOG_NAME = "server.log"
 INTERRUPT_GRACE_S = 5.0
+PORT_RELEASE_S = 10.0
 _DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PROMETHEUS_MULTIPROC_DIR")
 
 
@@ -209,31 +213,41 @@ class LocalTarget:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        progress(f"stopping the running version of {request.name}")
-        self._stop(record.runtime)
-        server_env = self._server_env(ws, request, layout, folder, port)
         try:
+            progress(f"stopping the running version of {request.name}")
+            with process.no_interrupt():
+                self._stop(record.runtime)
+            server_env = self._server_env(ws, request, layout, folder, port)
             runtime = self._serve(Version(folder, venv, server_env), progress, started)
-        except DeploymentError as exc:
-            self._restart(record.runtime, progress)
+        except BaseException as exc:  # init() failed, or Ctrl-C: the previous version serves
+            with process.no_interrupt():
+                self._restore(record.runtime, progress, started)
             shutil.rmtree(folder, ignore_errors=True)
-            raise DeploymentError(
-                f"{exc.message}; the previous version was started again",
-                details=exc.details,
-            ) from exc
-        old = record.runtime.get("folder")
-        if old and Path(old).resolve() != folder.resolve():
-            shutil.rmtree(old, ignore_errors=True)
+            if isinstance(exc, DeploymentError):
+                raise DeploymentError(
+                    f"{exc.message}; the previous version was started again",
+                    details=exc.details,
+                ) from exc
+            raise
         return Deployed(*uris(port), runtime)
 
-    def _restart(self, runtime: dict[str, Any], progress: Progress) -> None:
-        """Start a recorded version again (its folder and venv are still there)."""
-        server_env = runtime.get("server_env")
-        if not isinstance(server_env, dict) or not runtime.get("folder"):
+    def restore(self, ws: Workspace, record: EndpointRecord, started: Started) -> None:
+        """Start the recorded version again if its server no longer runs (after a killed
+        update stopped it); ``started`` records the new process."""
+        self._restore(record.runtime, lambda _line: None, started)
+
+    def _restore(self, runtime: dict[str, Any], progress: Progress, started: Started) -> None:
+        """Start a recorded version again unless it runs (its folder and venv are kept
+        until a new version is recorded)."""
+        ref = process.ProcessRef.from_dict(runtime.get("process") or {})
+        if ref is not None and process.is_running(ref):
+            return
+        server_env, folder = runtime.get("server_env"), runtime.get("folder")
+        if not isinstance(server_env, dict) or not folder or not Path(folder).is_dir():
             return
         progress("starting the previous version again")
-        version = Version(Path(runtime["folder"]), Path(runtime["venv"]), server_env)
-        self._serve(version, progress, ignore)
+        _released(int(server_env["SERVING_PORT"]))
+        self._serve(Version(Path(folder), Path(runtime["venv"]), server_env), progress, started)
 
     @staticmethod
     def _stop(runtime: dict[str, Any]) -> None:
@@ -241,7 +255,8 @@ class LocalTarget:
         _stop_one(runtime.get("candidate") or {})
 
     def discard_candidate(self, ws: Workspace, record: EndpointRecord) -> None:
-        """Stop what a killed update left starting (recorded as ``candidate``)."""
+        """Stop what a killed update left starting (recorded as ``candidate``); the
+        recorded version is started again by :meth:`restore`."""
         _stop_one(record.runtime.get("candidate") or {}, grace_s=INTERRUPT_GRACE_S)
 
     def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
@@ -266,6 +281,13 @@ class LocalTarget:
         base = ws.endpoint_dir(record.name)
         if base.exists():
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _released(port: int, timeout_s: float = PORT_RELEASE_S) -> None:
+    """Wait (a little) until the processes of a server just stopped let go of ``port``."""
+    deadline = time.monotonic() + timeout_s
+    while port_in_use(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _stop_one(runtime: dict[str, Any], grace_s: float = 30.0) -> None:

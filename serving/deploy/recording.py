@@ -1,12 +1,21 @@
 """How the lifecycle records what targets do: the record is written first
 (Transitioning), each runtime the moment it starts, then Healthy (with the URIs and the
 spec to redeploy from) or Failed (with the error). Also the per-endpoint command lock and
-the recovery of what a killed command left, which every changing command starts with."""
+the recovery of what a killed command left, which every changing command starts with.
+
+The rule after a killed or failed update, the same on every single-server target: the
+previous version serves. The record keeps its runtime, spec and models until the new
+version is recorded Healthy; until then a new server is recorded only as the runtime's
+``candidate``. :func:`recover` removes the candidate (a new container under the endpoint's
+name too), starts the recorded version again where it no longer runs (a parked container
+renamed back, a local server from its version folder, recorded as soon as it starts), puts
+back the model ids of the recorded spec and resets the state to what the target observes.
+"""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from serving.deploy.base import (
     Deployed,
@@ -21,8 +30,18 @@ from serving.deploy.folders import tidy
 from serving.deploy.locks import endpoint_command
 from serving.deploy.targets import get_target
 from serving.errors import DeploymentError
-from serving.registry import EndpointRecord
+from serving.registry import EndpointRecord, parse_ref
 from serving.workspace import Workspace
+
+
+@runtime_checkable
+class Restorable(Protocol):
+    """A :class:`Replaceable` target that starts a recorded version again itself (a new
+    process: ``started`` records it)."""
+
+    def restore(self, ws: Workspace, record: EndpointRecord, started: Started) -> None:
+        """Start ``record``'s version again if it does not run."""
+        ...
 
 
 def quiet(_line: str) -> None:
@@ -31,13 +50,21 @@ def quiet(_line: str) -> None:
 
 def recorder(ws: Workspace, name: str, base: dict[str, Any] | None = None) -> Started:
     """Records a target's runtime as soon as it starts something (under ``candidate`` of
-    ``base`` when a running version must stay recorded beside it)."""
+    ``base`` when a running version must stay recorded beside it; in its place when it is
+    base's own version started again: the same version ``folder``)."""
 
     def record(runtime: dict[str, Any]) -> None:
-        value = runtime if base is None else {**base, "candidate": runtime}
+        value = runtime
+        if base is not None and not _same_version(runtime, base):
+            value = {**base, "candidate": runtime}
         ws.endpoints.update(name, runtime=value)
 
     return record
+
+
+def _same_version(runtime: dict[str, Any], base: dict[str, Any]) -> bool:
+    folder = runtime.get("folder")
+    return bool(folder) and folder == base.get("folder")
 
 
 def failure(exc: BaseException) -> str:
@@ -81,15 +108,27 @@ def run(
 
 
 def recover(ws: Workspace, backend: Target, record: EndpointRecord) -> EndpointRecord:
-    """Holding the lock: stop a new version a killed update left starting, and remove
-    staging folders no record names."""
+    """Holding the lock: undo what a killed update left (see the module's rule) and remove
+    the staging folders no record names."""
     if record.runtime.get("candidate") and isinstance(backend, Replaceable):
-        backend.discard_candidate(ws, record)
-        runtime = {k: v for k, v in record.runtime.items() if k != "candidate"}
-        record = ws.endpoints.update(record.name, runtime=runtime)
+        record = roll_back(ws, backend, record)
     folder = record.runtime.get("folder")
     tidy(ws, record.name, keep=[folder] if folder else [])
     return record
+
+
+def roll_back(ws: Workspace, backend: Replaceable, record: EndpointRecord) -> EndpointRecord:
+    """Holding the lock, after an update that did not finish: the recorded version serves
+    (started again if need be), with its spec's models and the state it is observed in."""
+    backend.discard_candidate(ws, record)
+    runtime = {k: v for k, v in record.runtime.items() if k != "candidate"}
+    models = [ws.models.get(parse_ref(ref)).id for ref in record.spec.get("models", [])]
+    record = ws.endpoints.update(record.name, runtime=runtime, model_ids=models)
+    if isinstance(backend, Restorable):
+        backend.restore(ws, record, recorder(ws, record.name))
+        record = ws.endpoints.get(record.name)
+    seen = get_target(record.target).observe(ws, record)
+    return ws.endpoints.update(record.name, state=seen.state, error=seen.error)
 
 
 def command(ws: Workspace, name: str, progress: Progress = quiet) -> AbstractContextManager[None]:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from serving.deploy import process
 from serving.deploy.base import (
     Change,
     DeployRequest,
@@ -17,10 +18,19 @@ from serving.deploy.base import (
     ReplicatedTarget,
     Target,
 )
+from serving.deploy.folders import tidy
 from serving.deploy.inputs import check_script, env_spec, request_of, resolve_models
-from serving.deploy.recording import command, healthy, locked_record, quiet, recorder, run
+from serving.deploy.recording import (
+    command,
+    failure,
+    healthy,
+    locked_record,
+    quiet,
+    recorder,
+    roll_back,
+    run,
+)
 from serving.deploy.spec import DeploymentSpec
-from serving.deploy.targets import get_target
 from serving.environments import EnvSpec
 from serving.errors import DeploymentError, UserInputError
 from serving.registry import EndpointRecord, parse_ref
@@ -87,29 +97,28 @@ def _old_model_ids(ws: Workspace, record: EndpointRecord) -> list[int]:
 def _run_replace(
     ws: Workspace, backend: Replaceable, change: Change, progress: Progress
 ) -> EndpointRecord:
-    """The new version of a single-server endpoint; when it fails the record says the old
-    one serves (its spec, models and the state it is observed in)."""
-    record = change.record
+    """The new version of a single-server endpoint. When it fails, or is interrupted, the
+    record says the previous version serves (its runtime, spec, models and the state it is
+    observed in: see :func:`serving.deploy.recording.roll_back`)."""
+    name = change.record.name
     try:
         deployed = backend.replace(ws, change, progress)
-    except DeploymentError as exc:
-        runtime = getattr(exc, "runtime", None) or record.runtime
-        back = ws.endpoints.update(
-            record.name, runtime=runtime, model_ids=_old_model_ids(ws, record), state=record.state
-        )
-        seen = get_target(record.target).observe(ws, back)
-        ws.endpoints.update(record.name, state=seen.state, error=f"update failed: {exc.message}")
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        error = "update interrupted" if interrupted else f"update failed: {failure(exc)}"
+        with process.no_interrupt():
+            try:
+                roll_back(ws, backend, ws.endpoints.get(name))
+            finally:
+                ws.endpoints.update(name, error=error)
         raise
-    except BaseException:
-        # interrupted: a new version still starting stays recorded as the candidate
-        ws.endpoints.update(
-            record.name,
-            state=record.state,
-            error="update interrupted",
-            model_ids=_old_model_ids(ws, record),
-        )
-        raise
-    return healthy(ws, change.request, deployed)
+    with process.no_interrupt():
+        record = healthy(ws, change.request, deployed)
+        # what else runs (a parked previous container) goes, and the old version folder
+        backend.discard_candidate(ws, record)
+        folder = record.runtime.get("folder")
+        tidy(ws, name, keep=[folder] if folder else [])
+    return record
 
 
 def _run_rolling(

@@ -3,6 +3,7 @@ container arguments, state and options (no Docker needed)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -23,10 +24,18 @@ from serving.deploy.cluster.haproxy import (
     haproxy_config,
     parse_stat,
 )
-from serving.deploy.cluster.pool import replica_kwargs
-from serving.deploy.cluster.state import SLOTS, ClusterState, Limits, Member
+from serving.deploy.cluster.pool import keys_dir, replica_kwargs
+from serving.deploy.cluster.state import (
+    SLOTS,
+    ClusterState,
+    Limits,
+    Member,
+    load_state,
+    save_state,
+    state_file,
+)
 from serving.deploy.cluster.supervisor import why_replace
-from serving.deploy.cluster.target import cluster_options
+from serving.deploy.cluster.target import cluster_options, write_keys
 from serving.deploy.spec import DeploymentSpec
 from serving.deploy.toolkit import KEYS_MOUNT
 from serving.environments import EnvSpec
@@ -141,6 +150,30 @@ def test_cluster_state_round_trip_and_free_slot() -> None:
     again = ClusterState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert again == state
     assert state.free_slot() == 2 and state.free_slot({2, 3}) == 5
+
+
+@pytest.mark.parametrize(("keys", "auth"), [([], "none"), (["k1", "k2"], "key"), (None, "key")])
+def test_a_state_written_before_auth_runs_replicas_as_its_keys_file_says(
+    tmp_path: Path, keys: list[str] | None, auth: str
+) -> None:
+    """An endpoint deployed without keys (an empty keys file) keeps answering without one
+    after a heal, scale or rolling update; a missing keys file fails closed."""
+    folder = tmp_path / "cluster"
+    old = _state().to_dict()
+    del old["auth"]
+    folder.mkdir()
+    state_file(folder).write_text(json.dumps(old))  # as a release before the field wrote
+    if keys is not None:
+        write_keys(folder, keys)
+    state = load_state(folder)
+    assert state is not None and state.auth == auth
+    env = replica_kwargs(state, 1, Member(3, "sha256:abc"), keys_dir(folder))["environment"]
+    assert env["SERVING_AUTH"] == auth
+    # a state that says it keeps saying it, whatever the keys file holds
+    save_state(folder, dataclasses.replace(state, auth="none"))
+    write_keys(folder, ["k1"])
+    loaded = load_state(folder)
+    assert loaded is not None and loaded.auth == "none"
 
 
 def _request(**options: Any) -> DeployRequest:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -215,6 +216,90 @@ def test_failed_update_leaves_the_old_version_serving_and_recorded(
     assert ws.endpoints.get("upd-svc").spec["entry_script"].endswith("prints.py")
     assert requests.post(uri, json={"data": [1]}, headers=headers, timeout=10).status_code == 200
     assert proc_cli("endpoints", "delete", "upd-svc").returncode == 0
+
+
+SLOW_ON_PORT = """
+import json
+import os
+import time
+
+
+def init():
+    if os.environ.get("SERVING_PORT") == "{port}":  # on the endpoint's port, not the trial's
+        time.sleep(120)
+
+
+def run(raw_data):
+    return {{"sum": sum(json.loads(raw_data)["data"]) * 100}}
+"""
+
+
+def _second_phase_candidate(cli: subprocess.Popen[str], ws: Workspace, name: str, port: int) -> str:
+    """Wait until the update records the new version starting on the endpoint's port (its
+    init() then sleeps): the previous version is stopped by then. Its folder."""
+    deadline = time.monotonic() + 600
+    while True:
+        assert cli.poll() is None, cli.communicate()
+        assert time.monotonic() < deadline, "the new version never started on the port"
+        candidate = ws.endpoints.get(name).runtime.get("candidate") or {}
+        if candidate.get("port") == port:
+            time.sleep(1.5)  # well into its readiness wait
+            return str(candidate["folder"])
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_update_interrupted_after_the_old_version_stopped_puts_it_back_and_says_so(
+    proc_cli: Proc,
+    ws_path: Path,
+    small_tree: Path,
+    runtime_only_env: Path,
+    tmp_path: Path,
+    signum: signal.Signals,
+) -> None:
+    data = _deploy_ok(proc_cli, small_tree, runtime_only_env, "back-svc", "--auth")
+    uri, key = str(data["scoring_uri"]), data["keys"][0]  # type: ignore[index]
+    headers = {"Authorization": f"Bearer {key}"}
+    ws = Workspace.open(ws_path)
+    before = ws.endpoints.get("back-svc")
+    assert proc_cli("models", "register", small_tree, "--name", "m").returncode == 0  # m:2
+    script = tmp_path / "slow_on_port.py"
+    script.write_text(SLOW_ON_PORT.format(port=before.runtime["port"]))
+    cli = subprocess.Popen(
+        serving_cmd("endpoints", "update", "back-svc", "--entry-script", str(script),
+                    "--model", "m:2"),
+        env=cli_env(ws_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    new_folder = _second_phase_candidate(cli, ws, "back-svc", before.runtime["port"])
+    cli.send_signal(signum)
+    _, err = cli.communicate(timeout=300)
+    assert cli.returncode == (130 if signum == signal.SIGINT else -signal.SIGKILL), err
+    if signum == signal.SIGKILL:  # the next command on the endpoint puts it back
+        assert ws.endpoints.get("back-svc").state == "Transitioning"
+        regen = proc_cli("endpoints", "keys", "back-svc", "--regen", "secondary")
+        assert regen.returncode == 0, regen.stderr
+    else:
+        assert ws.endpoints.get("back-svc").error == "update interrupted"
+    _assert_serves_as_before(proc_cli, ws, before, Path(new_folder))
+    assert requests.post(uri, json={"data": [1, 2]}, headers=headers, timeout=10).json() == {
+        "sum": 3
+    }
+    assert proc_cli("endpoints", "delete", "back-svc").returncode == 0
+
+
+def _assert_serves_as_before(proc_cli: Proc, ws: Workspace, before: Any, new_folder: Path) -> None:
+    """The record names the previous version, running again (a new process), and nothing
+    of the new version is left."""
+    record = ws.endpoints.get(before.name)
+    assert record.state == "Healthy" and "candidate" not in record.runtime, record
+    assert record.spec == before.spec and record.models == before.models
+    assert record.runtime["folder"] == before.runtime["folder"]
+    pid = int(record.runtime["process"]["pid"])
+    assert _running(pid) and pid != before.runtime["process"]["pid"]
+    assert _processes_under(new_folder) == [] and not new_folder.exists()
+    shown = json.loads(proc_cli("endpoints", "show", before.name, "-o", "json").stdout)
+    assert shown["state"] == "Healthy" and shown["models"] == list(before.models), shown
 
 
 def test_leftover_staging_folders_are_removed_by_the_next_command(ws: Workspace) -> None:

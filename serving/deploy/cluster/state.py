@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.deploy.locks import try_lock
+from serving.deploy.toolkit import KEYS_FILE
 from serving.errors import ConflictError
 from serving.proc import file_lock
 from serving.workspace import Workspace
@@ -27,6 +28,8 @@ DEFAULT_SCORING_TIMEOUT_MS = 60000
 HEAL_AFTER_S = 20.0
 """A running replica failing its readiness check this long (and idle) is replaced."""
 STATE_FOLDER = "cluster"
+KEYS_FOLDER = "keys"
+"""The folder (in the state folder) the replicas mount, holding the keys file."""
 
 
 def replica_name(endpoint: str, slot: int) -> str:
@@ -79,8 +82,8 @@ class ClusterState:
     heal_after_s: float = HEAL_AFTER_S
     supervisor: dict[str, Any] | None = None
     auth: str = "key"
-    """SERVING_AUTH of the replicas: ``key`` or ``none`` (a state file without it is
-    treated as keyed: replicas then fail closed rather than open)."""
+    """SERVING_AUTH of the replicas: ``key`` or ``none``. A state file written before the
+    field says what its keys file says (see :meth:`from_dict`)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -88,8 +91,11 @@ class ClusterState:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ClusterState:
+    def from_dict(cls, data: dict[str, Any], *, keyed: bool = True) -> ClusterState:
+        """``keyed``: whether the endpoint has keys, for a state written before ``auth``
+        (then ``key`` if so, else ``none``, as its replicas ran)."""
         values = dict(data)
+        values.setdefault("auth", "key" if keyed else "none")
         values["limits"] = Limits(**values.get("limits", {}))
         values["members"] = {int(k): Member(**v) for k, v in values.get("members", {}).items()}
         return cls(**values)
@@ -120,9 +126,20 @@ def save_state(folder: Path, state: ClusterState) -> None:
 
 def load_state(folder: Path) -> ClusterState | None:
     try:
-        return ClusterState.from_dict(json.loads(state_file(folder).read_text()))
+        data = json.loads(state_file(folder).read_text())
     except FileNotFoundError:
         return None
+    return ClusterState.from_dict(data, keyed="auth" in data or has_keys(folder))
+
+
+def has_keys(folder: Path) -> bool:
+    """Whether the keys file the replicas mount holds a key; one that cannot be read
+    counts as keyed (fail closed), an empty one as deliberately keyless."""
+    try:
+        text = (folder / KEYS_FOLDER / KEYS_FILE).read_text()
+    except OSError:
+        return True
+    return any(line.strip() for line in text.splitlines())
 
 
 @contextmanager
