@@ -17,6 +17,7 @@ from serving.deploy.base import Progress
 from serving.deploy.cluster.balancer import start_balancer
 from serving.deploy.cluster.haproxy import RuntimeApi, ServerStatus, write_files
 from serving.deploy.cluster.state import (
+    KEYS_FOLDER,
     ClusterState,
     Member,
     balancer_name,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 STOP_TIMEOUT_S = 30
 DRAIN_MARGIN_S = 5.0
 BALANCER_FOLDER = "balancer"
-KEYS_FOLDER = "keys"
 
 
 def replica_id(endpoint: str, slot: int, revision: int) -> str:
