@@ -140,6 +140,9 @@ def stop(ref: ProcessRef, *, grace_s: float = 30.0) -> None:
         os.killpg(ref.pid, signal.SIGKILL)
     except ProcessLookupError:
         return
+    deadline = time.monotonic() + 5.0  # gone, and its ports free, before returning
+    while is_running(ref) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def tail(path: Path, lines: int) -> str:
