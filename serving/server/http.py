@@ -129,8 +129,10 @@ class KeyChecker:
         self._file_keys: tuple[bytes, ...] = ()
         self._keys = self._static
         self._warned = False
-        self._refresh()
-        self._warn_if_keyless()
+        if required:  # else no check ever runs: the file is not read
+            self._refresh()
+            if self._file_sig is None:  # else _refresh() warned already where it had to
+                self._warn_if_keyless()
 
     def _refresh(self) -> None:
         if self._file is None:
