@@ -30,13 +30,12 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def _session(loopback: bool) -> requests.Session:
-    name = "loopback" if loopback else "default"
-    session: requests.Session | None = getattr(_local, name, None)
+def _loopback_session() -> requests.Session:
+    """This thread's session for loopback URLs: no proxy from ``HTTP_PROXY`` & co."""
+    session: requests.Session | None = getattr(_local, "session", None)
     if session is None:
-        session = requests.Session()
-        session.trust_env = not loopback  # loopback: no proxy from HTTP_PROXY & co.
-        setattr(_local, name, session)
+        session = _local.session = requests.Session()
+        session.trust_env = False
     return session
 
 
@@ -44,7 +43,7 @@ def request(method: str, url: str, **kwargs: Any) -> requests.Response:
     """``requests.request`` that bypasses environment proxies for loopback URLs."""
     if not is_loopback(url):
         return requests.request(method, url, **kwargs)
-    return _session(True).request(method, url, **kwargs)
+    return _loopback_session().request(method, url, **kwargs)
 
 
 def get(url: str, **kwargs: Any) -> requests.Response:
