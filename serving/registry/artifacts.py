@@ -1,9 +1,10 @@
 """Content-addressed artifact store: ``blobs/sha256/ab/abcdef...``.
 
 A blob appears under its final name only once it is complete (written to a temporary
-file, fsynced, then renamed, then its folder fsynced so the rename survives a crash), so a
-process killed mid-copy leaves at most a ``.part`` file in ``tmp/``, which is removed the
-next time the store is written to.
+file, fsynced, then renamed; the folders renamed into are fsynced once per registration,
+before its rows are recorded, so the renames survive a crash: :meth:`ArtifactStore.sync`),
+so a process killed mid-copy leaves at most a ``.part`` file in ``tmp/``, which is removed
+the next time the store is written to.
 
 Concurrent writers and collectors are kept apart by a **workspace lock**, ``blobs/.lock``
 (``flock``), rather than by a grace period: a registration holds it *shared* from before it
@@ -107,7 +108,8 @@ class ArtifactStore:
         return removed
 
     def put_file(self, source: Path, progress: Callable[[int], None] | None = None) -> str:
-        """Copy ``source`` into the store; returns its sha256."""
+        """Copy ``source`` into the store (its content fsynced); returns its sha256. Call
+        :meth:`sync` with the hashes before recording rows that reference them."""
         self.tmp.mkdir(parents=True, exist_ok=True)
         part = self.tmp / f"{os.getpid()}.{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
@@ -125,16 +127,22 @@ class ArtifactStore:
             if final.exists():
                 part.unlink()
             else:
-                if not final.parent.is_dir():
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    fsync_dir(final.parent.parent)
+                final.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(part, 0o444)
                 os.replace(part, final)
-                fsync_dir(final.parent)
             return sha
         except BaseException:
             part.unlink(missing_ok=True)
             raise
+
+    def sync(self, shas: Iterable[str]) -> None:
+        """Make the renames of blobs ``shas`` into their folders durable: each folder is
+        fsynced once (not once per blob), and so is ``sha256/`` for new folders."""
+        folders = {self.blob_path(sha).parent for sha in shas}
+        if folders:
+            fsync_dir(self.root / "sha256")
+        for folder in sorted(folders):
+            fsync_dir(folder)
 
     def copy_out(self, sha256: str, dest: Path, label: str, executable: bool = False) -> None:
         """Copy a blob to ``dest``, verifying its hash; ``label`` names it in errors."""

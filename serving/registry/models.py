@@ -144,6 +144,7 @@ class ModelRegistry:
         # here before the rows below reference them (see serving.registry.artifacts)
         with self.store.writing():
             files = self._store_files(entries, progress)
+            self.store.sync(f.sha256 for f in files)
             _pause_for_tests()
             with self.db.write() as conn:
                 version = next_version(conn, "models", name)
