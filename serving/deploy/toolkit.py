@@ -37,7 +37,9 @@ ROLE_LABEL = "serving.role"
 LOG_CONFIG = {"type": "json-file", "config": {"max-size": "20m", "max-file": "3"}}
 """Container logs are capped (3 x 20 MB): the access log writes a line per request."""
 CONTAINER_GID = 10001
-"""The group of the user the model images run as (``serving``, 10001:10001)."""
+"""The group of the user the model images run as (``serving``, 10001:10001): the
+images' ``USER_ID``, not imported from :mod:`serving.images.dockerfile` so that the local
+target does not load :mod:`serving.images`."""
 
 
 # -- ports and URIs ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import serving
+from serving.images.dockerfile import USER_ID
 from serving.images.model import CONTAINER_PORT
 
 MANAGED_BY = "serving"
@@ -182,7 +183,7 @@ def deployment(spec: KubernetesSpec) -> dict[str, Any]:
                 "metadata": {"labels": labels(spec)},
                 "spec": {
                     "containers": [container(spec)],
-                    "securityContext": {"runAsUser": 10001, "runAsGroup": 10001},
+                    "securityContext": {"runAsUser": int(USER_ID), "runAsGroup": int(USER_ID)},
                     "terminationGracePeriodSeconds": 40,
                     "volumes": [{"name": "keys", "secret": {"secretName": f"{spec.name}-keys"}}],
                 },
