@@ -93,6 +93,12 @@ def _runtime(spec: RunSpec, built: BuiltImage) -> dict[str, Any]:
     }
 
 
+def _is_ours(ws: Workspace, endpoint: str, container: Container) -> bool:
+    """Whether ``container`` carries this workspace's and endpoint's labels."""
+    labels = container.labels or {}
+    return labels.get(WORKSPACE_LABEL) == str(ws.path) and labels.get(ENDPOINT_LABEL) == endpoint
+
+
 class DockerTarget:
     """Endpoints as containers of model images on the local Docker Engine."""
 
@@ -195,7 +201,7 @@ class DockerTarget:
         old = self._container(name)
         if old is None:
             return
-        if self._ours(ws, endpoint, name) is None:
+        if not _is_ours(ws, endpoint, old):
             raise ConflictError(
                 f"a container named {name} already exists and is not ours",
                 hint="remove it or choose another endpoint name",
@@ -279,12 +285,7 @@ class DockerTarget:
     def _ours(self, ws: Workspace, endpoint: str, name: str) -> Container | None:
         """The container ``name`` if it carries this workspace's and endpoint's labels."""
         container = self._container(name)
-        if container is None:
-            return None
-        labels = container.labels or {}
-        if labels.get(WORKSPACE_LABEL) != str(ws.path) or labels.get(ENDPOINT_LABEL) != endpoint:
-            return None
-        return container
+        return container if container is not None and _is_ours(ws, endpoint, container) else None
 
     def _discard(self, ws: Workspace, endpoint: str, name: str) -> None:
         container = self._ours(ws, endpoint, name)
