@@ -4,17 +4,13 @@ mode) and on the Flask path (rawhttp run() calling request.get_json()), no trace
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import requests
 
-from serving.config import ServerSettings
-from serving.scoring import write_app_dir
 from tests.fuzz.conftest import FUZZ_SCRIPTS
 from tests.helpers import FIXTURES
-from tests.server.conftest import ServerProcess, free_port
+from tests.server.conftest import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
 DEEP = 100_000
@@ -24,19 +20,6 @@ BODIES = {
 }
 
 
-def _start(base: Path, script: Path) -> ServerProcess:
-    layout = write_app_dir(base / "app", script, None, ())
-    settings = replace(
-        ServerSettings.from_env(layout.env),
-        host="127.0.0.1",
-        port=free_port(),
-        workers=1,
-        access_log=True,
-        metrics_dir=base / "metrics",
-    )
-    return ServerProcess(settings, base / "server.log", layout.env).start().wait_ready()
-
-
 @pytest.fixture(scope="module", params=["schema", "rawhttp"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -44,7 +27,7 @@ def server(
     script = FIXTURES / "schema_decorated.py"
     if request.param == "rawhttp":
         script = FUZZ_SCRIPTS / "raw_json.py"
-    started = _start(tmp_path_factory.mktemp(request.param), script)
+    started = start_server(tmp_path_factory.mktemp(request.param), script)
     yield started
     assert started.stop() == 0
 

@@ -94,14 +94,15 @@ class ServerProcess:
 
 def start_server(
     base: Path,
-    script: str,
+    script: str | Path,
     *,
     models: Sequence[ModelFiles] = (),
     extra_env: dict[str, str] | None = None,
     wait: bool = True,
     **overrides: Any,
 ) -> ServerProcess:
-    """Lay out an app folder under ``base`` for a fixture script and start gunicorn on it."""
+    """Lay out an app folder under ``base`` for a fixture script (a name in
+    tests/fixtures/scripts, or a path) and start gunicorn on it."""
     layout = write_app_dir(base / "app", FIXTURES / script, None, models)
     env = {**layout.env, **(extra_env or {})}
     settings = replace(
