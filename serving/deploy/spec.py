@@ -209,8 +209,8 @@ class DeploymentSpec:
             concern: {key: options[key] for key in keys if options.get(key) is not None}
             for concern, keys in _LEGACY.items()
         }
-        memory = parts["resources"].pop("memory", None)
-        parts["resources"]["memory_bytes"] = None if memory is None else parse_memory(memory)
+        # ``512m``: Resources parses it
+        parts["resources"]["memory_bytes"] = parts["resources"].pop("memory", None)
         return cls.from_dict({**parts, "scoring_timeout_ms": options.get("scoring_timeout_ms")})
 
     @classmethod
