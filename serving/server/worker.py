@@ -182,17 +182,16 @@ class _Conn:
         "draining",
         "fd",
         "framer",
-        "listener",
+        "server",
         "sock",
     )
 
-    def __init__(
-        self, sock: socket.socket, addr: Any, listener: socket.socket, framer: RequestFramer
-    ) -> None:
+    def __init__(self, sock: socket.socket, addr: Any, server: Any, framer: RequestFramer) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.addr = addr
-        self.listener = listener
+        self.server = server
+        """The listening socket's address (the environ's ``SERVER_NAME`` and port)."""
         self.framer = framer
         self.buf: bytes | bytearray = b""
         """Received bytes not yet served (the start of the next request)."""
@@ -252,6 +251,8 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         self._next_expiry = 0.0
         self._poller = selectors.DefaultSelector()
         self._conns: dict[int, _Conn] = {}
+        self._server_addrs = {listener: listener.getsockname() for listener in self.sockets}
+        """Each listener's address, asked once (not per request)."""
         for listener in self.sockets:
             listener.setblocking(False)
             self._poller.register(listener, selectors.EVENT_READ, None)
@@ -299,7 +300,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             # with a timeout the descriptor is non-blocking: os.read in _receive never waits
             client.settimeout(READ_TIMEOUT_S)
             util.close_on_exec(client)
-            conn = _Conn(client, addr, listener, RequestFramer(*self._limits))
+            conn = _Conn(client, addr, self._server_addrs[listener], RequestFramer(*self._limits))
             conn.deadline = time.monotonic() + max(self.cfg.keepalive, 1)
             self._conns[conn.fd] = conn
             self._poller.register(client, selectors.EVENT_READ, conn)
@@ -463,7 +464,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 req,
                 conn.sock,
                 conn.addr,
-                conn.listener.getsockname(),
+                conn.server,
                 self.cfg,
                 response_class=_CoalescingResponse,
             )
