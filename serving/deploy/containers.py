@@ -177,8 +177,8 @@ def run_kwargs(
         kwargs["network"] = network
     if keys_folder is not None:
         kwargs["volumes"] = {str(keys_folder): {"bind": KEYS_MOUNT, "mode": "ro"}}
-        if container_groups():
-            kwargs["group_add"] = container_groups()
+        if groups := container_groups():
+            kwargs["group_add"] = groups
     if spec.nano_cpus:
         kwargs["nano_cpus"] = spec.nano_cpus
     if spec.mem_limit:
