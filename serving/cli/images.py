@@ -18,7 +18,7 @@ from serving.cli.common import (
     is_json,
     notice,
     options,
-    out,
+    say,
     shows,
     step_progress,
     workspace,
@@ -94,7 +94,7 @@ def bootstrap(python: str, include: tuple[str, ...], with_apt: bool, force: bool
         emit_one(data)
         return
     how = "reused" if base.reused else f"built in {base.seconds:.0f} s"
-    out.print(f"{base.tag} ({_mb(base.size_bytes)}, {how})", highlight=False)
+    say(f"{base.tag} ({_mb(base.size_bytes)}, {how})")
 
 
 def takes_build_request(fn: Callable[..., None]) -> Callable[..., None]:
@@ -165,8 +165,8 @@ def package(request: BuildRequest, output: Path) -> None:
             }
         )
         return
-    out.print(f"wrote {result.path}", highlight=False)
-    out.print(f"build it with: docker build -t {result.tag} {result.path}", highlight=False)
+    say(f"wrote {result.path}")
+    say(f"build it with: docker build -t {result.tag} {result.path}")
 
 
 @images.command("build")
@@ -186,9 +186,7 @@ def build(request: BuildRequest) -> None:
         return
     how = "reused (same inputs)" if built.reused else f"built in {built.seconds:.1f} s"
     env_note = "environment layer reused" if built.env_reused else "environment layer built"
-    out.print(
-        f"{built.record.tag} ({_mb(built.record.size_bytes)}, {how}; {env_note})", highlight=False
-    )
+    say(f"{built.record.tag} ({_mb(built.record.size_bytes)}, {how}; {env_note})")
 
 
 @images.command("list")
@@ -247,9 +245,6 @@ def platform(tag: str | None, output: Path | None) -> None:
     if is_json():
         emit_one(result)
     elif output is not None:
-        out.print(
-            f"wrote {output}; build it with: docker build -t {result['tag']} {output}",
-            highlight=False,
-        )
+        say(f"wrote {output}; build it with: docker build -t {result['tag']} {output}")
     else:
-        out.print(f"{result['tag']} ({_mb(int(result['size_bytes']))})", highlight=False)
+        say(f"{result['tag']} ({_mb(int(result['size_bytes']))})")

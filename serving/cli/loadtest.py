@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from serving.cli.common import emit_one, err, is_json, out, plain, shows, workspace
+from serving.cli.common import emit_one, err, is_json, out, plain, say, shows, workspace
 from serving.loadtest import (
     DEFAULT_MAX_ERROR_RATE,
     LoadTestSummary,
@@ -111,10 +111,10 @@ def print_summary(summary: LoadTestSummary) -> None:
         out.print("\nfailures:", highlight=False)
         out.print(failures)
     for verdict in summary.slos:
-        mark = "[green]ok[/]  " if verdict.passed else "[red]FAIL[/]"
-        out.print(f"{mark} {verdict.describe()}", highlight=False)
+        mark = ("ok  ", "green") if verdict.passed else ("FAIL", "red")
+        out.print(Text.assemble(mark, " ", plain(verdict.describe())), highlight=False)
     for role, path in summary.report_files.items():
-        out.print(f"{role + ':':14}{path}", highlight=False, markup=False)
+        say(f"{role + ':':14}{path}")
 
 
 def _count(name: str, short: str, high: int, default: int, text: str) -> Callable[[F], F]:
