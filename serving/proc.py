@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import subprocess
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,18 +43,36 @@ def run_streaming(
 
 
 @contextmanager
-def file_lock(path: Path, progress: Progress | None = None, waiting: str = "") -> Iterator[None]:
+def file_lock(
+    path: Path, progress: Progress | None = None, waiting: str = "", *, wait_s: float | None = None
+) -> Iterator[bool]:
     """Hold an exclusive lock on ``path`` (created if needed; left in place, since removing
-    lock files races). ``waiting`` is reported when another process holds it."""
+    lock files races). ``waiting`` is reported when another process holds it. With
+    ``wait_s``, give up after that many seconds; yields whether the lock is held."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
+        if not _acquire(handle.fileno(), progress, waiting, wait_s):
+            yield False
+            return
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if progress is not None and waiting:
-                progress(waiting)
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _acquire(fd: int, progress: Progress | None, waiting: str, wait_s: float | None) -> bool:
+    deadline = time.monotonic() + (wait_s or 0.0)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        if wait_s is None:
+            if progress is not None and waiting:
+                progress(waiting)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)

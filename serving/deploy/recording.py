@@ -131,7 +131,7 @@ def roll_back(ws: Workspace, backend: Replaceable, record: EndpointRecord) -> En
     return ws.endpoints.update(record.name, state=seen.state, error=seen.error)
 
 
-def command(ws: Workspace, name: str, progress: Progress = quiet) -> AbstractContextManager[None]:
+def command(ws: Workspace, name: str, progress: Progress = quiet) -> AbstractContextManager[bool]:
     """The lock of an existing endpoint (an unknown name is an error before any lock)."""
     ws.endpoints.get(name)
     return endpoint_command(ws, name, progress)

@@ -27,13 +27,14 @@ from serving.deploy.inputs import (
     new_request,
     resolve_models,
 )
-from serving.deploy.locks import endpoint_command, endpoint_lock_path, try_lock
+from serving.deploy.locks import endpoint_command, endpoint_lock_path
 from serving.deploy.recording import command, locked_record, quiet, remove, run
 from serving.deploy.spec import DeploymentSpec
 from serving.deploy.targets import get_target
 from serving.deploy.update import scale, update
 from serving.environments import EnvSpec
 from serving.errors import ConflictError, NotFoundError, UserInputError
+from serving.proc import file_lock
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
@@ -143,7 +144,7 @@ def observe(ws: Workspace, name: str) -> EndpointRecord:
     record = ws.endpoints.get(name)
     if record.state in ("Transitioning", "Failed"):
         return record
-    with try_lock(endpoint_lock_path(ws, name), wait_s=OBSERVE_WAIT_S) as got:
+    with file_lock(endpoint_lock_path(ws, name), wait_s=OBSERVE_WAIT_S) as got:
         if not got:
             return record
         record = ws.endpoints.get(name)

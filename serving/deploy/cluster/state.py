@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serving.deploy.locks import try_lock
 from serving.deploy.toolkit import KEYS_FILE
 from serving.errors import ConflictError
 from serving.proc import file_lock
@@ -142,14 +140,7 @@ def has_keys(folder: Path) -> bool:
     return any(line.strip() for line in text.splitlines())
 
 
-@contextmanager
-def endpoint_lock(folder: Path, *, wait_s: float | None = None) -> Iterator[bool]:
+def endpoint_lock(folder: Path, *, wait_s: float | None = None) -> AbstractContextManager[bool]:
     """Hold the cluster state's lock (the CLI's and the supervisor's, one pass at a time);
     yields False when ``wait_s`` passed without getting it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if wait_s is None:
-        with file_lock(folder / "lock"):
-            yield True
-        return
-    with try_lock(folder / "lock", wait_s=wait_s) as got:
-        yield got
+    return file_lock(folder / "lock", wait_s=wait_s)
