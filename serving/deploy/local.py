@@ -120,9 +120,8 @@ class LocalTarget:
         )
         return {**dict(request.env.variables), **gunicorn_env(settings)}
 
-    @staticmethod
     def _launch(
-        version: Version, started: Started
+        self, version: Version, started: Started
     ) -> tuple[dict[str, Any], subprocess.Popen[bytes]]:
         """Start the server and record it (Ctrl-C held back until it is recorded)."""
         server_env, venv, folder = version.server_env, version.venv, version.folder
@@ -133,7 +132,11 @@ class LocalTarget:
         argv = gunicorn_argv(settings, python=str(venv / "bin" / "python"))
         with process.no_interrupt():
             ref, proc = process.start_detached(
-                argv, env=env, cwd=settings.app_root, log_file=folder / LOG_NAME
+                argv,
+                env=env,
+                cwd=settings.app_root,
+                log_file=folder / LOG_NAME,
+                settings=self.settings,
             )
             runtime: dict[str, Any] = {
                 "port": settings.port,
