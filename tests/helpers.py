@@ -7,12 +7,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from http.server import HTTPServer
+
     from docker import DockerClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +31,20 @@ DIGITS_ARGS = (
 """What ``deploy`` and ``images build`` take for the digits template (model digits:1)."""
 DOCKER_TIMEOUT = 900
 """Seconds for a docker test, fixtures included: the first one may bootstrap and build."""
+
+
+@contextmanager
+def serve_in_thread(server: HTTPServer) -> Iterator[str]:
+    """Run ``server`` (bound to 127.0.0.1) in a daemon thread; yields its base URL, then
+    shuts it down and closes its socket."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from serving.errors import NotFoundError, UserInputError
 from serving.loadtest import TargetError
 from serving.loadtest.target import Target, fetch_example, preflight, resolve_target, split_url
 from serving.workspace import Workspace
+from tests.helpers import serve_in_thread
 
 SWAGGER = {
     "swagger": "2.0",
@@ -61,14 +61,8 @@ def stand_in() -> Flask:
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, stand_in(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
+    with serve_in_thread(make_server("127.0.0.1", 0, stand_in(), threaded=True)) as url:
+        yield url
 
 
 def closed_port() -> int:
