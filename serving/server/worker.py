@@ -248,7 +248,8 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             "413 Request Entity Too Large",
             f"Request body is larger than the limit of {settings.max_body_bytes} bytes.",
         )
-        self._next_expiry = 0.0
+        self._next_tick = 0.0
+        """When the loop next runs its periodic work (heartbeat, expiry, parent check)."""
         self._poller = selectors.DefaultSelector()
         self._conns: dict[int, _Conn] = {}
         self._server_addrs = {listener: listener.getsockname() for listener in self.sockets}
@@ -260,15 +261,18 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         self._poller.register(self.PIPE[0], selectors.EVENT_READ, "pipe")
         try:
             while self.alive:
-                self.notify()
                 self._limit_connections()
                 for key, _ in self._poller.select(0.5):
                     self._dispatch(key)
                     if not self.alive:
                         break
-                self._expire()
-                if not self.is_parent_alive():
-                    break
+                now = time.monotonic()
+                if now >= self._next_tick:  # 4 times a second at most, not once per request
+                    self._next_tick = now + 0.25
+                    self.notify()  # a syscall (utime), as is the parent check (getppid)
+                    self._expire(now)
+                    if not self.is_parent_alive():
+                        break
         finally:
             for conn in list(self._conns.values()):
                 self._close(conn)
@@ -315,12 +319,8 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                     self._poller.unregister(listener)
             self._accepting = accept
 
-    def _expire(self) -> None:
+    def _expire(self, now: float) -> None:
         """Close idle connections past keep-alive and requests past the client timeout."""
-        now = time.monotonic()
-        if now < self._next_expiry:
-            return
-        self._next_expiry = now + 0.25
         for conn in [c for c in self._conns.values() if c.deadline < now]:
             if conn.buf:  # a request that did not arrive in time
                 self.log.info("Closed a connection from %s: request timeout", conn.addr)
