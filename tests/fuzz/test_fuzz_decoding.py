@@ -32,7 +32,7 @@ from serving.scoring import (
     load_entry_script,
     parse_query_string,
 )
-from tests.fuzz.conftest import FUZZ_SCRIPTS
+from tests.fuzz.conftest import DEEP_KINDS, FUZZ_SCRIPTS, deep_json
 from tests.helpers import FIXTURES
 
 FUZZ = settings(
@@ -41,7 +41,6 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-DEEP = 100_000
 
 json_scalars = (
     st.none()
@@ -100,12 +99,6 @@ def _load(folder: Path, name: str) -> EntryScript:
     return load_entry_script(folder, name)
 
 
-def _deep(kind: str) -> bytes:
-    if kind == "array":
-        return b"[" * DEEP + b"]" * DEEP
-    return b'{"a":' * DEEP + b"1" + b"}" * DEEP
-
-
 def _is_client_error(exc: ScoringError) -> bool:
     return 400 <= exc.http_status < 500 and not exc.run_failed
 
@@ -113,10 +106,10 @@ def _is_client_error(exc: ScoringError) -> bool:
 # -- decode_json -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("kind", DEEP_KINDS)
 def test_deep_nesting_is_a_value_error(kind: str) -> None:
     with pytest.raises(ValueError, match=r"^JSON is nested too deeply$"):
-        decode_json(_deep(kind))
+        decode_json(deep_json(kind))
 
 
 def test_decode_json_raises_only_value_error(count: Counter) -> None:
@@ -144,16 +137,16 @@ def test_decode_json_round_trips(count: Counter) -> None:
 # -- POST bodies, per input mode ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("kind", DEEP_KINDS)
 @pytest.mark.parametrize("script", ["schema_decorated.py", "ok.py"])
 def test_deep_post_body_is_a_400(script: str, kind: str) -> None:
     bound = _load(FIXTURES, script)
     if script == "ok.py":  # plain mode: run() gets the text and decodes it (or not) itself
-        kwargs = bind_arguments(bound, ScoringInput("POST", _deep(kind), is_json=True))
-        assert len(kwargs["raw_data"]) == len(_deep(kind))
+        kwargs = bind_arguments(bound, ScoringInput("POST", deep_json(kind), is_json=True))
+        assert len(kwargs["raw_data"]) == len(deep_json(kind))
         return
     with pytest.raises(BadInputError) as info:
-        bind_arguments(bound, ScoringInput("POST", _deep(kind), is_json=True))
+        bind_arguments(bound, ScoringInput("POST", deep_json(kind), is_json=True))
     assert info.value.http_status == 400
     assert info.value.message == "POST body could not be decoded as JSON: JSON is nested too deeply"
 
@@ -302,10 +295,10 @@ def test_numpy_values_keep_their_numbers(count: Counter) -> None:
 ClientFor = Callable[..., FlaskClient]
 
 
-@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("kind", DEEP_KINDS)
 def test_rawhttp_deep_json_is_a_400(client_for: ClientFor, kind: str) -> None:
     client = client_for("raw_json.py", app_root=FUZZ_SCRIPTS)
-    response = client.post("/score", data=_deep(kind), content_type="application/json")
+    response = client.post("/score", data=deep_json(kind), content_type="application/json")
     assert response.status_code == 400
     assert response.headers["x-ms-run-function-failed"] == "False"
     assert "message" in response.get_json()

@@ -8,16 +8,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.fuzz.conftest import FUZZ_SCRIPTS
+from tests.fuzz.conftest import DEEP_KINDS, FUZZ_SCRIPTS, deep_json
 from tests.helpers import FIXTURES
 from tests.server.conftest import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
-DEEP = 100_000
-BODIES = {
-    "array": b"[" * DEEP + b"]" * DEEP,
-    "object": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
-}
 
 
 @pytest.fixture(scope="module", params=["schema", "rawhttp"])
@@ -38,9 +33,9 @@ def _chunks(body: bytes) -> Iterator[bytes]:
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-@pytest.mark.parametrize("kind", sorted(BODIES))
+@pytest.mark.parametrize("kind", DEEP_KINDS)
 def test_deep_json_is_a_400(server: ServerProcess, kind: str, chunked: bool) -> None:
-    body = BODIES[kind]
+    body = deep_json(kind)
     response = requests.post(
         f"{server.url}/score",
         data=_chunks(body) if chunked else body,
