@@ -141,7 +141,15 @@ def replicas(ws: Workspace, name: str) -> list[dict[str, Any]]:
 def observe(ws: Workspace, name: str) -> EndpointRecord:
     """The record with its state reconciled with what really runs (as recorded, when a
     command on the endpoint is under way)."""
-    record = ws.endpoints.get(name)
+    return _observe(ws, ws.endpoints.get(name))
+
+
+def observe_all(ws: Workspace) -> list[EndpointRecord]:
+    return [_observe(ws, record) for record in ws.endpoints.list()]
+
+
+def _observe(ws: Workspace, record: EndpointRecord) -> EndpointRecord:
+    name = record.name
     if record.state in ("Transitioning", "Failed"):
         return record
     with file_lock(endpoint_lock_path(ws, name), wait_s=OBSERVE_WAIT_S) as got:
@@ -154,10 +162,6 @@ def observe(ws: Workspace, name: str) -> EndpointRecord:
         if seen.state != record.state or seen.error != record.error:
             record = ws.endpoints.update(name, state=seen.state, error=seen.error)
         return record
-
-
-def observe_all(ws: Workspace) -> list[EndpointRecord]:
-    return [observe(ws, r.name) for r in ws.endpoints.list()]
 
 
 def regen_key(ws: Workspace, name: str, which: str) -> EndpointRecord:
