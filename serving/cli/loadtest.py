@@ -82,11 +82,9 @@ def _ms(value: float) -> str:
 
 def print_summary(summary: LoadTestSummary) -> None:
     """The summary table, failures by status and message, SLO verdicts and report paths."""
-    out.print(
+    say(
         f"load test of {summary.target} ({summary.scoring_uri}): {summary.users} users "
-        f"(+{summary.spawn_rate}/s) for {summary.duration_s} s",
-        highlight=False,
-        markup=False,
+        f"(+{summary.spawn_rate}/s) for {summary.duration_s} s"
     )
     latencies = (summary.p50_ms, summary.p90_ms, summary.p95_ms, summary.p99_ms, summary.max_ms)
     columns = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from serving.cli.common import emit_one, is_json, say, shows
+from serving.cli.common import emit_one, emit_or_say, shows
 from serving.workspace import Workspace, garbage_collect
 
 
@@ -22,10 +22,7 @@ def workspace_group() -> None:
 def create(path: Path | None, name: str | None) -> None:
     """Create a workspace in PATH/.serving (default: the current folder)."""
     ws = Workspace.create(name=name, path=path)
-    if is_json():
-        emit_one(ws.describe())
-    else:
-        say(f"workspace {ws.name} at {ws.path}")
+    emit_or_say(ws.describe(), f"workspace {ws.name} at {ws.path}")
 
 
 @workspace_group.command("show")
@@ -44,7 +41,4 @@ def gc() -> None:
     from serving.cli.common import workspace
 
     removed = garbage_collect(workspace())
-    if is_json():
-        emit_one({"removed_blobs": removed})
-    else:
-        say(f"removed {removed} unreferenced blob(s)")
+    emit_or_say({"removed_blobs": removed}, f"removed {removed} unreferenced blob(s)")
