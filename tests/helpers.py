@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -101,6 +102,17 @@ def deploy_digits(
     data = result.json()
     assert isinstance(data, dict) and data["target"] == target
     return data
+
+
+def write_source_project(proj: Path, score: Path) -> None:
+    """The files of a ``--source-dir .`` project in ``proj``: ``score`` as score.py,
+    helper.py, a link to it (alias.py) and a folder (scratch/) that .amlignore leaves out."""
+    shutil.copy(score, proj / "score.py")
+    (proj / "helper.py").write_text("X = 1\n")
+    (proj / "alias.py").symlink_to("helper.py")
+    (proj / "scratch").mkdir()
+    (proj / "scratch" / "notes.txt").write_text("n")
+    (proj / ".amlignore").write_text("scratch/\n")
 
 
 def remove_workspace_debris(client: DockerClient, workspace: Path, prefix: str) -> None:

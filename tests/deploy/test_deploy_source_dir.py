@@ -3,7 +3,6 @@ workspace stays out of the app folder, ignore files are honoured, links are chec
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 import requests
 
 from serving.cli.main import main
-from tests.helpers import FIXTURES, CliResult
+from tests.helpers import FIXTURES, CliResult, write_source_project
 
 pytestmark = pytest.mark.slow
 Cli = Callable[..., CliResult]
@@ -40,12 +39,7 @@ def project(
     model = tmp_path / "model.bin"
     model.write_bytes(b"weights")
     assert cli("models", "register", model, "--name", "m").code == 0
-    shutil.copy(FIXTURES / "ok.py", proj / "score.py")
-    (proj / "helper.py").write_text("X = 1\n")
-    (proj / "alias.py").symlink_to("helper.py")
-    (proj / "scratch").mkdir()
-    (proj / "scratch" / "notes.txt").write_text("n")
-    (proj / ".amlignore").write_text("scratch/\n")
+    write_source_project(proj, FIXTURES / "ok.py")
     return proj, cli
 
 

@@ -4,7 +4,6 @@ write it with :func:`write_app_context`) and in a real image's file system."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ from serving.images.context import APP_FOLDER, write_app_context
 from serving.images.dockerfile import APP_ROOT, ENV_PYTHON
 from serving.images.engine import run_once
 from serving.workspace import Workspace
-from tests.helpers import DOCKER_TIMEOUT, SKLEARN
+from tests.helpers import DOCKER_TIMEOUT, SKLEARN, write_source_project
 from tests.images.conftest import Digits
 
 if TYPE_CHECKING:
@@ -35,12 +34,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(proj)
     assert main(["workspace", "create"]) == 0
     assert (proj / ".serving" / "workspace.db").is_file()
-    shutil.copy(SKLEARN / "score.py", proj / "score.py")
-    (proj / "helper.py").write_text("X = 1\n")
-    (proj / "alias.py").symlink_to("helper.py")
-    (proj / "data").mkdir()
-    (proj / "data" / "train.csv").write_text("1,2\n")
-    (proj / ".amlignore").write_text("data/\n")
+    write_source_project(proj, SKLEARN / "score.py")
     return proj
 
 
