@@ -33,9 +33,10 @@ from pathspec import GitIgnoreSpec
 from serving.errors import UserInputError
 
 WORKSPACE_MARKER = ".serving"
-"""The folder name of a project's workspace (``serving.workspace.MARKER_DIR``)."""
+"""The folder name of a project's workspace (``serving.workspace.MARKER_DIR`` is this)."""
 WORKSPACE_DB = "workspace.db"
-"""A workspace's database file (``serving.workspace.DB_NAME``): its folder is a workspace."""
+"""A workspace's database file (``serving.workspace.DB_NAME`` is this): its folder is a
+workspace."""
 IGNORE_FILES = (".amlignore", ".dockerignore")
 """Ignore files of a source folder, first found wins."""
 SOURCE_LEFT_OUT = ("__pycache__", "*.pyc", ".git")

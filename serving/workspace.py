@@ -33,9 +33,10 @@ from serving.errors import NotFoundError, UserInputError
 from serving.registry import EndpointRegistry, EnvironmentRegistry, ImageRegistry, ModelRegistry
 from serving.registry.artifacts import ArtifactStore
 from serving.registry.db import SCHEMA_VERSION, Database
+from serving.sourcefiles import WORKSPACE_DB, WORKSPACE_MARKER
 
-MARKER_DIR = ".serving"
-DB_NAME = "workspace.db"
+MARKER_DIR = WORKSPACE_MARKER
+DB_NAME = WORKSPACE_DB
 
 
 def find_upward(start: Path) -> Path | None:
