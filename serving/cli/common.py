@@ -303,8 +303,8 @@ def step_progress(title: str) -> Iterator[Callable[[str], None]]:
             if _PIP_NOISE.match(line):
                 return
             if not started:
-                err.print(plain(title), highlight=False, emoji=False)
+                say(title, console=err)
                 started = True
-            err.print(plain(f"  {line.rstrip()}"), highlight=False, emoji=False)
+            say(f"  {line.rstrip()}", console=err)
 
         yield show_line

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import click
 
 from serving import __version__
-from serving.cli.common import debug_option, err, format_option, plain, workspace_option
+from serving.cli.common import debug_option, err, format_option, say, workspace_option
 from serving.cli.endpoints import deploy, endpoints
 from serving.cli.envs import envs
 from serving.cli.loadtest import loadtest
@@ -54,7 +54,7 @@ def _debug_wanted(argv: Sequence[str]) -> bool:
 
 
 def _fail(message: str, code: int) -> int:
-    err.print(plain(f"error: {message}"), highlight=False, soft_wrap=True)
+    say(f"error: {message}", console=err)  # err wraps softly: one line
     return code
 
 
@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         if exc.details:
-            err.print(plain(exc.details.rstrip()), highlight=False)
+            say(exc.details.rstrip(), console=err)
         return _fail(exc.one_line(), exc.exit_code)
     except click.exceptions.Abort:
         return _fail("aborted", 130)
