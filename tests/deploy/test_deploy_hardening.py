@@ -53,6 +53,14 @@ def _deploy_ok(proc_cli: Proc, model: Path, env: Path, name: str, *extra: str) -
     return data
 
 
+def _start_cli(ws_path: Path, *args: object) -> subprocess.Popen[str]:
+    """The CLI as a subprocess on ``ws_path``, its output captured, to signal or race."""
+    return subprocess.Popen(
+        serving_cmd(*(str(a) for a in args)),
+        env=cli_env(ws_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -86,17 +94,7 @@ def test_two_deletes_race_one_wins_the_other_is_one_line(
     assert record.keys == () and record.runtime["server_env"]["SERVING_AUTH"] == "none"
     pid = int(record.runtime["process"]["pid"])
     assert _running(pid)
-    env = cli_env(ws_path)
-    racers = [
-        subprocess.Popen(
-            serving_cmd("endpoints", "delete", "race-svc"),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    racers = [_start_cli(ws_path, "endpoints", "delete", "race-svc") for _ in range(2)]
     outcomes = sorted((p.wait(timeout=120), p.communicate()[1]) for p in racers)
     assert [code for code, _ in outcomes] == [0, 3], outcomes
     loser = outcomes[1][1]
@@ -123,12 +121,9 @@ def test_interrupted_deploy_leaves_nothing_delete_cannot_find(
     script = tmp_path / "slow_init.py"
     script.write_text(SLOW_INIT)
     assert proc_cli("models", "register", small_tree, "--name", "m").returncode == 0
-    cli = subprocess.Popen(
-        serving_cmd(
-            "deploy", "slow-svc", "--model", "m", "--entry-script", str(script),
-            "--env", str(runtime_only_env), "--workers", "1",
-        ),
-        env=cli_env(ws_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    cli = _start_cli(
+        ws_path, "deploy", "slow-svc", "--model", "m", "--entry-script", script,
+        "--env", runtime_only_env, "--workers", "1",
     )  # fmt: skip
     ws = Workspace.open(ws_path)
     deadline = time.monotonic() + 600
@@ -266,11 +261,9 @@ def test_update_interrupted_after_the_old_version_stopped_puts_it_back_and_says_
     assert proc_cli("models", "register", small_tree, "--name", "m").returncode == 0  # m:2
     script = tmp_path / "slow_on_port.py"
     script.write_text(SLOW_ON_PORT.format(port=before.runtime["port"]))
-    cli = subprocess.Popen(
-        serving_cmd("endpoints", "update", "back-svc", "--entry-script", str(script),
-                    "--model", "m:2"),
-        env=cli_env(ws_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    cli = _start_cli(
+        ws_path, "endpoints", "update", "back-svc", "--entry-script", script, "--model", "m:2"
+    )
     new_folder = _second_phase_candidate(cli, ws, "back-svc", before.runtime["port"])
     cli.send_signal(signum)
     _, err = cli.communicate(timeout=300)
