@@ -130,7 +130,9 @@ def model_folder(dest: Path, record: ModelRecord) -> Path:
 def write_model_files(ws: Workspace, dest: Path, models: Sequence[ModelRecord]) -> None:
     """``dest/azureml-models``: verified copies of the models' files."""
     for record in models:
-        ws.models.download(Ref(record.name, record.version), model_folder(dest, record))
+        ws.models.download(
+            Ref(record.name, record.version), model_folder(dest, record), durable=False
+        )
 
 
 def write_code_context(

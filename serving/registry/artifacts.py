@@ -144,8 +144,13 @@ class ArtifactStore:
         for folder in sorted(folders):
             fsync_dir(folder)
 
-    def copy_out(self, sha256: str, dest: Path, label: str, executable: bool = False) -> None:
-        """Copy a blob to ``dest``, verifying its hash; ``label`` names it in errors."""
+    def copy_out(
+        self, sha256: str, dest: Path, label: str, executable: bool = False, *, durable: bool = True
+    ) -> None:
+        """Copy a blob to ``dest``, verifying its hash; ``label`` names it in errors.
+
+        ``durable``: fsync the copy (before it is renamed into place); False for copies into
+        folders that are thrown away after use, such as a build context."""
         blob = self.blob_path(sha256)
         if not blob.is_file():
             raise IntegrityError(
@@ -157,8 +162,9 @@ class ArtifactStore:
             while chunk := src.read(CHUNK):
                 digest.update(chunk)
                 dst.write(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
+            if durable:
+                dst.flush()
+                os.fsync(dst.fileno())
         if digest.hexdigest() != sha256:
             dest.unlink(missing_ok=True)
             raise IntegrityError(

@@ -287,12 +287,15 @@ class ModelRegistry:
                 )
             ]
 
-    def download(self, ref: Ref, target_dir: Path, *, exist_ok: bool = False) -> Path:
+    def download(
+        self, ref: Ref, target_dir: Path, *, exist_ok: bool = False, durable: bool = True
+    ) -> Path:
         """Write the model as ``target_dir/<registered basename>``, verifying every hash.
 
         The copy is built aside and renamed into place: a corrupt artifact, or a download
         killed midway, leaves nothing at ``dest`` (its temporary sibling is removed by the
-        next download there).
+        next download there). ``durable=False`` skips the fsync of every file, for copies
+        into a folder that is thrown away after use (a build context).
         """
         record = self.get(ref)
         dest = Path(target_dir) / record.root_name
@@ -306,13 +309,21 @@ class ModelRegistry:
                 out = staging / f.relpath
                 out.parent.mkdir(parents=True, exist_ok=True)
                 self.store.copy_out(
-                    f.sha256, out, f"'{f.relpath}' of model {record.ref}", f.executable
+                    f.sha256,
+                    out,
+                    f"'{f.relpath}' of model {record.ref}",
+                    f.executable,
+                    durable=durable,
                 )
 
         def build_file(staging: Path) -> None:
             f = record.files[0]
             self.store.copy_out(
-                f.sha256, staging, f"'{f.relpath}' of model {record.ref}", f.executable
+                f.sha256,
+                staging,
+                f"'{f.relpath}' of model {record.ref}",
+                f.executable,
+                durable=durable,
             )
 
         if record.kind == "dir":
