@@ -111,6 +111,17 @@ def test_upload_skips_existing_files_unless_overwrite(store: DatastoreStore, dat
     assert not [p for p in ds.path.rglob("*.partial")]
 
 
+def test_failed_copy_is_one_error_and_leaves_no_partial_file(
+    store: DatastoreStore, data: Path
+) -> None:
+    ds = store.default()
+    (ds.path / "t" / "a.txt").mkdir(parents=True)  # a folder where a file is to go
+    with pytest.raises(UserInputError, match=r"cannot copy .*a\.txt"):
+        stores.upload(ds, data, "t", overwrite=True)
+    assert (ds.path / "t" / "a.txt").is_dir()
+    assert not [p for p in ds.path.rglob("*") if p.name.endswith(".partial")]
+
+
 def test_upload_files_relative_root(store: DatastoreStore, data: Path) -> None:
     ds = store.default()
     files = [data / "a.txt", data / "mnist" / "train.npy"]
