@@ -1,14 +1,20 @@
-"""Two process-level helpers shared by the layers that drive other programs (pip,
-mmdebstrap): run a command streaming its output as progress, and an exclusive file lock."""
+"""Process-level helpers shared by the layers that drive other programs (pip, mmdebstrap,
+servers, training runs): run a command streaming its output as progress, an exclusive file
+lock, and detached processes identified by pid and start time (a recycled pid is never
+mistaken for ours), stopped by process group."""
 
 from __future__ import annotations
 
 import fcntl
+import os
+import signal
 import subprocess
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 Progress = Callable[[str], None]
@@ -76,3 +82,101 @@ def _acquire(fd: int, progress: Progress | None, waiting: str, wait_s: float | N
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class ProcessRef:
+    pid: int
+    start_ticks: int | None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {"pid": self.pid, "start_ticks": self.start_ticks}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ProcessRef | None:
+        pid = data.get("pid")
+        if not isinstance(pid, int):
+            return None
+        ticks = data.get("start_ticks")
+        return cls(pid, ticks if isinstance(ticks, int) else None)
+
+
+def start_ticks(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name may hold spaces or ')': fields after the last ')' are fixed
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[19])
+
+
+def is_running(ref: ProcessRef) -> bool:
+    try:
+        os.kill(ref.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if ref.start_ticks is not None and start_ticks(ref.pid) != ref.start_ticks:
+        return False
+    state = Path(f"/proc/{ref.pid}/stat")
+    try:
+        return state.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop(ref: ProcessRef, *, grace_s: float = 30.0) -> None:
+    """SIGTERM the process group (gunicorn finishes in-flight requests), then SIGKILL."""
+    if not is_running(ref):
+        return
+    try:
+        os.killpg(ref.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not is_running(ref):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(ref.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5.0  # gone, and its ports free, before returning
+    while is_running(ref) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a log file ('' when it does not exist)."""
+    if not path.is_file():
+        return ""
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        block = min(size, max(4096, lines * 400))
+        fh.seek(size - block)
+        data = fh.read().decode("utf-8", errors="replace")
+    return "\n".join(data.splitlines()[-lines:])
+
+
+@contextmanager
+def no_interrupt() -> Iterator[None]:
+    """Hold back SIGINT (Ctrl-C) in this thread while a process starts and is recorded:
+    an interrupt then arrives after the record exists, never between the two."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def reap_in_background(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a detached child on a daemon thread: no zombie when it exits while this
+    process lives on (the SDK in a notebook), and no 'still running' warning at exit."""
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()

@@ -27,8 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pathspec import GitIgnoreSpec
+if TYPE_CHECKING:  # pathspec is imported when rules are read: training runs import this
+    from pathspec import GitIgnoreSpec
 
 from serving.errors import UserInputError
 
@@ -74,9 +76,13 @@ def _docker_pattern(line: str) -> str | None:
     return f"{'!' if negate else ''}/{body}"
 
 
-def ignore_rules(folder: Path) -> IgnoreRules:
-    """The rules of ``folder``'s ``.amlignore``, else its ``.dockerignore``, else none."""
-    for name in IGNORE_FILES:
+def ignore_rules(folder: Path, names: tuple[str, ...] = IGNORE_FILES) -> IgnoreRules:
+    """The rules of the first of ``names`` in ``folder`` (default: ``.amlignore``, else
+    ``.dockerignore``), else none. ``.amlignore`` and ``.gitignore`` use gitignore syntax,
+    ``.dockerignore`` Docker's."""
+    from pathspec import GitIgnoreSpec
+
+    for name in names:
         path = folder / name
         if not path.is_file():
             continue
@@ -84,7 +90,7 @@ def ignore_rules(folder: Path) -> IgnoreRules:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise UserInputError(f"cannot read {path}: {exc}") from None
-        if name == ".amlignore":
+        if name in (".amlignore", ".gitignore"):
             return IgnoreRules(name, GitIgnoreSpec.from_lines(lines))
         patterns = [
             p
@@ -225,10 +231,12 @@ def _walk(
     return walk
 
 
-def source_entries(root: Path) -> tuple[list[Entry], IgnoreRules]:
+def source_entries(
+    root: Path, ignore_files: tuple[str, ...] = IGNORE_FILES
+) -> tuple[list[Entry], IgnoreRules]:
     """What of source folder ``root`` is copied (folders before their files), and the rules
-    used."""
-    rules = ignore_rules(Path(os.path.realpath(root)))
+    used (from the first of ``ignore_files`` that exists)."""
+    rules = ignore_rules(Path(os.path.realpath(root)), ignore_files)
     leave_out = f"list it in {rules.file or '.amlignore'} to leave it out"
     walk = _walk(root, "source folder", rules, (WORKSPACE_MARKER, *SOURCE_LEFT_OUT), leave_out)
     return walk.entries, rules

@@ -7,62 +7,32 @@ leads its process group and keeps its log size-bounded (rotated files).
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from serving.config import PlatformSettings
 from serving.deploy import logpipe
+from serving.proc import (
+    ProcessRef,
+    is_running,
+    no_interrupt,
+    reap_in_background,
+    start_ticks,
+    stop,
+    tail,
+)
 
-
-@dataclass(frozen=True)
-class ProcessRef:
-    pid: int
-    start_ticks: int | None
-
-    def to_dict(self) -> dict[str, int | None]:
-        return {"pid": self.pid, "start_ticks": self.start_ticks}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> ProcessRef | None:
-        pid = data.get("pid")
-        if not isinstance(pid, int):
-            return None
-        ticks = data.get("start_ticks")
-        return cls(pid, ticks if isinstance(ticks, int) else None)
-
-
-def _start_ticks(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name may hold spaces or ')': fields after the last ')' are fixed
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[19])
-
-
-def is_running(ref: ProcessRef) -> bool:
-    try:
-        os.kill(ref.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if ref.start_ticks is not None and _start_ticks(ref.pid) != ref.start_ticks:
-        return False
-    state = Path(f"/proc/{ref.pid}/stat")
-    try:
-        return state.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+__all__ = [
+    "ProcessRef",
+    "is_running",
+    "no_interrupt",
+    "reap_in_background",
+    "start_ticks",
+    "stop",
+    "tail",
+]
 
 
 def logged_argv(argv: Sequence[str], log_file: Path, settings: PlatformSettings) -> list[str]:
@@ -100,62 +70,7 @@ def start_detached(
         start_new_session=True,
         close_fds=True,
     )
-    return ProcessRef(proc.pid, _start_ticks(proc.pid)), proc
-
-
-@contextmanager
-def no_interrupt() -> Iterator[None]:
-    """Hold back SIGINT (Ctrl-C) in this thread while a process starts and is recorded:
-    an interrupt then arrives after the record exists, never between the two."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def reap_in_background(proc: subprocess.Popen[bytes]) -> None:
-    """Wait for a detached child on a daemon thread: no zombie when it exits while this
-    process lives on (the SDK in a notebook), and no 'still running' warning at exit."""
-    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
-
-
-def stop(ref: ProcessRef, *, grace_s: float = 30.0) -> None:
-    """SIGTERM the process group (gunicorn finishes in-flight requests), then SIGKILL."""
-    if not is_running(ref):
-        return
-    try:
-        os.killpg(ref.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not is_running(ref):
-            return
-        time.sleep(0.05)
-    try:
-        os.killpg(ref.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 5.0  # gone, and its ports free, before returning
-    while is_running(ref) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def tail(path: Path, lines: int) -> str:
-    """The last ``lines`` lines of a log file ('' when it does not exist)."""
-    if not path.is_file():
-        return ""
-    with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        block = min(size, max(4096, lines * 400))
-        fh.seek(size - block)
-        data = fh.read().decode("utf-8", errors="replace")
-    return "\n".join(data.splitlines()[-lines:])
+    return ProcessRef(proc.pid, start_ticks(proc.pid)), proc
 
 
 def failure_excerpt(

@@ -95,6 +95,52 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX images_build_key ON images(build_key)
     """,
+    # 3: experiments and runs, datastores, compute targets
+    """
+    CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        tags TEXT NOT NULL DEFAULT '{}',
+        archived INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        number INTEGER NOT NULL,
+        parent_id TEXT REFERENCES runs(id),
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        target TEXT NOT NULL,
+        display_name TEXT,
+        definition TEXT NOT NULL DEFAULT '{}',
+        tags TEXT NOT NULL DEFAULT '{}',
+        properties TEXT NOT NULL DEFAULT '{}',
+        snapshot_id TEXT,
+        supervisor TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        UNIQUE (experiment_id, number)
+    );
+    CREATE INDEX runs_parent ON runs(parent_id);
+    CREATE INDEX runs_target_status ON runs(target, status);
+    CREATE TABLE datastores (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        is_default INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE computes (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        spec TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    )
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

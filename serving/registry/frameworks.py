@@ -17,6 +17,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.errors import UserInputError
+
 FRAMEWORKS = ("sklearn", "tensorflow", "onnx", "custom")
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".pkl.gz", ".joblib.gz")
 _READ_LIMIT = 64 * 1024 * 1024
@@ -26,6 +28,32 @@ _READ_LIMIT = 64 * 1024 * 1024
 class Detected:
     framework: str
     version: str | None
+
+
+FRAMEWORK_ALIASES = {
+    "scikitlearn": "sklearn",
+    "sklearn": "sklearn",
+    "tensorflow": "tensorflow",
+    "tfkeras": "tensorflow",
+    "onnx": "onnx",
+    "custom": "custom",
+    "pytorch": "custom",
+    "multi": "custom",
+}
+
+
+def framework_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    """The registry id of an Azure ``Model.Framework`` name (None stays None)."""
+    found = FRAMEWORK_ALIASES.get(value.lower())
+    if found is None:
+        raise UserInputError(
+            f"unknown model_framework {value!r}: use one of "
+            "ScikitLearn, TensorFlow, TfKeras, Onnx, PyTorch, Custom"
+        )
+    return found
+
 
 
 def _installed(dist: str) -> str | None:

@@ -1,39 +1,110 @@
-"""The Python SDK, shaped like Azure ML SDK v1 so deploy notebooks change little::
+"""The Python SDK, shaped like Azure ML SDK v1 so notebooks change only their imports::
 
-from serving.sdk import Workspace, Model, Environment
+from serving.sdk import Workspace, Experiment, ScriptRunConfig, Environment, Model
 ws = Workspace.from_config()
-model = Model.register(ws, model_path="model.pkl", model_name="digits")
-env = Environment.from_conda_specification("digits-env", "env.yml").register(ws)
+run = Experiment(ws, "digits").submit(ScriptRunConfig(".", "train.py", environment=env))
+run.wait_for_completion(show_output=True)
+model = run.register_model("digits", "outputs/model.pkl")
+
+Names load on first use (PEP 562): a training script's ``Run.get_context()`` imports only
+the light run modules, in environments that hold the user's packages and not the SDK's
+dependencies (requests, rich, docker).
 """
 
-from serving.sdk.environment import Environment
-from serving.sdk.model import Model
-from serving.sdk.webservice import (
-    AciWebservice,
-    AksWebservice,
-    ClusterDeployment,
-    DockerDeployment,
-    InferenceConfig,
-    KubernetesDeployment,
-    LocalDeployment,
-    LocalWebservice,
-    Webservice,
-    WebserviceException,
-)
-from serving.workspace import Workspace
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "AciWebservice": "webservice",
+    "AksWebservice": "webservice",
+    "ClusterDeployment": "webservice",
+    "DockerDeployment": "webservice",
+    "InferenceConfig": "webservice",
+    "KubernetesDeployment": "webservice",
+    "LocalDeployment": "webservice",
+    "LocalWebservice": "webservice",
+    "Webservice": "webservice",
+    "WebserviceException": "webservice",
+    "Environment": "environment",
+    "Model": "model",
+    "Workspace": "workspace",
+    "Experiment": "experiment",
+    "Run": "run",
+    "ScriptRunConfig": "script_run",
+    "RunConfiguration": "script_run",
+    "Datastore": "datastore",
+    "DataReference": "datastore",
+    "ActivityFailedException": "errors",
+    "ExperimentExecutionException": "errors",
+    "UserErrorException": "errors",
+    "ModelPathNotFoundException": "errors",
+}
 
 __all__ = [
     "AciWebservice",
+    "ActivityFailedException",
     "AksWebservice",
     "ClusterDeployment",
+    "DataReference",
+    "Datastore",
     "DockerDeployment",
     "Environment",
+    "Experiment",
+    "ExperimentExecutionException",
     "InferenceConfig",
     "KubernetesDeployment",
     "LocalDeployment",
     "LocalWebservice",
     "Model",
+    "ModelPathNotFoundException",
+    "Run",
+    "RunConfiguration",
+    "ScriptRunConfig",
+    "UserErrorException",
     "Webservice",
     "WebserviceException",
     "Workspace",
 ]
+
+if TYPE_CHECKING:
+    from serving.runs.errors import (
+        ActivityFailedException,
+        ExperimentExecutionException,
+        ModelPathNotFoundException,
+        UserErrorException,
+    )
+    from serving.sdk.datastore import DataReference, Datastore
+    from serving.sdk.environment import Environment
+    from serving.sdk.experiment import Experiment
+    from serving.sdk.model import Model
+    from serving.sdk.run import Run
+    from serving.sdk.script_run import RunConfiguration, ScriptRunConfig
+    from serving.sdk.webservice import (
+        AciWebservice,
+        AksWebservice,
+        ClusterDeployment,
+        DockerDeployment,
+        InferenceConfig,
+        KubernetesDeployment,
+        LocalDeployment,
+        LocalWebservice,
+        Webservice,
+        WebserviceException,
+    )
+    from serving.sdk.workspace import Workspace
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'serving.sdk' has no attribute {name!r}")
+    package = "serving.runs" if module == "errors" else "serving.sdk"
+    value = getattr(importlib.import_module(f"{package}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from serving.catalog import parse_env_file, spec_of
 from serving.environments import EnvSpec, parse_conda_file, parse_pip_requirements_file
-from serving.errors import UserInputError
 from serving.registry import EnvironmentRecord, Ref
 from serving.workspace import Workspace
 
 
+@dataclass
+class PythonSection:
+    """``env.python``: v1's user-managed switch and interpreter."""
+
+    user_managed_dependencies: bool = False
+    interpreter_path: str | None = None
+    conda_dependencies: Any = None
+
+
+@dataclass
+class DockerSection:
+    """``env.docker``: accepted; runs on Docker compute use the environment's own image."""
+
+    enabled: bool = False
+    base_image: str | None = None
+    base_dockerfile: str | None = None
+    shm_size: str | None = None
+
+
 class Environment:
-    """A resolved environment; ``version`` is None until it is registered."""
+    """A resolved environment; ``version`` is None until it is registered.
+
+    ``Environment("name")`` with no file is the current Python version with no extra
+    packages (the serving runtime only), or, with ``python.user_managed_dependencies``,
+    the interpreter that submits the run.
+    """
 
     def __init__(
         self, name: str, *, spec: EnvSpec | None = None, source: Path | None = None
@@ -23,6 +48,9 @@ class Environment:
         self._spec = spec
         self._source = source
         self._record: EnvironmentRecord | None = None
+        self.python = PythonSection()
+        self.docker = DockerSection()
+        self._variables: dict[str, str] | None = None
 
     @classmethod
     def from_conda_specification(cls, name: str, file_path: str | Path) -> Environment:
@@ -58,12 +86,13 @@ class Environment:
 
     @property
     def spec(self) -> EnvSpec:
-        if self._spec is None:
-            raise UserInputError(
-                f"environment {self.name} has no dependencies: create it with "
-                "Environment.from_conda_specification or from_pip_requirements"
+        spec = self._spec or EnvSpec(self.name, f"{sys.version_info[0]}.{sys.version_info[1]}")
+        if self._variables is not None:
+            variables = tuple(sorted(self._variables.items()))
+            spec = EnvSpec.from_dict(
+                {**spec.to_dict(), "variables": dict(variables)}, trusted=False
             )
-        return self._spec
+        return spec
 
     @property
     def python_version(self) -> str:
@@ -71,7 +100,13 @@ class Environment:
 
     @property
     def environment_variables(self) -> dict[str, str]:
-        return dict(self.spec.variables)
+        if self._variables is not None:
+            return dict(self._variables)
+        return dict(self._spec.variables) if self._spec else {}
+
+    @environment_variables.setter
+    def environment_variables(self, value: dict[str, str]) -> None:
+        self._variables = {str(k): str(v) for k, v in value.items()}
 
     @property
     def content_hash(self) -> str:

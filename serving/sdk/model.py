@@ -8,6 +8,7 @@ from typing import Any
 
 from serving.errors import UserInputError
 from serving.registry import ModelRecord, Ref
+from serving.registry.frameworks import framework_id as _framework_id
 from serving.workspace import Workspace
 
 
@@ -21,30 +22,6 @@ class Framework:
     PYTORCH = "PyTorch"
     CUSTOM = "Custom"
     MULTI = "Multi"
-
-
-_FRAMEWORKS = {
-    "scikitlearn": "sklearn",
-    "sklearn": "sklearn",
-    "tensorflow": "tensorflow",
-    "tfkeras": "tensorflow",
-    "onnx": "onnx",
-    "custom": "custom",
-    "pytorch": "custom",
-    "multi": "custom",
-}
-
-
-def _framework_id(value: str | None) -> str | None:
-    if value is None:
-        return None
-    found = _FRAMEWORKS.get(value.lower())
-    if found is None:
-        raise UserInputError(
-            f"unknown model_framework {value!r}: use one of "
-            "ScikitLearn, TensorFlow, TfKeras, Onnx, PyTorch, Custom"
-        )
-    return found
 
 
 def _tag_filter(tags: Sequence[Any] | Mapping[str, str] | None) -> dict[str, str | None]:

@@ -69,18 +69,22 @@ def test_model_not_found_is_importable_from_both_places() -> None:
     assert model.ModelNotFoundException is exceptions.ModelNotFoundException
 
 
-def test_offline_run_logs_instead_of_failing(caplog: pytest.LogCaptureFixture) -> None:
+def test_offline_run_prints_instead_of_failing(capsys: pytest.CaptureFixture[str]) -> None:
+    """Outside a submitted run (a deployment, plain python): v1's _OfflineRun prints."""
     run_module = _shim("azureml.core.run")
-    caplog.set_level("INFO", logger="azureml.core.run")
     run = run_module.Run.get_context()
-    run.log("accuracy", 0.9)
+    assert run.id.startswith("OfflineRun_")
+    run.log("accuracy", 0.9, step=1)
     run.log_list("values", [1, 2])
     run.log_row("table", x=1)
     run.tag("stage", "test")
     run.complete()
     assert run.get_tags() == {"stage": "test"}
-    assert "run.log accuracy=0.9" in caplog.text
-    assert "run.log_list values=[1, 2]" in caplog.text
+    out = capsys.readouterr().out
+    assert "Attempted to log scalar metric accuracy:\n0.9" in out
+    assert "Attempted to log list metric values:\n[1, 2]" in out
+    for missing in ("experiment", "get_metrics", "register_model"):
+        assert not hasattr(run, missing)
 
 
 def test_model_data_collector(

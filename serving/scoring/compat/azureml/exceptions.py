@@ -21,3 +21,22 @@ class ModelNotFoundException(WebserviceException):
 
 class RunEnvironmentException(AzureMLException):
     """Raised by the real SDK outside a run; kept so ``except`` clauses still resolve."""
+
+
+from serving.runs.errors import (  # noqa: E402 - the run-side names, same classes as the SDK's
+    ActivityFailedException,
+    ExperimentExecutionException,
+    ModelPathNotFoundException,
+    UserErrorException,
+)
+
+__all__ = [
+    "ActivityFailedException",
+    "AzureMLException",
+    "ExperimentExecutionException",
+    "ModelNotFoundException",
+    "ModelPathNotFoundException",
+    "RunEnvironmentException",
+    "UserErrorException",
+    "WebserviceException",
+]

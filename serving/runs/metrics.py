@@ -1,0 +1,272 @@
+"""A run's metrics: an append-only JSON-lines file, written cheaply and read into Azure ML
+v1's shapes.
+
+Writing (:class:`MetricsWriter`): ``run.log`` appends a tuple to an in-memory list and
+returns; a daemon thread turns the list into lines and appends them to the file every
+``FLUSH_INTERVAL_S`` and at exit (or on :meth:`MetricsWriter.flush`). One ``write`` per
+batch on an ``O_APPEND`` descriptor, so a killed process loses at most its last batch and
+never leaves a torn line in the middle of the file (a partial last line is skipped by the
+reader, and the next writer starts on a new line). MLflow's synchronous logging stalling
+training loops is the known complaint this avoids.
+
+Reading (:func:`read_metrics`): v1's ``get_metrics()`` shapes: a name logged once maps to
+a bare value, logged more often to a list; ``log_list`` gives a list; rows and tables give
+``{column: [values]}`` (``{column: value}`` after a single ``log_row``); image and other
+artifact-backed metrics give their ``aml://`` location.
+
+Standard library only: training scripts import it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+FLUSH_INTERVAL_S = 0.25
+
+SCALAR, LIST, ROW, TABLE = "scalar", "list", "row", "table"
+ARTIFACT_KINDS = frozenset(
+    {"image", "confusion_matrix", "accuracy_table", "residuals", "predictions"}
+)
+
+_PLAIN = (int, float, str, bool, type(None))
+
+
+class MetricValueError(TypeError):
+    """A value that cannot be a metric (v1: UserErrorException / InvalidArgumentType)."""
+
+
+def to_plain(value: Any) -> Any:
+    """``value`` as a JSON scalar: numpy scalars become numbers (never strings, unlike v1's
+    ``repr`` of ``np.int64``); anything else that is not a scalar is refused."""
+    if type(value) in _PLAIN:
+        return value
+    item = getattr(value, "item", None)  # numpy scalars and 0-d arrays
+    if item is not None and getattr(value, "ndim", 0) == 0:
+        try:
+            plain = item()
+        except (TypeError, ValueError):
+            plain = None
+        if isinstance(plain, _PLAIN):
+            return plain
+    if isinstance(value, (int, float, str, bool)):  # subclasses (IntEnum, ...)
+        return value.__class__.__mro__[-2](value) if isinstance(value, bool) else _base(value)
+    raise MetricValueError(
+        f"metric values must be numbers, strings or booleans, not {type(value).__name__}"
+    )
+
+
+def _base(value: Any) -> Any:
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as strings JSON can hold; read back as floats."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__float__": repr(value)}
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict) and "__float__" in value:
+        return float(value["__float__"])
+    return value
+
+
+_writers: weakref.WeakSet[MetricsWriter] = weakref.WeakSet()
+
+
+def _flush_all() -> None:
+    for writer in list(_writers):
+        writer.flush()
+
+
+atexit.register(_flush_all)
+
+
+class MetricsWriter:
+    """Buffered appends to one metrics file, flushed by a background thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._pending: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._count = 0
+        _writers.add(self)
+
+    def add(
+        self, name: str, kind: str, value: Any, step: Any = None, description: str = ""
+    ) -> None:
+        """Queue one record (the caller has checked and converted ``value``)."""
+        self._pending.append((name, kind, value, step, time.time(), description))
+        if self._thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="serving-metrics", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(FLUSH_INTERVAL_S)
+            self._wake.clear()
+            self.flush()
+
+    @property
+    def written(self) -> int:
+        return self._count
+
+    def flush(self) -> None:
+        """Write everything queued so far (safe from any thread)."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            lines = [_line(*record) for record in batch]
+            self._append("".join(lines).encode("utf-8"))
+            self._count += len(batch)
+
+    def _append(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and _last_byte(self.path, size) != b"\n":
+                data = b"\n" + data  # a killed writer's torn line stays on its own
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
+def _last_byte(path: Path, size: int) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(size - 1)
+        return fh.read(1)
+
+
+def _line(name: str, kind: str, value: Any, step: Any, stamp: float, description: str) -> str:
+    record: dict[str, Any] = {"n": name, "k": kind, "v": value, "t": round(stamp, 6)}
+    if step is not None:
+        record["s"] = step
+    if description:
+        record["d"] = description
+    try:
+        return json.dumps(record, default=str, allow_nan=False) + "\n"
+    except ValueError:  # NaN or infinity somewhere inside
+        if isinstance(value, dict):
+            record["v"] = {
+                k: [_json_safe(x) for x in v] if isinstance(v, list) else _json_safe(v)
+                for k, v in value.items()
+            }
+        elif isinstance(value, list):
+            record["v"] = [_json_safe(x) for x in value]
+        else:
+            record["v"] = _json_safe(value)
+        return json.dumps(record, default=str) + "\n"
+
+
+def records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a metrics file in order (torn lines of killed writers skipped)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "n" in record:
+            yield record
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(x) for x in value]
+    if isinstance(value, dict) and "__float__" not in value:
+        return {k: _decode(v) for k, v in value.items()}
+    return _from_json(value)
+
+
+class _Shaper:
+    """Accumulates one name's records into its v1 shape."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.cells: list[Any] = []
+        self.columns: dict[str, list[Any]] = {}
+        self.rows = 0
+
+    def add(self, kind: str, value: Any) -> None:
+        value = _decode(value)
+        if kind in (ROW, TABLE) and isinstance(value, dict):
+            for col, cell in value.items():
+                cells = cell if kind == TABLE and isinstance(cell, list) else [cell]
+                self.columns.setdefault(col, []).extend(cells)
+            self.rows += 1 if kind == ROW else 2
+        elif kind == LIST and isinstance(value, list):
+            self.cells.extend(value)
+            self.kind = LIST
+        else:
+            self.cells.append(value)
+
+    def shape(self) -> Any:
+        if self.columns:
+            if self.rows == 1:
+                return {
+                    col: cells[0] if len(cells) == 1 else cells
+                    for col, cells in self.columns.items()
+                }
+            return self.columns
+        if self.kind == LIST:
+            return list(self.cells)
+        return self.cells[0] if len(self.cells) == 1 else list(self.cells)
+
+
+def read_metrics(path: Path, name: str | None = None) -> dict[str, Any]:
+    """``get_metrics()`` of the run whose metrics file is ``path``."""
+    shapers: dict[str, _Shaper] = {}
+    for record in records(path):
+        if name is not None and record["n"] != name:
+            continue
+        kind = str(record.get("k", SCALAR))
+        shaper = shapers.get(record["n"])
+        if shaper is None:
+            shaper = shapers[record["n"]] = _Shaper(kind)
+        shaper.add(kind, record.get("v"))
+    return {key: shaper.shape() for key, shaper in shapers.items()}
+
+
+def history(path: Path) -> dict[str, list[tuple[Any, Any, float]]]:
+    """Each numeric scalar metric's values in order as ``(step or index, value, time)``."""
+    out: dict[str, list[tuple[Any, Any, float]]] = {}
+    for record in records(path):
+        if record.get("k", SCALAR) not in (SCALAR, LIST):
+            continue
+        values = record.get("v")
+        series = out.setdefault(record["n"], [])
+        for value in values if isinstance(values, list) else [values]:
+            value = _from_json(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                step = record.get("s", len(series))
+                series.append((step, value, float(record.get("t", 0.0))))
+    return {key: series for key, series in out.items() if series}

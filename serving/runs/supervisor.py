@@ -1,0 +1,213 @@
+"""The run supervisor: one detached process per submitted run (``python -m
+serving.runs.supervisor WORKSPACE RUN_ID``), started by :mod:`serving.runs.submit`.
+
+It owns the run's status from then on: Queued (waiting for a slot on its compute target),
+Preparing (environment, working copy, data), Running, Finalizing (``outputs/`` collected),
+then Completed, Failed (with the exit status and the log's tail) or Canceled (on SIGTERM
+from ``cancel``: the script's whole process tree or container is ended first). Its own
+log is ``system_logs/supervisor.txt`` in the run folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from serving.errors import ServingError
+from serving.proc import tail
+from serving.registry.db import Database
+from serving.runs import records as rec
+from serving.runs.execution import Execution, Executor, Exit, Mount, Plan
+from serving.runs.records import RunRecord
+from serving.runs.store import STD_LOG, WORK_DIR, RunStore
+from serving.sourcefiles import WORKSPACE_DB
+
+if TYPE_CHECKING:
+    from serving.runs.compute import ComputeRecord
+
+CANCEL_GRACE_S = 10.0
+POLL_S = 0.2
+COMPAT_DIR = Path(__file__).resolve().parent.parent / "scoring" / "compat"
+
+
+def say(message: str) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4]
+    print(f"{stamp} {message}", flush=True)
+
+
+class Canceled(Exception):
+    """SIGTERM arrived: the run is being canceled."""
+
+
+class Supervisor:
+    def __init__(self, store: RunStore, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.cancelled = False
+        self.execution: Execution | None = None
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.cancelled = True
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise Canceled()
+
+    # -- the whole run ---------------------------------------------------------------------
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        record = self.store.get(self.run_id)
+        if record.terminal:
+            return 0
+        say(f"supervising run {self.run_id} (pid {os.getpid()})")
+        try:
+            self._execute(record)
+        except Canceled:
+            self._end(rec.CANCELED, {"code": "Canceled", "message": "the run was canceled"})
+        except ServingError as exc:
+            say(f"error: {exc.one_line()}")
+            self._end(rec.FAILED, {"code": "ServiceError", "message": exc.one_line()})
+        except Exception as exc:
+            say(traceback.format_exc())
+            self._end(
+                rec.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"}
+            )
+        finally:
+            shutil.rmtree(self.store.run_dir(self.run_id) / WORK_DIR, ignore_errors=True)
+        return 0
+
+    def _execute(self, record: RunRecord) -> None:
+        compute = self._compute(record)
+        executor = self._executor(compute)
+        self._claim_slot(compute)
+        self.check()
+        plan = self._plan(record, compute)
+        executor.prepare(plan, say)
+        self.check()
+        self.execution = executor.start(plan)
+        self.store.update_json(self.run_id, "supervisor", self.execution.describe())
+        self.store.set_status(self.run_id, rec.RUNNING)
+        say(f"running {' '.join(plan.script_argv)}")
+        ended = self._wait(self.execution, plan)
+        self._finish(plan, ended)
+
+    # -- steps -----------------------------------------------------------------------------
+    def _compute(self, record: RunRecord) -> ComputeRecord | None:
+        if record.target in ("local", ""):
+            return None
+        from serving.runs.compute import ComputeStore
+
+        found = ComputeStore(self.store.root, self.store.db).get(record.target)
+        return None if found.kind == "local" else found
+
+    def _executor(self, compute: ComputeRecord | None) -> Executor:
+        if compute is None:
+            from serving.runs.local_exec import LocalExecutor
+
+            return LocalExecutor()
+        from serving.runs.compute import executor_for
+
+        return executor_for(compute, None)
+
+    def _claim(self) -> None:
+        self.store.set_status(self.run_id, rec.PREPARING)
+
+    def _claim_slot(self, compute: ComputeRecord | None) -> None:
+        if compute is None:
+            self._claim()
+            return
+        from serving.runs.compute import wait_for_slot
+
+        self.store.set_status(self.run_id, rec.QUEUED)
+        say(f"queued for compute {compute.name}")
+        claimed = wait_for_slot(
+            self.store.db, self.run_id, compute, say, lambda: self.cancelled, self._claim
+        )
+        if not claimed:
+            raise Canceled()
+
+    def _plan(self, record: RunRecord, compute: ComputeRecord | None) -> Plan:
+        from serving.runs.plan import build_plan
+
+        return build_plan(self.store, record, compute.to_dict() if compute else {}, COMPAT_DIR)
+
+    def _wait(self, execution: Execution, plan: Plan) -> Exit:
+        deadline = (
+            None if not plan.max_run_duration_s else time.monotonic() + plan.max_run_duration_s
+        )
+        while True:
+            ended = execution.wait(POLL_S)
+            if ended is not None:
+                return ended
+            if self.cancelled:
+                say("cancel requested: ending the script's processes")
+                execution.terminate(CANCEL_GRACE_S)
+                raise Canceled()
+            if deadline is not None and time.monotonic() > deadline:
+                say(f"past max_run_duration_seconds ({plan.max_run_duration_s:g}): stopping it")
+                execution.terminate(CANCEL_GRACE_S)
+                raise ServingError(
+                    f"the run exceeded its max_run_duration_seconds of {plan.max_run_duration_s:g}"
+                )
+
+    def _finish(self, plan: Plan, ended: Exit) -> None:
+        self.store.set_status(self.run_id, rec.FINALIZING)
+        collect_outputs(plan.work_dir / "outputs", plan.run_dir / "outputs")
+        say(f"the script {ended.describe()}")
+        if ended.ok:
+            self._end(rec.COMPLETED, None)
+            return
+        log_tail = tail(plan.std_log, 25)
+        message = f"User program failed: the script {ended.describe()}"
+        self._end(
+            rec.FAILED,
+            {
+                "code": "UserError",
+                "message": message,
+                "exit_code": ended.code,
+                "log_tail": log_tail,
+            },
+        )
+
+    def _end(self, status: str, error: dict[str, Any] | None) -> None:
+        self.store.set_status(self.run_id, status, error=error)
+        say(f"run {self.run_id}: {self.store.get(self.run_id).status}")
+
+
+def collect_outputs(source: Path, dest: Path) -> None:
+    """Move the script's ``outputs/`` into the run folder (renames, same file system)."""
+    if not source.is_dir() or source.is_symlink():
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(source.rglob("*")):
+        target = dest / entry.relative_to(source)
+        if entry.is_dir() and not entry.is_symlink():
+            target.mkdir(parents=True, exist_ok=True)
+        elif entry.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(entry, target) if not entry.is_symlink() else shutil.copy2(entry, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m serving.runs.supervisor WORKSPACE RUN_ID", file=sys.stderr)
+        return 2
+    root = Path(args[0])
+    store = RunStore(root, Database(root / WORKSPACE_DB))
+    return Supervisor(store, args[1]).run()
+
+
+__all__ = ["STD_LOG", "Mount", "Supervisor", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,505 @@
+"""``Run``: Azure ML v1's run class, inside a training script and outside it.
+
+Inside a submitted run, ``Run.get_context()`` returns the run itself (found from the
+``AZUREML_RUN_ID`` and ``SERVING_RUN_WORKSPACE`` variables the supervisor sets); there
+``complete``, ``fail`` and ``cancel`` do not change the status (the supervisor owns it, from
+the script's exit). Outside one it returns an :class:`OfflineRun` that prints, unless
+``SERVING_OFFLINE_EXPERIMENT`` names an experiment to record offline runs into.
+
+Depends only on the standard library and the workspace layer: training environments hold
+the user's packages, not the platform's dependencies.
+"""
+
+from __future__ import annotations
+
+import atexit
+import getpass
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from serving.registry.frameworks import framework_id
+from serving.runs import artifacts, follow
+from serving.runs import metrics as m
+from serving.runs import records as rec
+from serving.runs.errors import (
+    ActivityFailedException,
+    ModelPathNotFoundException,
+    UserErrorException,
+)
+from serving.runs.logger import RunLogging
+from serving.runs.offline import OfflineRun
+from serving.runs.records import RunRecord
+from serving.runs.store import SNAPSHOT_DIR, STD_LOG, SYSTEM_LOG, RunStore
+
+if TYPE_CHECKING:
+    from serving.sdk.experiment import Experiment
+    from serving.workspace import Workspace
+
+RUN_ENV = "AZUREML_RUN_ID"
+WORKSPACE_ENV = "SERVING_RUN_WORKSPACE"
+OFFLINE_EXPERIMENT_ENV = "SERVING_OFFLINE_EXPERIMENT"
+_context: dict[str, Any] = {}
+
+
+class Run(RunLogging):
+    """A run of an experiment: ``Run(experiment, run_id)``."""
+
+    def __init__(
+        self, experiment: Experiment, run_id: str, outputs: str | None = None, **kwargs: Any
+    ) -> None:
+        self._experiment = experiment
+        self._store: RunStore = experiment._store
+        self._run_id = run_id
+        self._run_dir = self._store.run_dir(run_id)
+        self._record: RunRecord = self._store.get(run_id)
+        self._in_script = False
+        self._outputs = outputs
+
+    # -- finding runs ----------------------------------------------------------------------
+    @classmethod
+    def get_context(
+        cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any
+    ) -> Any:
+        """The run this script executes in, or an offline run outside one."""
+        run_id, root = os.environ.get(RUN_ENV), os.environ.get(WORKSPACE_ENV)
+        if run_id and root:
+            key = f"{root}:{run_id}"
+            if key not in _context:
+                run = cls._open(Path(root), run_id)
+                run._in_script = True
+                _context[key] = run
+            return _context[key]
+        offline_exp = os.environ.get(OFFLINE_EXPERIMENT_ENV)
+        if offline_exp:
+            return cls._recorded_offline(offline_exp)
+        if not allow_offline:
+            from serving.scoring.compat.azureml.exceptions import RunEnvironmentException
+
+            raise RunEnvironmentException("Could not load a submitted run: not inside a run")
+        return OfflineRun()
+
+    @classmethod
+    def _open(cls, root: Path, run_id: str) -> Run:
+        from serving.sdk.experiment import Experiment
+        from serving.sdk.workspace import Workspace
+
+        ws = Workspace(root)
+        record = RunStore(ws.path, ws.db).get(run_id)
+        return cls(Experiment(ws, record.experiment, _create=False), run_id)
+
+    @classmethod
+    def _recorded_offline(cls, experiment_name: str) -> Run:
+        key = f"offline:{experiment_name}"
+        if key not in _context:
+            from serving.sdk.experiment import Experiment
+            from serving.sdk.workspace import Workspace
+
+            started = Experiment(Workspace.discover(), experiment_name).start_logging()
+            atexit.register(started._finish_offline)
+            _context[key] = started
+        run: Run = _context[key]
+        return run
+
+    def _finish_offline(self) -> None:
+        if not self._store.get(self._run_id).terminal:
+            self.complete()
+
+    @classmethod
+    def get(cls, workspace: Workspace, run_id: str) -> Run:
+        from serving.sdk.experiment import Experiment
+
+        record = RunStore(workspace.path, workspace.db).get(run_id)
+        return cls(Experiment(workspace, record.experiment, _create=False), run_id)
+
+    # -- identity --------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._run_id
+
+    @property
+    def name(self) -> str:
+        return self._run_id
+
+    @property
+    def experiment(self) -> Experiment:
+        return self._experiment
+
+    @property
+    def record(self) -> RunRecord:
+        return self._store.find(self._run_id)
+
+    @property
+    def number(self) -> int:
+        return self._record.number
+
+    @property
+    def type(self) -> str:
+        return self._record.kind
+
+    @property
+    def display_name(self) -> str:
+        return self.record.display_name or self._run_id
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        with self._store.db.write() as conn:
+            conn.execute("UPDATE runs SET display_name = ? WHERE id = ?", (value, self._run_id))
+
+    @property
+    def status(self) -> str:
+        return self.get_status()
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        return self.get_tags()
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return self.get_properties()
+
+    @property
+    def parent(self) -> Run | None:
+        parent_id = self._record.parent_id
+        return None if parent_id is None else Run(self._experiment, parent_id)
+
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def output_datasets(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        return (
+            f"Run(Experiment: {self._experiment.name},\nId: {self._run_id},\n"
+            f"Type: {self.type},\nStatus: {self.get_status()})"
+        )
+
+    # -- status and details ----------------------------------------------------------------
+    def get_status(self) -> str:
+        return self.record.status
+
+    def get_details(self) -> dict[str, Any]:
+        record = self.record
+        props = dict(record.properties)
+        if record.snapshot_id:
+            props.setdefault("ContentSnapshotId", record.snapshot_id)
+        details: dict[str, Any] = {
+            "runId": record.id,
+            "target": record.target,
+            "status": record.status,
+            "startTimeUtc": record.started_at,
+            "endTimeUtc": record.ended_at,
+            "properties": props,
+            "inputDatasets": [],
+            "outputDatasets": [],
+            "runDefinition": dict(record.definition),
+            "logFiles": self._log_files(),
+            "submittedBy": record.definition.get("submitted_by") or getpass.getuser(),
+        }
+        if record.error:
+            details["error"] = {"error": record.error}
+        if record.warnings:
+            details["warnings"] = [{"message": w} for w in record.warnings]
+        return details
+
+    def _log_files(self) -> dict[str, str]:
+        names = artifacts.names(self._run_dir)
+        logs = [
+            n
+            for n in names
+            if n.startswith(("user_logs/", "system_logs/", "logs/", "azureml-logs/"))
+        ]
+        return {n: str(self._run_dir / n) for n in logs}
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        details = self.get_details()
+        details["logFiles"] = {
+            n: Path(p).read_text(encoding="utf-8", errors="replace")
+            for n, p in details["logFiles"].items()
+        }
+        return details
+
+    def get_portal_url(self) -> str:
+        return self._run_dir.as_uri()
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+    ) -> dict[str, Any]:
+        """Wait for the run to end (streaming its log with ``show_output``); a Failed run
+        raises :class:`ActivityFailedException` with its error."""
+        if self._in_script:
+            raise UserErrorException("a run cannot wait for itself to complete")
+        record = follow.wait(
+            self._store, self._run_id, out=follow.default_out() if show_output else None
+        )
+        if raise_on_error and record.status == rec.FAILED:
+            raise ActivityFailedException(error_details={"error": record.error or {}})
+        return self.get_details()
+
+    # -- metrics ---------------------------------------------------------------------------
+    def get_metrics(
+        self,
+        name: str | None = None,
+        recursive: bool = False,
+        run_type: str | None = None,
+        populate: bool = False,
+    ) -> dict[str, Any]:
+        """v1's shapes: a bare value for a name logged once, a list for one logged more
+        often, ``{column: [...]}`` for tables; ``{run_id: {...}}`` with ``recursive``."""
+        self._metrics.flush()
+        own = m.read_metrics(self._run_dir / "metrics.jsonl", name)
+        if populate:
+            own = {k: self._populate(v) for k, v in own.items()}
+        if not recursive:
+            return own
+        out = {self._run_id: own}
+        for child in self.get_children(recursive=True):
+            if run_type is None or child.type == run_type:
+                out[child.id] = child.get_metrics(name, populate=populate)
+        return out
+
+    def _populate(self, value: Any) -> Any:
+        prefix = f"aml://artifactId/ExperimentRun/dcid.{self._run_id}/"
+        if isinstance(value, str) and value.startswith(prefix):
+            path = self._run_dir / value[len(prefix) :]
+            if path.suffix == ".json" and path.is_file():
+                import json
+
+                return json.loads(path.read_text(encoding="utf-8"))
+            return str(path)
+        return value
+
+    # -- children --------------------------------------------------------------------------
+    def child_run(
+        self, name: str | None = None, run_id: str | None = None, outputs: str | None = None
+    ) -> Run:
+        """A child run, Running at once; ``complete()`` uploads its ``outputs`` folder."""
+        record = self._store.create_run(
+            self._experiment.name,
+            kind=rec.CHILD,
+            target=self._record.target,
+            run_id=run_id or f"{self._run_id}_{uuid.uuid4().hex[:8]}",
+            parent_id=self._run_id,
+            display_name=name,
+            status=rec.RUNNING,
+        )
+        self._store.set_status(record.id, rec.RUNNING)
+        return Run(self._experiment, record.id, outputs=outputs)
+
+    def create_children(
+        self,
+        count: int | None = None,
+        tag_key: str | None = None,
+        tag_values: Sequence[str] | None = None,
+    ) -> list[Run]:
+        total = len(tag_values) if tag_values is not None else int(count or 0)
+        if total > 100:
+            raise UserErrorException("create_children makes at most 100 runs at once")
+        children = [self.child_run() for _ in range(total)]
+        if tag_key is not None and tag_values is not None:
+            for child, value in zip(children, tag_values, strict=True):
+                child.tag(tag_key, value)
+        return children
+
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[Run]:
+        for record in reversed(self._store.list(parent_id=self._run_id)):
+            if (
+                (type is None or record.kind == type)
+                and (status is None or record.status == status)
+                and _tags_match(record.tags, tags)
+            ):
+                yield Run(self._experiment, record.id)
+            if recursive:
+                yield from Run(self._experiment, record.id).get_children(
+                    recursive=True, tags=tags, type=type, status=status
+                )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._store.set_status(self._run_id, rec.RUNNING)
+
+    def complete(self, _set_status: bool = True) -> None:
+        """Ends an interactive or child run; inside a submitted script only flushes (the
+        status comes from the script's exit)."""
+        self._metrics.flush()
+        if self._in_script or not _set_status:
+            return
+        if self._outputs and Path(self._outputs).is_dir():
+            self.upload_folder("outputs", self._outputs)
+        self._store.set_status(self._run_id, rec.COMPLETED)
+
+    def fail(
+        self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True
+    ) -> None:
+        self._metrics.flush()
+        if self._in_script or not _set_status:
+            return
+        error = {
+            "code": error_code or "UserError",
+            "message": str(error_details or "the run was failed"),
+        }
+        self._store.set_status(self._run_id, rec.FAILED, error=error)
+
+    def cancel(self) -> None:
+        if self._in_script:
+            warnings.warn("a submitted run cannot cancel itself; the call is ignored", stacklevel=2)
+            return
+        from serving.runs.control import cancel
+
+        cancel(self._store, self._run_id)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: object) -> None:
+        if exc is not None:
+            self.fail(error_details=f"{type(exc).__name__}: {exc}")
+        else:
+            self.complete()
+
+    # -- files -----------------------------------------------------------------------------
+    def get_file_names(self) -> list[str]:
+        return artifacts.names(self._run_dir)
+
+    def download_file(
+        self,
+        name: str,
+        output_file_path: str | Path | None = None,
+        _validate_checksum: bool = False,
+    ) -> None:
+        source = artifacts.artifact_path(self._run_dir, name)
+        if not source.is_file():
+            raise UserErrorException(
+                f"run {self._run_id} has no file {name}; it has: {self.get_file_names()}"
+            )
+        dest = Path(output_file_path) if output_file_path else Path(Path(name).name)
+        if dest.is_dir():
+            dest = dest / Path(name).name
+        artifacts.write_atomic(dest, source)
+
+    def download_files(
+        self,
+        prefix: str | None = None,
+        output_directory: str | Path | None = None,
+        output_paths: Sequence[str] | None = None,
+        batch_size: int = 100,
+        append_prefix: bool = True,
+        timeout_seconds: int | None = None,
+    ) -> list[str]:
+        wanted = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
+        root = Path(output_directory) if output_directory else Path.cwd()
+        done = []
+        for i, name in enumerate(wanted):
+            rel = name if append_prefix or not prefix else name[len(prefix) :].lstrip("/")
+            dest = Path(output_paths[i]) if output_paths else root / rel
+            artifacts.write_atomic(dest, self._run_dir / name)
+            done.append(str(dest))
+        return done
+
+    def get_all_logs(self, destination: str | Path | None = None) -> list[str]:
+        dest = Path(destination or "logs")
+        return [self._copy_out(n, dest) for n in self._log_files()]
+
+    def _copy_out(self, name: str, root: Path) -> str:
+        artifacts.write_atomic(root / name, self._run_dir / name)
+        return str(root / name)
+
+    def get_snapshot_id(self) -> str | None:
+        return self.record.snapshot_id
+
+    def restore_snapshot(
+        self, snapshot_id: str | None = None, path: str | Path | None = None
+    ) -> str:
+        """The run's snapshot as a zip file (in ``path`` or the temp folder)."""
+        source = self._run_dir / SNAPSHOT_DIR
+        folder = Path(path) if path else Path(tempfile.gettempdir())
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{snapshot_id or self.get_snapshot_id() or self._run_id}.zip"
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+            for file in sorted(p for p in source.rglob("*") if p.is_file()):
+                zf.write(file, file.relative_to(source).as_posix())
+        return str(target)
+
+    # -- models ----------------------------------------------------------------------------
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, str] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        description: str | None = None,
+        datasets: Any = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Register a file or folder of the run's artifacts (``outputs/model.pkl``) as a
+        new model version, with the run as its lineage."""
+        self._metrics.flush()
+        wanted = (
+            str(model_path if model_path is not None else model_name).replace("\\", "/").strip("/")
+        )
+        found = artifacts.matching(self._run_dir, wanted)
+        if not found:
+            raise ModelPathNotFoundException(
+                f"Could not locate the provided model_path {wanted} in the set of files "
+                f"uploaded to the run: {self.get_file_names()}"
+            )
+        source = self._run_dir / wanted
+        lineage = {"experiment_name": self._experiment.name, "run_id": self._run_id}
+        ws = self._experiment.workspace
+        record = ws.models.register(
+            source,
+            model_name,
+            tags=tags,
+            properties={**lineage, **dict(properties or {})},
+            description=description,
+            framework=framework_id(model_framework),
+            framework_version=model_framework_version,
+            run_id=self._run_id,
+        )
+        try:
+            from serving.sdk.model import Model
+        except ImportError:  # a training environment without the SDK's dependencies
+            return record
+        return Model._wrap(ws, record)
+
+    def clean(self) -> None:
+        """Remove the run's working copy if one is left (a crashed supervisor's)."""
+        shutil.rmtree(self._run_dir / ".work", ignore_errors=True)
+
+
+def _tags_match(have: Mapping[str, Any], wanted: Any) -> bool:
+    if not wanted:
+        return True
+    if isinstance(wanted, str):
+        return wanted in have
+    if isinstance(wanted, Mapping):
+        return all(have.get(k) == v for k, v in wanted.items())
+    return all(k in have for k in wanted)
+
+
+__all__ = ["STD_LOG", "SYSTEM_LOG", "Run"]
