@@ -15,6 +15,8 @@ import click
 
 from serving import __version__
 from serving.cli.common import debug_option, err, format_option, say, workspace_option
+from serving.cli.compute import compute
+from serving.cli.datastores import datastores
 from serving.cli.endpoints import deploy, endpoints
 from serving.cli.envs import envs
 from serving.cli.loadtest import loadtest
@@ -39,6 +41,8 @@ cli.add_command(envs)
 cli.add_command(deploy)
 cli.add_command(endpoints)
 cli.add_command(loadtest)
+cli.add_command(compute)
+cli.add_command(datastores)
 
 
 def _register_optional() -> None:
