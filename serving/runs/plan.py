@@ -96,9 +96,10 @@ def build_plan(
     if isinstance(spec, dict):
         env.update({str(k): str(v) for k, v in (spec.get("variables") or {}).items()})
     env.update({str(k): str(v) for k, v in (definition.get("environment_variables") or {}).items()})
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(compat_dir), env.get("PYTHONPATH", "")) if p
-    )
+    shims = [str(compat_dir)]
+    if compute.get("kind") not in (None, "local"):  # containers see only serving/ of it
+        shims.append(str(Path(__file__).resolve().parents[2]))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (*shims, env.get("PYTHONPATH", "")) if p)
     duration = definition.get("max_run_duration_seconds")
     return Plan(
         run_id=record.id,
