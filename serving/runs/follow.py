@@ -14,11 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from serving.runs import records as rec
 from serving.runs.errors import ExperimentExecutionException
 from serving.runs.records import RunRecord
-from serving.runs.store import STD_LOG, RunStore
+from serving.runs.store import STD_LOG, SYSTEM_LOG, RunStore
 
 POLL_S = 0.2
+_BEFORE_SCRIPT = frozenset({rec.NOT_STARTED, rec.QUEUED, rec.PREPARING})
 
 
 class LogTail:
@@ -61,6 +63,7 @@ def wait(
     """Block until the run ends; with ``out``, stream its log there in v1's format."""
     record = store.find(run_id)
     tail = LogTail(store.run_dir(run_id) / STD_LOG)
+    preparing = LogTail(store.run_dir(run_id) / SYSTEM_LOG)
     if out is not None:
         out.write(f"RunId: {run_id}\nWeb View: {store.run_dir(run_id).as_uri()}\n\n")
         out.write(f"Streaming {STD_LOG}\n{'=' * (10 + len(STD_LOG))}\n\n")
@@ -69,6 +72,8 @@ def wait(
     try:
         while not record.terminal:
             if out is not None:
+                if record.status in _BEFORE_SCRIPT:  # environment builds show their progress
+                    _emit(out, preparing.read())
                 _emit(out, tail.read())
             if on_poll is not None:
                 on_poll(record)
