@@ -23,6 +23,7 @@ from serving.runs.errors import UserErrorException
 from serving.runs.store import RunStore
 
 _NOT_SCALAR = (list, tuple, range, set, types.GeneratorType)
+_FAST = frozenset({int, float, str, bool, type(None)})
 TAG_LIMIT = 50
 _writers: dict[Path, m.MetricsWriter] = {}
 
@@ -62,14 +63,21 @@ class RunLogging:
 
     @property
     def _metrics(self) -> m.MetricsWriter:
-        return writer_for(self._run_dir / "metrics.jsonl")
+        writer: m.MetricsWriter | None = self.__dict__.get("_writer")
+        if writer is None:
+            writer = self.__dict__["_writer"] = writer_for(self._run_dir / "metrics.jsonl")
+        return writer
 
     # -- metrics ---------------------------------------------------------------------------
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Log one value; the same name again builds a list."""
-        if isinstance(value, _NOT_SCALAR):
-            raise UserErrorException("run.log does not support list type. Use run.log_list instead")
-        self._metrics.add(name, m.SCALAR, _scalar(value), step, description)
+        if type(value) not in _FAST:
+            if isinstance(value, _NOT_SCALAR):
+                raise UserErrorException(
+                    "run.log does not support list type. Use run.log_list instead"
+                )
+            value = _scalar(value)
+        self._metrics.add(name, m.SCALAR, value, step, description)
 
     def log_list(self, name: str, value: Sequence[Any], description: str = "") -> None:
         self._metrics.add(name, m.LIST, [_scalar(v) for v in value], None, description)

@@ -20,6 +20,7 @@ Standard library only: training scripts import it.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import math
 import os
@@ -38,6 +39,7 @@ ARTIFACT_KINDS = frozenset(
 )
 
 _PLAIN = (int, float, str, bool, type(None))
+_now = time.time
 
 
 class MetricValueError(TypeError):
@@ -161,7 +163,21 @@ def _last_byte(path: Path, size: int) -> bytes:
         return fh.read(1)
 
 
+@functools.lru_cache(maxsize=1024)
+def _name_json(name: str) -> str:
+    return json.dumps(name)
+
+
 def _line(name: str, kind: str, value: Any, step: Any, stamp: float, description: str) -> str:
+    kind_of = type(value)
+    if (
+        kind == SCALAR
+        and not description
+        and (kind_of is int or (kind_of is float and math.isfinite(value)))
+        and (step is None or type(step) is int)
+    ):  # the common case, formatted without building a dict (repr is valid JSON here)
+        at = "" if step is None else f',"s":{step}'
+        return f'{{"n":{_name_json(name)},"k":"scalar","v":{value!r}{at},"t":{stamp:.6f}}}\n'
     record: dict[str, Any] = {"n": name, "k": kind, "v": value, "t": round(stamp, 6)}
     if step is not None:
         record["s"] = step
