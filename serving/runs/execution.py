@@ -50,6 +50,8 @@ class Plan:
     """The compute target's record (``{"name", "kind", "spec"}``); ``{}`` is local."""
     mounts: list[Mount] = field(default_factory=list)
     max_run_duration_s: float | None = None
+    data: dict[str, Path] = field(default_factory=dict)
+    """Where each data reference was materialised (upload-mode ones are copied back)."""
 
 
 @dataclass(frozen=True)

@@ -114,4 +114,5 @@ def build_plan(
         compute=compute,
         mounts=mounts,
         max_run_duration_s=float(duration) if duration else None,
+        data=paths,
     )

@@ -162,6 +162,8 @@ class Supervisor:
     def _finish(self, plan: Plan, ended: Exit) -> None:
         self.store.set_status(self.run_id, rec.FINALIZING)
         collect_outputs(plan.work_dir / "outputs", plan.run_dir / "outputs")
+        if ended.ok:
+            self._upload_data(plan)
         say(f"the script {ended.describe()}")
         if ended.ok:
             self._end(rec.COMPLETED, None)
@@ -178,7 +180,19 @@ class Supervisor:
             },
         )
 
+    def _upload_data(self, plan: Plan) -> None:
+        refs = self.store.get(self.run_id).definition.get("data_references") or {}
+        if any(ref.get("mode") == "upload" for ref in refs.values()):
+            from serving.runs.datastores import DatastoreStore, upload_outputs
+
+            copied = upload_outputs(DatastoreStore(self.store.root, self.store.db), refs, plan.data)
+            say(f"uploaded {copied} files to datastores")
+
     def _end(self, status: str, error: dict[str, Any] | None) -> None:
+        """Record the end; what the script wrote to outputs/ is kept whatever the end
+        (a canceled or failed run's outputs can be looked at)."""
+        run_dir = self.store.run_dir(self.run_id)
+        collect_outputs(run_dir / WORK_DIR / "outputs", run_dir / "outputs")
         self.store.set_status(self.run_id, status, error=error)
         say(f"run {self.run_id}: {self.store.get(self.run_id).status}")
 
