@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from serving.runs import records as rec
+from serving.runs.compute import ComputeStore
 from serving.sdk import AmlCompute, ComputeTarget, Environment, Experiment, ScriptRunConfig
 from serving.sdk.workspace import Workspace
 from tests.helpers import DOCKER_TIMEOUT
@@ -74,3 +75,21 @@ def test_docker_compute_queue_metrics_outputs_cancel(
     sleeper.cancel()
     assert sleeper.get_status() == rec.CANCELED
     assert not engine.containers.list(all=True, filters={"label": f"serving.run={sleeper.id}"})
+
+
+def test_a_run_out_of_memory_is_failed(base_image: str, tmp_path: Path) -> None:
+    ws = Workspace.create(path=tmp_path / "proj")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(
+        "print('allocating', flush=True)\nblocks = [bytearray(32 * 2**20) for _ in range(64)]\n"
+    )
+    ComputeStore(ws.path, ws.db).create("small", memory="128m")
+    config = ScriptRunConfig(str(src), "train.py", compute_target="small")
+    config.run_config.environment = Environment("runtime-only")
+    run = Experiment(ws, "oom").submit(config)
+    run.wait_for_completion(raise_on_error=False)
+    record = run.record
+    assert record.status == rec.FAILED
+    assert record.error is not None and "out of memory" in record.error["message"]
+    assert "allocating" in record.error["log_tail"]
