@@ -43,9 +43,9 @@ FRAMEWORK_ALIASES = {
 
 
 def framework_id(value: str | None) -> str | None:
+    """The registry id of an Azure ``Model.Framework`` name (None stays None)."""
     if value is None:
         return None
-    """The registry id of an Azure ``Model.Framework`` name (None stays None)."""
     found = FRAMEWORK_ALIASES.get(value.lower())
     if found is None:
         raise UserInputError(
@@ -53,7 +53,6 @@ def framework_id(value: str | None) -> str | None:
             "ScikitLearn, TensorFlow, TfKeras, Onnx, PyTorch, Custom"
         )
     return found
-
 
 
 def _installed(dist: str) -> str | None:

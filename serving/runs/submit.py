@@ -23,9 +23,6 @@ from serving.runs.records import RunRecord
 from serving.runs.snapshot import take_snapshot
 from serving.runs.store import SYSTEM_LOG, RunStore
 
-if sys.version_info >= (3, 11):
-    pass
-
 
 @dataclass(frozen=True)
 class ScriptJob:

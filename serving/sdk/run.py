@@ -24,18 +24,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from serving.registry.frameworks import framework_id
 from serving.runs import artifacts, follow
 from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs.errors import (
     ActivityFailedException,
-    ModelPathNotFoundException,
     UserErrorException,
 )
 from serving.runs.logger import RunLogging
 from serving.runs.offline import OfflineRun
 from serving.runs.records import RunRecord
+from serving.runs.registration import register_from_run
 from serving.runs.store import SNAPSHOT_DIR, STD_LOG, SYSTEM_LOG, RunStore
 
 if TYPE_CHECKING:
@@ -459,27 +458,17 @@ class Run(RunLogging):
         """Register a file or folder of the run's artifacts (``outputs/model.pkl``) as a
         new model version, with the run as its lineage."""
         self._metrics.flush()
-        wanted = (
-            str(model_path if model_path is not None else model_name).replace("\\", "/").strip("/")
-        )
-        found = artifacts.matching(self._run_dir, wanted)
-        if not found:
-            raise ModelPathNotFoundException(
-                f"Could not locate the provided model_path {wanted} in the set of files "
-                f"uploaded to the run: {self.get_file_names()}"
-            )
-        source = self._run_dir / wanted
-        lineage = {"experiment_name": self._experiment.name, "run_id": self._run_id}
         ws = self._experiment.workspace
-        record = ws.models.register(
-            source,
+        record = register_from_run(
+            ws,
+            self._run_id,
             model_name,
+            model_path,
             tags=tags,
-            properties={**lineage, **dict(properties or {})},
+            properties=properties,
             description=description,
-            framework=framework_id(model_framework),
-            framework_version=model_framework_version,
-            run_id=self._run_id,
+            model_framework=model_framework,
+            model_framework_version=model_framework_version,
         )
         try:
             from serving.sdk.model import Model

@@ -171,7 +171,7 @@ class ScriptRunConfig:
             refs[name] = found[1] if found else dict(value)
         environment, interpreter = environment_payload(config.environment)
         return ScriptJob(
-            source_directory=Path(self.source_directory),
+            source_directory=Path(self.source_directory).resolve(),
             script=config.script,
             arguments=stringify(arguments),
             environment=environment,
