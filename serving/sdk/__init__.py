@@ -35,6 +35,9 @@ _WHERE = {
     "ScriptRunConfig": "script_run",
     "RunConfiguration": "script_run",
     "Datastore": "datastore",
+    "Estimator": "estimator",
+    "SKLearn": "estimator",
+    "TensorFlow": "estimator",
     "ComputeTarget": "compute",
     "AmlCompute": "compute",
     "DockerCompute": "compute",
@@ -60,6 +63,7 @@ __all__ = [
     "DockerCompute",
     "DockerDeployment",
     "Environment",
+    "Estimator",
     "Experiment",
     "ExperimentExecutionException",
     "GpuUnavailableWarning",
@@ -71,7 +75,9 @@ __all__ = [
     "ModelPathNotFoundException",
     "Run",
     "RunConfiguration",
+    "SKLearn",
     "ScriptRunConfig",
+    "TensorFlow",
     "UserErrorException",
     "Webservice",
     "WebserviceException",
@@ -94,6 +100,7 @@ if TYPE_CHECKING:
     )
     from serving.sdk.datastore import DataReference, Datastore
     from serving.sdk.environment import Environment
+    from serving.sdk.estimator import Estimator, SKLearn, TensorFlow
     from serving.sdk.experiment import Experiment
     from serving.sdk.model import Model
     from serving.sdk.run import Run

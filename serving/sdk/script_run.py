@@ -168,7 +168,8 @@ class ScriptRunConfig:
         arguments, refs = collect_references(config.arguments)
         for name, value in config.data_references.items():
             found = _reference_config(value)
-            refs[name] = found[1] if found else dict(value)
+            as_dict = getattr(value, "to_dict", None)  # v1: {name: dref.to_config()}
+            refs[name] = found[1] if found else (as_dict() if as_dict else dict(value))
         environment, interpreter = environment_payload(config.environment)
         return ScriptJob(
             source_directory=Path(self.source_directory).resolve(),

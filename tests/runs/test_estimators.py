@@ -163,12 +163,6 @@ def test_entry_script_is_needed(source: Path) -> None:
         est.to_script_run_config()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="core bug: ScriptRunConfig.to_job calls dict() on a DataReferenceConfig "
-    "(serving/sdk/script_run.py, to_job: use its to_dict())",
-)
 def test_script_run_config_migration_idiom(sws: Workspace, source: Path) -> None:
     """v1's estimator-migration guide: ``str(dref)`` plus ``data_references`` by hand."""
     dref = sws.get_default_datastore().as_mount()
