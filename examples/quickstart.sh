@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# The main job end to end on the embedded default (the local target, nothing but Python):
-# create a workspace, train the digits model, register it and its environment, deploy it,
-# and score it with a JSON POST. Safe to run again (it adds a model version and redeploys).
+# The main job end to end on the embedded default (local compute and the local target,
+# nothing but Python): create a workspace, submit the digits training script as a run,
+# register the model from the run (its lineage: run and experiment), register the
+# environment, deploy, and score with a JSON POST. Safe to run again (a new run, a new
+# model version, a redeploy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 serving workspace create . --name quickstart
-python scoring_templates/sklearn/train.py --output out/quickstart/model.pkl
-serving models register out/quickstart/model.pkl --name digits --tag source=quickstart
+echo "training as a run on local compute (its environment is built once, then reused)"
+run_id=$(serving runs submit scoring_templates/sklearn/train.py --experiment quickstart \
+    --env scoring_templates/sklearn/env.yml -o json \
+    | python -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+serving runs metrics "$run_id"
+serving runs register "$run_id" --name digits --path outputs/model.pkl --tag source=quickstart
+serving models show digits
 serving envs register -f scoring_templates/sklearn/env.yml
 serving deploy digits-svc --model digits --entry-script scoring_templates/sklearn/score.py \
     --env digits-env --overwrite
