@@ -24,9 +24,18 @@ import numpy as np
 #     from azureml.core.model import InferenceConfig
 #     from azureml.core.webservice import LocalWebservice
 #     from azureml.train.sklearn import SKLearn
-from serving.sdk import Environment, Experiment, InferenceConfig, LocalWebservice, Model, Workspace
-from serving.sdk.compute import AmlCompute, ComputeTarget, ComputeTargetException
-from serving.sdk.estimator import SKLearn
+from serving.sdk import (
+    AmlCompute,
+    ComputeTarget,
+    ComputeTargetException,
+    Environment,
+    Experiment,
+    InferenceConfig,
+    LocalWebservice,
+    Model,
+    SKLearn,
+    Workspace,
+)
 
 script_folder = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, script_folder)

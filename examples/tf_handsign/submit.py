@@ -18,8 +18,15 @@ import numpy as np
 #     from azureml.core.model import InferenceConfig
 #     from azureml.core.webservice import LocalWebservice
 #     from azureml.train.dnn import TensorFlow
-from serving.sdk import Environment, Experiment, InferenceConfig, LocalWebservice, Model, Workspace
-from serving.sdk.estimator import TensorFlow
+from serving.sdk import (
+    Environment,
+    Experiment,
+    InferenceConfig,
+    LocalWebservice,
+    Model,
+    TensorFlow,
+    Workspace,
+)
 
 script_folder = os.path.dirname(os.path.abspath(__file__))
 template = os.path.join(script_folder, os.pardir, os.pardir, "scoring_templates", "tensorflow")

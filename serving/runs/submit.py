@@ -125,8 +125,6 @@ def start_supervisor(store: RunStore, run_id: str) -> ProcessRef:
     log = store.run_dir(run_id) / SYSTEM_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     with no_interrupt(), log.open("ab") as out:
         proc = subprocess.Popen(
             supervisor_argv(store, run_id),
