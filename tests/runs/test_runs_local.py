@@ -287,3 +287,19 @@ def test_interactive_run_and_child_runs(sws: Workspace, tmp_path: Path) -> None:
     assert [r.id for r in exp.get_runs()] == [run.id]
     assert Run(exp, run.id).get_metrics() == {"a": 1}
     assert sws.get_run(child.id).parent is not None
+
+
+def test_cli_killed_while_streaming_the_run_still_completes(sws: Workspace, tmp_path: Path) -> None:
+    write(
+        tmp_path / "src", "train.py", "import time\nprint('started', flush=True)\ntime.sleep(2)\n"
+    )
+    env = {**os.environ, "SERVING_WORKSPACE": str(sws.path)}
+    argv = [sys.executable, "-m", "serving", "runs", "submit", str(tmp_path / "src/train.py")]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "started" in line:  # the CLI is streaming the log
+                break
+        proc.send_signal(signal.SIGKILL)
+    (record,) = sws.runs.list()
+    assert wait_status(sws.runs, record.id) == "Completed"
