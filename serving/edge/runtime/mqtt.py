@@ -1,0 +1,71 @@
+"""paho-mqtt 2.x clients as every edge process uses them: MQTT 5, callback API version 2,
+fixed client ids with persistent sessions (the broker queues QoS 1 messages for a module
+while it is down), automatic reconnects, and user properties as plain dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+"""How long the broker keeps a disconnected client's session and queued messages."""
+KEEPALIVE_S = 15
+INFLIGHT = 100
+"""QoS 1 messages a client sends before waiting for acknowledgements."""
+
+
+def make_client(client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
+    """An MQTT 5 client; ``manual_ack``: inputs are acknowledged by the caller
+    (:meth:`mqtt.Client.ack`) once their outcome is safe, not when the callback returns."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    client.max_inflight_messages_set(INFLIGHT)
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(min_delay=1, max_delay=2)
+    return client
+
+
+def connect(client: mqtt.Client, host: str, port: int, *, persistent: bool = True) -> None:
+    """Start connecting in the background (``loop_start`` afterwards); a persistent session
+    survives disconnects for :data:`SESSION_EXPIRY_S`."""
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = SESSION_EXPIRY_S if persistent else 0
+    client.connect_async(
+        host, port, keepalive=KEEPALIVE_S, clean_start=not persistent, properties=props
+    )
+
+
+def user_properties(message: mqtt.MQTTMessage) -> dict[str, str]:
+    """A received message's MQTT 5 user properties (the last value of a repeated key)."""
+    props = getattr(message, "properties", None)
+    pairs = getattr(props, "UserProperty", None) or []
+    return {str(k): str(v) for k, v in pairs}
+
+
+def expiry(message: mqtt.MQTTMessage) -> float | None:
+    """A received message's remaining expiry interval in seconds, if it has one."""
+    props = getattr(message, "properties", None)
+    value = getattr(props, "MessageExpiryInterval", None)
+    return float(value) if value is not None else None
+
+
+def publish_properties(
+    user: Mapping[str, str], *, expiry_s: float | None = None, json_body: bool = True
+) -> Properties:
+    """PUBLISH properties: user properties, content type and, if set, message expiry."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    if user:
+        props.UserProperty = list(user.items())
+    if json_body:
+        props.ContentType = "application/json"
+    if expiry_s is not None:
+        props.MessageExpiryInterval = max(1, int(expiry_s))
+    return props
