@@ -40,9 +40,27 @@ AUTO = "auto"
 REPOSITORY = "serving-runtime"
 RUNTIME_WHEELS = "runtime/wheelhouse"
 """Where a flavour's wheels (and the requirements.txt to install) sit in a build context."""
-RUNTIME_PARTS = ("__init__.py", "config.py", "errors.py", "scoring", "server")
+RUNTIME_PARTS = (
+    "__init__.py",
+    "config.py",
+    "errors.py",
+    "scoring",
+    "server",
+    "edge/__init__.py",
+    "edge/runtime",
+    # the azureml shims' run side (``azureml.core`` imports ``Run``): standard library only
+    "proc.py",
+    "sourcefiles.py",
+    "workspace.py",
+    "registry",
+    "runs",
+    "sdk/__init__.py",
+    "sdk/run.py",
+)
 """The parts of the ``serving`` package a scoring server imports (checked by import-linter:
-the server depends on scoring, config and errors only)."""
+the server depends on scoring, config and errors only), the edge-mode bridge
+(``python -m serving.edge.runtime``: scoring, server logging and paho-mqtt), and what the
+``azureml`` shims import for ``Run`` (``azureml.core`` fails to import without it)."""
 
 
 @dataclass(frozen=True)
