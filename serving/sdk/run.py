@@ -32,10 +32,10 @@ from serving.runs.errors import (
     UserErrorException,
 )
 from serving.runs.logger import RunLogging
-from serving.runs.offline import OfflineRun
 from serving.runs.records import RunRecord
 from serving.runs.registration import register_from_run
 from serving.runs.store import SNAPSHOT_DIR, STD_LOG, SYSTEM_LOG, RunStore
+from serving.scoring.offline_run import OfflineRun
 
 if TYPE_CHECKING:
     from serving.sdk.experiment import Experiment

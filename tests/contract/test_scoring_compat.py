@@ -147,3 +147,41 @@ def test_azmlinfsrv_style_imports_share_the_same_objects() -> None:
     assert new_style.rawhttp is old_style.rawhttp
     response = _shim("azureml_inference_server_http.api.aml_response")
     assert response.AMLResponse is _shim("azureml.contrib.services.aml_response").AMLResponse
+
+
+def test_shims_work_with_the_runtime_part_alone(tmp_path: Path) -> None:
+    """A deployment image carries only the serving runtime (no sdk, no runs): the shims
+    still import, and Run.get_context() is the offline run."""
+    import shutil
+    import subprocess
+    import sys
+
+    import serving
+
+    package = Path(serving.__file__).parent
+    runtime = tmp_path / "serving"
+    runtime.mkdir()
+    for name in ("__init__.py", "config.py", "errors.py"):
+        shutil.copy2(package / name, runtime / name)
+    for name in ("scoring", "server"):
+        shutil.copytree(package / name, runtime / name)
+    program = (
+        "import serving, azureml.core as core, azureml.exceptions as e\n"
+        "from azureml.core.model import Model\n"
+        "run = core.Run.get_context(); run.log('a', 1)\n"
+        "assert not hasattr(serving, 'sdk') and e.UserErrorException and Model\n"
+        "print('runtime only:', serving.__file__)\n"
+    )
+    compat = runtime / "scoring" / "compat"
+    env = {"PYTHONPATH": f"{compat}:{tmp_path}", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", program],  # -S: no site, so no editable-install finder
+        env=env,
+        cwd=tmp_path,  # not the checkout: -c puts the cwd first on sys.path
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"runtime only: {runtime}" in out and "Attempted to log scalar metric a" in out

@@ -23,12 +23,27 @@ class RunEnvironmentException(AzureMLException):
     """Raised by the real SDK outside a run; kept so ``except`` clauses still resolve."""
 
 
-from serving.runs.errors import (  # noqa: E402 - the run-side names, same classes as the SDK's
-    ActivityFailedException,
-    ExperimentExecutionException,
-    ModelPathNotFoundException,
-    UserErrorException,
-)
+try:  # the run-side names: the same classes as the SDK's
+    from serving.runs.errors import (
+        ActivityFailedException,
+        ExperimentExecutionException,
+        ModelPathNotFoundException,
+        UserErrorException,
+    )
+except ImportError:  # a deployment image (the serving runtime only): names for except clauses
+
+    class UserErrorException(AzureMLException):  # type: ignore[no-redef]
+        """Bad arguments."""
+
+    class ModelPathNotFoundException(UserErrorException):  # type: ignore[no-redef]
+        """A model path none of a run's files match."""
+
+    class ActivityFailedException(AzureMLException):  # type: ignore[no-redef]
+        """A run ended Failed."""
+
+    class ExperimentExecutionException(AzureMLException):  # type: ignore[no-redef]
+        """Waiting for a run was interrupted."""
+
 
 __all__ = [
     "ActivityFailedException",

@@ -4,6 +4,9 @@ Every logging call prints what it would have logged and returns; nothing raises,
 training script can be tested by running it with plain ``python``. As in v1 it has no
 ``experiment``, ``get_metrics``, ``register_model``, ``parent`` or ``get_details``
 (they raise ``AttributeError``); unlike v1 its ``log`` accepts ``step=``.
+
+It lives in the scoring layer because deployment images carry only the serving runtime
+(scoring and server): a ``score.py`` calling ``Run.get_context()`` gets this run there.
 """
 
 from __future__ import annotations
