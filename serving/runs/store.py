@@ -295,9 +295,10 @@ class RunStore:
 
     # -- liveness --------------------------------------------------------------------------
     def reconcile(self, record: RunRecord) -> RunRecord:
-        """A script run whose supervisor is gone without recording an end is Failed."""
-        if record.terminal or record.kind not in (rec.SCRIPT,):
-            return record
+        """A run owned by a supervisor process (script runs, and the drivers of sweeps and
+        pipelines) whose supervisor is gone without recording an end is Failed."""
+        if record.terminal or record.kind in (rec.INTERACTIVE, rec.CHILD):
+            return record  # those are ended by their owner's calls, not a supervisor
         ref = ProcessRef.from_dict(record.supervisor.get("process") or {})
         if ref is None:
             if _age_s(record.created_at) < STARTUP_GRACE_S:
