@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from dataclasses import InitVar, dataclass
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from serving.environments.runtime import RUNTIME_REQUIREMENTS, RUNTIME_VERSION
 from serving.errors import EnvironmentSpecError
 
@@ -152,3 +155,14 @@ def _strs(values: object) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, (list, tuple)):
         raise TypeError(f"expected a list of strings, got {values!r}")
     return tuple(_str(v) for v in values)
+
+
+def requirement_names(spec: EnvSpec) -> set[str]:
+    """The canonical project names an environment requires (pip option lines skipped)."""
+    names: set[str] = set()
+    for line in spec.requirements:
+        try:
+            names.add(canonicalize_name(Requirement(line).name))
+        except InvalidRequirement:
+            continue
+    return names

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
 import serving
 from serving.environments import EnvSpec, runtime_requirements
+from serving.environments.spec import requirement_names
 from serving.errors import NotFoundError, UserInputError
 from serving.images.bases import BaseFacts, ResolvedBase
 from serving.images.context import build_in_folder
@@ -115,17 +113,6 @@ def choose_flavour(spec: EnvSpec, requested: str = AUTO) -> Flavour:
     if requested != AUTO:
         return load_flavour(requested)
     return load_flavour("onnx" if "onnxruntime" in requirement_names(spec) else "cpu")
-
-
-def requirement_names(spec: EnvSpec) -> set[str]:
-    """The canonical project names an environment requires."""
-    names: set[str] = set()
-    for line in spec.requirements:
-        try:
-            names.add(canonicalize_name(Requirement(line).name))
-        except InvalidRequirement:
-            continue
-    return names
 
 
 def runtime_sources() -> list[tuple[str, Path]]:

@@ -31,25 +31,23 @@ class LogTail:
         self.offset = 0
 
     def read(self) -> str:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return ""
-        cut = data.rfind(b"\n") + 1  # whole lines only, the rest next time
-        self.offset += cut
-        return data[:cut].decode("utf-8", errors="replace")
+        """Whole lines appended since the last call (a partial last line waits)."""
+        return self._take(whole_lines=True)
 
     def rest(self) -> str:
+        """Everything appended since the last call."""
+        return self._take(whole_lines=False)
+
+    def _take(self, *, whole_lines: bool) -> str:
         try:
             with self.path.open("rb") as fh:
                 fh.seek(self.offset)
                 data = fh.read()
         except FileNotFoundError:
             return ""
-        self.offset += len(data)
-        return data.decode("utf-8", errors="replace")
+        cut = data.rfind(b"\n") + 1 if whole_lines else len(data)
+        self.offset += cut
+        return data[:cut].decode("utf-8", errors="replace")
 
 
 def wait(

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from serving.environments import EnvSpec, parse_conda_file, parse_conda_text
+from serving.environments.spec import requirement_names
 from serving.runs.compute import gpu_warning
 from serving.runs.errors import UserErrorException
 from serving.sdk.environment import Environment
@@ -126,17 +126,6 @@ def _pip_section(dependencies: list[Any]) -> list[Any]:
     section = []
     dependencies.append({"pip": section})
     return section
-
-
-def requirement_names(spec: EnvSpec) -> set[str]:
-    """Canonical names of the packages ``spec`` installs (lines pip alone reads: skipped)."""
-    names: set[str] = set()
-    for line in spec.requirements:
-        try:
-            names.add(canonicalize_name(Requirement(line).name))
-        except InvalidRequirement:
-            continue
-    return names
 
 
 FrameworkRequirement = tuple[str, frozenset[str]]
