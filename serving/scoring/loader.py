@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from serving.scoring.aliases import install_aliases
 from serving.scoring.compat import COMPAT_DIR
 from serving.scoring.exceptions import ScriptLoadError
 
@@ -56,7 +57,9 @@ class EntryScript:
 
 
 def install_compat_path() -> None:
-    """Put the ``azureml`` shims first on ``sys.path`` (idempotent)."""
+    """Put the ``azureml`` shims first on ``sys.path`` and the aliases of removed modules
+    (:mod:`serving.scoring.aliases`) first on ``sys.meta_path`` (idempotent)."""
+    install_aliases()
     entry = str(COMPAT_DIR)
     if entry in sys.path:
         sys.path.remove(entry)
