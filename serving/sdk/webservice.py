@@ -224,8 +224,14 @@ def deploy_models(
     deployment_config: DeploymentConfig | None = None,
     overwrite: bool = False,
     show_output: bool = False,
-) -> Webservice:
-    """``Model.deploy``: deploy and return the service (Healthy, or raises)."""
+) -> Any:
+    """``Model.deploy``: deploy and return the service (Healthy, or raises). A configuration
+    with its own ``deploy_models`` (``serving.sdk.edge.EdgeDeployment``) deploys itself."""
+    deploy_itself = getattr(deployment_config, "deploy_models", None)
+    if deploy_itself is not None:
+        return deploy_itself(
+            workspace, name, models, inference_config, overwrite=overwrite, show_output=show_output
+        )
     config = deployment_config or LocalDeployment()
     say = (lambda line: print(line)) if show_output else (lambda _line: None)
     try:
