@@ -163,3 +163,27 @@ def test_recorded_offline_run(sws: Workspace, tmp_path: Path) -> None:
     (run,) = Experiment(sws, "offline").get_runs()
     assert run.get_status() == "Completed"
     assert run.get_metrics() == {"acc": 0.75}
+
+
+def test_a_script_registers_a_model_itself(sws: Workspace, tmp_path: Path) -> None:
+    """v1 scripts and pipeline steps call Model.register with the run's workspace."""
+    write(
+        tmp_path / "src",
+        "train.py",
+        """
+        from azureml.core import Run
+        from azureml.core.model import Model
+        run = Run.get_context()
+        open("outputs/m.txt", "w").write("m")
+        ws = run.experiment.workspace
+        model = Model.register(workspace=ws, model_path="outputs/m.txt", model_name="self-reg")
+        print("registered", model.name, model.version)
+        run.register_model("from-run", "user_logs/std_log.txt")
+        """,
+    )
+    run = Experiment(sws, "selfreg").submit(ScriptRunConfig(str(tmp_path / "src"), "train.py"))
+    run.wait_for_completion()
+    assert (
+        "registered self-reg 1" in (sws.runs.run_dir(run.id) / "user_logs/std_log.txt").read_text()
+    )
+    assert sws.models.list(run_id=run.id)[0].name == "from-run"

@@ -19,7 +19,8 @@ def _latest_version(entries: list[str]) -> int | None:
 
 
 class Model:
-    """Model lookup for entry scripts; registry operations need the platform's SDK instead."""
+    """Model lookup for entry scripts; ``register`` and ``list`` are the SDK's (training
+    scripts and pipeline steps call them; a deployment image does not have the SDK)."""
 
     @staticmethod
     def get_model_path(
@@ -53,3 +54,17 @@ class Model:
             f"Model {model_name} not found in cache at {MODELS_DIR} or in current working "
             f"directory {os.getcwd()}. For more info, set logging level to DEBUG."
         )
+
+    @staticmethod
+    def register(workspace: object, model_path: str, model_name: str, **kwargs: object) -> object:
+        """Register a model (a training script's or pipeline step's v1 call): the SDK's."""
+        from serving.sdk.model import Model as SdkModel
+
+        return SdkModel.register(workspace, model_path, model_name, **kwargs)  # type: ignore[arg-type]
+
+    @staticmethod
+    def list(workspace: object, *args: object, **kwargs: object) -> object:
+        """The registered models (the SDK's ``Model.list``)."""
+        from serving.sdk.model import Model as SdkModel
+
+        return SdkModel.list(workspace, *args, **kwargs)  # type: ignore[arg-type]
