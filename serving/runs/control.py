@@ -8,6 +8,8 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from serving.proc import ProcessRef, is_running, stop
 from serving.runs import records as rec
@@ -16,8 +18,22 @@ from serving.runs.store import RunStore
 CANCEL_WAIT_S = 40.0
 
 
-def cancel(store: RunStore, run_id: str, *, wait_s: float = CANCEL_WAIT_S) -> str:
-    """Cancel the run (and its children); returns its final status."""
+def cancel(
+    store: RunStore,
+    run_id: str,
+    *,
+    wait_s: float = CANCEL_WAIT_S,
+    reason: Mapping[str, Any] | None = None,
+) -> str:
+    """Cancel the run (and its children); returns its final status. ``reason`` is merged
+    into the error of a run this call canceled (an early-termination policy names itself)."""
+    status = _cancel(store, run_id, wait_s)
+    if reason and status == rec.CANCELED:
+        store.amend_error(run_id, reason)
+    return status
+
+
+def _cancel(store: RunStore, run_id: str, wait_s: float) -> str:
     record = store.get(run_id)
     for child in store.list(parent_id=run_id):
         if not child.terminal:

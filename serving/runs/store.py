@@ -281,6 +281,16 @@ class RunStore:
             )
         return dict(current)
 
+    def amend_error(self, run_id: str, changes: Mapping[str, Any]) -> None:
+        """Merge ``changes`` into the run's error, whatever its status (the reason a run
+        was canceled, named by whoever asked for it)."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT error FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"run {run_id} not found")
+            error = {**(json.loads(row[0]) if row[0] else {}), **changes}
+            conn.execute("UPDATE runs SET error = ? WHERE id = ?", (json.dumps(error), run_id))
+
     def remove_tags(self, run_id: str, keys: Iterable[str]) -> None:
         with self.db.write() as conn:
             row = conn.execute("SELECT tags FROM runs WHERE id = ?", (run_id,)).fetchone()

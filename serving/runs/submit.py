@@ -119,15 +119,16 @@ def supervisor_argv(store: RunStore, run_id: str) -> list[str]:
     return [sys.executable, "-m", "serving.runs.supervisor", str(store.root), run_id]
 
 
-def start_supervisor(store: RunStore, run_id: str) -> ProcessRef:
-    """Start the run's supervisor in its own session and record it (Ctrl-C held back in
-    between, so a recorded run always has its supervisor recorded)."""
+def start_supervisor(store: RunStore, run_id: str, argv: Sequence[str] | None = None) -> ProcessRef:
+    """Start the run's supervisor (``argv``: another owner program, such as a sweep's
+    driver) in its own session and record it (Ctrl-C held back in between, so a recorded
+    run always has its supervisor recorded)."""
     log = store.run_dir(run_id) / SYSTEM_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     with no_interrupt(), log.open("ab") as out:
         proc = subprocess.Popen(
-            supervisor_argv(store, run_id),
+            list(argv) if argv is not None else supervisor_argv(store, run_id),
             cwd=store.run_dir(run_id),
             env=env,
             stdin=subprocess.DEVNULL,
