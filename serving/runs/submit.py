@@ -82,13 +82,15 @@ def submit(
     parent_id: str | None = None,
     display_name: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    kind: str = rec.SCRIPT,
 ) -> RunRecord:
-    """Record the run (NotStarted), snapshot the source, start its supervisor."""
+    """Record the run (NotStarted), snapshot the source, start its supervisor (``kind``:
+    v1's run type, e.g. a pipeline's ``azureml.StepRun``)."""
     check_job(job)
     rec.check_experiment_name(experiment)
     record = store.create_run(
         experiment,
-        kind=rec.SCRIPT,
+        kind=kind,
         target=job.compute,
         definition=job.definition(),
         run_id=run_id,
