@@ -16,15 +16,13 @@ import atexit
 import getpass
 import os
 import shutil
-import tempfile
 import uuid
 import warnings
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from serving.runs import artifacts, follow
+from serving.runs import follow
 from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs.errors import (
@@ -34,8 +32,9 @@ from serving.runs.errors import (
 from serving.runs.logger import RunLogging
 from serving.runs.records import RunRecord
 from serving.runs.registration import register_from_run
-from serving.runs.store import SNAPSHOT_DIR, STD_LOG, SYSTEM_LOG, RunStore
+from serving.runs.store import STD_LOG, SYSTEM_LOG, RunStore
 from serving.scoring.offline_run import OfflineRun
+from serving.sdk.run_files import RunFiles
 
 if TYPE_CHECKING:
     from serving.sdk.experiment import Experiment
@@ -47,7 +46,7 @@ OFFLINE_EXPERIMENT_ENV = "SERVING_OFFLINE_EXPERIMENT"
 _context: dict[str, Any] = {}
 
 
-class Run(RunLogging):
+class Run(RunFiles, RunLogging):
     """A run of an experiment: ``Run(experiment, run_id)``."""
 
     def __init__(
@@ -210,15 +209,6 @@ class Run(RunLogging):
             details["warnings"] = [{"message": w} for w in record.warnings]
         return details
 
-    def _log_files(self) -> dict[str, str]:
-        names = artifacts.names(self._run_dir)
-        logs = [
-            n
-            for n in names
-            if n.startswith(("user_logs/", "system_logs/", "logs/", "azureml-logs/"))
-        ]
-        return {n: str(self._run_dir / n) for n in logs}
-
     def get_details_with_logs(self) -> dict[str, Any]:
         details = self.get_details()
         details["logFiles"] = {
@@ -375,69 +365,6 @@ class Run(RunLogging):
             self.fail(error_details=f"{type(exc).__name__}: {exc}")
         else:
             self.complete()
-
-    # -- files -----------------------------------------------------------------------------
-    def get_file_names(self) -> list[str]:
-        return artifacts.names(self._run_dir)
-
-    def download_file(
-        self,
-        name: str,
-        output_file_path: str | Path | None = None,
-        _validate_checksum: bool = False,
-    ) -> None:
-        source = artifacts.artifact_path(self._run_dir, name)
-        if not source.is_file():
-            raise UserErrorException(
-                f"run {self._run_id} has no file {name}; it has: {self.get_file_names()}"
-            )
-        dest = Path(output_file_path) if output_file_path else Path(Path(name).name)
-        if dest.is_dir():
-            dest = dest / Path(name).name
-        artifacts.write_atomic(dest, source)
-
-    def download_files(
-        self,
-        prefix: str | None = None,
-        output_directory: str | Path | None = None,
-        output_paths: Sequence[str] | None = None,
-        batch_size: int = 100,
-        append_prefix: bool = True,
-        timeout_seconds: int | None = None,
-    ) -> list[str]:
-        wanted = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
-        root = Path(output_directory) if output_directory else Path.cwd()
-        done = []
-        for i, name in enumerate(wanted):
-            rel = name if append_prefix or not prefix else name[len(prefix) :].lstrip("/")
-            dest = Path(output_paths[i]) if output_paths else root / rel
-            artifacts.write_atomic(dest, self._run_dir / name)
-            done.append(str(dest))
-        return done
-
-    def get_all_logs(self, destination: str | Path | None = None) -> list[str]:
-        dest = Path(destination or "logs")
-        return [self._copy_out(n, dest) for n in self._log_files()]
-
-    def _copy_out(self, name: str, root: Path) -> str:
-        artifacts.write_atomic(root / name, self._run_dir / name)
-        return str(root / name)
-
-    def get_snapshot_id(self) -> str | None:
-        return self.record.snapshot_id
-
-    def restore_snapshot(
-        self, snapshot_id: str | None = None, path: str | Path | None = None
-    ) -> str:
-        """The run's snapshot as a zip file (in ``path`` or the temp folder)."""
-        source = self._run_dir / SNAPSHOT_DIR
-        folder = Path(path) if path else Path(tempfile.gettempdir())
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{snapshot_id or self.get_snapshot_id() or self._run_id}.zip"
-        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-            for file in sorted(p for p in source.rglob("*") if p.is_file()):
-                zf.write(file, file.relative_to(source).as_posix())
-        return str(target)
 
     # -- models ----------------------------------------------------------------------------
     def register_model(
