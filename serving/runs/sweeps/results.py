@@ -1,0 +1,171 @@
+"""A sweep's children as results: their parameters, primary-metric histories and bests, the
+best child (v1's semantics), and the rows of the children table that ``serving runs show``
+and ``wait_for_completion(show_output=True)`` print.
+
+v1's best run: the parent's metric table ``best_child_by_primary_metric`` (``run_id``,
+``metric_value``, ``final``) when it has one, otherwise each child's *best* logged value of
+the primary metric (max or min per the goal, not its last); failed and canceled children
+count unless excluded; ``None`` when no child logged the metric.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from serving.runs import metrics as m
+from serving.runs import records as rec
+from serving.runs.records import RunRecord
+from serving.runs.store import RunStore
+from serving.runs.sweeps.policies import best_of, worse
+from serving.runs.sweeps.spec import DEFINITION_KEY
+
+BEST_TABLE = "best_child_by_primary_metric"
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """One child of a sweep as the tables and best-run queries see it."""
+
+    record: RunRecord
+    index: int
+    hyperparameters: str
+    """The parameters as v1's parent tag holds them: a JSON object as text."""
+    history: list[float]
+    best: float | None
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    def parameters(self) -> dict[str, Any]:
+        try:
+            found = json.loads(self.hyperparameters)
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+
+def primary_history(store: RunStore, run_id: str, metric: str) -> list[float]:
+    """The values a run logged for ``metric``, in order (one per interval)."""
+    points = m.history(store.metrics_file(run_id)).get(metric, [])
+    return [float(value) for _step, value, _t in points]
+
+
+def sweep_definition(parent: RunRecord) -> dict[str, Any]:
+    found = parent.definition.get(DEFINITION_KEY)
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def child_index(record: RunRecord) -> int:
+    found = (record.definition.get(DEFINITION_KEY) or {}).get("index")
+    if isinstance(found, int):
+        return found
+    tail = record.id.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def children(store: RunStore, parent: RunRecord) -> list[ChildResult]:
+    """The sweep's children in index order."""
+    spec = sweep_definition(parent)
+    metric = str(spec.get("primary_metric_name", ""))
+    goal = str(spec.get("primary_metric_goal", "MAXIMIZE"))
+    out = []
+    for record in store.list(parent_id=parent.id):
+        history = primary_history(store, record.id, metric)
+        out.append(
+            ChildResult(
+                record=record,
+                index=child_index(record),
+                hyperparameters=str(parent.tags.get(record.id, "{}")),
+                history=history,
+                best=best_of(history, goal) if history else None,
+            )
+        )
+    return sorted(out, key=lambda c: (c.index, c.id))
+
+
+def ranked(results: list[ChildResult], goal: str) -> list[ChildResult]:
+    """Best first; children without the metric last (in index order)."""
+    with_metric = [c for c in results if c.best is not None]
+    without = [c for c in results if c.best is None]
+    with_metric.sort(key=lambda c: c.best or 0.0, reverse=goal == "MAXIMIZE")
+    return with_metric + without
+
+
+def best_child(
+    results: list[ChildResult],
+    goal: str,
+    *,
+    include_failed: bool = True,
+    include_canceled: bool = True,
+) -> ChildResult | None:
+    """The child with the best logged value; None when none logged the metric."""
+    best: ChildResult | None = None
+    for child in results:
+        status = child.record.status
+        if child.best is None or (status == rec.FAILED and not include_failed):
+            continue
+        if status == rec.CANCELED and not include_canceled:
+            continue
+        if best is None or worse(best.best or 0.0, child.best, goal):
+            best = child
+    return best
+
+
+def best_from_table(store: RunStore, parent_id: str) -> str | None:
+    """The last ``run_id`` of the parent's ``best_child_by_primary_metric`` table."""
+    table = m.read_metrics(store.metrics_file(parent_id), BEST_TABLE).get(BEST_TABLE)
+    if not isinstance(table, dict):
+        return None
+    ids = table.get("run_id")
+    if isinstance(ids, list):
+        return str(ids[-1]) if ids else None
+    return None if ids is None else str(ids)
+
+
+def table_rows(results: list[ChildResult]) -> list[dict[str, Any]]:
+    """One row per child: id, status, parameters, best primary metric, intervals, and why
+    it was stopped when a policy stopped it."""
+    return [
+        {
+            "run_id": c.id,
+            "status": c.record.status,
+            "parameters": c.parameters(),
+            "best_primary_metric": c.best,
+            "intervals": len(c.history),
+            "stopped_by": (c.record.error or {}).get("policy"),
+        }
+        for c in results
+    ]
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def table_text(results: list[ChildResult], parent: RunRecord) -> str:
+    """The children table as aligned text, under a line with the sweep's progress."""
+    spec = sweep_definition(parent)
+    metric = str(spec.get("primary_metric_name", "metric"))
+    names = list(spec.get("space") or {})
+    header = ["RUN", "STATUS", *names, f"BEST {metric}", "STOPPED BY"]
+    rows = [
+        [
+            c.id,
+            c.record.status,
+            *(_cell(c.parameters().get(n, "")) for n in names),
+            "" if c.best is None else _cell(c.best),
+            str((c.record.error or {}).get("policy") or ""),
+        ]
+        for c in results
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    total = parent.definition.get("total_runs", spec.get("max_total_runs", "?"))
+    title = f"{parent.id}: {parent.status}, {len(results)} of {total} child runs"
+    return "\n".join([title, *lines])
