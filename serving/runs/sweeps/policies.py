@@ -75,15 +75,15 @@ def bests_at(histories: Histories, interval: int, goal: str) -> dict[str, float]
     }
 
 
-@dataclass(frozen=True)
 class _Periodic:
-    """Due at every multiple of ``evaluation_interval`` at least ``delay_evaluation``."""
+    """Due at every multiple of ``evaluation_interval`` at least ``delay_evaluation`` (a
+    mixin: each policy declares its fields in v1's positional order)."""
 
-    evaluation_interval: int = 1
-    delay_evaluation: int = 0
+    evaluation_interval: int
+    delay_evaluation: int
     name: ClassVar[str] = ""
 
-    def __post_init__(self) -> None:
+    def _check_intervals(self) -> None:
         _int("evaluation_interval", self.evaluation_interval, 1)
         _int("delay_evaluation", self.delay_evaluation, 0)
 
@@ -91,7 +91,7 @@ class _Periodic:
         return interval % self.evaluation_interval == 0 and interval >= self.delay_evaluation
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "properties": asdict(self)}
+        return {"name": self.name, "properties": asdict(self)}  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class BanditPolicy(_Periodic):
     name: ClassVar[str] = "BanditPolicy"
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        self._check_intervals()
         if (self.slack_factor is None) == (self.slack_amount is None):
             raise UserErrorException(
                 "BanditPolicy needs exactly one of slack_factor or slack_amount"
@@ -141,7 +141,12 @@ class BanditPolicy(_Periodic):
 class MedianStoppingPolicy(_Periodic):
     """v1: ``MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=0)``."""
 
+    evaluation_interval: int = 1
+    delay_evaluation: int = 0
     name: ClassVar[str] = "MedianStoppingPolicy"
+
+    def __post_init__(self) -> None:
+        self._check_intervals()
 
     def check(self, run: str, interval: int, histories: Histories, goal: str) -> Stop | None:
         reached = {r: list(v[:interval]) for r, v in histories.items() if len(v) >= interval}
@@ -163,13 +168,13 @@ class TruncationSelectionPolicy(_Periodic):
     """v1: ``TruncationSelectionPolicy(truncation_percentage, evaluation_interval=1,
     delay_evaluation=0)``."""
 
-    truncation_percentage: int = 0
+    truncation_percentage: int
     evaluation_interval: int = 1
     delay_evaluation: int = 0
     name: ClassVar[str] = "TruncationSelectionPolicy"
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        self._check_intervals()
         pct = self.truncation_percentage
         if isinstance(pct, bool) or not isinstance(pct, int) or not 1 <= pct <= 99:
             raise UserErrorException("truncation_percentage must be an int from 1 to 99")
