@@ -16,6 +16,26 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+_AZURE_ONLY = (
+    "DatabricksCompute",
+    "HDInsightCompute",
+    "SynapseCompute",
+    "AdlaCompute",
+    "BatchCompute",
+    "KustoCompute",
+    "DataFactoryCompute",
+    "RemoteCompute",
+    "LinkedService",
+    "SynapseWorkspaceLinkedServiceConfiguration",
+    "PrivateEndPointConfig",
+    "Keyvault",
+    "ContainerImage",
+    "Image",
+    "AciServiceDeploymentConfiguration",
+    "MlflowTrackingUri",
+)
+"""Azure-only services: importable, and using one raises ``AzureOnlyError`` saying why."""
+
 _WHERE = {
     "AciWebservice": "webservice",
     "AksWebservice": "webservice",
@@ -48,17 +68,44 @@ _WHERE = {
     "ExperimentExecutionException": "errors",
     "UserErrorException": "errors",
     "ModelPathNotFoundException": "errors",
+    "AksCompute": "aks",
+    "CondaDependencies": "conda_dependencies",
+    "CuratedEnvironmentNotice": "curated",
+    "ResourceConfiguration": "model",
+    "ModelPackage": "package",
+    "ModelProfile": "profile",
+    "Dataset": "dataset",
+    "TabularDataset": "dataset",
+    "FileDataset": "dataset",
+    "DatasetConsumptionConfig": "dataset",
+    "PromoteHeadersBehavior": "dataset_type_definitions",
+    "RunDetails": "widgets",
+    "VERSION": "azure_only",
+    "set_diagnostics_collection": "azure_only",
+    "AzureOnlyError": "azure_only",
+    "InteractiveLoginAuthentication": "azure_only",
+    "ServicePrincipalAuthentication": "azure_only",
+    "AzureCliAuthentication": "azure_only",
+    "MsiAuthentication": "azure_only",
 }
+_WHERE.update(dict.fromkeys(_AZURE_ONLY, "azure_only"))
 
 __all__ = [
     "AciWebservice",
     "ActivityFailedException",
+    "AksCompute",
     "AksWebservice",
     "AmlCompute",
+    "AzureCliAuthentication",
+    "AzureOnlyError",
     "ClusterDeployment",
     "ComputeTarget",
     "ComputeTargetException",
+    "CondaDependencies",
+    "CuratedEnvironmentNotice",
     "DataReference",
+    "Dataset",
+    "DatasetConsumptionConfig",
     "Datastore",
     "DockerCompute",
     "DockerDeployment",
@@ -66,22 +113,35 @@ __all__ = [
     "Estimator",
     "Experiment",
     "ExperimentExecutionException",
+    "FileDataset",
     "GpuUnavailableWarning",
     "InferenceConfig",
+    "InteractiveLoginAuthentication",
     "KubernetesDeployment",
     "LocalDeployment",
     "LocalWebservice",
     "Model",
+    "ModelPackage",
     "ModelPathNotFoundException",
+    "ModelProfile",
+    "MsiAuthentication",
+    "PromoteHeadersBehavior",
+    "ResourceConfiguration",
     "Run",
     "RunConfiguration",
+    "RunDetails",
     "SKLearn",
     "ScriptRunConfig",
+    "ServicePrincipalAuthentication",
+    "TabularDataset",
     "TensorFlow",
     "UserErrorException",
+    "VERSION",
     "Webservice",
     "WebserviceException",
     "Workspace",
+    "set_diagnostics_collection",
+    *_AZURE_ONLY,
 ]
 
 if TYPE_CHECKING:
@@ -91,6 +151,16 @@ if TYPE_CHECKING:
         ModelPathNotFoundException,
         UserErrorException,
     )
+    from serving.sdk.aks import AksCompute
+    from serving.sdk.azure_only import (
+        VERSION,
+        AzureCliAuthentication,
+        AzureOnlyError,
+        InteractiveLoginAuthentication,
+        MsiAuthentication,
+        ServicePrincipalAuthentication,
+        set_diagnostics_collection,
+    )
     from serving.sdk.compute import (
         AmlCompute,
         ComputeTarget,
@@ -98,11 +168,22 @@ if TYPE_CHECKING:
         DockerCompute,
         GpuUnavailableWarning,
     )
+    from serving.sdk.conda_dependencies import CondaDependencies
+    from serving.sdk.curated import CuratedEnvironmentNotice
+    from serving.sdk.dataset import (
+        Dataset,
+        DatasetConsumptionConfig,
+        FileDataset,
+        TabularDataset,
+    )
+    from serving.sdk.dataset_type_definitions import PromoteHeadersBehavior
     from serving.sdk.datastore import DataReference, Datastore
     from serving.sdk.environment import Environment
     from serving.sdk.estimator import Estimator, SKLearn, TensorFlow
     from serving.sdk.experiment import Experiment
-    from serving.sdk.model import Model
+    from serving.sdk.model import Model, ResourceConfiguration
+    from serving.sdk.package import ModelPackage
+    from serving.sdk.profile import ModelProfile
     from serving.sdk.run import Run
     from serving.sdk.script_run import RunConfiguration, ScriptRunConfig
     from serving.sdk.webservice import (
@@ -117,6 +198,7 @@ if TYPE_CHECKING:
         Webservice,
         WebserviceException,
     )
+    from serving.sdk.widgets import RunDetails
     from serving.sdk.workspace import Workspace
 
 

@@ -155,7 +155,7 @@ class AmlComputeProvisioningConfiguration:
 
 
 ProvisioningConfiguration = (
-    AmlComputeProvisioningConfiguration | DockerComputeProvisioningConfiguration
+    AmlComputeProvisioningConfiguration | DockerComputeProvisioningConfiguration | Any
 )
 
 
@@ -173,6 +173,15 @@ class ComputeTarget:
     """A compute target of the workspace: ``ComputeTarget(ws, name)`` raises
     :class:`ComputeTargetException` when there is none called ``name``."""
 
+    def __new__(cls, workspace: Workspace | None = None, name: str | None = None) -> Any:
+        """``ComputeTarget(ws, name)`` of an AKS target is an :class:`AksCompute`."""
+        if cls is ComputeTarget and workspace is not None and name is not None:
+            from serving.sdk.aks import AksCompute, find_aks
+
+            if find_aks(workspace, name) is not None:
+                return super().__new__(AksCompute)
+        return super().__new__(cls)
+
     def __init__(self, workspace: Workspace, name: str) -> None:
         self.workspace = workspace
         try:
@@ -187,7 +196,7 @@ class ComputeTarget:
 
     @classmethod
     def _wrap(cls, workspace: Workspace, record: ComputeRecord) -> ComputeTarget:
-        target = cls.__new__(cls)
+        target: ComputeTarget = cls.__new__(cls)
         target.workspace, target._record, target.name = workspace, record, record.name
         return target
 
@@ -196,6 +205,10 @@ class ComputeTarget:
         workspace: Workspace, name: str, provisioning_configuration: ProvisioningConfiguration
     ) -> ComputeTarget:
         """Create the compute (the same settings again: the existing one is returned)."""
+        create_target = getattr(provisioning_configuration, "create_target", None)
+        if create_target is not None:  # AksCompute's configurations: a deployment target
+            target: ComputeTarget = create_target(workspace, name)
+            return target
         spec = provisioning_configuration.to_spec()
         for note in spec.notes:
             category = GpuUnavailableWarning if "GPU" in note else UserWarning
@@ -214,10 +227,26 @@ class ComputeTarget:
 
     @staticmethod
     def list(workspace: Workspace) -> list[ComputeTarget]:
-        """The workspace's compute targets (``local`` is not one, as in v1)."""
-        return [
+        """The workspace's compute targets, AKS ones included (``local`` is not one, as in
+        v1)."""
+        from serving.sdk.aks import AksCompute, list_aks
+
+        targets = [
             ComputeTarget._wrap(workspace, r) for r in _store(workspace).list() if r.name != LOCAL
         ]
+        return [*targets, *(AksCompute(workspace, r.name) for r in list_aks(workspace))]
+
+    @staticmethod
+    def attach(workspace: Workspace, name: str, attach_configuration: Any) -> ComputeTarget:
+        """v1's ``ComputeTarget.attach``: an ``AksCompute.attach_configuration(...)``."""
+        create_target = getattr(attach_configuration, "create_target", None)
+        if create_target is None:
+            raise ComputeTargetException(
+                "only AKS clusters can be attached here (a Kubernetes context): "
+                "use AksCompute.attach_configuration(cluster_name=CONTEXT)"
+            )
+        target: ComputeTarget = create_target(workspace, name)
+        return target
 
     @property
     def type(self) -> str:

@@ -11,10 +11,20 @@ for the cluster and kubernetes targets (as for AKS); ``auth_enabled`` changes it
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from serving.deploy.spec import DeploymentSpec, KubernetesOptions, ReplicaPolicy, Resources
+
+
+def warn_ignored(call: str, given: dict[str, Any]) -> None:
+    """One line naming the Azure arguments given to ``call`` that have no effect here."""
+    names = sorted(k for k, v in given.items() if v is not None and v is not False)
+    if names:
+        warnings.warn(
+            f"{call}: {', '.join(names)} not supported here (ignored)", UserWarning, stacklevel=3
+        )
 
 
 @dataclass(kw_only=True)
@@ -52,7 +62,8 @@ class LocalWebservice:
     """Azure's spelling: ``LocalWebservice.deploy_configuration(port=...)``."""
 
     @staticmethod
-    def deploy_configuration(port: int | None = None) -> LocalDeployment:
+    def deploy_configuration(port: int | None = None, **azure_only: Any) -> LocalDeployment:
+        warn_ignored("LocalWebservice.deploy_configuration", azure_only)
         return LocalDeployment(port=port)
 
 
@@ -79,8 +90,9 @@ class AciWebservice:
         memory_gb: float | None = None,
         auth_enabled: bool = False,
         port: int | None = None,
-        **_azure_kwargs: Any,
+        **azure_only: Any,
     ) -> DockerDeployment:
+        warn_ignored("AciWebservice.deploy_configuration", azure_only)
         return DockerDeployment(
             port=port, cpu_cores=cpu_cores, memory_gb=memory_gb, auth_enabled=auth_enabled
         )
@@ -158,8 +170,9 @@ class AksWebservice:
         replica_max_concurrent_requests: int | None = None,
         max_request_wait_time: int | None = None,
         scoring_timeout_ms: int | None = None,
-        **_azure_kwargs: Any,
+        **azure_only: Any,
     ) -> ClusterDeployment:
+        warn_ignored("AksWebservice.deploy_configuration", azure_only)
         return ClusterDeployment(
             replicas=num_replicas or 1,
             cpu_cores=cpu_cores,

@@ -1,56 +1,94 @@
-"""``Environment``: Azure ML v1's environment class over the local registry."""
+"""``Environment``: Azure ML v1's environment class over the local registry.
+
+Built up in code as in v1::
+
+    env = Environment("digits-env")
+    env.python.conda_dependencies = CondaDependencies.create(pip_packages=["scikit-learn"])
+    env.environment_variables = {"MODE": "fast"}
+    env.register(ws)
+    Environment.get(ws, "digits-env", version="1")
+
+``env.docker.*`` settings do not map onto this platform (deployments and runs use its own
+base image): setting one warns, naming it. Curated ``AzureML-*`` names resolve to local
+approximations (:mod:`serving.sdk.curated`).
+"""
 
 from __future__ import annotations
 
+import builtins
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from serving.catalog import parse_env_file, spec_of
 from serving.environments import EnvSpec, parse_conda_file, parse_pip_requirements_file
+from serving.errors import NotFoundError
 from serving.registry import EnvironmentRecord, Ref
+from serving.sdk.conda_dependencies import CondaDependencies
+from serving.sdk.curated import CURATED, curated_spec, is_curated
 from serving.workspace import Workspace
 
 
 @dataclass
 class PythonSection:
-    """``env.python``: v1's user-managed switch and interpreter."""
+    """``env.python``: the conda dependencies, v1's user-managed switch and interpreter."""
 
     user_managed_dependencies: bool = False
     interpreter_path: str | None = None
-    conda_dependencies: Any = None
+    conda_dependencies: CondaDependencies | None = None
+    conda_dependencies_file: str | None = None
 
 
-@dataclass
+_DOCKER_IGNORED = ("base_image", "base_dockerfile", "base_image_registry", "shm_size", "arguments")
+
+
 class DockerSection:
-    """``env.docker``: accepted; runs on Docker compute use the environment's own image."""
+    """``env.docker``: ``enabled`` is kept (runs on Docker compute use the environment's own
+    image); the image settings have no effect here and warn when set."""
 
-    enabled: bool = False
-    base_image: str | None = None
-    base_dockerfile: str | None = None
-    shm_size: str | None = None
+    def __init__(self) -> None:
+        self.enabled = False
+        self.gpu_support = False
+        for name in _DOCKER_IGNORED:
+            object.__setattr__(self, name, None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in (*_DOCKER_IGNORED, "gpu_support") and value:
+            warnings.warn(
+                f"env.docker.{name} is not used here: deployments and docker runs are built "
+                "on this platform's own base image (add packages with python.conda_dependencies)",
+                UserWarning,
+                stacklevel=2,
+            )
+        object.__setattr__(self, name, value)
 
 
 class Environment:
     """A resolved environment; ``version`` is None until it is registered.
 
-    ``Environment("name")`` with no file is the current Python version with no extra
-    packages (the serving runtime only), or, with ``python.user_managed_dependencies``,
-    the interpreter that submits the run.
+    ``Environment("name")`` with nothing added is v1's default (``azureml-defaults`` on this
+    Python), which is the serving runtime only; with ``python.user_managed_dependencies``
+    a run uses the interpreter that submits it.
     """
 
     def __init__(
         self, name: str, *, spec: EnvSpec | None = None, source: Path | None = None
     ) -> None:
         self.name = name
-        self.version: int | None = None
+        self.version: str | None = None
         self._spec = spec
         self._source = source
         self._record: EnvironmentRecord | None = None
         self.python = PythonSection()
+        self.python.conda_dependencies = (
+            CondaDependencies() if spec is None else CondaDependencies.of_spec(spec)
+        )
+        self._baseline = self.python.conda_dependencies.serialize_to_string()
         self.docker = DockerSection()
         self._variables: dict[str, str] | None = None
+        self.inferencing_stack_version: str | None = None
 
     @classmethod
     def from_conda_specification(cls, name: str, file_path: str | Path) -> Environment:
@@ -68,25 +106,64 @@ class Environment:
 
     @classmethod
     def get(
-        cls, workspace: Workspace, name: str, version: int | str | None = None, **_azure_kwargs: Any
+        cls,
+        workspace: Workspace,
+        name: str,
+        version: int | str | None = None,
+        label: str | None = None,
     ) -> Environment:
-        record = workspace.environments.get(Ref(name, int(version) if version else None))
+        """A registered environment (``version`` as v1's string or an int; latest when
+        None), or a curated ``AzureML-*`` name's local approximation."""
+        if label is not None:
+            warnings.warn(
+                f"Environment.get(label={label!r}): labels do not exist here; "
+                "the latest version is used",
+                UserWarning,
+                stacklevel=2,
+            )
+        try:
+            record = workspace.environments.get(Ref(name, int(version) if version else None))
+        except NotFoundError:
+            spec = curated_spec(name) if is_curated(name) and version is None else None
+            if spec is None:
+                raise
+            env = cls(name, spec=spec)
+            env.version = "1"
+            return env
         return cls._from_record(record)
 
     @classmethod
     def list(cls, workspace: Workspace) -> dict[str, Environment]:
-        return {r.name: cls._from_record(r) for r in workspace.environments.list(latest=True)}
+        """Registered environments (latest versions) and the curated names, by name."""
+        out: dict[str, Environment] = {}
+        for name in CURATED:
+            spec = curated_spec(name, notify=False)
+            assert spec is not None
+            out[name] = cls(name, spec=spec)
+            out[name].version = "1"
+        for record in workspace.environments.list(latest=True):
+            out[record.name] = cls._from_record(record)
+        return out
 
     @classmethod
     def _from_record(cls, record: EnvironmentRecord) -> Environment:
         env = cls(record.name, spec=spec_of(record))
-        env.version = record.version
+        env.version = str(record.version)
         env._record = record
         return env
 
+    def _base_spec(self) -> EnvSpec:
+        deps = self.python.conda_dependencies
+        changed = deps is not None and deps.serialize_to_string() != self._baseline
+        if self._spec is not None and not changed:
+            return self._spec
+        if deps is None:
+            return EnvSpec(self.name, f"{sys.version_info[0]}.{sys.version_info[1]}")
+        return deps.to_spec(self.name)
+
     @property
     def spec(self) -> EnvSpec:
-        spec = self._spec or EnvSpec(self.name, f"{sys.version_info[0]}.{sys.version_info[1]}")
+        spec = self._base_spec()
         if self._variables is not None:
             variables = tuple(sorted(self._variables.items()))
             spec = EnvSpec.from_dict(
@@ -100,9 +177,9 @@ class Environment:
 
     @property
     def environment_variables(self) -> dict[str, str]:
-        if self._variables is not None:
-            return dict(self._variables)
-        return dict(self._spec.variables) if self._spec else {}
+        if self._variables is None:
+            self._variables = dict(self._base_spec().variables)
+        return self._variables
 
     @environment_variables.setter
     def environment_variables(self, value: dict[str, str]) -> None:
@@ -113,18 +190,40 @@ class Environment:
         return self.spec.content_hash()
 
     def register(self, workspace: Workspace) -> Environment:
-        """Record this environment; unchanged content keeps the latest version."""
+        """Record this environment as built; unchanged content keeps the latest version."""
         spec = self.spec
-        source_text = self._source.read_text(encoding="utf-8") if self._source else ""
+        deps = self.python.conda_dependencies
+        if self._source is not None and spec is self._spec:
+            source_text, source_name = self._source.read_text(encoding="utf-8"), self._source.name
+        elif deps is not None:
+            source_text, source_name = deps.serialize_to_string(), "conda_dependencies.yml"
+        else:
+            source_text, source_name = "", ""
         record, _created = workspace.environments.register(
             self.name,
             spec=spec.to_dict(),
             content_hash=spec.content_hash(),
             python=spec.python,
             source_text=source_text,
-            source_name=self._source.name if self._source else "",
+            source_name=source_name,
         )
         return Environment._from_record(record)
 
+    def get_image_details(self, workspace: Workspace) -> dict[str, Any]:
+        """What an image of this environment holds here (no registry is involved)."""
+        spec = self.spec
+        return {"python": spec.python, "requirements": builtins.list(spec.requirements)}
+
+    def save_to_directory(self, path: str | Path, overwrite: bool = False) -> None:
+        """Write ``conda_dependencies.yml`` (the environment as a conda file) to ``path``."""
+        folder = Path(path)
+        target = folder / "conda_dependencies.yml"
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists (pass overwrite=True)")
+        CondaDependencies.of_spec(self.spec).save(target)
+
     def __repr__(self) -> str:
         return f"Environment(name={self.name!r}, version={self.version})"
+
+
+__all__ = ["CondaDependencies", "DockerSection", "Environment", "PythonSection"]

@@ -1,8 +1,16 @@
-"""``Model``: Azure ML v1's model class over the local registry."""
+"""``Model``: Azure ML v1's model class over the local registry.
+
+``Model.register``'s ``resource_configuration`` and sample datasets are stored as properties
+(``azureml.resourceConfiguration``, ``azureml.sampleInputDataset``...) and read back as
+attributes; ``Model.profile`` measures a real local deployment (:mod:`serving.sdk.profile`).
+"""
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +30,55 @@ class Framework:
     PYTORCH = "PyTorch"
     CUSTOM = "Custom"
     MULTI = "Multi"
+
+
+@dataclass
+class ResourceConfiguration:
+    """v1's ``ResourceConfiguration(cpu=, memory_in_gb=, gpu=)``: what a model needs; stored
+    with the model (``model.resource_configuration``)."""
+
+    cpu: float | None = None
+    memory_in_gb: float | None = None
+    gpu: int | None = None
+
+    def serialize(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def deserialize(payload: Mapping[str, Any]) -> ResourceConfiguration:
+        return ResourceConfiguration(payload.get("cpu"), payload.get("memory_in_gb"),
+                                     payload.get("gpu"))  # fmt: skip
+
+
+RESOURCES = "azureml.resourceConfiguration"
+SAMPLE_INPUT = "azureml.sampleInputDataset"
+SAMPLE_OUTPUT = "azureml.sampleOutputDataset"
+DATASETS = "azureml.datasets"
+
+
+def _dataset_name(dataset: Any) -> str:
+    name = getattr(dataset, "name", None)
+    if not name:
+        raise UserInputError("sample datasets must be registered first: dataset.register(ws, name)")
+    return str(name)
+
+
+def _extra_properties(
+    resource_configuration: ResourceConfiguration | None,
+    sample_input_dataset: Any,
+    sample_output_dataset: Any,
+    datasets: Sequence[Any] | None,
+) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if resource_configuration is not None:
+        out[RESOURCES] = json.dumps(resource_configuration.serialize())
+    if sample_input_dataset is not None:
+        out[SAMPLE_INPUT] = _dataset_name(sample_input_dataset)
+    if sample_output_dataset is not None:
+        out[SAMPLE_OUTPUT] = _dataset_name(sample_output_dataset)
+    if datasets:
+        out[DATASETS] = json.dumps([[str(p), _dataset_name(d)] for p, d in datasets])
+    return out
 
 
 def _tag_filter(tags: Sequence[Any] | Mapping[str, str] | None) -> dict[str, str | None]:
@@ -78,16 +135,32 @@ class Model:
         tags: Mapping[str, str] | None = None,
         properties: Mapping[str, str] | None = None,
         description: str | None = None,
+        datasets: Sequence[Any] | None = None,
         model_framework: str | None = None,
         model_framework_version: str | None = None,
+        child_paths: Sequence[str] | None = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: ResourceConfiguration | None = None,
         run_id: str | None = None,
-        **_azure_kwargs: Any,
+        **azure_only: Any,
     ) -> Model:
+        """v1's ``Model.register``: the file or folder at ``model_path`` as the next version.
+        Resource configuration and sample datasets are stored as properties."""
+        ignored = sorted(k for k, v in azure_only.items() if v is not None)
+        if child_paths:
+            ignored.append("child_paths (the whole folder is registered)")
+        if ignored:
+            warnings.warn(f"Model.register: {', '.join(ignored)} not supported here (ignored)",
+                          UserWarning, stacklevel=2)  # fmt: skip
+        extra = _extra_properties(
+            resource_configuration, sample_input_dataset, sample_output_dataset, datasets
+        )
         record = workspace.models.register(
             Path(model_path),
             model_name,
             tags=tags,
-            properties=properties,
+            properties={**(properties or {}), **extra},
             description=description,
             framework=_framework_id(model_framework),
             framework_version=model_framework_version,
@@ -114,12 +187,17 @@ class Model:
     def get_model_path(
         model_name: str, version: int | None = None, _workspace: Workspace | None = None
     ) -> str:
-        """Outside a deployment: download into ``./<name>/<version>`` is not done; this
-        returns the path the model would have inside a deployment's app folder."""
+        """On the client (v1's ``_workspace=ws``): download the model into
+        ``./azureml-models/<name>/<version>/`` (once) and return the path of its file or
+        folder, as v1 does. Inside a deployment, the ``azureml.core`` shim answers instead."""
         if _workspace is None:
             raise UserInputError("outside a deployment, pass _workspace= to get_model_path")
         record = _workspace.models.get(Ref(model_name, version))
-        return str(Path("azureml-models") / record.name / str(record.version) / record.root_name)
+        folder = Path("azureml-models") / record.name / str(record.version)
+        target = folder / record.root_name
+        if not target.exists():
+            _workspace.models.download(Ref(record.name, record.version), folder, exist_ok=True)
+        return str(target)
 
     # -- instance API --------------------------------------------------------------------
     name = property(lambda self: self._record.name)
@@ -132,6 +210,25 @@ class Model:
     model_framework_version = property(lambda self: self._record.framework_version)
     run_id = property(lambda self: self._record.run_id)
     created_time = property(lambda self: self._record.created_at)
+
+    @property
+    def resource_configuration(self) -> ResourceConfiguration | None:
+        value = self._record.properties.get(RESOURCES)
+        return None if value is None else ResourceConfiguration.deserialize(json.loads(value))
+
+    @property
+    def sample_input_dataset(self) -> Any:
+        return self._dataset(SAMPLE_INPUT)
+
+    @property
+    def sample_output_dataset(self) -> Any:
+        return self._dataset(SAMPLE_OUTPUT)
+
+    def _dataset(self, key: str) -> Any:
+        from serving.sdk.dataset import Dataset
+
+        name = self._record.properties.get(key)
+        return None if name is None else Dataset.get_by_name(self.workspace, name)
 
     @property
     def record(self) -> ModelRecord:
@@ -181,13 +278,15 @@ class Model:
         overwrite: bool = False,
         show_output: bool = False,
     ) -> Any:
-        """Deploy ``models`` with ``inference_config`` as service ``name`` (see webservice)."""
+        """Deploy ``models`` with ``inference_config`` as service ``name`` (see webservice);
+        ``deployment_target`` is an ``AksCompute`` for an ``AksWebservice`` configuration."""
         from serving.sdk.webservice import deploy_models
 
         if inference_config is None:
             raise UserInputError(
-                "Model.deploy needs an inference_config (no-code deploy is "
-                "not supported: give an entry script)"
+                "Model.deploy without an inference_config (no-code deployment) needs the "
+                "platform's own scorer, which is not available yet (the fast-path issue)",
+                hint="give InferenceConfig(entry_script='score.py', environment=env)",
             )
         return deploy_models(
             workspace,
@@ -197,6 +296,7 @@ class Model:
             deployment_config,
             overwrite=overwrite,
             show_output=show_output,
+            deployment_target=deployment_target,
         )
 
     @staticmethod
@@ -216,6 +316,29 @@ class Model:
         return package(
             workspace, models, inference_config, generate_dockerfile, image_name, image_label
         )
+
+    @staticmethod
+    def profile(
+        workspace: Workspace,
+        profile_name: str,
+        models: Sequence[Model],
+        inference_config: Any,
+        input_dataset: Any = None,
+        cpu: float | None = None,
+        memory_in_gb: float | None = None,
+        description: str | None = None,
+        duration_s: int = 10,
+        users: int = 2,
+    ) -> Any:
+        """Run the models in a real local deployment under a short load with the samples of
+        ``input_dataset`` and return a ``ModelProfile`` (recommended CPU and memory, latency)."""
+        from serving.sdk.profile import profile
+
+        return profile(
+            workspace, profile_name, models, inference_config, input_dataset,
+            cpu=cpu, memory_in_gb=memory_in_gb, description=description,
+            duration_s=duration_s, users=users,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return (

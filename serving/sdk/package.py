@@ -119,9 +119,7 @@ def package(
         raise UserInputError("Model.package needs at least one model")
     records = resolve_models(workspace, [m.id for m in models])
     source = inference_config.source_directory
-    script, source_dir = check_script(
-        Path(inference_config.entry_script), Path(source) if source else None
-    )
+    script, source_dir = check_script(inference_config.script(), Path(source) if source else None)
     name, label = parse_image_tag(image_name) if image_name else (None, None)
     request = BuildRequest(
         records,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import builtins
 import time
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ import requests
 
 from serving import httpclient
 from serving.deploy import service
-from serving.errors import DeploymentError, ServingError, UserInputError
+from serving.errors import DeploymentError, NotFoundError, ServingError, UserInputError
 from serving.registry import EndpointRecord
 from serving.sdk.configs import (
     AciWebservice,
@@ -35,11 +35,11 @@ from serving.sdk.configs import (
     LocalDeployment,
     LocalWebservice,
 )
+from serving.sdk.inference import InferenceConfig
 from serving.workspace import Workspace
 
 if TYPE_CHECKING:
     from serving.loadtest import LoadTestSummary
-    from serving.sdk.environment import Environment
     from serving.sdk.model import Model
 
 
@@ -60,26 +60,6 @@ class WebserviceException(ServingError):
         self.body = body
 
 
-@dataclass
-class InferenceConfig:
-    """The entry script, its source folder and the environment to run it in."""
-
-    entry_script: str | Path
-    source_directory: str | Path | None = None
-    environment: Environment | None = None
-    conda_file: str | Path | None = None
-    description: str | None = None
-
-    def env_value(self) -> Any:
-        if self.environment is not None:
-            return self.environment.spec
-        if self.conda_file is not None:
-            base = Path(self.source_directory) if self.source_directory else Path.cwd()
-            path = Path(self.conda_file)
-            return str(path if path.is_absolute() or path.is_file() else base / path)
-        raise UserInputError("InferenceConfig needs an environment= or a conda_file=")
-
-
 class _Recorded:
     """An optional text attribute of the service, as last recorded (``scoring_uri``...)."""
 
@@ -97,11 +77,36 @@ class Webservice:
     def __init__(self, workspace: Workspace, name: str) -> None:
         self.workspace = workspace
         self.name = name
-        self._record: EndpointRecord = workspace.endpoints.get(name)
+        try:
+            self._record: EndpointRecord = workspace.endpoints.get(name)
+        except NotFoundError:
+            raise WebserviceException(
+                f"WebserviceNotFound: Webservice with name {name} not found in provided workspace"
+            ) from None
 
     @classmethod
-    def list(cls, workspace: Workspace) -> list[Webservice]:
-        return [cls(workspace, r.name) for r in workspace.endpoints.list()]
+    def list(
+        cls,
+        workspace: Workspace,
+        compute_type: str | None = None,
+        model_name: str | None = None,
+        model_id: str | None = None,
+        **azure_only: Any,
+    ) -> builtins.list[Webservice]:
+        """The workspace's services, filtered by ``compute_type`` (``Local``, ``ACI``,
+        ``AKS``, ``Kubernetes`` or this platform's target name) and model."""
+        ignored = sorted(k for k, v in azure_only.items() if v is not None)
+        if ignored:
+            warnings.warn(f"Webservice.list: {', '.join(ignored)} not supported here (ignored)",
+                          UserWarning, stacklevel=2)  # fmt: skip
+        services = [cls(workspace, r.name) for r in workspace.endpoints.list()]
+        if compute_type is not None:
+            wanted = compute_type.lower()
+            services = [s for s in services if wanted in (s.compute_type.lower(), s._record.target)]
+        if model_name is not None or model_id is not None:
+            services = [s for s in services if any(_model_matches(m, model_name, model_id)
+                                                   for m in s.models)]  # fmt: skip
+        return services
 
     # -- attributes --------------------------------------------------------------------
     scoring_uri = _Recorded("scoring_uri")
@@ -113,6 +118,18 @@ class Webservice:
     def state(self) -> str:
         self._record = service.observe(self.workspace, self.name)
         return self._record.state
+
+    @property
+    def compute_type(self) -> str:
+        """v1's name of the target: ``Local``, ``ACI`` (docker), ``AKS`` (cluster) or
+        ``Kubernetes``."""
+        return _COMPUTE_TYPES.get(self._record.target, self._record.target)
+
+    @property
+    def port(self) -> int | None:
+        """The port a local or docker service listens on."""
+        port = self._record.runtime.get("port") or self._record.spec.get("port")
+        return port if isinstance(port, int) else None
 
     @property
     def auth_enabled(self) -> bool:
@@ -184,16 +201,58 @@ class Webservice:
         self._record = service.regen_key(self.workspace, self.name, key)
 
     def update(
-        self, models: Sequence[Model] | None = None, inference_config: InferenceConfig | None = None
+        self,
+        models: Sequence[Model] | None = None,
+        inference_config: InferenceConfig | None = None,
+        deployment_config: Any = None,
+        **azure_only: Any,
     ) -> None:
+        """Redeploy with new models or inference config (the old version serves until the
+        new one is ready); a deployment config's replica count scales a cluster service."""
+        ignored = sorted(k for k, v in azure_only.items() if v is not None)
+        if ignored:
+            warnings.warn(
+                f"Webservice.update: {', '.join(ignored)} cannot be changed here "
+                "(redeploy with Model.deploy(..., overwrite=True))",
+                UserWarning,
+                stacklevel=2,
+            )
         ic = inference_config
+        if models or ic is not None:
+            self._record = service.update(
+                self.workspace,
+                self.name,
+                models=[m.id for m in models] if models else None,
+                entry_script=ic.script() if ic else None,
+                source_dir=Path(ic.source_directory) if ic and ic.source_directory else None,
+                env=ic.env_value() if ic else None,
+            )
+        if deployment_config is not None:
+            self._apply_config(deployment_config)
+
+    def _apply_config(self, config: Any) -> None:
+        from serving.deploy.update import scale
+
+        replicas = getattr(config, "replicas", None)
+        if isinstance(replicas, int) and self._record.target == "cluster":
+            self._record = scale(self.workspace, self.name, replicas)
+        else:
+            warnings.warn(
+                "Webservice.update(deployment_config=...): only the replica count of a "
+                "cluster service changes in place; redeploy with overwrite=True for the rest",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def reload(self, wait: bool = False, timeout: float | None = None) -> None:
+        """v1's ``LocalWebservice.reload``: copy the entry script and source folder in again
+        from where they were deployed from, and restart (the environment is kept)."""
+        spec = self._record.spec
         self._record = service.update(
             self.workspace,
             self.name,
-            models=[m.id for m in models] if models else None,
-            entry_script=Path(ic.entry_script) if ic else None,
-            source_dir=Path(ic.source_directory) if ic and ic.source_directory else None,
-            env=ic.env_value() if ic else None,
+            entry_script=Path(spec["entry_script"]),
+            source_dir=Path(spec["source_dir"]) if spec.get("source_dir") else None,
         )
 
     def delete(self) -> None:
@@ -216,6 +275,40 @@ class Webservice:
         return f"Webservice(name={self.name!r}, state={self._record.state!r})"
 
 
+_COMPUTE_TYPES = {"local": "Local", "docker": "ACI", "cluster": "AKS", "kubernetes": "Kubernetes"}
+
+
+def _model_matches(ref: str, name: str | None, model_id: str | None) -> bool:
+    return (name is None or ref.partition(":")[0] == name) and (model_id is None or ref == model_id)
+
+
+def _on_target(config: Any, target: Any) -> Any:
+    """The deployment configuration for ``deployment_target=`` (an ``AksCompute``): the
+    cluster target as configured, or a Kubernetes context."""
+    from serving.sdk.aks import KUBERNETES, AksCompute
+
+    if not isinstance(target, AksCompute):
+        raise UserInputError(
+            f"deployment_target={target!r} is not an AKS compute: create one with "
+            "ComputeTarget.create(ws, name, AksCompute.provisioning_configuration())"
+        )
+    if not isinstance(config, ClusterDeployment):
+        warnings.warn(
+            f"deployment_target={target.name!r} is used only with "
+            "AksWebservice.deploy_configuration(); ignored for this configuration",
+            UserWarning,
+            stacklevel=4,
+        )
+        return config
+    if target.deployment_target != KUBERNETES:
+        return config
+    return KubernetesDeployment(
+        replicas=config.replicas, cpu_cores=config.cpu_cores, memory_gb=config.memory_gb,
+        scoring_timeout_ms=config.scoring_timeout_ms, auth_enabled=config.auth_enabled,
+        context=target.context, namespace=target.namespace or "default",
+    )  # fmt: skip
+
+
 def deploy_models(
     workspace: Workspace,
     name: str,
@@ -224,6 +317,7 @@ def deploy_models(
     deployment_config: DeploymentConfig | None = None,
     overwrite: bool = False,
     show_output: bool = False,
+    deployment_target: Any = None,
 ) -> Any:
     """``Model.deploy``: deploy and return the service (Healthy, or raises). A configuration
     with its own ``deploy_models`` (``serving.sdk.edge.EdgeDeployment``) deploys itself."""
@@ -233,13 +327,15 @@ def deploy_models(
             workspace, name, models, inference_config, overwrite=overwrite, show_output=show_output
         )
     config = deployment_config or LocalDeployment()
+    if deployment_target is not None:
+        config = _on_target(config, deployment_target)
     say = (lambda line: print(line)) if show_output else (lambda _line: None)
     try:
         service.deploy(
             workspace,
             name,
             models=[m.id for m in models],
-            entry_script=Path(inference_config.entry_script),
+            entry_script=inference_config.script(),
             source_dir=(
                 Path(inference_config.source_directory)
                 if inference_config.source_directory

@@ -32,7 +32,8 @@ def test_docker_deployment_options() -> None:
     config = DockerDeployment(cpu_cores=1.5, memory_gb=0.5, auth_enabled=True)
     assert config.target == "docker"
     assert config.to_spec().resources == Resources(cpu=1.5, memory_bytes=512 * 2**20)
-    aci = AciWebservice.deploy_configuration(cpu_cores=1, memory_gb=1, dns_name_label="x")
+    with pytest.warns(UserWarning, match="dns_name_label not supported here"):
+        aci = AciWebservice.deploy_configuration(cpu_cores=1, memory_gb=1, dns_name_label="x")
     assert isinstance(aci, DockerDeployment)
     assert aci.to_spec().resources == Resources(cpu=1, memory_bytes=1024 * 2**20)
     assert DockerDeployment().to_spec() == DeploymentSpec()

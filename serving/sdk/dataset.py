@@ -1,0 +1,325 @@
+"""``Dataset``: Azure ML v1's tabular and file datasets over the workspace's datastores.
+
+::
+
+    ds = ws.get_default_datastore()
+    iris = Dataset.Tabular.from_delimited_files(path=[(ds, "iris/iris.csv")])
+    iris = iris.register(ws, "iris", create_new_version=True)
+    df = Dataset.get_by_name(ws, "iris").to_pandas_dataframe()
+
+A dataset is a definition (which files, how to read them), stored in the workspace's
+metadata as ``dataset:<name>:<version>``; the files stay where they are. Paths are
+``(datastore, "path/with/*globs")`` pairs, ``DataReference`` objects, local paths, or
+http(s) URLs (fetched when the data is read).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from serving.errors import ConflictError, NotFoundError, UserInputError
+from serving.workspace import Workspace
+
+TABULAR = "tabular"
+FILE = "file"
+_PREFIX = "dataset:"
+
+
+@dataclass(frozen=True)
+class _Definition:
+    kind: str
+    paths: tuple[tuple[str | None, str], ...]
+    """(datastore name or None for a local path / URL, path)."""
+    separator: str = ","
+    header: bool = True
+    name: str | None = None
+    version: int | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _one_path(item: Any) -> tuple[str | None, str]:
+    from serving.sdk.datastore import DataReference, Datastore
+
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Datastore):
+        return item[0].name, str(item[1])
+    if isinstance(item, Datastore):
+        return item.name, ""
+    if isinstance(item, DataReference):
+        return item.datastore.name, item.path_on_datastore or ""
+    if isinstance(item, str | Path):
+        return None, str(item)
+    raise UserInputError(
+        f"dataset path {item!r}: use (datastore, 'path'), ds.path('path'), a local path or a URL"
+    )
+
+
+def _paths(path: Any) -> tuple[tuple[str | None, str], ...]:
+    items = path if isinstance(path, list) else [path]
+    return tuple(_one_path(item) for item in items)
+
+
+class Dataset:
+    """A tabular or file dataset (``Dataset.Tabular`` / ``Dataset.File`` create them)."""
+
+    Tabular: type[TabularDatasetFactory]
+    File: type[FileDatasetFactory]
+
+    def __init__(self, definition: _Definition, workspace: Workspace | None = None) -> None:
+        self._definition = definition
+        self.workspace = workspace
+
+    # -- registry ------------------------------------------------------------------------
+    @property
+    def name(self) -> str | None:
+        return self._definition.name
+
+    @property
+    def version(self) -> int | None:
+        return self._definition.version
+
+    @property
+    def description(self) -> str | None:
+        return self._definition.description
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._definition.tags)
+
+    def register(
+        self,
+        workspace: Workspace,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        create_new_version: bool = False,
+    ) -> Dataset:
+        """Record this definition as ``name``; an existing name needs ``create_new_version``
+        (unless the definition is the same, which returns the registered one)."""
+        versions = _versions(workspace, name)
+        plain = replace(self._definition, name=None, version=None, description=None, tags={})
+        if versions:
+            latest = _load(workspace, name, versions[-1])
+            same = replace(latest, name=None, version=None, description=None, tags={}) == plain
+            if same:
+                return Dataset(latest, workspace)
+            if not create_new_version:
+                raise ConflictError(f"dataset {name} already exists: pass create_new_version=True")
+        version = (versions[-1] if versions else 0) + 1
+        definition = replace(plain, name=name, version=version, description=description,
+                             tags=dict(tags or {}))  # fmt: skip
+        data = asdict(definition)
+        with workspace.db.write() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                (f"{_PREFIX}{name}:{version}", json.dumps(data)),
+            )
+        return Dataset(definition, workspace)
+
+    @staticmethod
+    def get_by_name(workspace: Workspace, name: str, version: str | int = "latest") -> Dataset:
+        versions = _versions(workspace, name)
+        if not versions:
+            raise NotFoundError(f"dataset {name} not found", hint="register it with .register()")
+        chosen = versions[-1] if str(version) == "latest" else int(version)
+        if chosen not in versions:
+            raise NotFoundError(f"dataset {name} has no version {version}")
+        return Dataset(_load(workspace, name, chosen), workspace)
+
+    @staticmethod
+    def registered(workspace: Workspace) -> dict[str, Dataset]:
+        """``ws.datasets``: name -> latest version."""
+        with workspace.db.read() as conn:
+            keys = [r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE ?",
+                                               (_PREFIX + "%",))]  # fmt: skip
+        names = sorted({key[len(_PREFIX) :].rpartition(":")[0] for key in keys})
+        return {name: Dataset.get_by_name(workspace, name) for name in names}
+
+    # -- files ---------------------------------------------------------------------------
+    def _workspace_for(self, path_ws: Workspace | None) -> Workspace:
+        ws = path_ws or self.workspace
+        if ws is None:
+            raise UserInputError("this dataset reads a datastore: register it first")
+        return ws
+
+    def to_path(self) -> list[str]:
+        """The files of the dataset, as local paths (URLs are fetched to a temporary folder)."""
+        files: list[str] = []
+        for store, path in self._definition.paths:
+            files.extend(self._resolve(store, path))
+        if not files:
+            raise NotFoundError(
+                f"dataset {self.name or ''} matches no file: {self._definition.paths}"
+            )
+        return files
+
+    def _resolve(self, store: str | None, path: str) -> list[str]:
+        if store is None and urlparse(path).scheme in ("http", "https"):
+            return [_fetch(path)]
+        if store is None:
+            base = Path(path)
+        else:
+            from serving.sdk.datastore import Datastore
+
+            base = Datastore.get(self._workspace_for(None), store).local_path / path
+        matches = sorted(glob.glob(str(base), recursive=True)) if glob.has_magic(str(base)) \
+            else ([str(base)] if base.exists() else [])  # fmt: skip
+        out: list[str] = []
+        for match in matches:
+            found = Path(match)
+            out.extend(sorted(str(p) for p in found.rglob("*") if p.is_file()) if found.is_dir()
+                       else [str(found)])  # fmt: skip
+        return out
+
+    def download(self, target_path: str | Path | None = None, overwrite: bool = False) -> list[str]:
+        """Copy the files into ``target_path`` (default: a new temporary folder)."""
+        folder = Path(target_path) if target_path else Path(tempfile.mkdtemp(prefix="dataset-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        copied = []
+        for source in self.to_path():
+            dest = folder / Path(source).name
+            if dest.exists() and not overwrite:
+                raise ConflictError(f"{dest} exists: pass overwrite=True")
+            shutil.copy2(source, dest)
+            copied.append(str(dest))
+        return copied
+
+    def as_named_input(self, name: str) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(name, self)
+
+    # -- tabular -------------------------------------------------------------------------
+    def to_pandas_dataframe(self) -> Any:
+        if self._definition.kind != TABULAR:
+            raise UserInputError("to_pandas_dataframe() needs a Tabular dataset")
+        import pandas as pd
+
+        header = 0 if self._definition.header else None
+        frames = [pd.read_csv(f, sep=self._definition.separator, header=header)
+                  for f in self.to_path()]  # fmt: skip
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def take(self, count: int) -> Dataset:
+        raise UserInputError("take() is not supported: use to_pandas_dataframe().head(count)")
+
+    def request_bodies(self) -> list[str]:
+        """For ``Model.profile``: a tabular dataset's first column (one JSON body a row),
+        or a file dataset's files (one JSON body each)."""
+        if self._definition.kind == TABULAR:
+            frame = self.to_pandas_dataframe()
+            return [str(v) for v in frame.iloc[:, 0].tolist()]
+        return [Path(f).read_text(encoding="utf-8") for f in self.to_path()]
+
+    def __repr__(self) -> str:
+        kind = "TabularDataset" if self._definition.kind == TABULAR else "FileDataset"
+        return f"{kind}(name={self.name!r}, version={self.version}, paths={self._definition.paths})"
+
+
+def _fetch(url: str) -> str:
+    from serving import httpclient
+
+    resp = httpclient.get(url, timeout=60)
+    if resp.status_code != 200:
+        raise NotFoundError(f"cannot fetch {url}: HTTP {resp.status_code}")
+    folder = Path(tempfile.mkdtemp(prefix="dataset-url-"))
+    target = folder / (Path(urlparse(url).path).name or "data")
+    target.write_bytes(resp.content)
+    return str(target)
+
+
+def _versions(workspace: Workspace, name: str) -> list[int]:
+    with workspace.db.read() as conn:
+        keys = [r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE ?",
+                                           (f"{_PREFIX}{name}:%",))]  # fmt: skip
+    return sorted(int(k.rpartition(":")[2]) for k in keys if k.rpartition(":")[0] == _PREFIX + name)
+
+
+def _load(workspace: Workspace, name: str, version: int) -> _Definition:
+    value = workspace._meta(f"{_PREFIX}{name}:{version}")
+    assert value is not None
+    data = json.loads(value)
+    data["paths"] = tuple((s, p) for s, p in data["paths"])
+    return _Definition(**data)
+
+
+@dataclass(frozen=True)
+class DatasetConsumptionConfig:
+    """``dataset.as_named_input(name)``: ``as_mount()``/``as_download()`` give the data
+    reference a run resolves (a dataset of one datastore folder or file)."""
+
+    name: str
+    dataset: Dataset
+
+    def _reference(self, mode: str) -> Any:
+        from serving.sdk.datastore import DataReference, Datastore
+
+        paths = self.dataset._definition.paths
+        if len(paths) != 1 or paths[0][0] is None or glob.has_magic(paths[0][1]):
+            raise UserInputError(
+                f"dataset input {self.name}: only a dataset of one datastore path (no "
+                "wildcards) can be given to a run here; pass ds.path(...) instead"
+            )
+        store = Datastore.get(self.dataset._workspace_for(None), str(paths[0][0]))
+        return DataReference(store, self.name, paths[0][1] or None, mode=mode)
+
+    def as_mount(self, path_on_compute: str | None = None) -> Any:
+        return self._reference("mount")
+
+    def as_download(self, path_on_compute: str | None = None) -> Any:
+        return self._reference("download")
+
+
+class TabularDatasetFactory:
+    """``Dataset.Tabular``."""
+
+    @staticmethod
+    def from_delimited_files(
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        infer_column_types: bool = True,
+        set_column_types: Any = None,
+        separator: str = ",",
+        header: Any = True,
+        partition_format: str | None = None,
+        support_multi_line: bool = False,
+        empty_as_string: bool = False,
+        encoding: str = "utf8",
+    ) -> Dataset:
+        from serving.sdk.configs import warn_ignored
+
+        warn_ignored("Dataset.Tabular.from_delimited_files", {
+            "include_path": include_path, "set_column_types": set_column_types,
+            "partition_format": partition_format, "support_multi_line": support_multi_line,
+            "empty_as_string": empty_as_string,
+        })  # fmt: skip
+        has_header = header not in (False, None, "NO_HEADERS", 0) and str(header) != \
+            "PromoteHeadersBehavior.NO_HEADERS"  # fmt: skip
+        return Dataset(_Definition(TABULAR, _paths(path), separator, has_header))
+
+
+class FileDatasetFactory:
+    """``Dataset.File``."""
+
+    @staticmethod
+    def from_files(
+        path: Any, validate: bool = True, partition_format: str | None = None,
+        is_file: bool = False,
+    ) -> Dataset:  # fmt: skip
+        from serving.sdk.configs import warn_ignored
+
+        warn_ignored("Dataset.File.from_files", {"partition_format": partition_format})
+        return Dataset(_Definition(FILE, _paths(path)))
+
+
+Dataset.Tabular = TabularDatasetFactory
+Dataset.File = FileDatasetFactory
+TabularDataset = FileDataset = Dataset
+
+__all__ = ["Dataset", "DatasetConsumptionConfig", "FileDataset", "TabularDataset"]

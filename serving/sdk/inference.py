@@ -1,0 +1,79 @@
+"""``InferenceConfig``: the entry script, its source folder and environment of a deployment
+(Azure ML v1's ``azureml.core.model.InferenceConfig``, legacy arguments included)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from serving.errors import UserInputError
+
+if TYPE_CHECKING:
+    from serving.sdk.environment import Environment
+
+_IMAGE_ONLY = ("enable_gpu", "base_image", "base_image_registry", "cuda_version",
+               "extra_docker_file_steps")  # fmt: skip
+
+
+@dataclass
+class InferenceConfig:
+    """The entry script, its source folder and the environment to run it in.
+
+    v1's legacy arguments: ``runtime="python"`` (the only runtime), ``conda_file=``
+    (relative to ``source_directory``) when there is no ``environment``; the image options
+    (``extra_docker_file_steps``, ``base_image``, ``enable_gpu``...) warn that they have no
+    effect, since images are built on this platform's own base.
+    """
+
+    entry_script: str | Path = ""
+    """Empty (or None, as v1 writes it): no-code deployment, see :meth:`script`."""
+    runtime: str | None = None
+    conda_file: str | Path | None = None
+    extra_docker_file_steps: str | Path | None = None
+    source_directory: str | Path | None = None
+    enable_gpu: bool | None = None
+    description: str | None = None
+    base_image: str | None = None
+    base_image_registry: Any = None
+    cuda_version: str | None = None
+    environment: Environment | None = None
+
+    def __post_init__(self) -> None:
+        if self.runtime is not None and str(self.runtime).lower() != "python":
+            raise UserInputError(
+                f"InferenceConfig(runtime={self.runtime!r}): only the python runtime exists here"
+            )
+        ignored = [n for n in _IMAGE_ONLY if getattr(self, n)]
+        if self.environment is not None and self.conda_file is not None:
+            ignored.append("conda_file (environment= is used)")
+        if ignored:
+            warnings.warn(
+                f"InferenceConfig: {', '.join(ignored)} have no effect here "
+                "(images are built on this platform's base from the environment)",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def script(self) -> Path:
+        """The entry script (an error naming what is missing when there is none)."""
+        if not self.entry_script:
+            raise UserInputError(
+                "InferenceConfig has no entry_script: no-code deployment needs the platform's "
+                "own scorer, which is not available yet (the fast-path issue)",
+                hint="give InferenceConfig(entry_script='score.py', environment=env)",
+            )
+        return Path(self.entry_script)
+
+    def env_value(self) -> Any:
+        if self.environment is not None:
+            return self.environment.spec
+        if self.conda_file is not None:
+            base = Path(self.source_directory) if self.source_directory else Path.cwd()
+            path = Path(self.conda_file)
+            return str(path if path.is_absolute() or path.is_file() else base / path)
+        raise UserInputError("InferenceConfig needs an environment= or a conda_file=")
+
+
+__all__ = ["InferenceConfig"]
