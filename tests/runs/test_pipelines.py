@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -395,3 +396,36 @@ def test_azureml_pipeline_shims_resolve_to_the_sdk() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_outputs_gone_means_rerun_and_cancel_ends_the_steps(
+    sws: Workspace, steps_dir: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.txt"
+    out = PipelineData("out")
+    only = step(steps_dir, "prepare", journal, "--out", out, outputs=[out])
+    first = Pipeline(sws, [only]).submit("pipe")
+    first.wait_for_completion(show_output=False)
+    folder = by_name(first)["prepare"].get_output_data("out").local_path
+    for file in folder.iterdir():
+        file.unlink()
+    folder.rmdir()
+    gone = Pipeline(sws, [only]).explain()[0]
+    assert gone["decision"] == "run" and "outputs are gone" in gone["reason"]
+
+    write(steps_dir / "slow", "step.py", "import time\ntime.sleep(60)\n")
+    later = PipelineData("later")
+    slow = step(steps_dir, "slow", journal, "--out", out, outputs=[out])
+    after = step(
+        steps_dir, "after", journal, "--in", out, "--out", later, inputs=[out], outputs=[later]
+    )
+    run = Pipeline(sws, [slow, after]).submit("pipe")
+    deadline = time.monotonic() + 30
+    while not (run.find_step_run("slow") and run.find_step_run("slow")[0].status == rec.RUNNING):
+        assert time.monotonic() < deadline, "the slow step never started"
+        time.sleep(0.1)
+    run.cancel()
+    assert run.get_status() == rec.CANCELED
+    steps = by_name(run)
+    assert steps["slow"].status == rec.CANCELED and steps["after"].status == rec.CANCELED
+    assert "after" not in journal_of(journal)
