@@ -124,21 +124,20 @@ class Bridge:
             self.outbox.close()
 
     def _collect(self) -> _Turn:
+        """Wait for an event, then take what else is queued, up to :data:`BATCH` in all."""
         turn = _Turn([], [])
+        events: list[tuple[str, Any]] = []
         try:
-            event = self.events.get(timeout=TRIM_EVERY_S)
+            events.append(self.events.get(timeout=TRIM_EVERY_S))
+            while len(events) < BATCH:
+                events.append(self.events.get_nowait())
         except queue.Empty:
-            return turn
-        for _ in range(BATCH):
-            kind, value = event
+            pass
+        for kind, value in events:
             if kind == "message":
                 turn.messages.append(value)
             else:
                 turn.published.append(value)
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                break
         return turn
 
     def _answer(self, messages: list[tuple[mqtt.MQTTMessage, float]]) -> None:

@@ -1,7 +1,6 @@
-"""Echo run(): returns the decoded body; raises on {"boom": ...}; sleeps SLOW_MS per call."""
+"""Echo run(): returns the decoded body; raises on {"boom": ...}; sleeps "sleep_ms"."""
 
 import json
-import os
 import time
 
 
@@ -13,7 +12,6 @@ def run(raw_data):
     data = json.loads(raw_data)
     if "boom" in data:
         raise ValueError("boom asked for")
-    delay = float(os.environ.get("SLOW_MS", "0"))
-    if delay:
-        time.sleep(delay / 1000)
+    if data.get("sleep_ms"):
+        time.sleep(data["sleep_ms"] / 1000)
     return {"echo": data}
