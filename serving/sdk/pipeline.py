@@ -251,8 +251,12 @@ class Pipeline:
         options = s.RunOptions(
             dict(pipeline_parameters or {}), regenerate_outputs, False, hash_input_data
         )
+        spec = self._to_spec()
+        errors = validate(spec, options.parameters)
+        if errors:
+            raise UserErrorException("the pipeline is not valid: " + "; ".join(errors))
         store = RunStore(self._workspace.path, self._workspace.db)
-        return [d.to_dict() for d in decide(store, self._to_spec(), options)]
+        return [d.to_dict() for d in decide(store, spec, options)]
 
     def submit(
         self,

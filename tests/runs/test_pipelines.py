@@ -272,6 +272,8 @@ def test_validate_lists_unconnected_inputs_cycles_and_missing_parameters(
     assert any("input 'orphan' is not connected" in e for e in errors)
     with pytest.raises(UserErrorException, match="not connected"):
         Pipeline(sws, [lonely]).submit("pipe")
+    with pytest.raises(UserErrorException, match="not connected"):
+        Pipeline(sws, [lonely]).explain()
 
     a_out, b_out = PipelineData("a_out"), PipelineData("b_out")
     a = step(steps_dir, "prepare", journal, inputs=[b_out], outputs=[a_out])
