@@ -431,3 +431,27 @@ def test_outputs_gone_means_rerun_and_cancel_ends_the_steps(
     steps = by_name(run)
     assert steps["slow"].status == rec.CANCELED and steps["after"].status == rec.CANCELED
     assert "after" not in journal_of(journal)
+
+
+def test_the_digits_example_runs_then_is_reused_from_yaml(
+    pipelines_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """examples/pipeline_digits: the SDK script runs the three steps on the bundled digits;
+    the YAML form of the same pipeline then reuses every step (the same keys)."""
+    example = ROOT / "examples" / "pipeline_digits"
+    project = tmp_path / "project"  # the example finds or creates project/.serving
+    project.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(example / "pipeline.py")],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "evaluate: Completed" in done.stdout and "'test_accuracy': 0.9" in done.stdout
+    again = pipelines_cli("-w", project, "pipelines", "run", example / "pipeline.yml")
+    assert again.code == 0, again.err
+    assert again.out.count("(reused run ") == 3
