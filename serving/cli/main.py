@@ -21,6 +21,7 @@ from serving.cli.endpoints import deploy, endpoints
 from serving.cli.envs import envs
 from serving.cli.loadtest import loadtest
 from serving.cli.models import models
+from serving.cli.pipelines import pipelines
 from serving.cli.runs import experiments, runs
 from serving.cli.workspace_cmds import workspace_group
 from serving.config import PlatformSettings
@@ -46,6 +47,7 @@ cli.add_command(compute)
 cli.add_command(datastores)
 cli.add_command(runs)
 cli.add_command(experiments)
+cli.add_command(pipelines)
 
 
 def _register_optional() -> None:

@@ -55,6 +55,13 @@ _WHERE = {
     "ScriptRunConfig": "script_run",
     "RunConfiguration": "script_run",
     "Datastore": "datastore",
+    "Pipeline": "pipeline",
+    "PythonScriptStep": "pipeline",
+    "PipelineData": "pipeline",
+    "PipelineParameter": "pipeline",
+    "PipelineRun": "pipeline_run",
+    "StepRun": "pipeline_run",
+    "PortDataReference": "pipeline_run",
     "Estimator": "estimator",
     "SKLearn": "estimator",
     "TensorFlow": "estimator",
@@ -91,6 +98,7 @@ _WHERE = {
 _WHERE.update(dict.fromkeys(_AZURE_ONLY, "azure_only"))
 
 __all__ = [
+    "VERSION",
     "AciWebservice",
     "ActivityFailedException",
     "AksCompute",
@@ -125,7 +133,13 @@ __all__ = [
     "ModelPathNotFoundException",
     "ModelProfile",
     "MsiAuthentication",
+    "Pipeline",
+    "PipelineData",
+    "PipelineParameter",
+    "PipelineRun",
+    "PortDataReference",
     "PromoteHeadersBehavior",
+    "PythonScriptStep",
     "ResourceConfiguration",
     "Run",
     "RunConfiguration",
@@ -133,15 +147,14 @@ __all__ = [
     "SKLearn",
     "ScriptRunConfig",
     "ServicePrincipalAuthentication",
+    "StepRun",
     "TabularDataset",
     "TensorFlow",
     "UserErrorException",
-    "VERSION",
     "Webservice",
     "WebserviceException",
     "Workspace",
     "set_diagnostics_collection",
-    *_AZURE_ONLY,
 ]
 
 if TYPE_CHECKING:
@@ -183,6 +196,8 @@ if TYPE_CHECKING:
     from serving.sdk.experiment import Experiment
     from serving.sdk.model import Model, ResourceConfiguration
     from serving.sdk.package import ModelPackage
+    from serving.sdk.pipeline import Pipeline, PipelineData, PipelineParameter, PythonScriptStep
+    from serving.sdk.pipeline_run import PipelineRun, PortDataReference, StepRun
     from serving.sdk.profile import ModelProfile
     from serving.sdk.run import Run
     from serving.sdk.script_run import RunConfiguration, ScriptRunConfig
