@@ -72,3 +72,73 @@ def _panel(ax: Any, metric: str, runs: Mapping[str, Points], steps_locator: Any)
     ax.grid(True, alpha=0.3)
     if len(runs) > 1:
         ax.legend(fontsize=8)
+
+
+# -- sweeps --------------------------------------------------------------------------------
+def render_sweep_chart(data: Mapping[str, Any], path: Path, *, title: str) -> Path:
+    """A sweep (``sweep_views.sweep_chart_data``) as a PNG: on the left a parallel-coordinates
+    chart, one axis per parameter and one for the best primary metric, one line per child
+    coloured by that metric; on the right the primary metric of every child over its steps."""
+    children = list(data["children"])
+    if not any(c["history"] for c in children):
+        raise UserInputError(f"nothing to chart: no child logged {data['metric']}")
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 4.8), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
+    )
+    try:
+        _parallel(left, plt, list(data["parameters"]), str(data["metric"]), children)
+        for child in children:
+            if child["history"]:
+                steps = range(1, len(child["history"]) + 1)
+                style = "--" if child["status"] == "Canceled" else "-"
+                right.plot(steps, child["history"], style, marker=".", label=child["label"])
+        right.set_title(f"{data['metric']} per child (dashed: canceled)", fontsize=10)
+        right.set_xlabel("interval (each logged value)")
+        right.grid(True, alpha=0.3)
+        if len(children) <= 20:
+            right.legend(fontsize=7, ncol=2, title="child", title_fontsize=7)
+        fig.suptitle(title, fontsize=11)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _axis(values: list[Any]) -> tuple[list[float | None], list[tuple[float, str]]]:
+    """Values placed on a 0..1 axis, and the axis's tick labels: categories evenly spaced,
+    numbers linearly between their min and max."""
+    present = [v for v in values if v is not None and v != ""]
+    if present and all(isinstance(v, (int, float)) for v in present):
+        low, high = min(present), max(present)
+        span = (high - low) or 1.0
+        placed = [None if v is None or v == "" else (v - low) / span for v in values]
+        return placed, [(0.0, f"{low:.4g}"), (1.0, f"{high:.4g}")]
+    categories = sorted({str(v) for v in present})
+    spacing = max(len(categories) - 1, 1)
+    where = {c: i / spacing for i, c in enumerate(categories)}
+    placed = [None if v is None or v == "" else where[str(v)] for v in values]
+    return placed, [(where[c], c) for c in categories]
+
+
+def _parallel(ax: Any, plt: Any, names: list[str], metric: str, children: list[Any]) -> None:
+    columns = [[c["parameters"].get(n) for c in children] for n in names]
+    columns.append([c["best"] for c in children])
+    axes = [_axis(col) for col in columns]
+    bests = [c["best"] for c in children if c["best"] is not None]
+    low, high = (min(bests), max(bests)) if bests else (0.0, 1.0)
+    cmap = plt.get_cmap("viridis")
+    for row, child in enumerate(children):
+        ys = [placed[row] for placed, _ticks in axes]
+        xs = [x for x, y in enumerate(ys) if y is not None]
+        shade = 0.5 if child["best"] is None else (child["best"] - low) / ((high - low) or 1.0)
+        color = "lightgrey" if child["best"] is None else cmap(shade)
+        ax.plot(xs, [y for y in ys if y is not None], color=color, alpha=0.85, marker="o")
+    for x, (_placed, ticks) in enumerate(axes):
+        ax.axvline(x, color="black", linewidth=0.8)
+        for y, label in ticks:
+            ax.annotate(label, (x, y), xytext=(3, 0), textcoords="offset points", fontsize=7)
+    ax.set_xticks(range(len(axes)), [*names, f"best {metric}"], fontsize=8)
+    ax.set_yticks([])
+    ax.set_title(f"parameters against {metric} (colour: best {metric})", fontsize=10)

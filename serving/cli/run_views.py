@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from serving.catalog import resolve_env
 from serving.cli.common import sanitize
+from serving.cli.sweep_views import sweep_details
 from serving.errors import NotFoundError
 from serving.proc import tail
 from serving.runs import artifacts, follow
@@ -28,6 +29,7 @@ from serving.runs.errors import ActivityFailedException
 from serving.runs.follow import LogTail
 from serving.runs.records import RunRecord
 from serving.runs.store import STD_LOG, RunStore
+from serving.runs.sweeps.spec import KIND as SWEEP_KIND
 from serving.workspace import Workspace
 
 LOG_TAIL_LINES = 25
@@ -201,6 +203,8 @@ def run_details(store: RunStore, record: RunRecord) -> dict[str, Any]:
         files=artifacts.names(store.run_dir(record.id)),
         children=[child.id for child in store.list(parent_id=record.id)],
     )
+    if record.kind == SWEEP_KIND:
+        data["sweep"] = sweep_details(store, record)
     if record.status in (rec.FAILED, rec.CANCELED):
         data["log_tail"] = log_tail(store, record)
     return data

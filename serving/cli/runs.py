@@ -29,6 +29,7 @@ from serving.cli.common import (
     shows,
     workspace,
 )
+from serving.cli.sweep_views import print_sweep, sweep_chart_data
 from serving.errors import NotFoundError
 from serving.registry.names import parse_pairs
 from serving.runs import follow
@@ -40,6 +41,7 @@ from serving.runs.registration import register_from_run
 from serving.runs.store import STD_LOG, SYSTEM_LOG, RunStore
 from serving.runs.submit import ScriptJob
 from serving.runs.submit import submit as submit_job
+from serving.runs.sweeps.spec import KIND as SWEEP_KIND
 
 LIST_COLUMNS = [
     ("id", "RUN"),
@@ -187,15 +189,24 @@ def list_runs(experiment: str | None, status: str | None, limit: int | None) -> 
 
 @runs.command("show")
 @click.argument("run_id", metavar="RUN")
+@click.option("--watch", is_flag=True, help="A sweep: reprint its table until it ends.")
 @shows
-def show(run_id: str) -> None:
+def show(run_id: str, watch: bool) -> None:
     """Show a run's details.
 
     Status, times, script and arguments, environment, metrics, files, and for a failed
-    run its error with the tail of its log."""
+    run its error with the tail of its log. For a sweep (HyperDrive parent) also the table
+    of its children: status, parameters, best primary metric, the policy that stopped it;
+    with --watch the table is printed again whenever it changes, until the sweep ends."""
     store = _store()
-    data = views.run_details(store, store.find(run_id))
-    emit_one(data if is_json() else views.details_text(data))
+    record = store.find(run_id)
+    data = views.run_details(store, record)
+    if is_json():
+        emit_one(data)
+        return
+    emit_one(views.details_text(data))
+    if "sweep" in data:
+        print_sweep(store, record, watch=watch)
 
 
 @runs.command("logs")
@@ -375,10 +386,17 @@ def register(
 def chart(run_ids: tuple[str, ...], metric: str | None, output: Path) -> None:
     """Plot metric histories of runs into a PNG.
 
-    One panel per metric (or only --metric), one line per run."""
-    from serving.cli.run_chart import render_runs_chart
+    One panel per metric (or only --metric), one line per run. For one sweep (HyperDrive
+    parent): a parallel-coordinates chart of its parameters against the primary metric,
+    and the primary metric of every child over its steps."""
+    from serving.cli.run_chart import render_runs_chart, render_sweep_chart
 
     store = _store()
+    if len(run_ids) == 1 and store.get(run_ids[0]).kind == SWEEP_KIND and metric is None:
+        data = sweep_chart_data(store, store.get(run_ids[0]))
+        render_sweep_chart(data, output, title=run_ids[0])
+        emit_or_say({"output": str(output), "metrics": [data["metric"]]}, f"wrote {output}")
+        return
     panels: dict[str, dict[str, list[tuple[object, float]]]] = {}
     for run_id in run_ids:
         store.get(run_id)

@@ -35,6 +35,8 @@ def cancel(
 
 def _cancel(store: RunStore, run_id: str, wait_s: float) -> str:
     record = store.get(run_id)
+    if not record.terminal:  # first, so an owner of children (a sweep) starts no more
+        store.set_status(run_id, rec.CANCEL_REQUESTED)
     for child in store.list(parent_id=run_id):
         if not child.terminal:
             cancel(store, child.id, wait_s=wait_s)
@@ -49,6 +51,8 @@ def _cancel(store: RunStore, run_id: str, wait_s: float) -> str:
             record = store.get(run_id)
             if record.terminal:
                 return record.status
+            if not is_running(supervisor):
+                break  # it ended without recording (SIGTERM came before its handler was set)
             time.sleep(0.1)
         stop(supervisor, grace_s=1.0)
     _end_recorded(record.supervisor)

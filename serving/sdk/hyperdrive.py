@@ -376,7 +376,7 @@ class HyperDriveRun(Run):
 
     def _show(self, out: TextIO, shown: str) -> str:
         parent = self._store.get(self._run_id)
-        text = res.table_text(res.children(self._store, parent), parent)
+        text = res.table_text(res.table_rows(res.children(self._store, parent)), parent)
         if text != shown:
             out.write(text + "\n")
             out.flush()

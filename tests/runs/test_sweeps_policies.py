@@ -17,27 +17,23 @@ from serving.runs.sweeps.policies import (
     NoTerminationPolicy,
     Policy,
     TruncationSelectionPolicy,
+    evaluate,
     policy_from_dict,
-    to_check,
 )
 
 
 def stopped(policy: Policy, histories: Histories, goal: str = MAXIMIZE) -> dict[str, int]:
-    """Replay: every child evaluated at each interval it has, as values arrive in lockstep
-    (all children log interval N before any logs N+1); {child: interval it was stopped}."""
+    """Replay in lockstep (every child logs interval N before any logs N+1; a stopped child
+    logs no more); {child: the interval it was stopped at}."""
     out: dict[str, int] = {}
     longest = max(len(v) for v in histories.values())
     for interval in range(1, longest + 1):
-        view = {
-            r: v[: out.get(r, interval)] if r in out else v[:interval] for r, v in histories.items()
-        }
-        for run in histories:
-            if run in out or len(histories[run]) < interval:
-                continue
-            stop = to_check(policy, run, interval, interval - 1, view, goal)
-            if stop is not None:
-                assert stop.policy == policy.name
-                out[run] = interval
+        view = {r: v[: out.get(r, interval)] for r, v in histories.items()}
+        grown = {r: (interval - 1, interval) for r, v in view.items() if len(v) == interval}
+        active = [r for r in histories if r not in out]
+        for run, stop in evaluate(policy, view, grown, active, goal).items():
+            assert stop.policy == policy.name
+            out[run] = interval
     return out
 
 
@@ -82,12 +78,24 @@ def test_a_run_alone_at_its_interval_is_never_stopped() -> None:
 
 
 def test_catching_up_checks_every_due_interval_in_between() -> None:
+    policy = BanditPolicy(slack_factor=0.1)
     histories = {"good": [0.9, 0.9, 0.9], "bad": [0.9, 0.1, 0.1]}
     # bad's best stays 0.9, so no interval stops it even when checked all at once
-    assert to_check(BanditPolicy(slack_factor=0.1), "bad", 3, 0, histories, MAXIMIZE) is None
+    assert evaluate(policy, histories, {"bad": (0, 3)}, ["bad"], MAXIMIZE) == {}
     histories = {"good": [0.9, 0.9, 0.9], "bad": [0.3, 0.3, 0.3]}
-    stop = to_check(BanditPolicy(slack_factor=0.1), "bad", 3, 0, histories, MAXIMIZE)
-    assert stop is not None and "interval 1" in stop.detail and stop.policy == "BanditPolicy"
+    stop = evaluate(policy, histories, {"bad": (0, 3)}, ["bad"], MAXIMIZE)["bad"]
+    assert "interval 1" in stop.detail and stop.policy == "BanditPolicy"
+
+
+def test_a_child_running_ahead_is_judged_when_the_others_reach_its_interval() -> None:
+    policy = BanditPolicy(slack_factor=0.2)
+    ahead = {"plateau": [0.5, 0.5, 0.5], "good": [0.5]}
+    assert evaluate(policy, ahead, {"plateau": (0, 3), "good": (0, 1)}, ahead, MAXIMIZE) == {}
+    caught_up = {"plateau": [0.5, 0.5, 0.5], "good": [0.5, 0.6, 0.7]}
+    stops = evaluate(policy, caught_up, {"good": (1, 3)}, caught_up, MAXIMIZE)
+    assert list(stops) == ["plateau"] and "interval 3" in stops["plateau"].detail
+    # an ended child is compared with but never stopped
+    assert evaluate(policy, caught_up, {"good": (1, 3)}, ["good"], MAXIMIZE) == {}
 
 
 @pytest.mark.parametrize(

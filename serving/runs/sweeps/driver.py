@@ -35,7 +35,7 @@ from serving.runs.metrics import ROW, MetricsWriter
 from serving.runs.store import SNAPSHOT_DIR, RunStore
 from serving.runs.submit import submit
 from serving.runs.sweeps import space as sp
-from serving.runs.sweeps.policies import Stop, best_of, to_check, worse
+from serving.runs.sweeps.policies import Stop, best_of, evaluate, worse
 from serving.runs.sweeps.results import BEST_TABLE, primary_history
 from serving.runs.sweeps.sampler import Draw, Sampler
 from serving.runs.sweeps.spec import DEFINITION_KEY, SweepSpec
@@ -56,7 +56,6 @@ class Driver:
         self.writer = MetricsWriter(store.metrics_file(parent_id))
         self.active: dict[str, Draw] = {}
         self.histories: dict[str, list[float]] = {}
-        self.seen: dict[str, int] = {}
         self.ended: dict[str, str] = {}
         self.submitted = 0
         self.best_row: tuple[str, float, bool] | None = None
@@ -104,7 +103,7 @@ class Driver:
     def _loop(self) -> tuple[str, dict[str, Any] | None]:
         deadline = time.monotonic() + self.spec.max_duration_minutes * 60
         while True:
-            if self.cancelled:
+            if self.cancelled or self._cancel_requested():
                 self._cancel_active("the sweep was canceled")
                 return rec.CANCELED, {"code": "Canceled", "message": "the run was canceled"}
             self._poll()
@@ -120,8 +119,15 @@ class Driver:
         self._poll()
         return self._outcome()
 
+    def _cancel_requested(self) -> bool:
+        return self.store.get(self.parent_id).status == rec.CANCEL_REQUESTED
+
     def _more(self) -> bool:
-        return self.submitted < self.spec.total_runs and not self.cancelled
+        return (
+            self.submitted < self.spec.total_runs
+            and not self.cancelled
+            and not self._cancel_requested()
+        )
 
     def _outcome(self) -> tuple[str, dict[str, Any] | None]:
         statuses = list(self.ended.values())
@@ -149,38 +155,36 @@ class Driver:
         experiment = self.store.get(self.parent_id).experiment
         self.submitted += 1
         self.active[child_id] = draw
-        self.seen[child_id] = 0
         self.histories[child_id] = []
         submit(self.store, experiment, job, run_id=child_id, parent_id=self.parent_id)
         self.say(f"child {child_id} started: {params}")
 
     def _poll(self) -> None:
-        """Read the active children's metrics, apply the policy, handle ended children."""
-        metric = self.spec.primary_metric_name
+        """Read the active children's metrics, handle ended children, apply the policy."""
+        grown: dict[str, tuple[int, int]] = {}
+        ended: list[tuple[str, str]] = []
         for child_id in list(self.active):
             record = self.store.find(child_id)
-            self.histories[child_id] = primary_history(self.store, child_id, metric)
+            history = primary_history(self.store, child_id, self.spec.primary_metric_name)
+            if len(history) > len(self.histories[child_id]):
+                grown[child_id] = (len(self.histories[child_id]), len(history))
+            self.histories[child_id] = history
             if record.terminal:
-                self._ended(child_id, record.status)
-                continue
-            stop = self._check(child_id)
-            if stop is not None:
-                self._stop(child_id, stop)
-        self._log_best()
-
-    def _check(self, child_id: str) -> Stop | None:
-        reached, seen = len(self.histories[child_id]), self.seen[child_id]
-        if reached <= seen:
-            return None
-        self.seen[child_id] = reached
+                ended.append((child_id, record.status))
+        for child_id, status in ended:
+            self._ended(child_id, status)
         goal = self.spec.primary_metric_goal
-        return to_check(self.policy, child_id, reached, seen, self.histories, goal)
+        stops = evaluate(self.policy, self.histories, grown, list(self.active), goal)
+        for child_id, stop in stops.items():
+            self._stop(child_id, stop)
+        self._log_best()
 
     def _stop(self, child_id: str, stop: Stop) -> None:
         self.say(f"child {child_id}: {stop.message()}")
         reason = {"message": f"The run was {stop.message()}", "policy": stop.policy}
         status = cancel(self.store, child_id, reason=reason)
-        self.store.update_json(child_id, "tags", {"hyperdrive_stopped_by": stop.policy})
+        if status == rec.CANCELED:
+            self.store.update_json(child_id, "tags", {"hyperdrive_stopped_by": stop.policy})
         self.histories[child_id] = primary_history(
             self.store, child_id, self.spec.primary_metric_name
         )

@@ -1,10 +1,10 @@
 """Early-termination policies as pure functions over the children's metric histories.
 
 A history is the list of values a child logged for the primary metric, in order; the N-th
-value is *interval* N (every ``run.log`` of the metric is one interval, as in v1). The
-sweep's driver asks a policy, for each child and each interval N it newly reached where
-``policy.due(N)``, whether to stop that child, comparing it with every child (running or
-ended) that has reached interval N, each cut to its first N values:
+value is *interval* N (every ``run.log`` of the metric is one interval, as in v1). Whenever
+a child reaches an interval N where ``policy.due(N)``, the sweep's driver asks the policy
+about every running child that has reached N (see :func:`evaluate`), comparing it with
+every child (running or ended) that has reached N, each cut to its first N values:
 
 - ``BanditPolicy``: due at every multiple of ``evaluation_interval`` that is at least
   ``delay_evaluation``. The child's best value over intervals 1..N is compared with the best
@@ -29,7 +29,7 @@ ended) that has reached interval N, each cut to its first N values:
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -285,13 +285,26 @@ def policy_from_dict(data: Mapping[str, Any] | None) -> Policy:
     return policy
 
 
-def to_check(
-    policy: Policy, run: str, reached: int, seen: int, histories: Histories, goal: str
-) -> Stop | None:
-    """The first stop of ``run`` at an interval in ``seen+1 .. reached`` that is due."""
-    for interval in range(seen + 1, reached + 1):
-        if policy.due(interval):
-            stop = policy.check(run, interval, histories, goal)
-            if stop is not None:
-                return stop
-    return None
+def evaluate(
+    policy: Policy,
+    histories: Histories,
+    grown: Mapping[str, tuple[int, int]],
+    active: Iterable[str],
+    goal: str,
+) -> dict[str, Stop]:
+    """The active children to stop now. ``grown`` holds, for each child whose history grew
+    since the last call, its (old, new) length: every due interval a new value reached has
+    new members, so every active child that reached that interval is judged again there (a
+    child that runs ahead is judged when the others catch up with it)."""
+    touched = sorted(
+        {n for old, new in grown.values() for n in range(old + 1, new + 1) if policy.due(n)}
+    )
+    candidates = list(active)
+    out: dict[str, Stop] = {}
+    for interval in touched:
+        for run in candidates:
+            if run not in out and len(histories.get(run, ())) >= interval:
+                stop = policy.check(run, interval, histories, goal)
+                if stop is not None:
+                    out[run] = stop
+    return out

@@ -145,27 +145,30 @@ def _cell(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def table_text(results: list[ChildResult], parent: RunRecord) -> str:
-    """The children table as aligned text, under a line with the sweep's progress."""
+def title(parent: RunRecord, count: int) -> str:
     spec = sweep_definition(parent)
-    metric = str(spec.get("primary_metric_name", "metric"))
+    total = parent.definition.get("total_runs", spec.get("max_total_runs", "?"))
+    return f"{parent.id}: {parent.status}, {count} of {total} child runs"
+
+
+def table_text(rows: list[dict[str, Any]], parent: RunRecord) -> str:
+    """The children table (``table_rows``) as aligned text under the sweep's progress."""
+    spec = sweep_definition(parent)
     names = list(spec.get("space") or {})
-    header = ["RUN", "STATUS", *names, f"BEST {metric}", "STOPPED BY"]
-    rows = [
+    header = ["RUN", "STATUS", *names, f"BEST {spec.get('primary_metric_name', '')}", "STOPPED BY"]
+    cells = [
         [
-            c.id,
-            c.record.status,
-            *(_cell(c.parameters().get(n, "")) for n in names),
-            "" if c.best is None else _cell(c.best),
-            str((c.record.error or {}).get("policy") or ""),
+            str(row["run_id"]),
+            str(row["status"]),
+            *(_cell(row["parameters"].get(n, "")) for n in names),
+            "" if row["best_primary_metric"] is None else _cell(row["best_primary_metric"]),
+            str(row["stopped_by"] or ""),
         ]
-        for c in results
+        for row in rows
     ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
+        for row in [header, *cells]
     ]
-    total = parent.definition.get("total_runs", spec.get("max_total_runs", "?"))
-    title = f"{parent.id}: {parent.status}, {len(results)} of {total} child runs"
-    return "\n".join([title, *lines])
+    return "\n".join([title(parent, len(rows)), *lines])

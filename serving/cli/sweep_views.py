@@ -1,0 +1,73 @@
+"""What `serving runs show` and `serving runs chart` add for a sweep (a HyperDrive parent
+run): its settings and best child, the children table (status, parameters, best primary
+metric, the policy that stopped a child), and the data of the sweep chart."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from serving.runs.records import RunRecord
+from serving.runs.store import RunStore
+from serving.runs.sweeps import results as sweeps
+
+WATCH_POLL_S = 0.5
+
+
+def sweep_details(store: RunStore, record: RunRecord) -> dict[str, Any]:
+    """A sweep parent's settings, its best child (v1's semantics) and one row per child."""
+    spec = sweeps.sweep_definition(record)
+    goal = str(spec.get("primary_metric_goal", "MAXIMIZE"))
+    children = sweeps.children(store, record)
+    best = sweeps.best_child(children, goal)
+    return {
+        "sampling": spec.get("sampling"),
+        "policy": (spec.get("policy") or {}).get("name") or "NoTerminationPolicy",
+        "primary_metric_name": spec.get("primary_metric_name"),
+        "primary_metric_goal": goal,
+        "best_run": None if best is None else best.id,
+        "best_primary_metric": None if best is None else best.best,
+        "children": sweeps.table_rows(children),
+    }
+
+
+def sweep_text(store: RunStore, record: RunRecord) -> str:
+    """The children table as `runs show` and `runs show --watch` print it."""
+    return sweeps.table_text(sweeps.table_rows(sweeps.children(store, record)), record)
+
+
+def sweep_chart_data(store: RunStore, record: RunRecord) -> dict[str, Any]:
+    """What the sweep chart draws: parameters, best and history of the primary metric."""
+    spec = sweeps.sweep_definition(record)
+    return {
+        "metric": str(spec.get("primary_metric_name", "")),
+        "goal": str(spec.get("primary_metric_goal", "MAXIMIZE")),
+        "parameters": list(spec.get("space") or {}),
+        "children": [
+            {
+                "run_id": c.id,
+                "label": f"{c.index}",
+                "status": c.record.status,
+                "parameters": c.parameters(),
+                "best": c.best,
+                "history": c.history,
+            }
+            for c in sweeps.children(store, record)
+        ],
+    }
+
+
+def print_sweep(store: RunStore, record: RunRecord, *, watch: bool) -> None:
+    """Print the children table; with ``watch`` again whenever it changes, until the end."""
+    shown = ""
+    while True:
+        text = sweep_text(store, record)
+        if text != shown:
+            sys.stdout.write("\n" + text + "\n")
+            sys.stdout.flush()
+            shown = text
+        if not watch or record.terminal:
+            return
+        time.sleep(WATCH_POLL_S)
+        record = store.find(record.id)
