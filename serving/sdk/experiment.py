@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from serving.runs import records as rec
 from serving.runs.errors import UserErrorException
 from serving.runs.store import RunStore
-from serving.sdk.run import Run, _tags_match
+from serving.sdk.run import Run, _tags_match, typed_run
 
 if TYPE_CHECKING:
     from serving.workspace import Workspace
@@ -120,7 +120,7 @@ class Experiment:
                 and _tags_match(record.tags, tags)
                 and _tags_match(record.properties, properties)
             ):
-                yield Run(self, record.id)
+                yield typed_run(self, record)
 
     def archive(self) -> None:
         with self._store.db.write() as conn:

@@ -114,7 +114,10 @@ class Run(RunFiles, RunLogging):
         from serving.sdk.experiment import Experiment
 
         record = RunStore(workspace.path, workspace.db).get(run_id)
-        return cls(Experiment(workspace, record.experiment, _create=False), run_id)
+        experiment = Experiment(workspace, record.experiment, _create=False)
+        if cls is Run:
+            return typed_run(experiment, record)
+        return cls(experiment, run_id)
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -165,7 +168,7 @@ class Run(RunFiles, RunLogging):
     @property
     def parent(self) -> Run | None:
         parent_id = self._record.parent_id
-        return None if parent_id is None else Run(self._experiment, parent_id)
+        return None if parent_id is None else typed_run(self._experiment, parent_id)
 
     @property
     def input_datasets(self) -> dict[str, Any]:
@@ -317,9 +320,9 @@ class Run(RunFiles, RunLogging):
                 and (status is None or record.status == status)
                 and _tags_match(record.tags, tags)
             ):
-                yield Run(self._experiment, record.id)
+                yield typed_run(self._experiment, record)
             if recursive:
-                yield from Run(self._experiment, record.id).get_children(
+                yield from typed_run(self._experiment, record).get_children(
                     recursive=True, tags=tags, type=type, status=status
                 )
 
@@ -406,6 +409,27 @@ class Run(RunFiles, RunLogging):
     def clean(self) -> None:
         """Remove the run's working copy if one is left (a crashed supervisor's)."""
         shutil.rmtree(self._run_dir / ".work", ignore_errors=True)
+
+
+_TYPED = {
+    "hyperdrive": ("serving.sdk.hyperdrive", "HyperDriveRun"),
+    "azureml.PipelineRun": ("serving.sdk.pipeline_run", "PipelineRun"),
+    "azureml.StepRun": ("serving.sdk.pipeline_run", "StepRun"),
+}
+
+
+def typed_run(experiment: Experiment, record: RunRecord | str) -> Run:
+    """The run as its type, as v1 rehydrates runs: a sweep's parent is a HyperDriveRun, a
+    pipeline's run a PipelineRun, its steps StepRuns; anything else a Run."""
+    if isinstance(record, str):
+        record = experiment._store.get(record)
+    where = _TYPED.get(record.kind)
+    if where is None:
+        return Run(experiment, record.id)
+    import importlib
+
+    cls: type[Run] = getattr(importlib.import_module(where[0]), where[1])
+    return cls(experiment, record.id)
 
 
 def _tags_match(have: Mapping[str, Any], wanted: Any) -> bool:

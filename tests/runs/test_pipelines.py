@@ -151,6 +151,10 @@ def test_three_steps_run_then_reuse_everything_then_rerun_what_an_edit_touches(
     assert value_of(one["evaluate"], "report") == 7  # 1 -> 3 + 1 + 1 -> 1 + 5 + 1
     assert "evaluate wrote 7" in one["evaluate"].get_stdout_log()
     assert "supervising run" in one["evaluate"].get_job_log()
+    again = sws.get_run(first.id)  # looked up again: typed as v1 rehydrates runs
+    assert isinstance(again, PipelineRun)
+    assert all(isinstance(child, StepRun) for child in again.get_children())
+    assert isinstance(next(exp.get_runs()), PipelineRun)
 
     second = exp.submit(pipeline)
     assert second.wait_for_completion(show_output=False) == rec.COMPLETED
