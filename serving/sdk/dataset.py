@@ -15,6 +15,7 @@ http(s) URLs (fetched when the data is read).
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import shutil
@@ -64,6 +65,16 @@ def _one_path(item: Any) -> tuple[str | None, str]:
 def _paths(path: Any) -> tuple[tuple[str | None, str], ...]:
     items = path if isinstance(path, list) else [path]
     return tuple(_one_path(item) for item in items)
+
+
+def _workspace_of(path: Any) -> Workspace | None:
+    """The workspace of the first datastore among ``path``'s items (None: local paths)."""
+    for item in path if isinstance(path, list) else [path]:
+        store = item[0] if isinstance(item, tuple) else getattr(item, "datastore", item)
+        ws = getattr(store, "workspace", None)
+        if isinstance(ws, Workspace):
+            return ws
+    return None
 
 
 class Dataset:
@@ -146,7 +157,7 @@ class Dataset:
     def _workspace_for(self, path_ws: Workspace | None) -> Workspace:
         ws = path_ws or self.workspace
         if ws is None:
-            raise UserInputError("this dataset reads a datastore: register it first")
+            raise UserInputError("this dataset names a datastore but no workspace")
         return ws
 
     def to_path(self) -> list[str]:
@@ -198,7 +209,13 @@ class Dataset:
     def to_pandas_dataframe(self) -> Any:
         if self._definition.kind != TABULAR:
             raise UserInputError("to_pandas_dataframe() needs a Tabular dataset")
-        import pandas as pd
+        try:
+            import pandas as pd
+        except ImportError:
+            raise UserInputError(
+                "to_pandas_dataframe() needs pandas, which is not installed",
+                hint="pip install pandas (as v1's azureml-dataset-runtime[pandas])",
+            ) from None
 
         header = 0 if self._definition.header else None
         frames = [pd.read_csv(f, sep=self._definition.separator, header=header)
@@ -212,8 +229,12 @@ class Dataset:
         """For ``Model.profile``: a tabular dataset's first column (one JSON body a row),
         or a file dataset's files (one JSON body each)."""
         if self._definition.kind == TABULAR:
-            frame = self.to_pandas_dataframe()
-            return [str(v) for v in frame.iloc[:, 0].tolist()]
+            bodies: list[str] = []
+            for path in self.to_path():
+                with open(path, encoding="utf-8", newline="") as handle:
+                    rows = list(csv.reader(handle, delimiter=self._definition.separator))
+                bodies.extend(row[0] for row in rows[int(self._definition.header) :] if row)
+            return bodies
         return [Path(f).read_text(encoding="utf-8") for f in self.to_path()]
 
     def __repr__(self) -> str:
@@ -301,7 +322,8 @@ class TabularDatasetFactory:
         })  # fmt: skip
         has_header = header not in (False, None, "NO_HEADERS", 0) and str(header) != \
             "PromoteHeadersBehavior.NO_HEADERS"  # fmt: skip
-        return Dataset(_Definition(TABULAR, _paths(path), separator, has_header))
+        definition = _Definition(TABULAR, _paths(path), separator, has_header)
+        return Dataset(definition, _workspace_of(path))
 
 
 class FileDatasetFactory:
@@ -315,7 +337,7 @@ class FileDatasetFactory:
         from serving.sdk.configs import warn_ignored
 
         warn_ignored("Dataset.File.from_files", {"partition_format": partition_format})
-        return Dataset(_Definition(FILE, _paths(path)))
+        return Dataset(_Definition(FILE, _paths(path)), _workspace_of(path))
 
 
 Dataset.Tabular = TabularDatasetFactory

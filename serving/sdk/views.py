@@ -13,7 +13,7 @@ Import-light (training scripts reach the SDK workspace): the SDK classes load on
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterator, KeysView, ValuesView
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import TYPE_CHECKING, Any
 
 from serving.registry import EnvironmentRegistry, ModelRegistry, Ref
@@ -92,5 +92,9 @@ class EnvironmentsView(_MappingMixin, EnvironmentRegistry):
             return EnvironmentRegistry.get(self, ref)
         return self._snapshot().get(ref, default)
 
+
+# isinstance(ws.models, Mapping) holds, as for v1's dicts (json, pandas, dict() accept them)
+Mapping.register(ModelsView)
+Mapping.register(EnvironmentsView)
 
 __all__ = ["EnvironmentsView", "ModelsView"]

@@ -23,6 +23,8 @@ _FROM_SDK = (
     "RunConfiguration",
     "ScriptRunConfig",
     "Workspace",
+    "VERSION",
+    "Webservice",
 )
 
 __all__ = ["Model", "Run", *_FROM_SDK]

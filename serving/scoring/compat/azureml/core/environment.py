@@ -1,0 +1,19 @@
+"""Shim of ``azureml.core.environment``: the SDK's classes, on first use."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_FROM_SDK = (
+    "Environment",
+    "CondaDependencies",
+)
+
+__all__ = [*_FROM_SDK]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SDK:
+        return getattr(importlib.import_module("serving.sdk"), name)
+    raise AttributeError(f"module 'azureml.core.environment' has no attribute {name!r}")
