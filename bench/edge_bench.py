@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ from serving.edge.runtime.mqtt import (  # noqa: E402
     user_properties,
 )
 from serving.edge.runtime.topics import MESSAGE_ID, Topics  # noqa: E402
-from serving.edge.spec import EdgeRecord, EdgeSpec  # noqa: E402
+from serving.edge.spec import EdgeRecord, EdgeSpec, list_records  # noqa: E402
 from serving.workspace import Workspace  # noqa: E402
 
 NAME = "edge-bench"
@@ -49,37 +51,27 @@ SENSOR_ROUTE = (
 )
 
 
-class Probe:
-    """A publisher and a listener on the module's output, with receive times by id."""
+class Listener:
+    """Subscribed to the module's output; receive times (``time.monotonic``) by message id."""
 
-    def __init__(self, record: EdgeRecord, output: str) -> None:
+    def __init__(self, port: int, topic: str) -> None:
         self.received: dict[str, float] = {}
         self.done = threading.Condition()
-        self.listener = make_client(f"bench-listen-{uuid.uuid4().hex[:8]}")
+        self.client = make_client(f"bench-listen-{uuid.uuid4().hex[:8]}")
         ready = threading.Event()
-        self.listener.on_connect = lambda c, *_: c.subscribe(output, qos=1)
-        self.listener.on_subscribe = lambda *_: ready.set()
-        self.listener.on_message = self._on_message
-        connect(self.listener, "127.0.0.1", record.broker_port, persistent=False)
-        self.listener.loop_start()
-        self.publisher = make_client(f"bench-pub-{uuid.uuid4().hex[:8]}")
-        self.publisher.max_inflight_messages_set(1000)
-        connect(self.publisher, "127.0.0.1", record.broker_port, persistent=False)
-        self.publisher.loop_start()
+        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *_: ready.set()
+        self.client.on_message = self._on_message
+        connect(self.client, "127.0.0.1", port, persistent=False)
+        self.client.loop_start()
         if not ready.wait(10):
             raise SystemExit("the listener did not subscribe")
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         mid = user_properties(message).get(MESSAGE_ID, "")
         with self.done:
-            self.received[mid] = time.perf_counter()
+            self.received[mid] = time.monotonic()
             self.done.notify_all()
-
-    def publish(self, topic: str, body: bytes) -> tuple[str, float]:
-        mid = str(uuid.uuid4())
-        at = time.perf_counter()
-        self.publisher.publish(topic, body, qos=1, properties=publish_properties({MESSAGE_ID: mid}))
-        return mid, at
 
     def wait(self, ids: list[str], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -88,9 +80,46 @@ class Probe:
                 self.done.wait(0.2)
 
     def close(self) -> None:
-        for client in (self.listener, self.publisher):
-            client.disconnect()
-            client.loop_stop()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def publish(port: int, topic: str, count: int, rate: float | None, out: Connection) -> None:
+    """In its own process (its own interpreter lock, like a real sensor): publish ``count``
+    one-row messages, paced at ``rate`` per second (None: as fast as it goes); sends back
+    ``[(message id, time.monotonic() at publish)]`` once the broker acknowledged them all."""
+    client = make_client(f"bench-pub-{uuid.uuid4().hex[:8]}")
+    client.max_inflight_messages_set(1000)
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()
+    connect(client, "127.0.0.1", port, persistent=False)
+    client.loop_start()
+    connected.wait(10)
+    messages = bodies(count)
+    sent: list[tuple[str, float]] = []
+    infos = []
+    started = time.monotonic()
+    for n, body in enumerate(messages):
+        if rate is not None and (pause := started + n / rate - time.monotonic()) > 0:
+            time.sleep(pause)
+        mid = str(uuid.uuid4())
+        props = publish_properties({MESSAGE_ID: mid})
+        sent.append((mid, time.monotonic()))
+        infos.append(client.publish(topic, body, qos=1, properties=props))
+    for info in infos:
+        info.wait_for_publish(timeout=60)
+    client.disconnect()
+    client.loop_stop()
+    out.send(sent)
+
+
+def run_publisher(port: int, topic: str, count: int, rate: float | None) -> list[tuple[str, float]]:
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.Process(target=publish, args=(port, topic, count, rate, sender))
+    process.start()
+    sent: list[tuple[str, float]] = receiver.recv()
+    process.join(timeout=30)
+    return sent
 
 
 def bodies(count: int) -> list[bytes]:
@@ -100,29 +129,23 @@ def bodies(count: int) -> list[bytes]:
     return [json.dumps({"data": [x[i % len(x)].tolist()]}).encode() for i in range(count)]
 
 
-def throughput(probe: Probe, topic: str, count: int) -> float:
-    messages = bodies(count)
-    started = time.perf_counter()
-    ids = [probe.publish(topic, body)[0] for body in messages]
-    probe.wait(ids, 120)
-    got = sum(1 for i in ids if i in probe.received)
-    elapsed = max(probe.received[i] for i in ids if i in probe.received) - started
-    print(f"throughput: {got}/{count} predictions in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s")
-    return got / elapsed
+def throughput(listener: Listener, port: int, topic: str, count: int) -> float:
+    sent = run_publisher(port, topic, count, None)
+    ids = [mid for mid, _at in sent]
+    listener.wait(ids, 120)
+    got = [listener.received[i] for i in ids if i in listener.received]
+    elapsed = max(got) - sent[0][1]
+    rate = len(got) / elapsed
+    print(f"throughput: {len(got)}/{count} predictions in {elapsed:.2f} s = {rate:,.0f} msg/s")
+    return rate
 
 
-def latency(probe: Probe, topic: str, rate: float, seconds: float, label: str) -> None:
-    messages = bodies(int(rate * seconds))
-    sent: dict[str, float] = {}
-    started = time.perf_counter()
-    for n, body in enumerate(messages):
-        pause = started + n / rate - time.perf_counter()
-        if pause > 0:
-            time.sleep(pause)
-        mid, at = probe.publish(topic, body)
-        sent[mid] = at
-    probe.wait(list(sent), 60)
-    ms = sorted((probe.received[m] - at) * 1000 for m, at in sent.items() if m in probe.received)
+def latency(
+    listener: Listener, port: int, topic: str, rate: float, seconds: float, label: str
+) -> None:
+    sent = run_publisher(port, topic, int(rate * seconds), rate)
+    listener.wait([mid for mid, _at in sent], 60)
+    ms = sorted((listener.received[m] - at) * 1000 for m, at in sent if m in listener.received)
     q = statistics.quantiles(ms, n=100)
     print(
         f"latency {label} at {rate:.0f} msg/s ({len(ms)}/{len(sent)} answered): "
@@ -137,7 +160,8 @@ def deploy(ws: Workspace) -> EdgeRecord:
 
     if not ws.models.list():
         x, y = load_digits(return_X_y=True)
-        path = ws.path / "digits-model.pkl"
+        path = ws.path / "digits" / "model.pkl"  # the template's score.py loads model.pkl
+        path.parent.mkdir(exist_ok=True)
         joblib.dump(LogisticRegression(max_iter=2000).fit(x, y), path)
         ws.models.register(path, "digits")
     spec = EdgeSpec(
@@ -159,16 +183,20 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.workspace or Path(tempfile.mkdtemp(prefix="edge-bench-"))
     ws = Workspace.open(folder, create=True)
-    record = deploy(ws)
+    if any(r.name == NAME for r in list_records(ws)):
+        lifecycle.delete(ws, NAME, lambda _line: None)  # left by an interrupted run
     try:
+        record = deploy(ws)
         t = Topics(record.device, record.prefix)
-        probe = Probe(record, t.output(record.module, "amlOutput"))
-        latency(probe, t.input(record.module, "amlInput"), 50, 2, "warm-up")
-        throughput(probe, t.input(record.module, "amlInput"), args.messages)
-        latency(probe, t.input(record.module, "amlInput"), args.rate, args.seconds, "direct")
+        port = record.broker_port
+        listener = Listener(port, t.output(record.module, "amlOutput"))
+        model_input = t.input(record.module, "amlInput")
+        latency(listener, port, model_input, 50, 2, "warm-up")
+        throughput(listener, port, model_input, args.messages)
+        latency(listener, port, model_input, args.rate, args.seconds, "direct")
         sensor_topic = t.output("tempSensor", "temperatureOutput")
-        latency(probe, sensor_topic, args.rate, args.seconds, "sensor -> router -> module")
-        probe.close()
+        latency(listener, port, sensor_topic, args.rate, args.seconds, "sensor -> router -> module")
+        listener.close()
     finally:
         lifecycle.delete(ws, NAME, lambda _line: None)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from tests.edge.harness import (
     metric,
     topics,
 )
+from tests.helpers import CliResult
 
 pytestmark = pytest.mark.docker
 
@@ -178,3 +180,31 @@ def test_the_tutorial_iot_score_runs_unchanged_fed_by_the_simulated_sensor(
         assert good in upstream.mids()
         for c in (upstream, errors, pub):
             c.close()
+
+
+def test_the_cli_deploys_shows_listens_sends_and_deletes(
+    edge_ws: Workspace, edge_cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVING_WORKSPACE", str(edge_ws.path))
+    name = "edge-cli"
+    deployed_ = edge_cli(
+        "edge", "deploy", name, "--model", "digits:1", "--entry-script", SCRIPTS / "echo.py",
+        "--env", EDGE_ENV, "--sensor", "--sensor-interval", "0.2",
+    )  # fmt: skip
+    try:
+        assert deployed_.code == 0, deployed_.err
+        shown = edge_cli("edge", "show", name, "-o", "json").json()
+        assert isinstance(shown, dict) and shown["state"] == "Running"
+        assert set(shown["containers"].values()) == {"running"}
+        heard = edge_cli("edge", "listen", name, "--upstream", "--count", "2", "--timeout", "20")
+        lines = [json.loads(line) for line in heard.out.splitlines()]
+        assert len(lines) == 2 and "machine" in lines[0]["body"]["echo"]
+        assert lines[0]["properties"]["AzureMLResponse"] == "OK"
+        sent = edge_cli("edge", "send", name, "--data", '{"a": 1}')
+        assert sent.code == 0 and len(sent.out.strip()) == 36
+        logs = edge_cli("edge", "logs", name, "--tail", "50")
+        assert "edge module machinelearningmodule" in logs.out
+    finally:
+        deleted = edge_cli("edge", "delete", name)
+    assert deleted.code == 0
+    assert not docker_client().containers.list(all=True, filters={"label": f"serving.edge={name}"})
