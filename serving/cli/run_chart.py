@@ -97,7 +97,10 @@ def render_sweep_chart(data: Mapping[str, Any], path: Path, *, title: str) -> Pa
         right.set_xlabel("interval (each logged value)")
         right.grid(True, alpha=0.3)
         if len(children) <= 20:
-            right.legend(fontsize=7, ncol=2, title="child", title_fontsize=7)
+            right.legend(
+                fontsize=7, title="child", title_fontsize=7, loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+            )  # fmt: skip
         fig.suptitle(title, fontsize=11)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=100)
@@ -112,9 +115,12 @@ def _axis(values: list[Any]) -> tuple[list[float | None], list[tuple[float, str]
     present = [v for v in values if v is not None and v != ""]
     if present and all(isinstance(v, (int, float)) for v in present):
         low, high = min(present), max(present)
-        span = (high - low) or 1.0
-        placed = [None if v is None or v == "" else (v - low) / span for v in values]
-        return placed, [(0.0, f"{low:.4g}"), (1.0, f"{high:.4g}")]
+        log = low > 0 and high / low >= 100  # learning rates and the like: a log axis
+        scale = math.log10 if log else float
+        span = (scale(high) - scale(low)) or 1.0
+        placed = [None if v is None or v == "" else (scale(v) - scale(low)) / span for v in values]
+        mid = 10 ** ((math.log10(low) + math.log10(high)) / 2) if log else (low + high) / 2
+        return placed, [(0.0, f"{low:.4g}"), (0.5, f"{mid:.3g}"), (1.0, f"{high:.4g}")]
     categories = sorted({str(v) for v in present})
     spacing = max(len(categories) - 1, 1)
     where = {c: i / spacing for i, c in enumerate(categories)}
