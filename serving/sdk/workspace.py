@@ -142,6 +142,12 @@ class Workspace(_FolderWorkspace):
     ) -> Workspace:  # fmt: skip
         """v1's ``from_config``: the nearest ``.serving`` upward from ``path`` (default the
         cwd); a ``config.json`` found first names the workspace, created beside it."""
+        if auth is not None:
+            warnings.warn(
+                "Workspace.from_config: auth is not used (a local workspace needs no login)",
+                UserWarning,
+                stacklevel=2,
+            )
         start = (Path(path) if path else Path.cwd()).resolve()
         config = _find_config(start if _file_name is None else start / _file_name)
         found = find_upward(start if start.is_dir() else start.parent)

@@ -66,7 +66,7 @@ def test_from_config_with_only_a_v1_config_json_creates_the_workspace_beside_it(
 
 
 def test_from_config_without_anything_raises_v1s_error(project: Path) -> None:
-    with pytest.raises(UserErrorException, match="config.json, could not be found"):
+    with pytest.raises(UserErrorException, match=r"config\.json, could not be found"):
         Workspace.from_config()
 
 
@@ -91,3 +91,11 @@ def test_views_are_mappings_and_registries(v1ws: Workspace, small_tree: Path) ->
     assert v1ws.environments.list() == []  # the registry: nothing registered yet
 
     assert v1ws.webservices == {} and v1ws.compute_targets == {} and v1ws.datasets == {}
+
+
+def test_authentication_objects_are_accepted_and_said_unused(v1ws: Workspace) -> None:
+    from serving.sdk import InteractiveLoginAuthentication
+
+    auth = InteractiveLoginAuthentication(tenant_id="t")
+    with pytest.warns(UserWarning, match="auth is not used"):
+        assert Workspace.from_config(auth=auth).path == v1ws.path
