@@ -24,7 +24,7 @@ from typing import Any
 
 from serving.catalog import parse_env_file, spec_of
 from serving.environments import EnvSpec, parse_conda_file, parse_pip_requirements_file
-from serving.errors import NotFoundError
+from serving.errors import NotFoundError, UserInputError
 from serving.registry import EnvironmentRecord, Ref
 from serving.sdk.conda_dependencies import CondaDependencies
 from serving.sdk.curated import CURATED, curated_spec, is_curated
@@ -63,6 +63,16 @@ class DockerSection:
                 stacklevel=2,
             )
         object.__setattr__(self, name, value)
+
+
+def _version_number(version: int | str | None) -> int | None:
+    """v1's string versions (``"1"``), ints, or None / ``"latest"`` for the latest."""
+    if version is None or str(version).lower() == "latest":
+        return None
+    try:
+        return int(version)
+    except ValueError:
+        raise UserInputError(f"environment version {version!r} is not a number") from None
 
 
 class Environment:
@@ -121,10 +131,11 @@ class Environment:
                 UserWarning,
                 stacklevel=2,
             )
+        number = _version_number(version)
         try:
-            record = workspace.environments.get(Ref(name, int(version) if version else None))
+            record = workspace.environments.get(Ref(name, number))
         except NotFoundError:
-            spec = curated_spec(name) if is_curated(name) and version is None else None
+            spec = curated_spec(name) if is_curated(name) and number is None else None
             if spec is None:
                 raise
             env = cls(name, spec=spec)

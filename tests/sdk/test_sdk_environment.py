@@ -98,3 +98,12 @@ def test_condadependencies_api(tmp_path: Path) -> None:
 def test_environment_with_nothing_added_is_the_runtime_only(v1ws: Workspace) -> None:
     env = Environment("bare").register(v1ws)
     assert env.spec.requirements == () and env.version == "1"
+
+
+def test_get_by_latest_or_bad_version(v1ws: Workspace) -> None:
+    from serving.errors import UserInputError
+
+    Environment("e").register(v1ws)
+    assert Environment.get(v1ws, "e", version="latest").version == "1"
+    with pytest.raises(UserInputError, match="'one' is not a number"):
+        Environment.get(v1ws, "e", version="one")
