@@ -53,9 +53,16 @@ CPU = textwrap.dedent(
     parser.add_argument("--loops", type=int)
     parser.add_argument("--trial", type=int)
     args = parser.parse_args()
-    total = 0
-    for i in range(args.loops):
-        total += i * i
+
+
+    def work(loops):
+        total = 0
+        for i in range(loops):
+            total += i * i
+        return total
+
+
+    work(args.loops)
     Run.get_context().log("acc", float(args.trial))
     """
 )
