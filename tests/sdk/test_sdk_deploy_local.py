@@ -53,7 +53,7 @@ def test_deploy_to_local_notebook(v1ws: Workspace, project: Path, template_model
     inference_config = InferenceConfig(
         entry_script="score.py", source_directory=str(src), environment=digits_env()
     )
-    try:  # Microsoft's idiom: remove a previous service of that name
+    try:  # Microsoft's idiom: remove a previous service of that name  # noqa: SIM105
         Webservice(v1ws, "local-digits").delete()
     except WebserviceException:
         pass
@@ -65,14 +65,18 @@ def test_deploy_to_local_notebook(v1ws: Workspace, project: Path, template_model
     assert service.run(input_data=SAMPLE.read_text()) == [0]
 
     text = (src / "score.py").read_text()  # edit the script, then reload (no rebuild)
-    (src / "score.py").write_text(text.replace("return model.predict(data).tolist()",
-                                               "return {'digits': model.predict(data).tolist()}"))  # fmt: skip
+    new_return = "return {'digits': model.predict(data).tolist()}"
+    (src / "score.py").write_text(text.replace("return model.predict(data).tolist()", new_return))
     service.reload()
     assert service.run(SAMPLE.read_text()) == {"digits": [0]}
 
     second = Model.register(v1ws, model_path=str(template_model), model_name="digits")
     service.update(models=[second])
     assert Webservice(v1ws, "local-digits").models == ["digits:2"]
+    with pytest.warns(UserWarning, match="only the replica count"):
+        service.update(deployment_config=LocalWebservice.deploy_configuration())
+    with pytest.warns(UserWarning, match="Webservice.update: tags cannot be changed"):
+        service.update(tags={"a": "b"})
     assert "loaded" in service.get_logs()
     assert list(v1ws.webservices) == ["local-digits"]
     assert [s.name for s in Webservice.list(v1ws, compute_type="Local")] == ["local-digits"]

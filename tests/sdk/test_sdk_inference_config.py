@@ -1,0 +1,50 @@
+"""``InferenceConfig``'s legacy v1 arguments: runtime, conda_file relative to the source
+directory, and the image-only options that warn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from serving.errors import UserInputError
+from serving.sdk import Environment, InferenceConfig
+
+
+def test_legacy_runtime_and_conda_file(tmp_path: Path) -> None:
+    (tmp_path / "env.yml").write_text("dependencies:\n  - python=3.11\n")
+    config = InferenceConfig(
+        entry_script="score.py", runtime="python", conda_file="env.yml",
+        source_directory=str(tmp_path),
+    )  # fmt: skip
+    assert config.env_value() == str(tmp_path / "env.yml")
+    assert config.script() == Path("score.py")
+
+
+def test_other_runtimes_do_not_exist_here() -> None:
+    with pytest.raises(UserInputError, match="only the python runtime"):
+        InferenceConfig(entry_script="score.py", runtime="spark-py")
+
+
+def test_image_only_options_warn_naming_them() -> None:
+    with pytest.warns(
+        UserWarning, match="base_image, extra_docker_file_steps have no effect"
+    ) as record:
+        InferenceConfig(
+            entry_script="score.py", extra_docker_file_steps="steps.txt", base_image="img",
+            environment=Environment("e"),
+        )  # fmt: skip
+    assert len(record) == 1
+
+
+def test_environment_wins_over_conda_file_with_a_warning() -> None:
+    with pytest.warns(UserWarning, match=r"conda_file \(environment= is used\)"):
+        config = InferenceConfig(
+            entry_script="score.py", conda_file="env.yml", environment=Environment("e")
+        )
+    assert config.env_value().requirements == ()
+
+
+def test_no_entry_script_names_what_is_missing() -> None:
+    with pytest.raises(UserInputError, match="no-code deployment"):
+        InferenceConfig(environment=Environment("e")).script()
