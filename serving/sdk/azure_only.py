@@ -58,6 +58,8 @@ class _AzureOnlyMeta(type):
     why: str
 
     def __getattr__(cls, attribute: str) -> NoReturn:
+        if attribute.startswith("_"):  # introspection (inspect, copy, pickle) as usual
+            raise AttributeError(attribute)
         raise AzureOnlyError(f"{cls.__name__}.{attribute}: {cls.why}")
 
 
