@@ -23,6 +23,7 @@ from serving.sdk import Experiment, ScriptRunConfig
 from serving.sdk import Workspace as SdkWorkspace
 from serving.sdk.hyperdrive import (
     BanditPolicy,
+    BayesianParameterSampling,
     GridParameterSampling,
     HyperDriveConfig,
     HyperDriveRun,
@@ -278,3 +279,42 @@ def test_cancelling_the_parent_cancels_every_child(tmp_path: Path) -> None:
         ref = ProcessRef.from_dict(record.supervisor.get("process") or {})
         assert ref is not None and not is_running(ref)
     assert len(store.list(parent_id=started.run.id)) == 2  # nothing started after the cancel
+
+
+def test_resume_from_feeds_earlier_trials_and_reruns_chosen_children(tmp_path: Path) -> None:
+    space = {"--x": uniform(0, 1), "--curve": choice("good", "ok")}
+    first = sweep(
+        tmp_path / "a", space, sampling=RandomParameterSampling, arguments=["--steps", 1],
+        max_total_runs=2,
+    )  # fmt: skip
+    again = f"{first.run.id}_1"
+    ws, src = first.ws, ScriptRunConfig(str(make_source(tmp_path / "b")), "train.py")
+    with pytest.warns(UserWarning, match="at least 40 runs"):  # v1's advice for Bayesian
+        config = HyperDriveConfig(
+            run_config=src,
+            hyperparameter_sampling=BayesianParameterSampling(space, seed=3),
+            primary_metric_name="acc",
+            primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+            max_total_runs=1,
+            resume_from=first.run,
+            resume_child_runs=[again],
+        )
+    second = Experiment(ws, "sweeps").submit(config)
+    second.wait_for_completion()
+    log = (first.store.run_dir(second.id) / "azureml-logs/hyperdrive.txt").read_text()
+    assert f"warm start: 2 trials from {first.run.id}" in log
+    rerun = json.loads(second.get_hyperparameters()[f"{second.id}_0"])
+    assert rerun == json.loads(first.run.get_hyperparameters()[again])
+    best = second.get_best_run_by_primary_metric(include_resume_from_runs=True)
+    assert best is not None and best.id.startswith((first.run.id, second.id))
+
+
+def test_max_duration_cancels_the_children_still_running(tmp_path: Path) -> None:
+    done = sweep(
+        tmp_path, {"--curve": choice("slow1", "slow2")},
+        arguments=["--steps", 1000, "--pause", 0.1], max_total_runs=2, max_duration_minutes=0.05,
+    )  # fmt: skip
+    assert done.run.get_status() == rec.COMPLETED
+    children = done.store.list(parent_id=done.run.id)
+    assert {c.status for c in children} == {rec.CANCELED}
+    assert all("max_duration_minutes" in (c.error or {}).get("message", "") for c in children)
