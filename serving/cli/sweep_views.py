@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
+from serving.runs.errors import ExperimentExecutionException
 from serving.runs.records import RunRecord
 from serving.runs.store import RunStore
 from serving.runs.sweeps import results as sweeps
@@ -58,16 +59,26 @@ def sweep_chart_data(store: RunStore, record: RunRecord) -> dict[str, Any]:
     }
 
 
-def print_sweep(store: RunStore, record: RunRecord, *, watch: bool) -> None:
-    """Print the children table; with ``watch`` again whenever it changes, until the end."""
+def print_sweep(
+    store: RunStore, record: RunRecord, *, watch: bool, stream: TextIO | None = None
+) -> RunRecord:
+    """Print the children table; with ``watch`` again whenever it changes, until the sweep
+    ends (Ctrl-C stops watching only: the sweep belongs to its driver)."""
+    out = stream or sys.stdout
     shown = ""
-    while True:
-        text = sweep_text(store, record)
-        if text != shown:
-            sys.stdout.write("\n" + text + "\n")
-            sys.stdout.flush()
-            shown = text
-        if not watch or record.terminal:
-            return
-        time.sleep(WATCH_POLL_S)
-        record = store.find(record.id)
+    try:
+        while True:
+            text = sweep_text(store, record)
+            if text != shown:
+                out.write("\n" + text + "\n")
+                out.flush()
+                shown = text
+            if not watch or record.terminal:
+                return record
+            time.sleep(WATCH_POLL_S)
+            record = store.find(record.id)
+    except KeyboardInterrupt:
+        raise ExperimentExecutionException(
+            f"stopped watching sweep {record.id}; it goes on running",
+            hint=f"watch it again with 'serving runs show {record.id} --watch'",
+        ) from None

@@ -17,7 +17,7 @@ import pytest
 from serving.cli.main import main
 from serving.proc import ProcessRef, is_running
 from serving.runs import records as rec
-from serving.runs.errors import ActivityFailedException
+from serving.runs.errors import ActivityFailedException, UserErrorException
 from serving.runs.store import RunStore
 from serving.sdk import Experiment, ScriptRunConfig
 from serving.sdk import Workspace as SdkWorkspace
@@ -318,3 +318,38 @@ def test_max_duration_cancels_the_children_still_running(tmp_path: Path) -> None
     children = done.store.list(parent_id=done.run.id)
     assert {c.status for c in children} == {rec.CANCELED}
     assert all("max_duration_minutes" in (c.error or {}).get("message", "") for c in children)
+
+
+def test_cli_submits_a_sweep_written_in_yaml(tmp_path: Path) -> None:
+    from serving.cli.sweeps import sweeps as sweeps_group
+
+    make_source(tmp_path)
+    (tmp_path / "sweep.yml").write_text(
+        textwrap.dedent(
+            """
+            experiment: yaml-sweep
+            script: train.py
+            source_directory: src
+            arguments: [--steps, 2]
+            sampling: grid
+            parameters:
+              --curve: {choice: [good, bad]}
+            policy: {bandit: {slack_amount: 0.1}}
+            primary_metric: {name: acc, goal: maximize}
+            max_total_runs: 5
+            """
+        )
+    )
+    ws = SdkWorkspace.open(tmp_path / "ws", create=True)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        sweeps_group.main(
+            ["submit", str(tmp_path / "sweep.yml"), "--workspace", str(ws.path)],
+            standalone_mode=False,
+        )
+    parent = RunStore(ws.path, ws.db).list(experiment="yaml-sweep", top_level=True)[0]
+    assert parent.status == rec.COMPLETED and parent.definition["total_runs"] == 2
+    assert f"{parent.id}: Completed, 2 of 2 child runs" in out.getvalue()
+    (tmp_path / "bad.yml").write_text("script: train.py\nsampler: random\n")
+    with pytest.raises(UserErrorException, match="unknown keys sampler"):
+        sweeps_group.main(["submit", str(tmp_path / "bad.yml")], standalone_mode=False)
