@@ -1,6 +1,6 @@
 """HyperDrive sweep figures on local compute.
 
-    python bench/sweep_bench.py [--children 12] [--trial-s 1.5] [--workspace DIR]
+    python bench/sweep_bench.py [--children 12] [--trial-s 1.5] [--only overhead|concurrency]
 
 * scheduling overhead per child: a sweep of ``--children`` trivial children (the script
   logs one value), one at a time, in a cached environment (``Environment`` with nothing
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -130,6 +131,8 @@ def concurrency(ws: Workspace, src: Path, trial_s: float) -> None:
         label = f"12 CPU-bound trials (~{trial_s:g} s each), {at_once} at a time"
         print(f"{label}: {walls[at_once]:.2f} s")
     print(f"2 at a time / 1 at a time: {walls[2] / walls[1]:.2f} x (target <= 0.6 x)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"({os.cpu_count()} CPUs; load average {load}: other work on them slows the pair)")
 
 
 def main() -> None:
@@ -137,6 +140,7 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=12)
     parser.add_argument("--trial-s", type=float, default=1.5)
     parser.add_argument("--workspace", type=Path, help="default: a temporary folder")
+    parser.add_argument("--only", choices=("overhead", "concurrency"), help="one part only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.workspace or Path(tmp)
@@ -145,11 +149,12 @@ def main() -> None:
         src.mkdir(parents=True, exist_ok=True)
         (src / "trivial.py").write_text(TRIVIAL)
         (src / "cpu.py").write_text(CPU)
-        overhead(
-            ws, src, args.children, "local, cached venv", environment=Environment("sweep-bench-env")
-        )
-        overhead(ws, src, args.children, "local, user-managed interpreter")
-        concurrency(ws, src, args.trial_s)
+        if args.only != "concurrency":
+            env = Environment("sweep-bench-env")
+            overhead(ws, src, args.children, "local, cached venv", environment=env)
+            overhead(ws, src, args.children, "local, user-managed interpreter")
+        if args.only != "overhead":
+            concurrency(ws, src, args.trial_s)
 
 
 if __name__ == "__main__":

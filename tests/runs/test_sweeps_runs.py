@@ -318,6 +318,7 @@ def test_max_duration_cancels_the_children_still_running(tmp_path: Path) -> None
     children = done.store.list(parent_id=done.run.id)
     assert {c.status for c in children} == {rec.CANCELED}
     assert all("max_duration_minutes" in (c.error or {}).get("message", "") for c in children)
+    assert "2 child runs were canceled" in done.store.get(done.run.id).warnings[0]
 
 
 def test_cli_submits_a_sweep_written_in_yaml(tmp_path: Path) -> None:

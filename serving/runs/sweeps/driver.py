@@ -59,6 +59,7 @@ class Driver:
         self.ended: dict[str, str] = {}
         self.submitted = 0
         self.best_row: tuple[str, float, bool] | None = None
+        self.warnings: list[str] = []
 
     def say(self, message: str) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4]
@@ -108,8 +109,11 @@ class Driver:
                 return rec.CANCELED, {"code": "Canceled", "message": "the run was canceled"}
             self._poll()
             if time.monotonic() > deadline:
-                self.say(f"max_duration_minutes ({self.spec.max_duration_minutes:g}) reached")
-                self._cancel_active("the sweep reached its max_duration_minutes")
+                limit = self.spec.max_duration_minutes
+                note = f"the sweep reached its max_duration_minutes ({limit:g})"
+                self.say(note)
+                self.warnings.append(f"{note}: {len(self.active)} child runs were canceled")
+                self._cancel_active(note)
                 break
             while len(self.active) < self.spec.max_concurrent_runs and self._more():
                 self._start_child()
@@ -154,9 +158,9 @@ class Driver:
         )
         experiment = self.store.get(self.parent_id).experiment
         self.submitted += 1
+        submit(self.store, experiment, job, run_id=child_id, parent_id=self.parent_id)
         self.active[child_id] = draw
         self.histories[child_id] = []
-        submit(self.store, experiment, job, run_id=child_id, parent_id=self.parent_id)
         self.say(f"child {child_id} started: {params}")
 
     def _poll(self) -> None:
@@ -241,7 +245,7 @@ class Driver:
     def _end(self, status: str, error: dict[str, Any] | None) -> None:
         self._log_best()
         self.writer.flush()
-        self.store.set_status(self.parent_id, status, error=error)
+        self.store.set_status(self.parent_id, status, error=error, warnings=self.warnings)
         self.say(f"sweep {self.parent_id}: {self.store.get(self.parent_id).status}")
 
 
