@@ -98,6 +98,7 @@ def sweep(
     **kwargs: object,
 ) -> Sweep:
     ws = SdkWorkspace.open(root / "ws", create=True)
+    assert isinstance(ws, SdkWorkspace)
     src = ScriptRunConfig(str(make_source(root)), "train.py", arguments=arguments or [])
     seed = kwargs.pop("seed", 0)
     config = HyperDriveConfig(

@@ -60,7 +60,7 @@ def test_loguniform_bounds_are_natural_log_exponents() -> None:
     expr = sp.loguniform(-6, -1)  # the Keras sample: 0.0025 .. 0.37
     assert sp.to_value(expr, -6.0) == pytest.approx(math.exp(-6)) == pytest.approx(0.00248, 1e-2)
     assert sp.to_value(expr, -1.0) == pytest.approx(0.3679, 1e-3)
-    drawn = [d.values["lr"] for d in _draws(spec("RANDOM", {"lr": expr}), 50)]
+    drawn = [float(d.values["lr"]) for d in _draws(spec("RANDOM", {"lr": expr}), 50)]
     assert all(math.exp(-6) <= v <= math.exp(-1) for v in drawn)
 
 
