@@ -148,3 +148,59 @@ def _parallel(ax: Any, plt: Any, names: list[str], metric: str, children: list[A
     ax.set_xticks(range(len(axes)), [*names, f"best {metric}"], fontsize=8)
     ax.set_yticks([])
     ax.set_title(f"parameters against {metric} (colour: best {metric})", fontsize=10)
+
+
+def render_sweep_html(data: Mapping[str, Any], path: Path, *, title: str) -> Path:
+    """The sweep chart as one self-contained HTML file (plotly, its JavaScript embedded: no
+    CDN): parallel coordinates of parameters and best metric, and each child's curve."""
+    try:
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+    except ImportError as exc:
+        raise UserInputError(
+            "HTML charts need plotly, which is not installed", hint="pip install plotly"
+        ) from exc
+    children = [c for c in data["children"] if c["best"] is not None]
+    if not children:
+        raise UserInputError(f"nothing to chart: no child logged {data['metric']}")
+    dimensions = [
+        _plotly_dimension(n, [c["parameters"].get(n) for c in children]) for n in data["parameters"]
+    ]
+    best = [c["best"] for c in children]
+    dimensions.append({"label": f"best {data['metric']}", "values": best})
+    fig = make_subplots(
+        rows=2, cols=1, specs=[[{"type": "domain"}], [{"type": "xy"}]], vertical_spacing=0.12
+    )
+    fig.add_trace(
+        go.Parcoords(
+            line={"color": best, "colorscale": "Viridis", "showscale": True}, dimensions=dimensions
+        ),
+        row=1,
+        col=1,
+    )
+    for child in data["children"]:
+        steps = list(range(1, len(child["history"]) + 1))
+        dash = "dash" if child["status"] == "Canceled" else "solid"
+        name = f"{child['label']} ({child['status']})"
+        fig.add_trace(
+            go.Scatter(x=steps, y=child["history"], name=name, line={"dash": dash}), row=2, col=1
+        )
+    fig.update_layout(title=title, height=900)
+    fig.update_xaxes(title_text="interval (each logged value)", row=2, col=1)
+    fig.update_yaxes(title_text=str(data["metric"]), row=2, col=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    return path
+
+
+def _plotly_dimension(name: str, values: list[Any]) -> dict[str, Any]:
+    if all(isinstance(v, (int, float)) for v in values):
+        return {"label": name, "values": values}
+    categories = sorted({str(v) for v in values})
+    where = {c: i for i, c in enumerate(categories)}
+    return {
+        "label": name,
+        "values": [where[str(v)] for v in values],
+        "tickvals": list(range(len(categories))),
+        "ticktext": categories,
+    }

@@ -380,7 +380,10 @@ def register(
 @click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
 @click.option("--metric", "-m", help="Only this metric (one panel, a line per run).")
 @click.option(
-    "--output", required=True, type=click.Path(path_type=Path, dir_okay=False), help="PNG."
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PNG (a sweep: .html too).",
 )
 @shows
 def chart(run_ids: tuple[str, ...], metric: str | None, output: Path) -> None:
@@ -388,13 +391,15 @@ def chart(run_ids: tuple[str, ...], metric: str | None, output: Path) -> None:
 
     One panel per metric (or only --metric), one line per run. For one sweep (HyperDrive
     parent): a parallel-coordinates chart of its parameters against the primary metric,
-    and the primary metric of every child over its steps."""
-    from serving.cli.run_chart import render_runs_chart, render_sweep_chart
+    and the primary metric of every child over its steps; an --output ending in .html
+    writes an interactive page (plotly, its JavaScript inside the file)."""
+    from serving.cli.run_chart import render_runs_chart, render_sweep_chart, render_sweep_html
 
     store = _store()
     if len(run_ids) == 1 and store.get(run_ids[0]).kind == SWEEP_KIND and metric is None:
         data = sweep_chart_data(store, store.get(run_ids[0]))
-        render_sweep_chart(data, output, title=run_ids[0])
+        draw = render_sweep_html if output.suffix.lower() == ".html" else render_sweep_chart
+        draw(data, output, title=run_ids[0])
         emit_or_say({"output": str(output), "metrics": [data["metric"]]}, f"wrote {output}")
         return
     panels: dict[str, dict[str, list[tuple[object, float]]]] = {}

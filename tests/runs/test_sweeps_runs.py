@@ -208,6 +208,17 @@ def test_cli_shows_the_children_table_and_draws_the_sweep(bandit: Sweep, tmp_pat
     assert code == 0 and chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_sweep_chart_as_html_needs_no_network(bandit: Sweep, tmp_path: Path) -> None:
+    pytest.importorskip("plotly")
+    page = tmp_path / "sweep.html"
+    code = main(
+        ["--workspace", str(bandit.ws.path), "runs", "chart", bandit.run.id, "--output", str(page)]
+    )
+    text = page.read_text()
+    assert code == 0
+    assert '"type":"parcoords"' in text.replace(" ", "") and '<script src="http' not in text
+
+
 def test_grid_runs_every_combination_and_a_failed_child_does_not_stop_it(tmp_path: Path) -> None:
     done = sweep(
         tmp_path,
