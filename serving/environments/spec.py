@@ -65,6 +65,9 @@ class EnvSpec:
     """Human-readable notes about what the parser changed or dropped."""
     source_format: str = "conda"
     """``"conda"`` or ``"pip"``: the kind of file this was parsed from."""
+    base_image: str | None = None
+    """A base image for this environment's images (v1's ``env.docker.base_image``); None:
+    the platform's (``SERVING_BASE_IMAGE`` or the bootstrapped one). Local venvs ignore it."""
     check: InitVar[bool] = True
     """Check the variables (False: a stored record, accepted when it was written)."""
 
@@ -81,6 +84,7 @@ class EnvSpec:
             "requirements": list(self.requirements),
             "pip_options": list(self.pip_options),
             "variables": [list(item) for item in self.variables],
+            **({"base_image": self.base_image} if self.base_image else {}),
         }
 
     def content_hash(self) -> str:
@@ -110,6 +114,7 @@ class EnvSpec:
             "replaced": list(self.replaced),
             "notices": list(self.notices),
             "source_format": self.source_format,
+            **({"base_image": self.base_image} if self.base_image else {}),
         }
 
     @classmethod
@@ -134,6 +139,7 @@ class EnvSpec:
                 replaced=_strs(data.get("replaced", ())),
                 notices=_strs(data.get("notices", ())),
                 source_format=_str(data.get("source_format", "conda")),
+                base_image=_str(data["base_image"]) if data.get("base_image") else None,
                 check=not trusted,
             )
         except (KeyError, TypeError) as exc:

@@ -9,6 +9,7 @@ recorded; when the check fails the image is removed and nothing is recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass
@@ -104,8 +105,12 @@ class ImageBuilder(EngineUser):
         self._facts: dict[str, BaseFacts] = {}
 
     def flavour(self, spec: EnvSpec, requested: str, progress: Progress) -> FlavourImage:
-        """The runtime flavour image for ``spec`` (base resolved, built if needed)."""
-        base = resolve_base(self.client, spec.python, self.settings, progress)
+        """The runtime flavour image for ``spec`` (base resolved, built if needed); an
+        environment naming its own base image (``env.docker.base_image``) is built on it."""
+        settings = self.settings
+        if spec.base_image:
+            settings = dataclasses.replace(settings, base_image=spec.base_image)
+        base = resolve_base(self.client, spec.python, settings, progress)
         return ensure_flavour(
             self.client,
             wheel_root(self.ws),

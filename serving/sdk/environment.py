@@ -41,16 +41,19 @@ class PythonSection:
     conda_dependencies_file: str | None = None
 
 
-_DOCKER_IGNORED = ("base_image", "base_dockerfile", "base_image_registry", "shm_size", "arguments")
+_DOCKER_IGNORED = ("base_dockerfile", "base_image_registry", "shm_size", "arguments")
 
 
 class DockerSection:
     """``env.docker``: ``enabled`` is kept (runs on Docker compute use the environment's own
-    image); the image settings have no effect here and warn when set."""
+    image); ``base_image`` is honoured (the environment's images are built on it: it must
+    be on this machine or pullable, and hold the environment's Python); the other image
+    settings have no effect here and warn when set."""
 
     def __init__(self) -> None:
         self.enabled = False
         self.gpu_support = False
+        self.base_image: str | None = None
         for name in _DOCKER_IGNORED:
             object.__setattr__(self, name, None)
 
@@ -175,11 +178,13 @@ class Environment:
     @property
     def spec(self) -> EnvSpec:
         spec = self._base_spec()
+        changes: dict[str, Any] = {}
         if self._variables is not None:
-            variables = tuple(sorted(self._variables.items()))
-            spec = EnvSpec.from_dict(
-                {**spec.to_dict(), "variables": dict(variables)}, trusted=False
-            )
+            changes["variables"] = dict(sorted(self._variables.items()))
+        if self.docker.base_image:
+            changes["base_image"] = str(self.docker.base_image)
+        if changes:
+            spec = EnvSpec.from_dict({**spec.to_dict(), **changes}, trusted=False)
         return spec
 
     @property

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,7 @@ from serving.errors import UserInputError
 if TYPE_CHECKING:
     from serving.sdk.environment import Environment
 
-_IMAGE_ONLY = ("enable_gpu", "base_image", "base_image_registry", "cuda_version",
-               "extra_docker_file_steps")  # fmt: skip
+_IMAGE_ONLY = ("enable_gpu", "base_image_registry", "cuda_version", "extra_docker_file_steps")
 
 
 @dataclass
@@ -22,9 +22,9 @@ class InferenceConfig:
     """The entry script, its source folder and the environment to run it in.
 
     v1's legacy arguments: ``runtime="python"`` (the only runtime), ``conda_file=``
-    (relative to ``source_directory``) when there is no ``environment``; the image options
-    (``extra_docker_file_steps``, ``base_image``, ``enable_gpu``...) warn that they have no
-    effect, since images are built on this platform's own base.
+    (relative to ``source_directory``) when there is no ``environment``; ``base_image`` is
+    the environment's base image (as ``env.docker.base_image``); the other image options
+    (``extra_docker_file_steps``, ``enable_gpu``...) warn that they have no effect.
     """
 
     entry_script: str | Path = ""
@@ -67,13 +67,23 @@ class InferenceConfig:
         return Path(self.entry_script)
 
     def env_value(self) -> Any:
+        """The environment: a spec, or a conda file's path (a spec when ``base_image``)."""
         if self.environment is not None:
-            return self.environment.spec
-        if self.conda_file is not None:
+            spec = self.environment.spec
+        elif self.conda_file is not None:
             base = Path(self.source_directory) if self.source_directory else Path.cwd()
             path = Path(self.conda_file)
-            return str(path if path.is_absolute() or path.is_file() else base / path)
-        raise UserInputError("InferenceConfig needs an environment= or a conda_file=")
+            found = path if path.is_absolute() or path.is_file() else base / path
+            if not self.base_image:
+                return str(found)
+            from serving.catalog import parse_env_file
+
+            spec = parse_env_file(found, found.stem)
+        else:
+            raise UserInputError("InferenceConfig needs an environment= or a conda_file=")
+        if self.base_image:
+            spec = dataclasses.replace(spec, base_image=str(self.base_image))
+        return spec
 
 
 __all__ = ["InferenceConfig"]

@@ -5,14 +5,17 @@ run, keys) and Model.package (wait_for_creation, then save the build context).""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from serving.images.build import ImageBuilder
 from serving.sdk import (
     AksCompute,
     AksWebservice,
     ComputeTarget,
     ComputeTargetException,
+    Environment,
     InferenceConfig,
     Model,
     Webservice,
@@ -20,6 +23,9 @@ from serving.sdk import (
 )
 from tests.helpers import DOCKER_TIMEOUT, SAMPLE
 from tests.sdk.v1helpers import SCORE, digits_env
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(DOCKER_TIMEOUT)]
 
@@ -69,3 +75,19 @@ def test_model_package_wait_then_save(
     saved = Path(package.save(tmp_path / "context"))
     assert (saved / "Dockerfile").is_file()
     assert package.location is None and package.pull() is None  # a Dockerfile package
+
+
+def test_environment_base_image_is_honoured(
+    v1ws: Workspace, base_image: str, engine: DockerClient
+) -> None:
+    """v1's env.docker.base_image: the environment's images are built on it."""
+    custom = "example.local/team-python:3.11"
+    engine.images.get(base_image).tag(custom)
+    env = Environment("custom-base")
+    env.docker.base_image = custom
+    builder = ImageBuilder(v1ws)
+    try:
+        flavour = builder.flavour(env.spec, "auto", lambda _line: None)
+    finally:
+        builder.release()
+    assert flavour.base.ref == custom and flavour.base.source == "configured"

@@ -24,14 +24,19 @@ def test_environment_management_notebook_flow(v1ws: Workspace) -> None:
     env.python.conda_dependencies = conda_dep
     env.python.user_managed_dependencies = False
     env.environment_variables = {"MODE": "fast"}
-    with pytest.warns(UserWarning, match=r"env\.docker\.base_image is not used"):
-        env.docker.base_image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
+    plain_hash = env.spec.content_hash()
+    env.docker.base_image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"  # honoured
+    assert env.spec.base_image == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
+    assert env.spec.content_hash() != plain_hash  # another base: other images
+    with pytest.warns(UserWarning, match=r"env\.docker\.shm_size is not used"):
+        env.docker.shm_size = "2g"
     env.docker.enabled = True  # kept: docker runs use the environment's own image
 
     registered = env.register(workspace=v1ws)
     assert registered.version == "1"
     assert registered.spec.requirements == ("joblib==1.4.2", "scikit-learn")
     assert registered.environment_variables == {"MODE": "fast"}
+    assert registered.spec.base_image == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
     assert env.register(v1ws).version == "1"  # unchanged content: same version
 
     got = Environment.get(workspace=v1ws, name="sklearn-env", version="1")
