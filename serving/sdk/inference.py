@@ -69,6 +69,13 @@ class InferenceConfig:
     def env_value(self) -> Any:
         """The environment: a spec, or a conda file's path (a spec when ``base_image``)."""
         if self.environment is not None:
+            if self.environment.python.user_managed_dependencies:
+                warnings.warn(
+                    "python.user_managed_dependencies applies to runs: a deployment installs "
+                    "the environment's packages into its own environment",
+                    UserWarning,
+                    stacklevel=2,
+                )
             spec = self.environment.spec
         elif self.conda_file is not None:
             base = Path(self.source_directory) if self.source_directory else Path.cwd()
