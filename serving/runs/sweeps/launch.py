@@ -48,6 +48,8 @@ def submit_sweep(
             "arguments": list(spec.job.arguments),
             "source_directory": str(spec.job.source_directory),
             "target": spec.job.compute,
+            "environment": spec.job.environment,
+            "interpreter": spec.job.interpreter,
             "total_runs": spec.total_runs,
         },
         run_id=run_id or new_sweep_id(),
