@@ -1,10 +1,10 @@
 """The bridge: inputs from the broker -> run() -> results through the outbox to the broker.
 
-One thread (the caller's, so run()'s timeout can use ``SIGALRM`` as in the HTTP server)
-owns the scorer and the outbox; paho's network thread only posts events to a queue. A loop:
+One thread (the caller's, so run()'s timeout can use ``SIGALRM`` as in the HTTP server) runs
+paho's network loop itself (``client.loop()``, no network thread: no hand-over between
+threads on the message path) and owns the scorer and the outbox. Each turn:
 
-1. take what arrived (inputs, acknowledgements of results, connection changes), up to a
-   batch;
+1. read what arrived (inputs, acknowledgements of results), up to a batch;
 2. score the inputs (:func:`~serving.edge.runtime.messages.score_message`), store the results
    and the inputs' ids in the outbox in one transaction, then acknowledge the inputs to the
    broker (manual acknowledgements: an input is acknowledged only once its result is on
@@ -14,16 +14,18 @@ owns the scorer and the outbox; paho's network thread only posts events to a que
    only while connected; a result leaves the outbox when the broker acknowledges it.
 
 paho resends what it was handed after a reconnect, in order, before newer rows are handed,
-so results reach the broker in the order they were produced.
+so results reach the broker in the order they were produced. While the broker is away the
+loop goes on scoring the inputs it has read (their acknowledgements are lost with the
+connection: the broker delivers them again and the ``seen`` ids answer that), reconnects
+every :data:`RETRY_S` and expires what waits past its time to live.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -41,16 +43,12 @@ _log = logging.getLogger("serving.edge")
 WINDOW = 1000
 """Results handed to paho and not yet acknowledged by the broker, at most."""
 BATCH = 256
-"""Events taken per turn of the loop."""
+"""Inputs read ahead, at most."""
+BATCH_S = 0.02
+"""Scoring time per turn: results of a turn are stored and sent together."""
 TRIM_EVERY_S = 0.5
-
-
-@dataclass
-class _Turn:
-    """What one turn of the loop collected."""
-
-    messages: list[tuple[mqtt.MQTTMessage, float]]
-    published: list[int]
+RETRY_S = 1.0
+"""Between attempts to reach the broker."""
 
 
 class Bridge:
@@ -69,9 +67,13 @@ class Bridge:
         self.outbox = outbox
         self.metrics = metrics
         self.client = client
-        self.events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.connected = threading.Event()
+        """The broker accepted the session (CONNACK): results may be handed over."""
         self.stopping = threading.Event()
+        self._link = False  # a TCP connection is open (paho's loop may run)
+        self._tried_at = -RETRY_S
+        self._backlog: deque[tuple[mqtt.MQTTMessage, float]] = deque()
+        self._published: list[int] = []
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._last_handed = 0
         self._trimmed_at = 0.0
@@ -85,7 +87,7 @@ class Bridge:
         """init() has run and the broker is connected."""
         return self.scorer.ready and self.connected.is_set()
 
-    # paho's network thread: post events only
+    # paho callbacks, called from client.loop() in this thread
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, code: Any, _p: Any) -> None:
         if code.is_failure:
             _log.warning("the broker refused the connection: %s", code)
@@ -98,69 +100,83 @@ class Bridge:
         if self.connected.is_set():
             _log.warning("lost the broker (%s): results wait in the outbox", code)
         self.connected.clear()
+        self._link = False
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        self.events.put(("message", (message, time.monotonic())))
+        self._backlog.append((message, time.monotonic()))
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _code: Any, _p: Any) -> None:
-        self.events.put(("published", mid))
+        self._published.append(mid)
 
-    # the owning thread
     def run(self) -> None:
         """Connect and loop until :attr:`stopping` is set."""
         self.metrics.outbox.set(self.outbox.size())
         connect(self.client, self.settings.broker_host, self.settings.broker_port)
-        self.client.loop_start()
         try:
             while not self.stopping.is_set():
-                turn = self._collect()
-                self._answer(turn.messages)
-                self._acknowledged(turn.published)
+                if self._link or self._reconnect():
+                    self._collect()
+                elif not self._backlog:  # the broker is away and nothing is left to score
+                    self.stopping.wait(0.1)
+                self._answer()
+                self._acknowledged()
                 self._trim()
                 self._pump()
         finally:
             self.client.disconnect()
-            self.client.loop_stop()
             self.outbox.close()
 
-    def _collect(self) -> _Turn:
-        """Wait for an event, then take what else is queued, up to :data:`BATCH` in all."""
-        turn = _Turn([], [])
-        events: list[tuple[str, Any]] = []
+    def _reconnect(self) -> bool:
+        """Open the connection (at most every :data:`RETRY_S`); whether it is open."""
+        now = time.monotonic()
+        if now - self._tried_at < RETRY_S:
+            return False
+        self._tried_at = now
         try:
-            events.append(self.events.get(timeout=TRIM_EVERY_S))
-            while len(events) < BATCH:
-                events.append(self.events.get_nowait())
-        except queue.Empty:
-            pass
-        for kind, value in events:
-            if kind == "message":
-                turn.messages.append(value)
-            else:
-                turn.published.append(value)
-        return turn
+            self._link = self.client.reconnect() == mqtt.MQTT_ERR_SUCCESS
+        except OSError as exc:
+            _log.debug("broker %s not reachable: %s", self.settings.broker_host, exc)
+        return self._link
 
-    def _answer(self, messages: list[tuple[mqtt.MQTTMessage, float]]) -> None:
-        """Score new inputs, store results and ids in one transaction, then ack all."""
-        if not messages:
+    def _collect(self) -> None:
+        """Run paho's loop: wait for something (at most :data:`TRIM_EVERY_S`) when nothing
+        is waiting to be scored, then read what else is readable, up to :data:`BATCH`
+        inputs (the rest stays with the broker, whose in-flight window holds it back)."""
+        self.client.loop(timeout=0 if self._backlog else TRIM_EVERY_S)
+        while self._link and len(self._backlog) < BATCH:
+            seen = len(self._backlog) + len(self._published)
+            self.client.loop(timeout=0)
+            if len(self._backlog) + len(self._published) == seen:
+                break
+
+    def _answer(self) -> None:
+        """Score waiting inputs for at most :data:`BATCH_S`, store results and ids in one
+        transaction, then acknowledge those inputs."""
+        if not self._backlog:
             return
+        taken: list[tuple[mqtt.MQTTMessage, float]] = []
         scored: list[Scored] = []
         answered: list[str] = []
         received: list[float] = []
-        for message, at in messages:
+        started = time.monotonic()
+        while self._backlog and time.monotonic() - started < BATCH_S:
+            message, at = self._backlog.popleft()
+            taken.append((message, at))
             inbound = self._inbound(message, at)
             self.metrics.received.inc()
             if inbound.mid and (inbound.mid in answered or self.outbox.seen(inbound.mid)):
                 self.metrics.duplicates.inc()
                 continue
-            result = score_message(self.scorer, inbound, self.settings)
-            scored.append(result)
+            scored.append(score_message(self.scorer, inbound, self.settings))
             received.append(at)
             if inbound.mid:
                 answered.append(inbound.mid)
         dropped = self.outbox.add([s.outgoing for s in scored], answered)
-        for message, _ in messages:
+        for message, _ in taken:
             self.client.ack(message.mid, message.qos)
+        self._observe(scored, received, dropped)
+
+    def _observe(self, scored: list[Scored], received: list[float], dropped: int) -> None:
         now = time.monotonic()
         for result, at in zip(scored, received, strict=True):
             self.metrics.latency.observe(now - at)
@@ -187,7 +203,8 @@ class Bridge:
             received=at,
         )
 
-    def _acknowledged(self, mids: list[int]) -> None:
+    def _acknowledged(self) -> None:
+        mids, self._published = self._published, []
         rows = [row for mid in mids if (row := self._inflight.pop(mid, None)) is not None]
         if rows:
             self.outbox.delete(rows)
