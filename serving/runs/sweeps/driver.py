@@ -56,6 +56,7 @@ class Driver:
         self.writer = MetricsWriter(store.metrics_file(parent_id))
         self.active: dict[str, Draw] = {}
         self.histories: dict[str, list[float]] = {}
+        self.sizes: dict[str, int] = {}
         self.ended: dict[str, str] = {}
         self.submitted = 0
         self.best_row: tuple[str, float, bool] | None = None
@@ -117,7 +118,7 @@ class Driver:
                 break
             while len(self.active) < self.spec.max_concurrent_runs and self._more():
                 self._start_child()
-            if not self.active and not self._more():
+            if not self.active and not self._more(fresh=False):
                 break
             time.sleep(POLL_S)
         self._poll()
@@ -126,12 +127,11 @@ class Driver:
     def _cancel_requested(self) -> bool:
         return self.store.get(self.parent_id).status == rec.CANCEL_REQUESTED
 
-    def _more(self) -> bool:
-        return (
-            self.submitted < self.spec.total_runs
-            and not self.cancelled
-            and not self._cancel_requested()
-        )
+    def _more(self, *, fresh: bool = True) -> bool:
+        """Children left to start (``fresh``: the parent re-read, a cancel may be asked)."""
+        if self.submitted >= self.spec.total_runs or self.cancelled:
+            return False
+        return not (fresh and self._cancel_requested())
 
     def _outcome(self) -> tuple[str, dict[str, Any] | None]:
         statuses = list(self.ended.values())
@@ -169,7 +169,7 @@ class Driver:
         ended: list[tuple[str, str]] = []
         for child_id in list(self.active):
             record = self.store.find(child_id)
-            history = primary_history(self.store, child_id, self.spec.primary_metric_name)
+            history = self._history(child_id)
             if len(history) > len(self.histories[child_id]):
                 grown[child_id] = (len(self.histories[child_id]), len(history))
             self.histories[child_id] = history
@@ -182,6 +182,17 @@ class Driver:
         for child_id, stop in stops.items():
             self._stop(child_id, stop)
         self._log_best()
+
+    def _history(self, child_id: str) -> list[float]:
+        """The child's primary metric, re-read only when its metrics file grew."""
+        try:
+            size = self.store.metrics_file(child_id).stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if self.sizes.get(child_id) == size:
+            return self.histories[child_id]
+        self.sizes[child_id] = size
+        return primary_history(self.store, child_id, self.spec.primary_metric_name)
 
     def _stop(self, child_id: str, stop: Stop) -> None:
         self.say(f"child {child_id}: {stop.message()}")
