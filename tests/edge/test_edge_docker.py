@@ -178,6 +178,14 @@ def test_the_tutorial_iot_score_runs_unchanged_fed_by_the_simulated_sensor(
         while good not in upstream.mids() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert good in upstream.mids()
+        client = docker_client()
+        module = client.containers.get(record.containers["module"])
+        deadline = time.monotonic() + 30  # the image's health check: every 10 s on /health/ready
+        while module.attrs["State"].get("Health", {}).get("Status") != "healthy":
+            assert time.monotonic() < deadline, module.attrs["State"].get("Health")
+            time.sleep(1)
+            module.reload()
+        client.close()
         for c in (upstream, errors, pub):
             c.close()
 
