@@ -23,6 +23,7 @@ from serving.cli.loadtest import loadtest
 from serving.cli.models import models
 from serving.cli.pipelines import pipelines
 from serving.cli.runs import experiments, runs
+from serving.cli.sweeps import sweeps
 from serving.cli.workspace_cmds import workspace_group
 from serving.config import PlatformSettings
 from serving.errors import ServingError
@@ -48,6 +49,7 @@ cli.add_command(datastores)
 cli.add_command(runs)
 cli.add_command(experiments)
 cli.add_command(pipelines)
+cli.add_command(sweeps)
 
 
 def _register_optional() -> None:
