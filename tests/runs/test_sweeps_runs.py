@@ -149,6 +149,9 @@ def test_bandit_stops_exactly_the_children_outside_the_slack(bandit: Sweep) -> N
 def test_best_run_is_the_best_logged_value_and_the_parent_records_it(bandit: Sweep) -> None:
     best = bandit.run.get_best_run_by_primary_metric()
     assert best is not None and best.id == bandit.child("good").id
+    again = bandit.ws.get_run(bandit.run.id)  # looked up again: a HyperDriveRun, as in v1
+    assert isinstance(again, HyperDriveRun)
+    assert again.get_best_run_by_primary_metric().id == best.id  # type: ignore[union-attr]
     table = bandit.run.get_details()  # the parent's own metric table (v1's columns)
     assert table["status"] == rec.COMPLETED
     parent_metrics = Experiment(bandit.ws, "sweeps")._store.metrics_file(bandit.run.id)
