@@ -7,8 +7,12 @@ the module in containers, paho-mqtt clients on 127.0.0.1, one-row messages, QoS 
   publish to the last prediction received on ``amlOutput``;
 * latency at ``--rate`` messages/s for ``--seconds``: from publishing (as the sensor) to
   receiving the prediction, p50/p95/p99/max, measured twice: straight to the module's
-  input, and from the sensor's output through the router (the route
-  ``FROM /messages/modules/tempSensor/outputs/temperatureOutput INTO BrokeredEndpoint(...)``).
+  input, and on the sensor's output through the route
+  ``FROM /messages/modules/tempSensor/outputs/temperatureOutput INTO BrokeredEndpoint(...)``
+  (applied by the module, which subscribes to the route's source).
+
+Publisher, listener, broker and module share this machine's cores (and whatever else runs on
+it): give the load average with the figures.
 
 The deployment is built (image reused when it exists) and deleted; nothing is asserted.
 """
@@ -195,7 +199,14 @@ def main() -> None:
         throughput(listener, port, model_input, args.messages)
         latency(listener, port, model_input, args.rate, args.seconds, "direct")
         sensor_topic = t.output("tempSensor", "temperatureOutput")
-        latency(listener, port, sensor_topic, args.rate, args.seconds, "sensor -> router -> module")
+        latency(
+            listener,
+            port,
+            sensor_topic,
+            args.rate,
+            args.seconds,
+            "sensor output -> route -> module",
+        )
         listener.close()
     finally:
         lifecycle.delete(ws, NAME, lambda _line: None)

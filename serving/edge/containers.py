@@ -4,7 +4,6 @@ image, each with its own command (the image's edge-mode switch)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -67,11 +66,9 @@ def module_kwargs(
     return kwargs
 
 
-def router_kwargs(
-    image: str, workspace: str, settings: EdgeSettings, routes: dict[str, str]
-) -> dict[str, Any]:
-    env = {**settings.to_env(), "SERVING_EDGE_ROUTES": json.dumps(routes)}
-    kwargs = _common(image, settings.device, workspace, "router", env)
+def router_kwargs(image: str, workspace: str, settings: EdgeSettings) -> dict[str, Any]:
+    """The router: the routes come in the settings (``SERVING_EDGE_ROUTES``)."""
+    kwargs = _common(image, settings.device, workspace, "router", settings.to_env())
     kwargs["command"] = edge_command(ROUTER_MODULE)
     return kwargs
 

@@ -12,6 +12,7 @@ that failed or was interrupted at any step.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import socket
 import time
@@ -98,6 +99,7 @@ def module_settings(spec: EdgeSpec) -> EdgeSettings:
         output=spec.output,
         ttl_s=spec.ttl_s,
         outbox_max=spec.outbox_max,
+        routes=json.dumps(spec.route_map),
     )
 
 
@@ -171,9 +173,10 @@ def _start(
     record.containers["module"] = module.name or kwargs["name"]
     save_record(ws, record)
     wait_for_module(module, record.status_port, progress)
-    if record.routes:
-        kwargs = router_kwargs(record.image, str(ws.path), settings, record.routes)
+    if any(route.sink_module != spec.module for route in spec.parsed_routes()):
+        kwargs = router_kwargs(record.image, str(ws.path), settings)
         record.containers["router"] = _run(client, kwargs).name or kwargs["name"]
+    if record.routes:
         progress(f"routes applied: {', '.join(record.routes)}")
     if spec.sensor:
         kwargs = sensor_kwargs(record.image, str(ws.path), settings, spec.sensor_interval_s)

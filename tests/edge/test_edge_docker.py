@@ -79,10 +79,11 @@ def test_results_wait_for_the_broker_in_order_and_expired_ones_are_counted(
         pub = Publisher(record, t.input(record.module, "amlInput"))
         sent = []
         short_lived = ""
-        for i in range(150):  # 40 ms each: about 6 s of results, most made while the broker is down
-            body = json.dumps({"i": i, "sleep_ms": 40}).encode()
-            if i == 120:
-                short_lived = pub.publish(body, expiry_s=3)
+        started = time.monotonic()
+        for i in range(150):  # 50 ms each: 7.5 s of results, most made while the broker is down
+            body = json.dumps({"i": i, "sleep_ms": 50}).encode()
+            if i == 140:  # its result, made ~7 s in, expires ~2 s later, before the broker is back
+                short_lived = pub.publish(body, expiry_s=2)
             else:
                 sent.append(pub.publish(body))
         assert pub.wait_acked(150, 20) == 150
@@ -92,6 +93,7 @@ def test_results_wait_for_the_broker_in_order_and_expired_ones_are_counted(
         time.sleep(0.5)
         broker.stop(timeout=5)
         stopped_at = time.monotonic()
+        assert stopped_at - started < 6, "the broker stopped too late for this test's timing"
         time.sleep(10)
         produced_while_down = metric(record, "serving_edge_outbox_depth")
         broker.start()

@@ -49,7 +49,7 @@ def test_containers_run_the_image_in_edge_mode_on_the_private_network(tmp_path: 
     assert module["user"] == f"{os.getuid()}:{os.getgid()}"
     assert module["environment"]["SERVING_EDGE_BROKER_HOST"] == "serving-edge-edge-x-broker"
     assert module["labels"]["serving.edge"] == "edge-x"
-    router = router_kwargs("img:1", "/ws", settings, spec.route_map)
+    router = router_kwargs("img:1", "/ws", settings)
     assert router["command"][-1] == "serving.edge.runtime.router"
     assert "sensorToMachinelearningmodule" in router["environment"]["SERVING_EDGE_ROUTES"]
     sensor = sensor_kwargs("img:1", "/ws", settings, 0.5)

@@ -1,8 +1,10 @@
 """The bridge: inputs from the broker -> run() -> results through the outbox to the broker.
 
-One thread (the caller's, so run()'s timeout can use ``SIGALRM`` as in the HTTP server) runs
-paho's network loop itself (``client.loop()``, no network thread: no hand-over between
-threads on the message path) and owns the scorer and the outbox. Each turn:
+The module subscribes to its inputs and to the sources of the routes into them (the router
+handles the other routes). One thread (the caller's, so run()'s timeout can use ``SIGALRM``
+as in the HTTP server) runs paho's network loop itself (``client.loop()``, no network
+thread: no hand-over between threads on the message path) and owns the scorer and the
+outbox. Each turn:
 
 1. read what arrived (inputs, acknowledgements of results), up to a batch;
 2. score the inputs (:func:`~serving.edge.runtime.messages.score_message`), store the results
@@ -33,6 +35,7 @@ import paho.mqtt.client as mqtt
 from serving.edge.runtime.messages import Inbound, Scored, score_message
 from serving.edge.runtime.mqtt import connect, expiry, publish_properties, user_properties
 from serving.edge.runtime.outbox import Outbox
+from serving.edge.runtime.routes import routed_input
 from serving.edge.runtime.settings import EdgeSettings
 from serving.edge.runtime.status import EdgeMetrics
 from serving.edge.runtime.topics import CORRELATION_ID, MESSAGE_ID
@@ -77,6 +80,8 @@ class Bridge:
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._last_handed = 0
         self._trimmed_at = 0.0
+        self._routes = [r for r in settings.parsed_routes() if r.sink_module == settings.module]
+        self._own_outputs = settings.topics.module(settings.module) + "/outputs/"
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -92,7 +97,10 @@ class Bridge:
         if code.is_failure:
             _log.warning("the broker refused the connection: %s", code)
             return
-        client.subscribe(self.settings.topics.inputs(self.settings.module), qos=1)
+        topics = self.settings.topics
+        filters = {topics.inputs(self.settings.module)}
+        filters.update(route.source_filter(topics) for route in self._routes)
+        client.subscribe([(f, 1) for f in sorted(filters)])
         self.connected.set()
         _log.info("connected to the broker %s", self.settings.broker_host)
 
@@ -162,6 +170,8 @@ class Bridge:
         while self._backlog and time.monotonic() - started < BATCH_S:
             message, at = self._backlog.popleft()
             taken.append((message, at))
+            if message.topic.startswith(self._own_outputs):
+                continue  # a route from this module back into it: no loop
             inbound = self._inbound(message, at)
             self.metrics.received.inc()
             if inbound.mid and (inbound.mid in answered or self.outbox.seen(inbound.mid)):
@@ -198,7 +208,9 @@ class Bridge:
             payload=bytes(message.payload),
             mid=props.get(MESSAGE_ID),
             cid=cid,
-            input=self.settings.topics.input_name(message.topic),
+            input=self.settings.topics.input_name(message.topic)
+            or routed_input(self._routes, self.settings.topics, message.topic)
+            or "",
             ttl_s=expiry(message),
             received=at,
         )

@@ -5,14 +5,14 @@ persistent session to the source filter of every route and republishes each mess
 sinks of the routes that take it, with its properties; it acknowledges an input only when
 the broker has acknowledged every copy (QoS 1 both ways, manual acknowledgements), so the
 router can be killed at any moment: the broker redelivers what it had not finished.
-At least once, like the edge hub. Routes come as JSON in ``SERVING_EDGE_ROUTES``.
+At least once, like the edge hub. Routes come as JSON in ``SERVING_EDGE_ROUTES``; those
+into the model module (``SERVING_EDGE_MODULE``) are left to it: it subscribes to their
+sources itself.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
 import threading
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from serving.edge.runtime.mqtt import connect, make_client
-from serving.edge.runtime.routes import Route, parse_routes
+from serving.edge.runtime.routes import Route, output_of
 from serving.edge.runtime.settings import EdgeSettings
 from serving.edge.runtime.topics import Topics
 
@@ -29,15 +29,13 @@ _log = logging.getLogger("serving.edge.router")
 
 def targets(routes: list[Route], topics: Topics, topic: str) -> list[str]:
     """The sink topics of a message published on ``topic`` (distinct, in route order)."""
-    parts = topic.split("/")
-    prefix = topics.module("")
-    if not topic.startswith(prefix) or len(parts) < 3 or parts[-2] != "outputs":
+    source = output_of(topics, topic)
+    if source is None:
         return []
-    module, output = parts[-3], parts[-1]
     out: list[str] = []
     for route in routes:
         sink = route.sink_topic(topics)
-        if route.takes(module, output) and sink not in out:
+        if route.takes(*source) and sink not in out:
             out.append(sink)
     return out
 
@@ -89,7 +87,7 @@ class Router:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = EdgeSettings.from_env()
-    routes = parse_routes(json.loads(os.environ.get("SERVING_EDGE_ROUTES", "{}")))
+    routes = [r for r in settings.parsed_routes() if r.sink_module != settings.module]
     client = make_client(f"{settings.device}/$router", manual_ack=True)
     Router(settings, routes, client)
     stopped = threading.Event()

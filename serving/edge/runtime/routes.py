@@ -6,6 +6,9 @@
 ``BrokeredEndpoint("/modules/<m>/inputs/<i>")``). ``WHERE`` conditions (the IoT Hub query
 language) are refused with a clear error rather than ignored. Hand-written: a regular
 expression per form is all the grammar there is, and no library parses it.
+
+Routes into the model module are applied by the module itself (it subscribes to their
+sources: one hop less); the others by the router (:mod:`serving.edge.runtime.router`).
 """
 
 from __future__ import annotations
@@ -98,3 +101,19 @@ def _source(name: str, source: str) -> tuple[str | None, str | None]:
 def parse_routes(routes: dict[str, str]) -> list[Route]:
     """Every route of a deployment, by name."""
     return [parse_route(name, text) for name, text in routes.items()]
+
+
+def output_of(topics: Topics, topic: str) -> tuple[str, str] | None:
+    """(module, output) of an output topic of this deployment, else None."""
+    parts = topic.split("/")
+    if not topic.startswith(topics.module("")) or len(parts) < 3 or parts[-2] != "outputs":
+        return None
+    return parts[-3], parts[-1]
+
+
+def routed_input(routes: list[Route], topics: Topics, topic: str) -> str | None:
+    """The input a message on ``topic`` arrives at through ``routes`` (None: no route)."""
+    source = output_of(topics, topic)
+    if source is None:
+        return None
+    return next((r.sink_input for r in routes if r.takes(*source)), None)

@@ -3,11 +3,13 @@ read once at start; the scoring settings stay :class:`serving.config.ServerSetti
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.edge.runtime.routes import Route, parse_routes
 from serving.edge.runtime.topics import (
     DEFAULT_ERROR_OUTPUT,
     DEFAULT_INPUT,
@@ -53,6 +55,15 @@ class EdgeSettings:
     """SERVING_EDGE_MAX_MESSAGE_BYTES."""
     data_dir: Path = Path(DATA_DIR)
     """SERVING_EDGE_DATA_DIR: the outbox's folder."""
+    routes: str = "{}"
+    """SERVING_EDGE_ROUTES: the deployment's routes, JSON ``{"name": "FROM ... INTO ..."}``."""
+
+    def parsed_routes(self) -> list[Route]:
+        try:
+            routes = json.loads(self.routes)
+        except ValueError as exc:
+            raise UserInputError(f"SERVING_EDGE_ROUTES is not JSON: {exc}") from None
+        return parse_routes(routes)
 
     @property
     def topics(self) -> Topics:
@@ -85,6 +96,7 @@ class EdgeSettings:
                 outbox_max=int(get("OUTBOX_MAX", str(cls.outbox_max))),
                 max_message_bytes=int(get("MAX_MESSAGE_BYTES", str(cls.max_message_bytes))),
                 data_dir=Path(get("DATA_DIR", DATA_DIR)),
+                routes=get("ROUTES", "{}"),
             )
         except ValueError as exc:
             raise UserInputError(f"bad SERVING_EDGE_* setting: {exc}") from None
@@ -104,4 +116,5 @@ class EdgeSettings:
             "SERVING_EDGE_OUTBOX_MAX": str(self.outbox_max),
             "SERVING_EDGE_MAX_MESSAGE_BYTES": str(self.max_message_bytes),
             "SERVING_EDGE_DATA_DIR": str(self.data_dir),
+            "SERVING_EDGE_ROUTES": self.routes,
         }
