@@ -84,3 +84,18 @@ def test_iothub_message_maps_to_the_bridge_and_back() -> None:
         ), SETTINGS)
     )  # fmt: skip
     assert failed.output_name == "amlError" and failed.correlation_id == "c"
+
+
+def test_hand_packed_properties_equal_paho_encoding() -> None:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from serving.edge.runtime.mqtt import publish_properties
+
+    ours = publish_properties({"$.mid": "m-1", "k": "é" * 300}, expiry_s=3)
+    theirs = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    theirs.MessageExpiryInterval = 3
+    theirs.ContentType = "application/json"
+    theirs.UserProperty = [("$.mid", "m-1"), ("k", "é" * 300)]
+    assert ours.pack() == theirs.pack()  # type: ignore[no-untyped-call]
+    assert publish_properties({}, json_body=False).pack() == b"\x00"
