@@ -4,7 +4,10 @@ while it is down), automatic reconnects, and user properties as plain dicts."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import Mapping
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -30,7 +33,15 @@ def make_client(client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
     client.max_inflight_messages_set(INFLIGHT)
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(min_delay=1, max_delay=2)
+    client.on_socket_open = _no_delay
     return client
+
+
+def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    """Nagle's algorithm off: paho leaves it on, and a small message then waits for the TCP
+    acknowledgement of the previous one (tens of milliseconds at low rates)."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def connect(client: mqtt.Client, host: str, port: int, *, persistent: bool = True) -> None:
