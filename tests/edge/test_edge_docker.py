@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from serving.edge.manifest_check import check_manifest
 from serving.edge.spec import EdgeSpec
 from serving.images.engine import docker_client
 from serving.workspace import Workspace
@@ -214,6 +215,10 @@ def test_the_cli_deploys_shows_listens_sends_and_deletes(
         assert sent.code == 0 and len(sent.out.strip()) == 36
         logs = edge_cli("edge", "logs", name, "--tail", "50")
         assert "edge module machinelearningmodule" in logs.out
+        manifest_path = edge_ws.path / "deployment.json"
+        written = edge_cli("edge", "manifest", name, "--output", manifest_path, "--sensor")
+        assert written.code == 0, written.err
+        assert check_manifest(json.loads(manifest_path.read_text())) == []
     finally:
         deleted = edge_cli("edge", "delete", name)
     assert deleted.code == 0
