@@ -90,7 +90,11 @@ def test_flavour_choice_and_requirements() -> None:
 
 def test_platform_code_is_the_runtime_part_of_the_package(tmp_path: Path) -> None:
     parts = {rel.split("/")[0] for rel, _ in runtime_sources()}
-    assert parts == {"__init__.py", "config.py", "errors.py", "scoring", "server"}
+    assert parts == {
+        *("__init__.py", "config.py", "errors.py", "scoring", "server"),
+        "edge",  # the edge-mode bridge (serving/edge/runtime only)
+        *("proc.py", "sourcefiles.py", "workspace.py", "registry", "runs", "sdk"),  # shims' Run
+    }
     write_platform_code(tmp_path, "3.11")
     assert (tmp_path / "serving" / "server" / "wsgi.py").is_file()
     assert (tmp_path / "serving" / "scoring" / "compat" / "azureml" / "core" / "model.py").is_file()
