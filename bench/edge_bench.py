@@ -14,7 +14,8 @@ the module in containers, paho-mqtt clients on 127.0.0.1, one-row messages, QoS 
 Publisher, listener, broker and module share this machine's cores (and whatever else runs on
 it): give the load average with the figures.
 
-The deployment is built (image reused when it exists) and deleted; nothing is asserted.
+The deployment is built (its model image reused from ``--workspace`` when given) and
+deleted, with its model image when the workspace was a temporary one; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -210,6 +211,18 @@ def main() -> None:
         listener.close()
     finally:
         lifecycle.delete(ws, NAME, lambda _line: None)
+        if args.workspace is None:  # a throw-away workspace: its model image goes too
+            remove_images(ws)
+
+
+def remove_images(ws: Workspace) -> None:
+    from serving.images.engine import docker_client, find_image
+
+    client = docker_client()
+    for record in ws.images.list():
+        if find_image(client, record.image_id) is not None:
+            client.images.remove(record.image_id, force=True)
+    client.close()
 
 
 if __name__ == "__main__":
