@@ -17,6 +17,7 @@ from serving import __version__
 from serving.cli.common import debug_option, err, format_option, say, workspace_option
 from serving.cli.compute import compute
 from serving.cli.datastores import datastores
+from serving.cli.edge import edge
 from serving.cli.endpoints import deploy, endpoints
 from serving.cli.envs import envs
 from serving.cli.loadtest import loadtest
@@ -50,6 +51,7 @@ cli.add_command(runs)
 cli.add_command(experiments)
 cli.add_command(pipelines)
 cli.add_command(sweeps)
+cli.add_command(edge)
 
 
 def _register_optional() -> None:

@@ -66,6 +66,11 @@ _WHERE = {
     "TruncationSelectionPolicy": "hyperdrive",
     "NoTerminationPolicy": "hyperdrive",
     "AshaPolicy": "hyperdrive",
+    "EdgeDeployment": "edge",
+    "EdgeService": "edge",
+    "IotWebservice": "edge",
+    "IotBaseModuleSettings": "edge",
+    "IotModuleSettings": "edge",
     "Pipeline": "pipeline",
     "PythonScriptStep": "pipeline",
     "PipelineData": "pipeline",
@@ -131,6 +136,8 @@ __all__ = [
     "Datastore",
     "DockerCompute",
     "DockerDeployment",
+    "EdgeDeployment",
+    "EdgeService",
     "Environment",
     "Estimator",
     "Experiment",
@@ -142,6 +149,9 @@ __all__ = [
     "HyperDriveRun",
     "InferenceConfig",
     "InteractiveLoginAuthentication",
+    "IotBaseModuleSettings",
+    "IotModuleSettings",
+    "IotWebservice",
     "KubernetesDeployment",
     "LocalDeployment",
     "LocalWebservice",
@@ -213,6 +223,13 @@ if TYPE_CHECKING:
     )
     from serving.sdk.dataset_type_definitions import PromoteHeadersBehavior
     from serving.sdk.datastore import DataReference, Datastore
+    from serving.sdk.edge import (
+        EdgeDeployment,
+        EdgeService,
+        IotBaseModuleSettings,
+        IotModuleSettings,
+        IotWebservice,
+    )
     from serving.sdk.environment import Environment
     from serving.sdk.estimator import Estimator, SKLearn, TensorFlow
     from serving.sdk.experiment import Experiment
