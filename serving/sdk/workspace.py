@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from serving.errors import UserInputError
 from serving.runs.errors import UserErrorException
 from serving.runs.store import RunStore
 from serving.sdk.views import EnvironmentsView, ModelsView
@@ -58,6 +59,38 @@ def _read_config(path: Path) -> dict[str, str]:
 class Workspace(_FolderWorkspace):
     """An open workspace; ``Workspace.from_config()`` finds the nearest ``.serving`` (or a
     v1 ``config.json``, beside which the workspace is then created)."""
+
+    def __init__(
+        self,
+        subscription_id: str | Path | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        auth: Any = None,
+        _location: str | None = None,
+        *,
+        path: str | Path | None = None,
+        **azure_only: Any,
+    ) -> None:
+        """``Workspace(path)``, or v1's ``Workspace(subscription_id, resource_group,
+        workspace_name)``: the workspace found as :meth:`get` finds it (from the cwd), named
+        ``workspace_name``, with the Azure identifiers recorded as its details."""
+        if resource_group is None and workspace_name is None:
+            where = path if path is not None else subscription_id
+            if where is None:
+                raise UserInputError("Workspace() needs a folder, or v1's workspace_name")
+            super().__init__(Path(where))
+            return
+        if auth is not None:
+            azure_only["auth"] = auth
+        found = type(self).get(
+            workspace_name,
+            path,
+            subscription_id=None if subscription_id is None else str(subscription_id),
+            resource_group=resource_group,
+            location=_location,
+            **azure_only,
+        )
+        super().__init__(found.path)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -54,6 +54,19 @@ def test_write_config_then_from_config_and_get(v1ws: Workspace, project: Path) -
     assert got.path == v1ws.path
 
 
+def test_the_v1_constructor_finds_the_workspace(v1ws: Workspace) -> None:
+    """v1 notebooks write ``Workspace(subscription_id, resource_group, workspace_name)``."""
+    ws = Workspace("0000-sub", "rg-samples", "v1-samples")
+    assert ws.path == v1ws.path and ws.resource_group == "rg-samples"
+    named = Workspace(
+        subscription_id="0000-sub", resource_group="rg-samples", workspace_name="v1-samples"
+    )
+    assert named.path == v1ws.path and isinstance(named.models, ModelsView)
+    assert Workspace(v1ws.path).name == "v1-samples"  # a folder, as before
+    with pytest.raises(Exception, match="not found"):
+        Workspace("0000-sub", "rg-samples", "another-name")
+
+
 def test_from_config_with_only_a_v1_config_json_creates_the_workspace_beside_it(
     project: Path,
 ) -> None:
