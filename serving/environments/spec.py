@@ -68,6 +68,9 @@ class EnvSpec:
     base_image: str | None = None
     """A base image for this environment's images (v1's ``env.docker.base_image``); None:
     the platform's (``SERVING_BASE_IMAGE`` or the bootstrapped one). Local venvs ignore it."""
+    docker_steps: tuple[str, ...] = ()
+    """Dockerfile lines run (as root) on top of this environment's image (v1's
+    ``extra_docker_file_steps`` and the steps of ``env.docker.base_dockerfile``)."""
     check: InitVar[bool] = True
     """Check the variables (False: a stored record, accepted when it was written)."""
 
@@ -85,6 +88,7 @@ class EnvSpec:
             "pip_options": list(self.pip_options),
             "variables": [list(item) for item in self.variables],
             **({"base_image": self.base_image} if self.base_image else {}),
+            **({"docker_steps": list(self.docker_steps)} if self.docker_steps else {}),
         }
 
     def content_hash(self) -> str:
@@ -115,6 +119,7 @@ class EnvSpec:
             "notices": list(self.notices),
             "source_format": self.source_format,
             **({"base_image": self.base_image} if self.base_image else {}),
+            **({"docker_steps": list(self.docker_steps)} if self.docker_steps else {}),
         }
 
     @classmethod
@@ -140,6 +145,7 @@ class EnvSpec:
                 notices=_strs(data.get("notices", ())),
                 source_format=_str(data.get("source_format", "conda")),
                 base_image=_str(data["base_image"]) if data.get("base_image") else None,
+                docker_steps=tuple(_str(x) for x in data.get("docker_steps") or ()),
                 check=not trusted,
             )
         except (KeyError, TypeError) as exc:

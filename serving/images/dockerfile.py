@@ -79,6 +79,9 @@ FROM {from_ref} AS {ENV_STAGE}
 COPY --from=environment-build {ENV_VENV} {ENV_VENV}
 """
     text += key_values("ENV", variables)
+    if spec.docker_steps:  # the user's own build steps (v1's extra_docker_file_steps)
+        text += "USER root\n" + "".join(f"{line}\n" for line in spec.docker_steps)
+        text += f"USER {USER_ID}\n"
     text += key_values(
         "LABEL",
         {

@@ -41,19 +41,58 @@ class PythonSection:
     conda_dependencies_file: str | None = None
 
 
-_DOCKER_IGNORED = ("base_dockerfile", "base_image_registry", "shm_size", "arguments")
+_DOCKER_IGNORED = ("base_image_registry", "shm_size", "arguments")
+_STEP_INSTRUCTIONS = ("RUN", "ENV", "ARG", "LABEL", "WORKDIR", "SHELL")
+
+
+def docker_steps(text: str, where: str) -> tuple[str, ...]:
+    """Dockerfile steps (``RUN``, ``ENV``, ...; continuation lines joined, comments left
+    out) to run on top of an environment's image; ``COPY``/``ADD`` (no build context here)
+    and ``FROM`` are refused, naming the line."""
+    steps: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        pending = f"{pending} {line.strip()}" if pending else line.strip()
+        if pending.endswith("\\"):
+            pending = pending[:-1].rstrip()
+            continue
+        word = pending.split(maxsplit=1)[0].upper()
+        if word not in _STEP_INSTRUCTIONS:
+            raise UserInputError(
+                f"{where}: {pending!r} cannot be an extra build step here "
+                f"(use {', '.join(_STEP_INSTRUCTIONS)}; COPY/ADD have no build context)"
+            )
+        steps.append(pending)
+        pending = ""
+    return tuple(steps)
+
+
+def split_base_dockerfile(text: str) -> tuple[str, tuple[str, ...]]:
+    """v1's ``env.docker.base_dockerfile``: its ``FROM`` image becomes the base image and
+    the lines after it the extra build steps."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().upper().startswith("FROM "):
+            base = line.split()[1]
+            return base, docker_steps("\n".join(lines[i + 1 :]), "env.docker.base_dockerfile")
+    raise UserInputError("env.docker.base_dockerfile has no FROM line")
 
 
 class DockerSection:
     """``env.docker``: ``enabled`` is kept (runs on Docker compute use the environment's own
     image); ``base_image`` is honoured (the environment's images are built on it: it must
-    be on this machine or pullable, and hold the environment's Python); the other image
-    settings have no effect here and warn when set."""
+    be on this machine or pullable, and hold the environment's Python), and so is
+    ``base_dockerfile`` (its ``FROM`` is the base image, its other lines extra build
+    steps); the other image settings have no effect here and warn when set."""
 
     def __init__(self) -> None:
         self.enabled = False
         self.gpu_support = False
         self.base_image: str | None = None
+        self.base_dockerfile: str | None = None
         for name in _DOCKER_IGNORED:
             object.__setattr__(self, name, None)
 
@@ -183,6 +222,12 @@ class Environment:
             changes["variables"] = dict(sorted(self._variables.items()))
         if self.docker.base_image:
             changes["base_image"] = str(self.docker.base_image)
+        if self.docker.base_dockerfile:
+            text = str(self.docker.base_dockerfile)
+            if "\n" not in text and Path(text).is_file():  # v1 also took a file's path
+                text = Path(text).read_text(encoding="utf-8")
+            base, steps = split_base_dockerfile(text)
+            changes.update(base_image=base, docker_steps=[*spec.docker_steps, *steps])
         if changes:
             spec = EnvSpec.from_dict({**spec.to_dict(), **changes}, trusted=False)
         return spec

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from serving.errors import UserInputError
+from serving.sdk.environment import docker_steps
 
 if TYPE_CHECKING:
     from serving.sdk.environment import Environment
 
-_IMAGE_ONLY = ("enable_gpu", "base_image_registry", "cuda_version", "extra_docker_file_steps")
+_IMAGE_ONLY = ("enable_gpu", "base_image_registry", "cuda_version")
 
 
 @dataclass
@@ -23,8 +24,10 @@ class InferenceConfig:
 
     v1's legacy arguments: ``runtime="python"`` (the only runtime), ``conda_file=``
     (relative to ``source_directory``) when there is no ``environment``; ``base_image`` is
-    the environment's base image (as ``env.docker.base_image``); the other image options
-    (``extra_docker_file_steps``, ``enable_gpu``...) warn that they have no effect.
+    the environment's base image (as ``env.docker.base_image``) and
+    ``extra_docker_file_steps`` (a file of ``RUN``/``ENV``... lines, relative to
+    ``source_directory``) runs on top of its image; the other image options
+    (``enable_gpu``...) warn that they have no effect.
     """
 
     entry_script: str | Path = ""
@@ -67,7 +70,7 @@ class InferenceConfig:
         return Path(self.entry_script)
 
     def env_value(self) -> Any:
-        """The environment: a spec, or a conda file's path (a spec when ``base_image``)."""
+        """The environment: a spec, or a conda file's path (a spec when image options)."""
         if self.environment is not None:
             if self.environment.python.user_managed_dependencies:
                 warnings.warn(
@@ -81,7 +84,7 @@ class InferenceConfig:
             base = Path(self.source_directory) if self.source_directory else Path.cwd()
             path = Path(self.conda_file)
             found = path if path.is_absolute() or path.is_file() else base / path
-            if not self.base_image:
+            if not self.base_image and not self.extra_docker_file_steps:
                 return str(found)
             from serving.catalog import parse_env_file
 
@@ -90,7 +93,19 @@ class InferenceConfig:
             raise UserInputError("InferenceConfig needs an environment= or a conda_file=")
         if self.base_image:
             spec = dataclasses.replace(spec, base_image=str(self.base_image))
+        if self.extra_docker_file_steps:
+            steps = docker_steps(self._read_steps(), "extra_docker_file_steps")
+            spec = dataclasses.replace(spec, docker_steps=(*spec.docker_steps, *steps))
         return spec
+
+    def _read_steps(self) -> str:
+        path = Path(str(self.extra_docker_file_steps))
+        if not path.is_absolute() and not path.is_file() and self.source_directory:
+            path = Path(self.source_directory) / path
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserInputError(f"extra_docker_file_steps: cannot read {path}: {exc}") from None
 
 
 __all__ = ["InferenceConfig"]

@@ -91,3 +91,22 @@ def test_environment_base_image_is_honoured(
     finally:
         builder.release()
     assert flavour.base.ref == custom and flavour.base.source == "configured"
+
+
+def test_base_dockerfile_steps_run_on_the_environment_image(
+    v1ws: Workspace, base_image: str, engine: DockerClient
+) -> None:
+    """v1's env.docker.base_dockerfile: FROM is the base, the other lines run on top."""
+    env = Environment("extra-steps")
+    env.docker.base_dockerfile = f"FROM {base_image}\nRUN echo built-here > /opt/extra-step.txt\n"
+    builder = ImageBuilder(v1ws)
+    try:
+        flavour = builder.flavour(env.spec, "auto", lambda _line: None)
+        image = builder.environment(env.spec, flavour, lambda _line: None)
+    finally:
+        builder.release()
+    out = engine.containers.run(
+        image.image_id, ["cat", "/opt/extra-step.txt"], entrypoint="", remove=True
+    )
+    assert out.strip() == b"built-here"
+    assert engine.images.get(image.image_id).attrs["Config"]["User"] == "10001"

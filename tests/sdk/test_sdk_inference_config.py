@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from serving.errors import UserInputError
+from serving.images.dockerfile import environment_stages
 from serving.sdk import Environment, InferenceConfig
 
 
@@ -26,14 +27,36 @@ def test_other_runtimes_do_not_exist_here() -> None:
         InferenceConfig(entry_script="score.py", runtime="spark-py")
 
 
-def test_image_only_options_warn_naming_them() -> None:
-    with pytest.warns(UserWarning, match="extra_docker_file_steps have no effect") as record:
+def test_image_only_options_warn_naming_them(tmp_path: Path) -> None:
+    (tmp_path / "steps.txt").write_text("# extra steps\nRUN echo one \\\n    two\nENV MODE=fast\n")
+    with pytest.warns(UserWarning, match="enable_gpu have no effect") as record:
         config = InferenceConfig(
             entry_script="score.py", extra_docker_file_steps="steps.txt", base_image="img",
-            environment=Environment("e"),
+            environment=Environment("e"), source_directory=tmp_path, enable_gpu=True,
         )  # fmt: skip
     assert len(record) == 1 and "base_image" not in str(record[0].message)
-    assert config.env_value().base_image == "img"  # honoured: the environment's base image
+    spec = config.env_value()
+    assert spec.base_image == "img"  # honoured: the environment's base image
+    assert spec.docker_steps == ("RUN echo one two", "ENV MODE=fast")  # honoured: build steps
+
+
+def test_extra_steps_that_cannot_run_here_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "steps.txt").write_text("COPY secret.txt /secret\n")
+    config = InferenceConfig(
+        entry_script="score.py", extra_docker_file_steps=tmp_path / "steps.txt",
+        environment=Environment("e"),
+    )  # fmt: skip
+    with pytest.raises(UserInputError, match=r"COPY secret\.txt /secret.*cannot be an extra"):
+        config.env_value()
+
+
+def test_base_dockerfile_gives_base_image_and_steps() -> None:
+    env = Environment("e")
+    env.docker.base_dockerfile = "FROM example.local/py:3.11\nRUN echo ready > /opt/ready\n"
+    assert env.spec.base_image == "example.local/py:3.11"
+    assert env.spec.docker_steps == ("RUN echo ready > /opt/ready",)
+    text = environment_stages("flavour", env.spec)
+    assert "USER root\nRUN echo ready > /opt/ready\nUSER 10001\n" in text
 
 
 def test_environment_wins_over_conda_file_with_a_warning() -> None:
