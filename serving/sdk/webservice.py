@@ -200,6 +200,14 @@ class Webservice:
     def regen_key(self, key: str) -> None:
         self._record = service.regen_key(self.workspace, self.name, key)
 
+    def get_token(self) -> tuple[str, float]:
+        """v1's token auth (AKS ``token_auth_enabled``) needs Azure AD: services here use
+        keys. A clear error, never an AttributeError."""
+        raise WebserviceException(
+            f"service {self.name} has no token auth: tokens come from Azure AD, which does not "
+            "exist here; services use keys ('Authorization: Bearer <key>', see get_keys())"
+        )
+
     def update(
         self,
         models: Sequence[Model] | None = None,

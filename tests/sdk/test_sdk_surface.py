@@ -67,3 +67,14 @@ def test_azure_only_names_import_and_explain(name: str) -> None:
 def test_unknown_name_is_still_an_attribute_error() -> None:
     with pytest.raises(AttributeError):
         sdk.NoSuchThing  # noqa: B018
+
+
+def test_token_auth_says_why_it_is_missing() -> None:
+    from serving.sdk import Webservice, WebserviceException
+    from serving.sdk.webservice import Webservice as Direct
+
+    assert Webservice is Direct
+    service = Direct.__new__(Direct)
+    service.name = "svc"
+    with pytest.raises(WebserviceException, match="no token auth.*use keys"):
+        service.get_token()
