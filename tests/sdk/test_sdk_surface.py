@@ -76,5 +76,5 @@ def test_token_auth_says_why_it_is_missing() -> None:
     assert Webservice is Direct
     service = Direct.__new__(Direct)
     service.name = "svc"
-    with pytest.raises(WebserviceException, match="no token auth.*use keys"):
+    with pytest.raises(WebserviceException, match=r"no token auth.*use keys"):
         service.get_token()
