@@ -1,5 +1,5 @@
-"""Datastores: named local folders that hold a workspace's training data, and the data
-references that hand those folders (or copies) to a run.
+"""Datastores: named local folders that hold a workspace's training data, and copying files
+in and out of them.
 
 Every workspace has the built-in default datastore ``workspaceblobstore``, the folder
 ``<workspace>/datastores/workspaceblobstore/`` (recorded relative to the workspace, so a
@@ -13,10 +13,10 @@ file renamed into place, so an interrupted upload or download never leaves a hal
 under the real name (a killed process may leave a ``.<name>.<hex>.partial`` file, which
 listings and downloads skip).
 
-A data reference (``$AZUREML_DATAREFERENCE_<name>`` in a run's arguments) is turned into a
-real path when the run starts by :func:`materialize`, :func:`substitute` and
-:func:`env_vars`. Only the standard library is imported here: training scripts import the
-runs package in bare environments (``rich`` is imported inside :func:`file_progress`).
+Data references, which hand these folders (or copies) to a run, are
+:mod:`serving.runs.datarefs`. Only the standard library is imported here: training scripts
+import the runs package in bare environments (``rich`` is imported inside
+:func:`file_progress`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
 DEFAULT_NAME = "workspaceblobstore"
 DATASTORES_DIR = "datastores"
 KIND_FOLDER = "folder"
-PLACEHOLDER = "$AZUREML_DATAREFERENCE_{name}"
-ENV_PREFIX = "AZUREML_DATAREFERENCE_"
-MODES = ("mount", "download", "upload")
 
 _NAME = re.compile(r"[A-Za-z0-9_]{1,255}")
 _PARTIAL = re.compile(r"\..*\.[0-9a-f]{12}\.partial")
@@ -228,7 +225,7 @@ def locate(ds: DatastoreRecord, path: str | None, what: str = "path") -> Path:
     return ds.path.joinpath(*relative_path(path, what).parts)
 
 
-def _files_under(folder: Path) -> Iterator[tuple[Path, str]]:
+def files_under(folder: Path) -> Iterator[tuple[Path, str]]:
     """(file, posix path relative to ``folder``), sorted, without partial copies."""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
@@ -252,7 +249,7 @@ def _copy_atomic(src: Path, dest: Path) -> None:
         raise
 
 
-def _transfer(
+def transfer(
     pairs: Sequence[tuple[Path, Path, str]], overwrite: bool, progress: Progress | None
 ) -> int:
     """Copy each (src, dest, label); existing destinations are skipped unless
@@ -284,8 +281,8 @@ def upload(
     if not source.is_dir():
         raise UserInputError(f"cannot upload {source}: not a folder")
     target = locate(ds, target_path, "target_path")
-    pairs = [(path, target / rel, rel) for path, rel in _files_under(source)]
-    return _transfer(pairs, overwrite, progress)
+    pairs = [(path, target / rel, rel) for path, rel in files_under(source)]
+    return transfer(pairs, overwrite, progress)
 
 
 def upload_files(
@@ -312,7 +309,7 @@ def upload_files(
             raise UserInputError(f"cannot upload {path}: it is not under relative_root {root}")
         rel = path.relative_to(root).as_posix()
         pairs.append((path, target / rel, rel))
-    return _transfer(pairs, overwrite, progress)
+    return transfer(pairs, overwrite, progress)
 
 
 def download(
@@ -333,11 +330,11 @@ def download(
         base = ds.path.joinpath(*rel.parts[:-1])
     dest = Path(target_path).expanduser()
     pairs = []
-    for path, _rel in _files_under(base):
+    for path, _rel in files_under(base):
         name = path.relative_to(ds.path).as_posix()
         if name.startswith(wanted):
             pairs.append((path, dest / name, name))
-    return _transfer(pairs, overwrite, progress)
+    return transfer(pairs, overwrite, progress)
 
 
 @contextmanager
@@ -364,170 +361,19 @@ def file_progress(label: str, console: Console | None = None) -> Iterator[Progre
         yield update
 
 
-# -- data references -----------------------------------------------------------------
-@dataclass(frozen=True)
-class DataReferenceConfig:
-    """How one datastore path reaches a run (v1's ``DataReferenceConfiguration``)."""
-
-    data_reference_name: str
-    datastore_name: str
-    path_on_datastore: str | None = None
-    mode: str = "mount"
-    path_on_compute: str | None = None
-    overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        check_name(self.data_reference_name, "data reference name")
-        check_name(self.datastore_name)
-        if self.mode not in MODES:
-            raise UserInputError(
-                f"invalid data reference mode {self.mode!r}: use one of {', '.join(MODES)}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "data_reference_name": self.data_reference_name,
-            "datastore_name": self.datastore_name,
-            "path_on_datastore": self.path_on_datastore,
-            "mode": self.mode,
-            "path_on_compute": self.path_on_compute,
-            "overwrite": self.overwrite,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], name: str | None = None) -> DataReferenceConfig:
-        """From :meth:`to_dict`'s shape; ``name`` (a run definition's key) wins."""
-        try:
-            return cls(
-                data_reference_name=name or str(data["data_reference_name"]),
-                datastore_name=str(data["datastore_name"]),
-                path_on_datastore=data.get("path_on_datastore"),
-                mode=str(data.get("mode") or "mount"),
-                path_on_compute=data.get("path_on_compute"),
-                overwrite=bool(data.get("overwrite", False)),
-            )
-        except KeyError as exc:
-            raise UserInputError(f"data reference {name or data!r} has no {exc.args[0]}") from None
-
-
-def _download_copy(source: Path, dest: Path) -> None:
-    if source.is_dir():
-        _transfer([(p, dest / rel, rel) for p, rel in _files_under(source)], True, None)
-        dest.mkdir(parents=True, exist_ok=True)
-    else:
-        _transfer([(source, dest, source.name)], True, None)
-
-
-def _materialize_one(
-    store: DatastoreStore, cfg: DataReferenceConfig, work_dir: Path
-) -> tuple[Path, bool]:
-    """(the host path the script gets, whether it is to be mounted read-only)."""
-    ds = store.get(cfg.datastore_name)
-    source = locate(ds, cfg.path_on_datastore, "path_on_datastore")
-    on_compute = relative_path(cfg.path_on_compute, "path_on_compute")
-    if on_compute == PurePosixPath():
-        local = work_dir / cfg.data_reference_name
-    else:
-        local = work_dir.joinpath(*on_compute.parts)
-    if cfg.mode == "upload":
-        local.mkdir(parents=True, exist_ok=True)
-        return local, False
-    if not source.exists():
-        raise UserInputError(
-            f"data reference {cfg.data_reference_name!r}: {cfg.path_on_datastore or '/'!r} "
-            f"does not exist on datastore {ds.name!r} ({source})",
-            hint=f"upload it first, e.g. 'serving datastores upload {ds.name} ...'",
-        )
-    if cfg.mode == "mount":
-        return source, True
-    if source.is_file() and on_compute == PurePosixPath():
-        local = local / source.name
-    _download_copy(source, local)
-    return local, False
-
-
-def materialize(
-    store: DatastoreStore, refs: Mapping[str, Mapping[str, Any]], work_dir: Path
-) -> tuple[dict[str, Path], list[Path]]:
-    """The path each data reference gets (key: its name) and the host paths to bind-mount
-    read-only into a container (the mount-mode ones; mount them at the same path, so the
-    arguments and variables need no translation).
-
-    mount: the folder or file itself on the datastore; download: a copy under
-    ``work_dir/<path_on_compute or name>``; upload: an empty folder there, whose files
-    :func:`upload_outputs` copies to the datastore when the run ends.
-    """
-    paths: dict[str, Path] = {}
-    mounts: list[Path] = []
-    for name, data in refs.items():
-        cfg = DataReferenceConfig.from_dict(data, name)
-        path, mounted = _materialize_one(store, cfg, Path(work_dir))
-        paths[name] = path
-        if mounted:
-            mounts.append(path)
-    return paths, mounts
-
-
-def upload_outputs(
-    store: DatastoreStore, refs: Mapping[str, Mapping[str, Any]], paths: Mapping[str, Path]
-) -> int:
-    """Copy the folders of the upload-mode references to their datastore paths (after the
-    run); returns the number of files copied."""
-    copied = 0
-    for name, data in refs.items():
-        cfg = DataReferenceConfig.from_dict(data, name)
-        if cfg.mode == "upload" and Path(paths[name]).is_dir():
-            ds = store.get(cfg.datastore_name)
-            copied += upload(ds, paths[name], cfg.path_on_datastore, overwrite=cfg.overwrite)
-    return copied
-
-
-def _placeholder_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
-    # longest names first, and no word character after one: '$..._ab' is not '$..._a' + 'b'
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    if not alternatives:
-        return None
-    return re.compile(rf"\$\{{{ENV_PREFIX}({alternatives})\}}|\${ENV_PREFIX}({alternatives})(?!\w)")
-
-
-def substitute(args: Sequence[object], paths: Mapping[str, os.PathLike[str] | str]) -> list[str]:
-    """``args`` as strings, with ``$AZUREML_DATAREFERENCE_<name>`` and
-    ``${AZUREML_DATAREFERENCE_<name>}`` replaced by the path of ``name`` inside each one
-    (``--data=$AZUREML_DATAREFERENCE_ds/mnist`` becomes ``--data=/data/ds/mnist``).
-    Placeholders of unknown names are left as written."""
-    pattern = _placeholder_pattern(paths)
-    texts = [str(arg) for arg in args]
-    if pattern is None:
-        return texts
-    return [
-        pattern.sub(lambda m: os.fspath(paths[m.group(1) or m.group(2)]), text) for text in texts
-    ]
-
-
-def env_vars(paths: Mapping[str, os.PathLike[str] | str]) -> dict[str, str]:
-    """``AZUREML_DATAREFERENCE_<name>`` -> path, for the run's environment."""
-    return {f"{ENV_PREFIX}{name}": os.fspath(path) for name, path in paths.items()}
-
-
 __all__ = [
     "DATASTORES_DIR",
     "DEFAULT_NAME",
-    "ENV_PREFIX",
-    "MODES",
-    "PLACEHOLDER",
-    "DataReferenceConfig",
     "DatastoreRecord",
     "DatastoreStore",
     "Progress",
     "check_name",
     "download",
-    "env_vars",
     "file_progress",
+    "files_under",
     "locate",
-    "materialize",
     "relative_path",
-    "substitute",
+    "transfer",
     "upload",
     "upload_files",
-    "upload_outputs",
 ]

@@ -71,7 +71,8 @@ def _data(store: RunStore, record: RunRecord, work: Path) -> tuple[dict[str, Pat
     refs = record.definition.get("data_references") or {}
     if not refs:
         return {}, []
-    from serving.runs.datastores import DatastoreStore, materialize
+    from serving.runs.datarefs import materialize
+    from serving.runs.datastores import DatastoreStore
 
     paths, mounted = materialize(DatastoreStore(store.root, store.db), refs, work)
     return paths, [Mount(Path(p), read_only=True) for p in mounted]
@@ -87,7 +88,7 @@ def build_plan(
     arguments = [str(a) for a in definition.get("arguments") or []]
     env = v1_variables(store, record, str(compute.get("kind") or "local"))
     if paths:
-        from serving.runs.datastores import env_vars, substitute
+        from serving.runs.datarefs import env_vars, substitute
 
         arguments = substitute(arguments, paths)
         env.update(env_vars(paths))

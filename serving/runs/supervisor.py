@@ -183,7 +183,8 @@ class Supervisor:
     def _upload_data(self, plan: Plan) -> None:
         refs = self.store.get(self.run_id).definition.get("data_references") or {}
         if any(ref.get("mode") == "upload" for ref in refs.values()):
-            from serving.runs.datastores import DatastoreStore, upload_outputs
+            from serving.runs.datarefs import upload_outputs
+            from serving.runs.datastores import DatastoreStore
 
             copied = upload_outputs(DatastoreStore(self.store.root, self.store.db), refs, plan.data)
             say(f"uploaded {copied} files to datastores")

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from serving.errors import UserInputError
+from serving.runs import datarefs
 from serving.runs import datastores as stores
-from serving.runs.datastores import DataReferenceConfig, DatastoreRecord, DatastoreStore
+from serving.runs.datarefs import DataReferenceConfig
+from serving.runs.datastores import DatastoreRecord, DatastoreStore
 from serving.workspace import Workspace
 
 _ROOT_PATHS = (None, "", "/", ".", "./")
@@ -248,7 +250,7 @@ class DataReference:
         )
 
     def __str__(self) -> str:
-        return stores.PLACEHOLDER.format(name=self.data_reference_name)
+        return datarefs.PLACEHOLDER.format(name=self.data_reference_name)
 
     def __repr__(self) -> str:
         return (

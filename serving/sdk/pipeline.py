@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from serving.runs.datastores import PLACEHOLDER, check_name
+from serving.runs.datarefs import PLACEHOLDER
+from serving.runs.datastores import check_name
 from serving.runs.errors import UserErrorException
 from serving.runs.pipelines import spec as s
 from serving.runs.pipelines.graph import validate

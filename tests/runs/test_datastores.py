@@ -14,8 +14,10 @@ from serving.cli.datastores import datastores as datastores_command
 from serving.cli.main import cli as cli_group
 from serving.cli.main import main
 from serving.errors import ConflictError, NotFoundError, UserInputError
+from serving.runs import datarefs
 from serving.runs import datastores as stores
-from serving.runs.datastores import DataReferenceConfig, DatastoreStore
+from serving.runs.datarefs import DataReferenceConfig
+from serving.runs.datastores import DatastoreStore
 from serving.sdk.datastore import DataReference, Datastore, datastores, get_default_datastore
 from serving.workspace import Workspace
 
@@ -198,14 +200,14 @@ def test_substitute_inside_arguments_and_env_vars(tmp_path: Path) -> None:
         "$AZUREML_DATAREFERENCE_wsx",  # another name: left as written
         5,
     ]
-    assert stores.substitute(args, paths) == [
+    assert datarefs.substitute(args, paths) == [
         f"--data={tmp_path / 'ds'}/mnist",
         str(tmp_path / "short"),
         "$AZUREML_DATAREFERENCE_wsx",
         "5",
     ]
-    assert stores.env_vars(paths)["AZUREML_DATAREFERENCE_ws"] == str(tmp_path / "short")
-    assert stores.PLACEHOLDER.format(name="ws") == "$AZUREML_DATAREFERENCE_ws"
+    assert datarefs.env_vars(paths)["AZUREML_DATAREFERENCE_ws"] == str(tmp_path / "short")
+    assert datarefs.PLACEHOLDER.format(name="ws") == "$AZUREML_DATAREFERENCE_ws"
 
 
 def test_materialize_mount_download_upload(
@@ -220,13 +222,13 @@ def test_materialize_mount_download_upload(
         "out": ds.path("results", "out").as_upload().to_config().to_dict(),
     }
     work = tmp_path / "work"
-    paths, mounts = stores.materialize(store, refs, work)
+    paths, mounts = datarefs.materialize(store, refs, work)
     assert paths["root"] == ds.local_path and mounts == [ds.local_path]
     assert paths["copy"] == work / "copy" and files_of(work / "copy") == files_of(data)
     assert paths["one"] == work / "one" / "a.txt" and paths["one"].read_text() == "a"
     assert paths["out"] == work / "out" and paths["out"].is_dir()
     (paths["out"] / "model.txt").write_text("m")
-    assert stores.upload_outputs(store, refs, paths) == 1
+    assert datarefs.upload_outputs(store, refs, paths) == 1
     assert (ds.local_path / "results" / "model.txt").read_text() == "m"
 
 
@@ -235,9 +237,9 @@ def test_materialize_missing_path_names_datastore_and_path(
 ) -> None:
     refs = {"x": {"datastore_name": "workspaceblobstore", "path_on_datastore": "nope/mnist"}}
     with pytest.raises(UserInputError, match="'nope/mnist' does not exist on datastore"):
-        stores.materialize(store, refs, tmp_path / "work")
+        datarefs.materialize(store, refs, tmp_path / "work")
     with pytest.raises(NotFoundError, match="'other' not found"):
-        stores.materialize(store, {"x": {"datastore_name": "other"}}, tmp_path / "work")
+        datarefs.materialize(store, {"x": {"datastore_name": "other"}}, tmp_path / "work")
 
 
 def test_sdk_upload_download_register(ws: Workspace, data: Path, tmp_path: Path) -> None:

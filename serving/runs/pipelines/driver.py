@@ -28,7 +28,8 @@ from typing import Any
 
 from serving.registry.db import Database
 from serving.runs import records as rec
-from serving.runs.datastores import DataReferenceConfig, DatastoreStore, locate
+from serving.runs.datarefs import DataReferenceConfig
+from serving.runs.datastores import DatastoreStore, locate
 from serving.runs.errors import UserErrorException
 from serving.runs.pipelines import spec as s
 from serving.runs.pipelines.graph import order, upstream, validate
