@@ -18,20 +18,13 @@ The broker listens on the deployment's private network and on 127.0.0.1 only.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from serving.deploy.base import Progress
 from serving.deploy.toolkit import LOG_CONFIG, LOOPBACK
-from serving.errors import UserInputError
-from serving.images.bootstrap import entry_uri, host_sources, mirror_entries, mmdebstrap_argv
-from serving.images.engine import find_image
-from serving.images.errors import ImageBuildError
-from serving.proc import file_lock, run_streaming
+from serving.images.bootstrap import ensure_package_image
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -120,38 +113,16 @@ def ensure_broker_image(
     client: DockerClient, progress: Progress, *, apt_dir: Path = Path("/etc/apt")
 ) -> str:
     """The broker image's tag, built from the host's Debian mirror when missing."""
-    tag = broker_tag()
-    lock = Path(tempfile.gettempdir()) / "serving-broker-image.lock"
-    with file_lock(lock, progress, "waiting for another build of the broker image"):
-        if find_image(client, tag) is not None:
-            progress(f"broker image {tag}: reusing it")
-            return tag
-        if not shutil.which("mmdebstrap"):
-            raise UserInputError(
-                "building the broker image needs mmdebstrap",
-                hint="install it (apt-get install mmdebstrap) and deploy again",
-            )
-        entries = mirror_entries(host_sources(apt_dir), SUITE)
-        progress(f"building the broker image {tag} (Mosquitto from Debian {SUITE})")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="serving-broker-") as tmp:
-            tar_path = Path(tmp) / "rootfs.tar"
-            argv = mmdebstrap_argv(SUITE, entries, tar_path, ["mosquitto"], with_apt=False)
-            code, tail = run_streaming(argv, progress, keep=20)
-            if code != 0:
-                raise ImageBuildError(
-                    f"mmdebstrap failed (exit {code}) building the broker image",
-                    details="\n".join(tail),
-                )
-            repository, _, label = tag.partition(":")
-            client.api.import_image(
-                src=str(tar_path),
-                repository=repository,
-                tag=label,
-                changes=import_changes(SUITE, entry_uri(entries[0])),
-            )
-        progress(f"broker image {tag} built in {time.monotonic() - started:.0f} s")
-    return tag
+    return ensure_package_image(
+        client,
+        broker_tag(),
+        "mosquitto",
+        SUITE,
+        "broker",
+        import_changes,
+        progress,
+        apt_dir=apt_dir,
+    )
 
 
 def broker_kwargs(

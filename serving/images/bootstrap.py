@@ -13,7 +13,7 @@ import shutil
 import tarfile
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -368,3 +368,51 @@ def bootstrap_base(
     seconds = 0.0 if reused else time.monotonic() - started
     size = int(image.attrs.get("Size", 0))
     return BaseImage(tag, str(image.id), python, suite, size, seconds, reused)
+
+
+def ensure_package_image(
+    client: DockerClient,
+    tag: str,
+    package: str,
+    suite: str,
+    what: str,
+    changes: Callable[[str, str], list[str]],
+    progress: Progress,
+    *,
+    apt_dir: Path = Path("/etc/apt"),
+) -> str:
+    """An image holding one Debian package (the cluster's HAProxy, the edge's Mosquitto),
+    built with mmdebstrap from the host's Debian mirror when ``tag`` is missing; ``what``
+    names it in messages ("balancer", "broker"), ``changes(suite, mirror)`` gives the
+    ``docker import`` instructions (its command, labels)."""
+    lock = Path(tempfile.gettempdir()) / f"serving-{what}-image.lock"
+    with file_lock(lock, progress, f"waiting for another build of the {what} image"):
+        if find_image(client, tag) is not None:
+            progress(f"{what} image {tag}: reusing it")
+            return tag
+        if not shutil.which("mmdebstrap"):
+            raise UserInputError(
+                f"building the {what} image needs mmdebstrap",
+                hint="install it (apt-get install mmdebstrap) and deploy again",
+            )
+        entries = mirror_entries(host_sources(apt_dir), suite)
+        progress(f"building the {what} image {tag} ({package} from Debian {suite})")
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"serving-{what}-") as tmp:
+            tar_path = Path(tmp) / "rootfs.tar"
+            argv = mmdebstrap_argv(suite, entries, tar_path, [package], with_apt=False)
+            code, tail = run_streaming(argv, progress, keep=20)
+            if code != 0:
+                raise ImageBuildError(
+                    f"mmdebstrap failed (exit {code}) building the {what} image",
+                    details="\n".join(tail),
+                )
+            repository, _, label = tag.partition(":")
+            client.api.import_image(
+                src=str(tar_path),
+                repository=repository,
+                tag=label,
+                changes=changes(suite, entry_uri(entries[0])),
+            )
+        progress(f"{what} image {tag} built in {time.monotonic() - started:.0f} s")
+    return tag

@@ -14,9 +14,6 @@ endpoint's private network, where it finds the replicas by name.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +21,8 @@ from serving.deploy.base import Progress
 from serving.deploy.cluster.haproxy import CONFIG_DIR, CONFIG_NAME, LISTEN_PORT, RuntimeApi
 from serving.deploy.cluster.state import balancer_name, network_name
 from serving.deploy.toolkit import LOG_CONFIG, LOOPBACK, container_log, labels, wait_until
-from serving.errors import DeploymentError, UserInputError
-from serving.images.bootstrap import entry_uri, host_sources, mirror_entries, mmdebstrap_argv
-from serving.images.engine import find_image
-from serving.images.errors import ImageBuildError
-from serving.proc import file_lock, run_streaming
+from serving.errors import DeploymentError
+from serving.images.bootstrap import ensure_package_image
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -59,41 +53,16 @@ def ensure_balancer_image(
     client: DockerClient, progress: Progress, *, apt_dir: Path = Path("/etc/apt")
 ) -> str:
     """The balancer image's tag, built from the host's Debian mirror when missing."""
-    tag = balancer_tag()
-    with file_lock(
-        Path(tempfile.gettempdir()) / "serving-balancer-image.lock",
+    return ensure_package_image(
+        client,
+        balancer_tag(),
+        "haproxy",
+        BALANCER_SUITE,
+        "balancer",
+        import_changes,
         progress,
-        "waiting for another build of the balancer image",
-    ):
-        if find_image(client, tag) is not None:
-            progress(f"balancer image {tag}: reusing it")
-            return tag
-        if not shutil.which("mmdebstrap"):
-            raise UserInputError(
-                "building the balancer image needs mmdebstrap",
-                hint="install it (apt-get install mmdebstrap) and deploy again",
-            )
-        entries = mirror_entries(host_sources(apt_dir), BALANCER_SUITE)
-        progress(f"building the balancer image {tag} (HAProxy from Debian {BALANCER_SUITE})")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="serving-balancer-") as tmp:
-            tar_path = Path(tmp) / "rootfs.tar"
-            argv = mmdebstrap_argv(BALANCER_SUITE, entries, tar_path, ["haproxy"], with_apt=False)
-            code, tail = run_streaming(argv, progress, keep=20)
-            if code != 0:
-                raise ImageBuildError(
-                    f"mmdebstrap failed (exit {code}) building the balancer image",
-                    details="\n".join(tail),
-                )
-            repository, _, label = tag.partition(":")
-            client.api.import_image(
-                src=str(tar_path),
-                repository=repository,
-                tag=label,
-                changes=import_changes(BALANCER_SUITE, entry_uri(entries[0])),
-            )
-        progress(f"balancer image {tag} built in {time.monotonic() - started:.0f} s")
-    return tag
+        apt_dir=apt_dir,
+    )
 
 
 def balancer_kwargs(
