@@ -16,19 +16,17 @@ import signal
 import sys
 import time
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from serving.errors import ServingError
 from serving.proc import tail
-from serving.registry.db import Database
 from serving.runs import records as rec
 from serving.runs.execution import Execution, Executor, Exit, Mount, Plan
+from serving.runs.owner import Canceled, owner_main, say
 from serving.runs.records import RunRecord
 from serving.runs.store import STD_LOG, WORK_DIR, RunStore
-from serving.sourcefiles import WORKSPACE_DB
 
 if TYPE_CHECKING:
     from serving.runs.compute import ComputeRecord
@@ -36,15 +34,6 @@ if TYPE_CHECKING:
 CANCEL_GRACE_S = 10.0
 POLL_S = 0.2
 COMPAT_DIR = Path(__file__).resolve().parent.parent / "scoring" / "compat"
-
-
-def say(message: str) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4]
-    print(f"{stamp} {message}", flush=True)
-
-
-class Canceled(Exception):
-    """SIGTERM arrived: the run is being canceled."""
 
 
 class Supervisor:
@@ -213,13 +202,7 @@ def collect_outputs(source: Path, dest: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m serving.runs.supervisor WORKSPACE RUN_ID", file=sys.stderr)
-        return 2
-    root = Path(args[0])
-    store = RunStore(root, Database(root / WORKSPACE_DB))
-    return Supervisor(store, args[1]).run()
+    return owner_main(argv, "serving.runs.supervisor", Supervisor)
 
 
 __all__ = ["STD_LOG", "Mount", "Supervisor", "main"]

@@ -26,19 +26,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from serving.registry.db import Database
 from serving.runs import records as rec
 from serving.runs.datarefs import DataReferenceConfig
 from serving.runs.datastores import DatastoreStore, locate
 from serving.runs.errors import UserErrorException
+from serving.runs.owner import Canceled, owner_main, say
 from serving.runs.pipelines import spec as s
 from serving.runs.pipelines.graph import order, upstream, validate
 from serving.runs.pipelines.reuse import Decision, decide
 from serving.runs.records import RunRecord
 from serving.runs.store import RunStore
 from serving.runs.submit import ScriptJob, start_supervisor, submit
-from serving.runs.supervisor import say
-from serving.sourcefiles import WORKSPACE_DB
 
 POLL_S = 0.1
 DECISIONS = "serving.pipeline.decisions"
@@ -73,10 +71,6 @@ def submit_pipeline(
     argv = [sys.executable, "-m", "serving.runs.pipelines.driver", str(store.root), record.id]
     start_supervisor(store, record.id, argv)
     return store.get(record.id)
-
-
-class Canceled(Exception):
-    """SIGTERM arrived: the pipeline run is being canceled."""
 
 
 class Driver:
@@ -334,13 +328,7 @@ class Driver:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m serving.runs.pipelines.driver WORKSPACE RUN_ID", file=sys.stderr)
-        return 2
-    root = Path(args[0])
-    store = RunStore(root, Database(root / WORKSPACE_DB))
-    return Driver(store, args[1]).run()
+    return owner_main(argv, "serving.runs.pipelines.driver", Driver)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,13 @@ import time
 import traceback
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from serving.registry.db import Database
 from serving.runs import records as rec
 from serving.runs.control import cancel
 from serving.runs.metrics import ROW, MetricsWriter
+from serving.runs.owner import owner_main
 from serving.runs.store import SNAPSHOT_DIR, RunStore
 from serving.runs.submit import submit
 from serving.runs.sweeps import space as sp
@@ -39,7 +38,6 @@ from serving.runs.sweeps.policies import Stop, best_of, evaluate, worse
 from serving.runs.sweeps.results import BEST_TABLE, primary_history
 from serving.runs.sweeps.sampler import Draw, Sampler
 from serving.runs.sweeps.spec import DEFINITION_KEY, SweepSpec
-from serving.sourcefiles import WORKSPACE_DB
 
 POLL_S = 0.1
 LOG = "azureml-logs/hyperdrive.txt"
@@ -261,13 +259,7 @@ class Driver:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m serving.runs.sweeps.driver WORKSPACE PARENT_ID", file=sys.stderr)
-        return 2
-    root = Path(args[0])
-    store = RunStore(root, Database(root / WORKSPACE_DB))
-    return Driver(store, args[1]).run()
+    return owner_main(argv, "serving.runs.sweeps.driver", Driver)
 
 
 if __name__ == "__main__":
