@@ -8,9 +8,7 @@ deployment image that never touches them does not import the SDK.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._forward import forward
 from .model import Model
 from .run import Run
 
@@ -30,7 +28,4 @@ _FROM_SDK = (
 __all__ = ["Model", "Run", *_FROM_SDK]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FROM_SDK:
-        return getattr(importlib.import_module("serving.sdk"), name)
-    raise AttributeError(f"module 'azureml.core' has no attribute {name!r}")
+__getattr__ = forward(__name__, "serving.sdk", _FROM_SDK)

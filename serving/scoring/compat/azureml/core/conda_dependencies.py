@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._forward import forward
 
 _FROM_SDK = ("CondaDependencies",)
 
 __all__ = [*_FROM_SDK]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FROM_SDK:
-        return getattr(importlib.import_module("serving.sdk"), name)
-    raise AttributeError(f"module 'azureml.core.conda_dependencies' has no attribute {name!r}")
+__getattr__ = forward(__name__, "serving.sdk", _FROM_SDK)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._forward import forward
 
 _FROM_SDK = (
     "Webservice",
@@ -16,7 +15,4 @@ _FROM_SDK = (
 __all__ = [*_FROM_SDK]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FROM_SDK:
-        return getattr(importlib.import_module("serving.sdk"), name)
-    raise AttributeError(f"module 'azureml.core.webservice' has no attribute {name!r}")
+__getattr__ = forward(__name__, "serving.sdk", _FROM_SDK)

@@ -4,8 +4,7 @@ deployment image that never touches them does not import the SDK)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._forward import forward
 
 _WHERE = {
     "Pipeline": "serving.sdk.pipeline",
@@ -19,8 +18,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'azureml.pipeline.core' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = forward(__name__, "serving.sdk", _WHERE)

@@ -3,15 +3,11 @@ loaded on first use (a deployment image that never touches it does not import th
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._forward import forward
 
 _FROM_SDK = ("Estimator",)
 
 __all__ = [*_FROM_SDK]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FROM_SDK:
-        return getattr(importlib.import_module("serving.sdk.estimator"), name)
-    raise AttributeError(f"module 'azureml.train.estimator' has no attribute {name!r}")
+__getattr__ = forward(__name__, "serving.sdk.estimator", _FROM_SDK)

@@ -4,8 +4,8 @@ first use (a deployment image that never touches it does not import the SDK)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._forward import forward
+from .parameter_expressions import _FROM_SDK as EXPRESSIONS
 
 _FROM_SDK = (
     "AshaPolicy",
@@ -20,22 +20,10 @@ _FROM_SDK = (
     "PrimaryMetricGoal",
     "RandomParameterSampling",
     "TruncationSelectionPolicy",
-    "choice",
-    "lognormal",
-    "loguniform",
-    "normal",
-    "qlognormal",
-    "qloguniform",
-    "qnormal",
-    "quniform",
-    "randint",
-    "uniform",
+    *EXPRESSIONS,
 )
 
 __all__ = [*_FROM_SDK]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FROM_SDK:
-        return getattr(importlib.import_module("serving.sdk.hyperdrive"), name)
-    raise AttributeError(f"module 'azureml.train.hyperdrive' has no attribute {name!r}")
+__getattr__ = forward(__name__, "serving.sdk.hyperdrive", _FROM_SDK)

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._forward import forward
 
 _FROM_SDK = (
     "choice",
@@ -22,9 +21,4 @@ _FROM_SDK = (
 __all__ = [*_FROM_SDK]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FROM_SDK:
-        return getattr(importlib.import_module("serving.runs.sweeps.space"), name)
-    raise AttributeError(
-        f"module 'azureml.train.hyperdrive.parameter_expressions' has no attribute {name!r}"
-    )
+__getattr__ = forward(__name__, "serving.runs.sweeps.space", _FROM_SDK)
