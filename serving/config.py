@@ -40,6 +40,18 @@ def _int(environ: Mapping[str, str], *names: str, default: int) -> int:
         raise UserInputError(f"{names[0]} must be an integer, got {raw!r}") from exc
 
 
+def _float(environ: Mapping[str, str], *names: str, default: float) -> float:
+    raw = _env(environ, *names)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        from serving.errors import UserInputError
+
+        raise UserInputError(f"{names[0]} must be a number, got {raw!r}") from exc
+
+
 def _bool(environ: Mapping[str, str], *names: str, default: bool) -> bool:
     raw = _env(environ, *names)
     if raw is None:
@@ -174,6 +186,18 @@ class ServerSettings:
     could each wait for the others to finish, none finishing before its 408."""
     log_level: str = "INFO"
     """SERVING_LOG_LEVEL / AZUREML_LOG_LEVEL: level of the server's and the script's logs."""
+    nocode_framework: str = ""
+    """SERVING_NOCODE_FRAMEWORK: ``onnx``, ``sklearn`` or ``tensorflow`` for a no-code
+    deployment (the platform's own scorer serves the model in ``model_dir``; no entry
+    script); empty (default): the entry script serves."""
+    model_name: str = ""
+    """SERVING_MODEL_NAME: the served model's name (V2 routes; no-code deployments)."""
+    model_version: str = ""
+    """SERVING_MODEL_VERSION: the served model's version (V2 routes; no-code deployments)."""
+    max_batch_size: int = 0
+    """SERVING_MAX_BATCH_SIZE: dynamic batching of tensor-model calls; 0 or 1 (default): off."""
+    max_batch_delay_ms: float = 0.0
+    """SERVING_MAX_BATCH_DELAY_MS: how long a batch waits for more requests after its first."""
 
     def __post_init__(self) -> None:
         if not self.auth:  # resolved once, so replace() and to_env() carry the decision
@@ -221,6 +245,11 @@ class ServerSettings:
             log_level=(
                 _env(environ, "SERVING_LOG_LEVEL", "AZUREML_LOG_LEVEL", default="INFO") or "INFO"
             ).upper(),
+            nocode_framework=_env(environ, "SERVING_NOCODE_FRAMEWORK", default="") or "",
+            model_name=_env(environ, "SERVING_MODEL_NAME", default="") or "",
+            model_version=_env(environ, "SERVING_MODEL_VERSION", default="") or "",
+            max_batch_size=_int(environ, "SERVING_MAX_BATCH_SIZE", default=0),
+            max_batch_delay_ms=_float(environ, "SERVING_MAX_BATCH_DELAY_MS", default=0.0),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -251,6 +280,11 @@ class ServerSettings:
             "SERVING_CLIENT_TIMEOUT": str(self.client_timeout_s),
             "SERVING_WORKER_BUFFER_BYTES": str(self.buffer_limit_bytes),
             "SERVING_LOG_LEVEL": self.log_level,
+            "SERVING_NOCODE_FRAMEWORK": self.nocode_framework,
+            "SERVING_MODEL_NAME": self.model_name,
+            "SERVING_MODEL_VERSION": self.model_version,
+            "SERVING_MAX_BATCH_SIZE": str(self.max_batch_size),
+            "SERVING_MAX_BATCH_DELAY_MS": repr(self.max_batch_delay_ms),
         }
         optional = {
             "AZUREML_SOURCE_DIRECTORY": self.source_directory,
