@@ -23,6 +23,7 @@ from serving.scoring.exceptions import (
 from serving.scoring.inputs import ScoringInput, bind_arguments
 from serving.scoring.loader import EntryScript, InputMode, install_compat_path, load_entry_script
 from serving.scoring.runner import RunCaller
+from serving.scoring.tensors import TensorModel
 
 _log = logging.getLogger("serving.scoring")
 
@@ -37,17 +38,35 @@ class ScoringResult(NamedTuple):
 class Scorer:
     """One loaded entry script, ready to be initialised once and called per request."""
 
-    def __init__(self, script: EntryScript, *, timeout_ms: int = 0) -> None:
+    def __init__(
+        self,
+        script: EntryScript,
+        *,
+        timeout_ms: int = 0,
+        tensor_model: TensorModel | None = None,
+    ) -> None:
         self.script = script
+        self.tensor_model = tensor_model
+        """The model as named tensors (V2 routes, batching): a no-code deployment's model,
+        or a ``score.py`` that defines ``run_v2``; None otherwise. Usable after init()."""
         self._caller = RunCaller(timeout_ms)
         self._ready = False
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> Scorer:
-        """Install the ``azureml`` shims and load the entry script the settings name."""
+        """Load what the settings name: the platform's no-code scorer for
+        ``nocode_framework``, else the entry script (with the ``azureml`` shims installed)."""
+        if settings.nocode_framework:
+            from serving.scoring.nocode import load_nocode
+
+            script, nocode_model = load_nocode(settings)
+            return cls(script, timeout_ms=settings.scoring_timeout_ms, tensor_model=nocode_model)
         install_compat_path()
         script = load_entry_script(Path(settings.app_root), settings.entry_script)
-        return cls(script, timeout_ms=settings.scoring_timeout_ms)
+        from serving.scoring.v2_script import script_tensor_model
+
+        model = script_tensor_model(script, settings)
+        return cls(script, timeout_ms=settings.scoring_timeout_ms, tensor_model=model)
 
     @property
     def mode(self) -> InputMode:
