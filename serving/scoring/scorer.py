@@ -18,7 +18,7 @@ from serving.scoring.exceptions import (
     InitFailedError,
     ResultNotSerializableError,
     RunFailedError,
-    ScoringTimeoutError,
+    ScoringError,
 )
 from serving.scoring.inputs import ScoringInput, bind_arguments
 from serving.scoring.loader import EntryScript, InputMode, install_compat_path, load_entry_script
@@ -105,7 +105,7 @@ class Scorer:
         kwargs = bind_arguments(self.script, inp)
         try:
             value, elapsed_ms = self._caller.call(self.script.run, kwargs)
-        except ScoringTimeoutError:
+        except ScoringError:  # the timeout, or bad input found by the no-code scorer's run()
             raise
         except (Exception, SystemExit) as exc:
             raise RunFailedError() from exc
