@@ -11,10 +11,10 @@ import requests
 
 from serving import httpclient
 from serving.cli.common import (
-    app_inputs,
     emit_list,
     emit_one,
     is_json,
+    options,
     out,
     shows,
     step_progress,
@@ -56,9 +56,40 @@ def _print_deployed(record: EndpointRecord) -> None:
         out.print(f"secondary key: {record.keys[1]}", highlight=False)
 
 
+deploy_inputs = options(
+    click.option(
+        "--model",
+        "-m",
+        "models",
+        multiple=True,
+        required=True,
+        metavar="NAME[:VERSION]",
+        help="Registered model (repeatable); the latest version without one.",
+    ),
+    click.option(
+        "--entry-script",
+        type=click.Path(path_type=Path),
+        help="The score.py with init() and run(). Without it: no-code deployment of one "
+        "ONNX, scikit-learn or TensorFlow model, served by the platform's scorer.",
+    ),
+    click.option(
+        "--source-dir",
+        type=click.Path(path_type=Path),
+        help="Folder copied with the script (the script is looked up inside it).",
+    ),
+    click.option(
+        "--env",
+        "env",
+        metavar="FILE|NAME[:VERSION]",
+        help="A conda env.yml / requirements.txt, or a registered environment (required "
+        "with --entry-script; no-code: a built-in one for the model's framework).",
+    ),
+)
+
+
 @click.command("deploy")
 @click.argument("name")
-@app_inputs
+@deploy_inputs
 @click.option("--target", type=click.Choice(target_names()), default="local", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (free one else).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Server processes (default: cores).")
@@ -105,9 +136,9 @@ def _print_deployed(record: EndpointRecord) -> None:
 def deploy(
     name: str,
     models: tuple[str, ...],
-    entry_script: Path,
+    entry_script: Path | None,
     source_dir: Path | None,
-    env: str,
+    env: str | None,
     target: str,
     port: int | None,
     workers: int | None,
@@ -122,7 +153,8 @@ def deploy(
     auth: bool | None,
     overwrite: bool,
 ) -> None:
-    """Deploy registered models with a score.py as endpoint NAME and print its scoring URI."""
+    """Deploy registered models with a score.py (or, without one, a single ONNX,
+    scikit-learn or TensorFlow model: no-code) as endpoint NAME; print its scoring URI."""
     ws = workspace()
     deployment = DeploymentSpec(
         resources=Resources.parse(cpu, memory),

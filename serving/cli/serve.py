@@ -1,7 +1,9 @@
 """``serving serve``: run an entry script locally under the real server, like ``azmlinfsrv``.
 
 Lays out a temporary app folder the way model images do (code copied, models linked), then
-runs gunicorn in the foreground with this interpreter until Ctrl-C or SIGTERM.
+runs gunicorn in the foreground with this interpreter until Ctrl-C or SIGTERM. Without
+``--entry-script`` the platform's no-code scorer serves the model (its framework detected
+from the files, or given with ``--framework``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def is_models_tree(folder: Path) -> bool:
 
 def prepare_app(
     app_root: Path,
-    entry_script: Path,
+    entry_script: Path | None,
     model_dir: Path,
     source_dir: Path | None,
     model_name: str | None = None,
@@ -50,21 +52,41 @@ def prepare_app(
 
     An ``azureml-models``-shaped ``model_dir`` becomes the models root as is; any other
     folder is the one model's version folder (``AZUREML_MODEL_DIR`` points at its content,
-    as with ``azmlinfsrv --model_dir``), named ``model_name`` or after the folder.
+    as with ``azmlinfsrv --model_dir``), named ``model_name`` or after the folder; a file
+    is placed alone in such a version folder.
     """
-    if not model_dir.is_dir():
-        raise NotFoundError(f"model directory {model_dir} does not exist")
+    if not model_dir.exists():
+        raise NotFoundError(f"model path {model_dir} does not exist")
     layout = write_app_dir(app_root, entry_script, source_dir, [])
     models_root = app_root / MODELS_FOLDER
     model_dir = model_dir.resolve()
-    if is_models_tree(model_dir):
+    if model_dir.is_dir() and is_models_tree(model_dir):
         models_root.symlink_to(model_dir, target_is_directory=True)
         return replace(layout, model_dir=models_root)
-    name = model_name or model_dir.name
+    name = model_name or (model_dir.name if model_dir.is_dir() else model_dir.stem)
     version_dir = models_root / name / "1"
     version_dir.parent.mkdir(parents=True)
-    version_dir.symlink_to(model_dir, target_is_directory=True)
+    if model_dir.is_dir():
+        version_dir.symlink_to(model_dir, target_is_directory=True)
+    else:
+        version_dir.mkdir()
+        (version_dir / model_dir.name).symlink_to(model_dir)
     return replace(layout, model_dir=version_dir)
+
+
+def nocode_framework(model_path: Path, framework: str | None) -> str:
+    """The no-code framework for ``model_path``: ``framework``, else detected from its files."""
+    from serving.registry.frameworks import detect
+    from serving.scoring.nocode import FRAMEWORKS
+
+    found = framework or detect(model_path.resolve()).framework
+    if found not in FRAMEWORKS:
+        raise UserInputError(
+            f"no entry script and {model_path} is not an ONNX, scikit-learn or TensorFlow "
+            "model that no-code serving can serve",
+            hint="give --entry-script, or --framework if the files were not recognised",
+        )
+    return found
 
 
 def serve_settings(
@@ -80,15 +102,23 @@ def serve_settings(
 @click.command("serve")
 @click.option(
     "--entry-script",
-    required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="The score.py with init() and run() (relative to --source-dir if given).",
+    help="The score.py with init() and run() (relative to --source-dir if given). "
+    "Without it the platform's no-code scorer serves the model.",
 )
 @click.option(
     "--model-dir",
+    "--model-path",
+    "model_dir",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="The model folder (AZUREML_MODEL_DIR), or an azureml-models/<name>/<version> tree.",
+    type=click.Path(path_type=Path),
+    help="The model folder (AZUREML_MODEL_DIR), an azureml-models/<name>/<version> tree, "
+    "or a model file.",
+)
+@click.option(
+    "--framework",
+    type=click.Choice(["onnx", "sklearn", "tensorflow"]),
+    help="No-code: the model's framework (default: detected from its files).",
 )
 @click.option(
     "--source-dir",
@@ -114,8 +144,9 @@ def serve_settings(
     help="A run() longer than this answers 504 (0: no limit).",
 )
 def serve(
-    entry_script: Path,
+    entry_script: Path | None,
     model_dir: Path,
+    framework: str | None,
     source_dir: Path | None,
     model_name: str | None,
     port: int,
@@ -124,7 +155,11 @@ def serve(
     threads: int,
     scoring_timeout_ms: int,
 ) -> None:
-    """Serve an entry script on http://HOST:PORT/score until interrupted."""
+    """Serve an entry script (or, without one, the model itself) on
+    http://HOST:PORT/score until interrupted."""
+    if entry_script is None and source_dir is not None:
+        raise UserInputError("--source-dir needs an --entry-script")
+    nocode = nocode_framework(model_dir, framework) if entry_script is None else ""
     if source_dir is not None and not source_dir.is_dir():
         raise NotFoundError(f"source directory {source_dir} does not exist")
     if model_name is not None and "/" in model_name:
@@ -140,6 +175,16 @@ def serve(
             threads=threads,
             timeout_ms=scoring_timeout_ms,
         )
+        if nocode:
+            version_dir = Path(layout.model_dir)
+            one = version_dir.name != MODELS_FOLDER  # else a models tree: the scorer looks
+            settings = replace(
+                settings,
+                entry_script="",
+                nocode_framework=nocode,
+                model_name=version_dir.parent.name if one else "",
+                model_version=version_dir.name if one else "",
+            )
         code = run_server(settings)
     finally:
         shutil.rmtree(temp, ignore_errors=True)

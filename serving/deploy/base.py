@@ -32,7 +32,8 @@ class DeployRequest:
 
     name: str
     models: tuple[ModelRecord, ...]
-    entry_script: Path
+    entry_script: Path | None
+    """None: a no-code deployment (``nocode`` names the framework whose scorer serves)."""
     source_dir: Path | None
     env: EnvSpec
     keys: tuple[str, ...] = ()
@@ -40,12 +41,16 @@ class DeployRequest:
     workers: int | None = None
     threads: int | None = None
     deployment: DeploymentSpec = field(default_factory=DeploymentSpec)
+    nocode: str = ""
+    """The framework of a no-code deployment (``onnx``, ``sklearn``, ``tensorflow``); empty
+    when the entry script serves."""
 
     def to_spec(self) -> dict[str, Any]:
         """What is recorded so ``update`` can redeploy with changes."""
         return {
             "models": [m.ref for m in self.models],
-            "entry_script": str(self.entry_script),
+            "entry_script": str(self.entry_script) if self.entry_script else None,
+            "nocode": self.nocode,
             "source_dir": str(self.source_dir) if self.source_dir else None,
             "env": self.env.to_dict(),
             "port": self.port,

@@ -212,6 +212,7 @@ class Docker:
                 request.env,
                 name=f"serving/{request.name}",
                 service_name=request.name,
+                nocode=request.nocode,
             ),
             progress,
         )

@@ -1,6 +1,6 @@
 """What a deploy is given, checked and resolved into a :class:`DeployRequest`: the models,
-the entry script inside its source folder, the environment and the keys; and the request
-an endpoint was deployed with, rebuilt from its record."""
+the entry script inside its source folder (or none: no-code), the environment and the
+keys; and the request an endpoint was deployed with, rebuilt from its record."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from serving.catalog import resolve_env
 from serving.deploy import keys as keyring
 from serving.deploy.base import DeployRequest
+from serving.deploy.nocode import builtin_env, nocode_framework
 from serving.deploy.spec import DeploymentSpec
 from serving.environments import EnvSpec
 from serving.errors import NotFoundError, UserInputError
@@ -70,24 +71,39 @@ def new_request(
     name: str,
     auth: bool,
     models: list[str],
-    entry_script: Path,
-    env: str | EnvSpec,
+    entry_script: Path | None,
+    env: str | EnvSpec | None,
     source_dir: Path | None = None,
     **given: Any,
 ) -> DeployRequest:
     """The checked request of a new endpoint (keys: a new pair with ``auth``); ``given``
     are its other fields (``port``, ``workers``, ``threads``, ``deployment``), None for
-    the default."""
+    the default. Without ``entry_script`` it is a no-code deployment of its one model
+    (:mod:`serving.deploy.nocode`), in the built-in environment unless ``env`` is given."""
     check_service_name(name)
     model_records = resolve_models(ws, models)
-    script, source = check_script(Path(entry_script), source_dir)
+    if entry_script is None:
+        if source_dir is not None:
+            raise UserInputError("--source-dir needs an --entry-script")
+        framework = nocode_framework(model_records)
+        script, source = None, None
+    else:
+        framework = ""
+        script, source = check_script(Path(entry_script), source_dir)
+    if env is None:
+        if entry_script is not None:
+            raise UserInputError("give --env (an environment name or file) for the entry script")
+        resolved = builtin_env(model_records[0])
+    else:
+        resolved = env_spec(ws, env, name)
     return DeployRequest(
         name=name,
         models=model_records,
         entry_script=script,
         source_dir=source,
-        env=env_spec(ws, env, name),
+        env=resolved,
         keys=tuple(keyring.new_pair()) if auth else (),
+        nocode=framework,
         **{key: value for key, value in given.items() if value is not None},
     )
 
@@ -98,7 +114,7 @@ def request_of(ws: Workspace, record: EndpointRecord) -> DeployRequest:
     return DeployRequest(
         name=record.name,
         models=resolve_models(ws, list(spec["models"])),
-        entry_script=Path(spec["entry_script"]),
+        entry_script=Path(spec["entry_script"]) if spec.get("entry_script") else None,
         source_dir=Path(spec["source_dir"]) if spec.get("source_dir") else None,
         env=EnvSpec.from_dict(spec["env"]),
         keys=record.keys,
@@ -106,4 +122,5 @@ def request_of(ws: Workspace, record: EndpointRecord) -> DeployRequest:
         workers=spec.get("workers"),
         threads=spec.get("threads"),
         deployment=DeploymentSpec.from_record(spec),
+        nocode=str(spec.get("nocode") or ""),
     )

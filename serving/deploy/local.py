@@ -27,6 +27,7 @@ from serving.config import PlatformSettings, ServerSettings
 from serving.deploy import process
 from serving.deploy.base import Change, Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.folders import endpoint_folder, new_version_folder
+from serving.deploy.nocode import nocode_settings
 from serving.deploy.toolkit import (
     LOOPBACK,
     READY_TIMEOUT_S,
@@ -118,6 +119,7 @@ class LocalTarget:
             replica_id=f"{request.name}-local",
             metrics_dir=folder / "metrics",
         )
+        settings = nocode_settings(settings, request.nocode, request.models)
         return {**dict(request.env.variables), **gunicorn_env(settings)}
 
     def _launch(

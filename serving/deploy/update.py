@@ -20,6 +20,7 @@ from serving.deploy.base import (
 )
 from serving.deploy.folders import tidy
 from serving.deploy.inputs import check_script, env_spec, request_of, resolve_models
+from serving.deploy.nocode import builtin_env, is_builtin, nocode_framework
 from serving.deploy.recording import (
     command,
     failure,
@@ -79,15 +80,22 @@ def _changed(
     if models:
         changes["models"] = resolve_models(ws, models)
     if entry_script is not None or source_dir is not None:
-        script, source = check_script(
-            entry_script or request.entry_script, source_dir or request.source_dir
-        )
-        changes.update(entry_script=script, source_dir=source)
+        script = entry_script or request.entry_script
+        if script is None:
+            raise UserInputError("--source-dir needs an --entry-script (the endpoint has none)")
+        script, source = check_script(script, source_dir or request.source_dir)
+        changes.update(entry_script=script, source_dir=source, nocode="")
     if env is not None:
         changes["env"] = env_spec(ws, env, request.name)
     if not changes:
         raise UserInputError("nothing to update: give --model, --entry-script or --env")
-    return replace(request, **changes)
+    changed = replace(request, **changes)
+    if changed.entry_script is None:  # no-code: the (new) model decides the scorer
+        framework = nocode_framework(changed.models)
+        if env is None and is_builtin(changed.env):
+            changed = replace(changed, env=builtin_env(changed.models[0]))
+        changed = replace(changed, nocode=framework)
+    return changed
 
 
 def _old_model_ids(ws: Workspace, record: EndpointRecord) -> list[int]:

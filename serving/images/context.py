@@ -136,16 +136,17 @@ def write_model_files(ws: Workspace, dest: Path, models: Sequence[ModelRecord]) 
 
 
 def write_code_context(
-    dest: Path, models: Sequence[ModelRecord], entry_script: Path, source_dir: Path | None
+    dest: Path, models: Sequence[ModelRecord], entry_script: Path | None, source_dir: Path | None
 ) -> AppContext:
     """``dest/azureml-app`` for this code, and the digests of it and of the models (whose
-    files :func:`write_model_files` writes: nothing here needs them)."""
+    files :func:`write_model_files` writes: nothing here needs them). Without an entry
+    script (a no-code image) the app folder is empty."""
     model_files = [
         ModelFiles(r.name, r.version, model_folder(dest, r) / r.root_name) for r in models
     ]
     app = dest / APP_FOLDER
     write_app_dir(app, entry_script, source_dir, [])
-    rel = script_relpath(entry_script, source_dir)
+    rel = script_relpath(entry_script, source_dir) if entry_script is not None else ""
     source_name = source_dir.resolve().name if source_dir is not None else None
     env = container_env(entry_script=rel, source_dir_name=source_name, models=model_files)
     script_in_app = app / env["AZUREML_ENTRY_SCRIPT"]
@@ -153,7 +154,7 @@ def write_code_context(
         env=env,
         entry_script=env["AZUREML_ENTRY_SCRIPT"],
         models={r.ref: model_digest(r) for r in models},
-        script_sha256=sha256_file(script_in_app),
+        script_sha256=sha256_file(script_in_app) if rel else "",
         app_sha256=tree_digest(app),
     )
 
@@ -162,7 +163,7 @@ def write_app_context(
     ws: Workspace,
     dest: Path,
     models: Sequence[ModelRecord],
-    entry_script: Path,
+    entry_script: Path | None,
     source_dir: Path | None,
 ) -> AppContext:
     """Write ``dest/azureml-models`` and ``dest/azureml-app`` for these models and code."""

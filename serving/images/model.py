@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +28,8 @@ class BuildRequest:
     """Everything a model image is built from."""
 
     models: tuple[ModelRecord, ...]
-    entry_script: Path
+    entry_script: Path | None
+    """None: a no-code image (``nocode`` names the framework whose scorer serves)."""
     source_dir: Path | None
     env: EnvSpec
     name: str | None = None
@@ -38,6 +39,8 @@ class BuildRequest:
     flavour: str = "auto"
     service_name: str | None = None
     """SERVICE_NAME inside the image (default: the last part of the name)."""
+    nocode: str = ""
+    """The framework of a no-code image (its one model served by the platform's scorer)."""
 
     @property
     def repository(self) -> str:
@@ -48,10 +51,16 @@ class BuildRequest:
 
 
 def server_settings(
-    app: AppContext, service_name: str, *, workers: int = 1, threads: int = 1
+    app: AppContext,
+    service_name: str,
+    *,
+    workers: int = 1,
+    threads: int = 1,
+    nocode: tuple[str, ModelRecord] | None = None,
 ) -> ServerSettings:
-    """The server settings of a container of this image (bound to 0.0.0.0:5001)."""
-    return ServerSettings(
+    """The server settings of a container of this image (bound to 0.0.0.0:5001); with
+    ``nocode`` (framework, model) the platform's scorer serves that model."""
+    settings = ServerSettings(
         app_root=Path(app.env["AML_APP_ROOT"]),
         entry_script=app.env["AZUREML_ENTRY_SCRIPT"],
         source_directory=app.env.get("AZUREML_SOURCE_DIRECTORY"),
@@ -61,6 +70,15 @@ def server_settings(
         workers=workers,
         threads=threads,
         service_name=service_name,
+    )
+    if nocode is None:
+        return settings
+    framework, model = nocode
+    return replace(
+        settings,
+        nocode_framework=framework,
+        model_name=model.name,
+        model_version=str(model.version),
     )
 
 
@@ -98,6 +116,7 @@ def image_labels(
         "serving.models": json.dumps(app.models, sort_keys=True),
         "serving.entry-script": app.entry_script,
         "serving.entry-script.sha256": app.script_sha256,
+        "serving.nocode": request.nocode,
         "serving.app.sha256": app.app_sha256,
         "serving.env.hash": request.env.content_hash(),
         "serving.env.name": request.env.name,
@@ -136,7 +155,8 @@ def model_layers(
 ) -> ModelLayers:
     """What the model stage sets, and its build key."""
     service = request.service_name or request.repository.rsplit("/", 1)[-1]
-    settings = server_settings(app, service)
+    nocode = (request.nocode, request.models[0]) if request.nocode else None
+    settings = server_settings(app, service, nocode=nocode)
     env = image_env(settings)
     cmd = gunicorn_argv(settings, python=ENV_PYTHON)
     key = build_key(env_image_id, app, env, cmd)

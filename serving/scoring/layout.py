@@ -79,20 +79,23 @@ def plan_layout(
     source_dir_name: str | None,
     models: Sequence[ModelFiles],
 ) -> AppLayout:
-    """Compute the layout for ``entry_script`` (relative to the source folder, '/').
+    """Compute the layout for ``entry_script`` (relative to the source folder, '/'; empty
+    for a no-code deployment, which has no code).
 
     Pure: nothing is read or written. Validates model names and duplicate versions.
     """
     _check_models(models)
+    models_root = app_root / MODELS_FOLDER
+    paths = tuple(models_root / m.name / str(m.version) / m.path.name for m in models)
+    model_dir = paths[0].parent if len(paths) == 1 else models_root
+    if not entry_script:
+        return AppLayout(app_root, None, "", model_dir, paths)
     script = PurePosixPath(entry_script)
     if script.is_absolute() or ".." in script.parts:
         raise UserInputError(f"entry script {entry_script!r} must be relative to its source folder")
     if source_dir_name in ("", ".", "..", MODELS_FOLDER):
         raise UserInputError(f"source folder name {source_dir_name!r} cannot be used")
     rel = f"{source_dir_name}/{script.as_posix()}" if source_dir_name else script.as_posix()
-    models_root = app_root / MODELS_FOLDER
-    paths = tuple(models_root / m.name / str(m.version) / m.path.name for m in models)
-    model_dir = paths[0].parent if len(paths) == 1 else models_root
     return AppLayout(app_root, source_dir_name, rel, model_dir, paths)
 
 
@@ -141,7 +144,7 @@ def check_source(entry_script: Path, source_dir: Path) -> None:
 
 def write_app_dir(
     app_root: Path,
-    entry_script: Path,
+    entry_script: Path | None,
     source_dir: Path | None,
     models: Sequence[ModelFiles],
     *,
@@ -155,11 +158,11 @@ def write_app_dir(
     its ``.amlignore`` (else ``.dockerignore``) lists; symbolic links pointing inside the
     folder are copied as their targets, links pointing outside, broken links and link loops
     are refused (:class:`UserInputError`). Without a source folder, only the entry script is
-    copied into the app root. Model files are hard-linked where possible, else copied, or
-    symlinked when ``symlink_models``.
+    copied into the app root; without an entry script (no-code), nothing is. Model files
+    are hard-linked where possible, else copied, or symlinked when ``symlink_models``.
     """
     app_root = Path(app_root).absolute()
-    rel = script_relpath(entry_script, source_dir)
+    rel = script_relpath(entry_script, source_dir) if entry_script is not None else ""
     for model in models:
         if not model.path.exists():
             raise NotFoundError(f"model {model.name}:{model.version} has no files at {model.path}")
@@ -177,7 +180,8 @@ def write_app_dir(
     entries = _source_entries(source, rel) if source is not None else []
     app_root.mkdir(parents=True, exist_ok=True)
     if source is None:
-        shutil.copy2(entry_script, app_root / rel)
+        if entry_script is not None:
+            shutil.copy2(entry_script, app_root / rel)
     else:
         from serving.sourcefiles import copy_entries
 

@@ -1,7 +1,8 @@
 """The build-time smoke check, run inside a new model image: ``python -m serving.scoring.smoke``.
 
 It imports the entry script the way the server does (``AML_APP_ROOT`` and
-``AZUREML_ENTRY_SCRIPT``, without calling ``init()``), which checks that it defines
+``AZUREML_ENTRY_SCRIPT``, without calling ``init()``; a no-code image instead loads its
+model with the platform's scorer), which checks that it defines
 ``init`` and ``run``, and imports the ``azureml`` shims. It prints one JSON line: ``{"ok":
 true, "mode": ...}`` with run()'s input mode, or ``{"ok": false, "message", "hint",
 "details"}`` carrying the script's own error (a SyntaxError line, a missing module) and
@@ -33,7 +34,10 @@ DETAIL_FRAMES = 12
 
 
 def check(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Load the entry script ``environ`` names; the report to print."""
+    """Load the entry script ``environ`` names (a no-code image: load its model with the
+    platform's scorer, which checks the framework's runtime is there); the report to print."""
+    if environ.get("SERVING_NOCODE_FRAMEWORK"):
+        return _check_nocode(environ)
     try:
         install_compat_path()
         for shim in SHIMS:
@@ -42,6 +46,19 @@ def check(environ: Mapping[str, str]) -> dict[str, Any]:
     except BaseException as exc:  # a script may raise anything at import, SystemExit too
         return failure(exc)
     return {"ok": True, "mode": script.mode.value}
+
+
+def _check_nocode(environ: Mapping[str, str]) -> dict[str, Any]:
+    from serving.config import ServerSettings
+    from serving.scoring.nocode import load_nocode
+
+    try:
+        settings = ServerSettings.from_env(environ)
+        script, _model = load_nocode(settings)
+        script.init()
+    except BaseException as exc:
+        return failure(exc)
+    return {"ok": True, "mode": f"no-code {settings.nocode_framework}"}
 
 
 def failure(exc: BaseException) -> dict[str, Any]:
