@@ -23,11 +23,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from serving.config import ServerSettings
 from serving.scoring import Scorer, ScoringInput, decode_json
+from serving.scoring.tensors import TensorSpec
 from serving.server.handler import RequestHandler
 from serving.server.http import INTERNAL_ERROR, as_response, error_outcome, json_response
 from serving.server.metrics import CONTENT_TYPE, ServerMetrics
 from serving.server.outcome import score_outcome
 from serving.server.swagger import SwaggerDocs, SwaggerNotFound, build_swagger
+from serving.server.v2 import V2Routes
 
 _log = logging.getLogger("serving.server")
 
@@ -54,6 +56,7 @@ class _Views:
             service_version=settings.service_version,
             path_prefix=settings.service_path_prefix,
             auth=settings.auth == "key",
+            tensor_inputs=_nocode_inputs(settings, scorer),
         )
 
     def score(self) -> BaseResponse:
@@ -88,7 +91,9 @@ def create_app(settings: ServerSettings, scorer: Scorer) -> Flask:
     """The scoring app for a loaded scorer (whose init() the caller runs).
 
     Routes: ``/`` (Healthy), ``/score``, ``/swagger.json``, ``/health/live``,
-    ``/health/ready`` and ``/metrics``. Errors are ``{"message": ...}`` JSON.
+    ``/health/ready`` and ``/metrics``. Errors are ``{"message": ...}`` JSON. The handler
+    also answers the Open Inference Protocol routes (``/v2...``, :mod:`serving.server.v2`;
+    errors ``{"error": ...}``), which need a tensor model (no-code, or ``run_v2``).
     """
     app = Flask("serving.server")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -112,10 +117,18 @@ def create_app(settings: ServerSettings, scorer: Scorer) -> Flask:
     static = [("x-serving-replica", settings.replica_id or socket.gethostname())]
     if settings.version_header:
         static.append(("x-ms-server-version", server_version()))
-    handler = RequestHandler(settings, scorer, app.wsgi_app, metrics, static)
+    v2 = V2Routes(scorer, metrics, server_version())
+    handler = RequestHandler(settings, scorer, app.wsgi_app, metrics, static, v2)
     app.wsgi_app = handler  # type: ignore[method-assign]
     app.extensions["serving"] = handler
     return app
+
+
+def _nocode_inputs(settings: ServerSettings, scorer: Scorer) -> tuple[TensorSpec, ...] | None:
+    """A no-code deployment's model inputs, which its ``/score`` swagger describes."""
+    if settings.nocode_framework and scorer.tensor_model is not None:
+        return tuple(scorer.tensor_model.inputs)
+    return None
 
 
 class _JSONProvider(DefaultJSONProvider):

@@ -6,6 +6,8 @@ inference-schema modes is answered right here from the WSGI environ: building Fl
 request and app contexts, routing and response objects costs more per request than
 scoring a small model, and this path is the one clients hammer. Everything else (the
 rawhttp mode, ``OPTIONS``, swagger, health, metrics, unknown routes) goes to the Flask app.
+The Open Inference Protocol routes (``/v2...``, :mod:`serving.server.v2`) are answered here
+too, all of them: ``POST .../infer`` is hammered like ``/score``, and the others are small.
 Both ``/score`` routes adapt the request and call
 :func:`serving.server.outcome.score_outcome`; every error is encoded by
 :func:`serving.server.http.error_outcome`.
@@ -38,6 +40,7 @@ from serving.server.http import (
 from serving.server.logs import ACCESS_LOGGER
 from serving.server.metrics import ServerMetrics
 from serving.server.outcome import score_outcome, too_large
+from serving.server.v2 import OPEN_ROUTES, V2Route, V2Routes, is_v2_path, parse_route, v2_error
 
 _log = logging.getLogger("serving.server")
 
@@ -68,7 +71,9 @@ def status_line(code: int) -> str:
 CLOSE_CONNECTION = "serving.close_connection"
 """Environ key read by :class:`serving.server.worker.KeepAliveWorker`: close after responding."""
 
-_STATUS = {code: status_line(code) for code in (200, 400, 401, 405, 413, 415, 431, 500, 504)}
+_STATUS = {
+    code: status_line(code) for code in (200, 400, 401, 404, 405, 413, 415, 431, 500, 503, 504)
+}
 
 
 class _TooLarge(Exception):
@@ -85,8 +90,10 @@ class RequestHandler:
         flask_app: WSGIApp,
         metrics: ServerMetrics,
         static_headers: list[tuple[str, str]],
+        v2: V2Routes | None = None,
     ) -> None:
         self.scorer = scorer
+        self.v2 = v2
         self.flask_app = flask_app
         self.metrics = metrics
         self.static_headers = static_headers
@@ -104,12 +111,16 @@ class RequestHandler:
         """Serve one request."""
         start = time.perf_counter()
         path = environ.get("PATH_INFO", "")
-        route = path if path in ROUTES else "<unmatched>"
+        v2_route = parse_route(path) if self.v2 is not None and is_v2_path(path) else None
+        if v2_route is not None:
+            route = v2_route.label
+        else:
+            route = path if path in ROUTES else "<unmatched>"
         ids = read_ids(environ, self.new_id)
         if not isinstance(ids, RequestIds):
             return self._send(environ, start_response, error_outcome(431, ids), None, start, route)
         try:
-            result = self._route(environ, path)
+            result = self._v2(environ, path, v2_route) if v2_route else self._route(environ, path)
         except OSError:
             raise  # the client went away mid-body: the server closes the connection quietly
         except Exception:
@@ -234,6 +245,25 @@ class RequestHandler:
     def _too_large(self, environ: dict[str, Any]) -> Triple:
         environ[CLOSE_CONNECTION] = True  # do not read (or drain) the rest of a huge body
         return too_large(self.max_body)
+
+    # -- /v2 ----------------------------------------------------------------------------
+
+    def _v2(self, environ: dict[str, Any], path: str, route: V2Route) -> Triple:
+        """A V2 route: the key (except on the server health routes), then the answer."""
+        assert self.v2 is not None
+        if (
+            path not in OPEN_ROUTES
+            and self.keys.enabled
+            and not self.keys.allows(environ.get("HTTP_AUTHORIZATION"))
+        ):
+            status, headers, body = v2_error(401, UNAUTHORIZED)
+            headers.append(("WWW-Authenticate", "Bearer"))
+            return status, headers, body
+        try:
+            return self.v2.answer(environ, route, lambda: self._read_body(environ))
+        except _TooLarge:
+            environ[CLOSE_CONNECTION] = True
+            return v2_error(413, f"Request body is larger than the limit of {self.max_body} bytes.")
 
     # -- /score -------------------------------------------------------------------------
 

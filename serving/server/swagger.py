@@ -7,7 +7,9 @@ run()). They describe what the server really does: the apiKey scheme ``Bearer`` 
 Authorization header (and the 401 answer) only when the endpoint checks keys, and then only
 on the two operations that need one; ``ServiceInput`` lists as required the run()
 parameters without a default (a body without one gets 400); the swagger operation answers
-JSON and accepts exactly the ``version`` values it serves.
+JSON and accepts exactly the ``version`` values it serves. A no-code deployment's
+``ServiceInput`` is ``{"data": [row, ...]}`` with rows shaped like its model's first input
+(its shape after the batch axis) and an example of one row of zeros, a valid request.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from serving.scoring.loader import HEADERS_PARAM
+from serving.scoring.tensors import TensorSpec
 
 _log = logging.getLogger("serving.server.swagger")
 
@@ -34,6 +37,7 @@ _USER_FILES: dict[str, tuple[str, ...]] = {
 }
 _ERROR = {"type": "object", "properties": {"message": {"type": "string"}}}
 _EMPTY = {"type": "object", "example": {}}
+_OBJECT = {"type": "object"}
 
 
 class SwaggerNotFound(Exception):
@@ -71,10 +75,12 @@ def build_swagger(
     service_version: str,
     path_prefix: str,
     auth: bool = False,
+    tensor_inputs: tuple[TensorSpec, ...] | None = None,
 ) -> SwaggerDocs:
     """Read user swagger files from ``app_root`` or generate the documents for ``run``.
 
     ``auth``: the endpoint checks bearer keys on ``/score`` and ``/swagger.json``.
+    ``tensor_inputs``: a no-code deployment's model inputs (they describe ``/score``).
     """
     from inference_schema.schema_util import (
         get_input_schema,
@@ -83,7 +89,10 @@ def build_swagger(
         is_schema_decorated,
     )
 
-    if is_schema_decorated(run):
+    schemas: tuple[Any, Any]
+    if tensor_inputs:
+        schemas, supported = (nocode_input(tensor_inputs[0]), _OBJECT), {"2.0", "3.0", "3.1"}
+    elif is_schema_decorated(run):
         service_in = _with_required(get_input_schema(run), _required_params(run))
         schemas = (service_in, get_output_schema(run))
         supported = set(get_supported_versions(run))
@@ -108,6 +117,29 @@ def build_swagger(
         if version == "3.1":
             docs[version]["openapi"] = "3.1.0"
     return SwaggerDocs(docs)
+
+
+_JSON_TYPES = {"BOOL": "boolean", "BYTES": "string", "FP16": "number", "FP32": "number"}
+
+
+def nocode_input(spec: TensorSpec) -> dict[str, Any]:
+    """The no-code ``/score`` body for a model input: ``{"data": [row, ...]}``, each row
+    shaped like ``spec.shape[1:]`` (-1: any length), with a one-row example of zeros."""
+    kind = _JSON_TYPES.get(spec.datatype, "number" if spec.datatype == "FP64" else "integer")
+    item: dict[str, Any] = {"type": kind}
+    zero: Any = {"boolean": False, "string": "", "number": 0.0}.get(kind, 0)
+    for dim in reversed(spec.shape[1:]):
+        item = {"type": "array", "items": item}
+        if dim >= 0:
+            item["minItems"] = item["maxItems"] = dim
+        zero = [zero] * (dim if dim > 0 else 1)
+    rows = {"type": "array", "items": item, "minItems": 1}
+    return {
+        "type": "object",
+        "properties": {"data": rows},
+        "required": ["data"],
+        "example": {"data": [zero]},
+    }
 
 
 def _required_params(run: Callable[..., object]) -> list[str]:
