@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from serving.cli.common import byte_progress, emit_list, emit_one, emit_or_say, shows, workspace
+from serving.cli.common import (
+    byte_progress,
+    emit_list,
+    emit_one,
+    emit_or_say,
+    err,
+    is_json,
+    say,
+    shows,
+    step_progress,
+    workspace,
+)
+from serving.convert import PARITY, ConvertOptions, convert, describe
 from serving.registry.frameworks import FRAMEWORKS
 from serving.registry.names import parse_pairs, parse_ref
 
@@ -93,6 +106,12 @@ def show(ref: str) -> None:
     record = ws.models.get(parse_ref(ref))
     data = record.to_dict()
     data["endpoints"] = ws.models.endpoints_using(record)
+    report = record.properties.get(PARITY)
+    if report is not None:
+        # the stored JSON is unreadable in a table: shown as lines of its own instead
+        if not is_json():
+            data["properties"] = {k: v for k, v in record.properties.items() if k != PARITY}
+        data["parity"] = describe(report)
     emit_one(data)
 
 
@@ -139,3 +158,45 @@ def delete(ref: str, force: bool) -> None:
     """Delete one model version and its unshared files."""
     record = workspace().models.delete(parse_ref(ref), force=force)
     emit_or_say({"deleted": record.ref}, f"deleted {record.ref}")
+
+
+@models.command("convert")
+@click.argument("ref", metavar="NAME:VERSION")
+@click.option("--to", "target", type=click.Choice(["onnx"]), default="onnx", show_default=True,
+              help="Target format.")  # fmt: skip
+@click.option("--onnx", "onnx_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="Gate and register this ONNX file, converted elsewhere, instead.")  # fmt: skip
+@click.option("--sample", type=click.Path(path_type=Path), metavar="FILE",
+              help="Rows to compare on (.npy, .csv or .json); else synthesised.")  # fmt: skip
+@click.option("--rows", type=int, default=100, show_default=True,
+              help="Rows synthesised when no --sample is given.")  # fmt: skip
+@click.option("--atol", type=float, default=1e-5, show_default=True, help="Absolute tolerance.")
+@click.option("--rtol", type=float, default=1e-5, show_default=True, help="Relative tolerance.")
+@click.option("--opset", type=int, default=17, show_default=True, help="ai.onnx opset to target.")
+@shows
+def convert_model(
+    ref: str,
+    target: str,
+    onnx_file: Path | None,
+    sample: Path | None,
+    rows: int,
+    atol: float,
+    rtol: float,
+    opset: int,
+) -> None:
+    """Convert model NAME:VERSION to ONNX and register it as a new version of NAME.
+
+    scikit-learn models are converted with skl2onnx, TensorFlow/Keras models with tf2onnx.
+    The converted model must answer the sample like the original (labels equal, other
+    outputs within |Δ| <= atol + rtol*|original|), else nothing is registered. Without
+    --sample, ROWS rows of standard-normal floats of the model's input shape are used.
+    """
+    options = ConvertOptions(atol, rtol, sample, rows, opset, onnx_file)
+    ws = workspace()
+    with step_progress(f"converting {ref} to {target}") as show:
+        done = convert(ws.models, parse_ref(ref), options, show)
+    report = done.report.to_json()
+    if not is_json():
+        for line in describe(report).splitlines():
+            say(f"  parity {line}", console=err)
+    emit_or_say(done.record.to_dict() | {"parity": json.loads(report)}, done.record.ref)
