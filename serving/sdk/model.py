@@ -264,6 +264,30 @@ class Model:
     def delete(self, force: bool = False) -> None:
         self.workspace.models.delete(Ref(self.name, self.version), force=force)
 
+    def convert(
+        self,
+        to: str = "onnx",
+        *,
+        sample: str | Path | None = None,
+        onnx_file: str | Path | None = None,
+        atol: float = 1e-5,
+        rtol: float = 1e-5,
+        rows: int = 100,
+        opset: int = 17,
+    ) -> Model:
+        """Convert to ONNX behind the parity gate (``serving models convert``): the new
+        version of this model, with ``converted_from`` and the ``parity_report`` properties."""
+        from serving.convert import ConvertOptions, convert
+
+        if to != "onnx":
+            raise UserInputError(f"cannot convert to {to!r}: only 'onnx' is supported")
+        options = ConvertOptions(
+            atol, rtol, None if sample is None else Path(sample), rows, opset,
+            None if onnx_file is None else Path(onnx_file),
+        )  # fmt: skip
+        done = convert(self.workspace.models, Ref(self.name, self.version), options)
+        return Model._wrap(self.workspace, done.record)
+
     def serialize(self) -> dict[str, Any]:
         return self._record.to_dict()
 
