@@ -45,8 +45,8 @@ class Original(Protocol):
         ...
 
 
-def unsupported(record: ModelRecord, what: str) -> UserInputError:
-    return UserInputError(f"cannot convert {record.ref} to ONNX: {what}")
+def unsupported(record: ModelRecord, what: str, hint: str | None = None) -> UserInputError:
+    return UserInputError(f"cannot convert {record.ref} to ONNX: {what}", hint=hint)
 
 
 def check_convertible(record: ModelRecord) -> None:
@@ -57,6 +57,7 @@ def check_convertible(record: ModelRecord) -> None:
             record,
             f"framework {record.framework!r} has no converter "
             "(scikit-learn and TensorFlow/Keras models are converted)",
+            hint="if it is one, register it with --framework sklearn or tensorflow",
         )
 
 
