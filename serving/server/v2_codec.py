@@ -160,6 +160,8 @@ def _from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> n
             array = np.asarray(data)
         except (ValueError, OverflowError):
             raise V2Error(400, f"input {name}: 'data' is ragged or not numbers") from None
+        if datatype in _INT_TYPES and array.dtype.kind in "fO":  # floats, or UINT64 > 2**63
+            array = _big_ints(_flatten(data, name), name, datatype)
         if array.size and array.dtype.kind not in _JSON_KINDS[datatype]:
             kind = "booleans" if datatype == "BOOL" else f"{datatype} values"
             raise V2Error(400, f"input {name}: 'data' must hold {kind}")
@@ -169,6 +171,15 @@ def _from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> n
                 raise V2Error(400, f"input {name}: a value is out of the range of {datatype}")
         array = array.astype(V2_TO_NUMPY[datatype], copy=False)
     return _reshape(array, name, shape)
+
+
+def _big_ints(flat: list[Any], name: str, datatype: str) -> np.ndarray:
+    import numpy as np
+
+    info = np.iinfo(V2_TO_NUMPY[datatype])
+    if not all(type(v) is int and info.min <= v <= info.max for v in flat):
+        raise V2Error(400, f"input {name}: 'data' must hold {datatype} values in its range")
+    return np.array(flat, dtype=info.dtype)
 
 
 def _flatten(data: list[Any], name: str) -> list[Any]:
