@@ -1,0 +1,129 @@
+"""No-code deployments on the local target, end to end: ONNX, scikit-learn and TensorFlow
+models deployed without an entry script (real venvs, real gunicorn servers) answer
+``/score`` with ``data`` and ``input_data`` bodies as the original models predict, refuse
+bad bodies with 400 JSON and missing keys with 401, and have metrics and health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from serving.workspace import Workspace
+from tests.fastpath.nocode_models import Digits, make_digits, make_keras, post
+from tests.helpers import Cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> Digits:
+    return make_digits(tmp_path_factory.mktemp("digits"))
+
+
+@pytest.fixture(autouse=True)
+def _shared(shared_envs: Path) -> None:
+    """Venvs of the built-in environments are built once a session."""
+
+
+@pytest.fixture(autouse=True)
+def _cleanup(cli: Cli) -> Iterator[None]:
+    """Every endpoint a test leaves (a failed assertion) is deleted: no server outlives it."""
+    yield
+    listed = cli("endpoints", "list", "-o", "json").json()
+    for endpoint in listed if isinstance(listed, list) else []:
+        cli("endpoints", "delete", endpoint["name"])
+
+
+def _deploy(cli: Cli, name: str, model: str, *extra: str) -> dict[str, object]:
+    result = cli("deploy", name, "--model", model, "-o", "json", *extra)
+    assert result.code == 0, result.err
+    data = result.json()
+    assert isinstance(data, dict)
+    return data
+
+
+def _check_scoring(data: dict[str, object], digits: Digits, key: str | None) -> None:
+    uri = str(data["scoring_uri"])
+    rows = digits.x[:5].tolist()
+    answer = post(uri, {"data": rows}, key)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == digits.expected(5)
+    assert answer.headers["x-ms-run-function-failed"] == "False"
+    split = {"input_data": {"columns": list(range(64)), "index": [0, 1], "data": rows[:2]}}
+    assert post(uri, split, key).json() == digits.expected(2)
+    assert post(uri, {"input_data": rows[:3]}, key).json() == digits.expected(3)
+    assert post(uri, {"data": rows[0]}, key).json() == digits.expected(1)  # one row alone
+    for bad in ({"rows": rows}, {"data": [[1.0, 2.0]]}, {"data": [["x"] * 64]}, b"not json"):
+        refused = post(uri, bad, key)
+        assert refused.status_code == 400, (bad, refused.text)
+        assert refused.headers["Content-Type"] == "application/json"
+        assert refused.json()["message"]
+
+
+def test_onnx_no_code_with_auth_metrics_health_and_update(
+    cli: Cli, ws_path: Path, digits: Digits
+) -> None:
+    assert cli("models", "register", digits.onnx, "--name", "digits-onnx").code == 0
+    data = _deploy(cli, "nc-onnx", "digits-onnx", "--auth")
+    keys = data["keys"]
+    assert isinstance(keys, list) and len(keys) == 2
+    _check_scoring(data, digits, keys[0])
+    uri = str(data["scoring_uri"])
+    base = uri.rsplit("/", 1)[0]
+    assert post(uri, {"data": digits.x[:1].tolist()}).status_code == 401
+    swagger = requests.get(f"{base}/swagger.json", headers={"Authorization": f"Bearer {keys[0]}"})
+    assert swagger.status_code == 200
+    assert requests.get(f"{base}/health/ready", timeout=10).status_code == 200
+    metrics = requests.get(f"{base}/metrics", timeout=10).text
+    assert "score" in metrics
+    record = Workspace.open(ws_path).endpoints.get("nc-onnx")
+    assert record.spec["nocode"] == "onnx" and record.spec["entry_script"] is None
+    assert record.spec["env"]["name"] == "nocode-onnx"
+    # a new version of the model: update keeps the no-code scorer and the keys
+    assert cli("models", "register", digits.onnx, "--name", "digits-onnx").code == 0
+    updated = cli("endpoints", "update", "nc-onnx", "--model", "digits-onnx:2", "-o", "json")
+    assert updated.code == 0, updated.err
+    assert post(uri, {"data": digits.x[:2].tolist()}, keys[0]).json() == digits.expected(2)
+    shown = cli("endpoints", "show", "nc-onnx", "-o", "json").json()
+    assert isinstance(shown, dict) and shown["state"] == "Healthy"
+    assert cli("endpoints", "delete", "nc-onnx").code == 0
+
+
+def test_sklearn_no_code(cli: Cli, digits: Digits) -> None:
+    assert cli("models", "register", digits.pickle, "--name", "digits-skl").code == 0
+    data = _deploy(cli, "nc-skl", "digits-skl")
+    _check_scoring(data, digits, None)
+    assert cli("endpoints", "delete", "nc-skl").code == 0
+
+
+def test_tensorflow_no_code(cli: Cli, tmp_path: Path) -> None:
+    saved, rows, expected = make_keras(tmp_path)
+    assert cli("models", "register", saved, "--name", "dense-tf").code == 0
+    data = _deploy(cli, "nc-tf", "dense-tf")
+    uri = str(data["scoring_uri"])
+    answer = post(uri, {"data": rows.tolist()})
+    assert answer.status_code == 200, answer.text
+    np.testing.assert_allclose(answer.json(), expected, atol=1e-5)
+    assert post(uri, {"data": [[1.0, 2.0]]}).status_code == 400
+    assert cli("endpoints", "delete", "nc-tf").code == 0
+
+
+def test_no_code_needs_one_model_of_a_served_framework(
+    cli: Cli, digits: Digits, tmp_path: Path
+) -> None:
+    other = tmp_path / "weights.bin"
+    other.write_bytes(b"\0" * 10)
+    assert cli("models", "register", other, "--name", "custom").code == 0
+    assert cli("models", "register", digits.onnx, "--name", "digits-onnx").code == 0
+    custom = cli("deploy", "nc-x", "--model", "custom")
+    assert custom.code != 0 and "framework 'custom'" in custom.err
+    assert len(custom.err.strip().splitlines()) <= 2
+    two = cli("deploy", "nc-x", "--model", "custom", "--model", "digits-onnx")
+    assert two.code != 0 and "exactly one model" in two.err
+    script_without_env = cli("deploy", "nc-x", "--model", "digits-onnx", "--entry-script", "x.py")
+    assert script_without_env.code != 0
+    assert cli("endpoints", "list", "-o", "json").json() == []
