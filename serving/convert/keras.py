@@ -54,7 +54,6 @@ def _import_tf() -> Any:
             import tf2onnx  # noqa: F401
     except ImportError as exc:
         raise need_extra(exc) from None
-    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     return tf
 
 
@@ -137,13 +136,48 @@ class KerasModel:
         spec = (tf.TensorSpec((None, *self.input_shape), tf.float32, name="input"),)
         function = tf.function(self.call, input_signature=spec)
         try:
-            with warnings.catch_warnings():
+            with _tf2onnx_quiet(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 onx, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=opset)
         except Exception as exc:  # tf2onnx raises ValueError/KeyError/RuntimeError alike
             raise unsupported(self.record, f"tf2onnx failed: {_unsupported_ops(exc)}") from None
+        # tf2onnx logs the ops it has no handler for and leaves them in the graph as they are
+        missing = _unknown_ops(onx)
+        if missing:
+            raise unsupported(
+                self.record, f"tf2onnx has no conversion for TensorFlow op(s) {', '.join(missing)}"
+            )
         model: onnx.ModelProto = onx
         return model
+
+
+@contextlib.contextmanager
+def _tf2onnx_quiet() -> Iterator[None]:
+    """Keep tf2onnx's log lines (one per unconverted op) off the terminal: the graph is
+    checked afterwards and the ops named in the one-line error instead."""
+    logger = logging.getLogger("tf2onnx")
+    handler = logging.NullHandler()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _unknown_ops(model: Any) -> list[str]:
+    """Ops of ``model`` that no ONNX domain defines (onnxruntime's own are allowed)."""
+    import onnx.defs
+
+    return sorted(
+        {
+            node.op_type
+            for node in model.graph.node
+            if node.domain != "com.microsoft" and not onnx.defs.has(node.op_type, node.domain)
+        }
+    )
 
 
 def _unsupported_ops(exc: BaseException) -> str:

@@ -32,7 +32,6 @@ def test_keras_file_converts_and_passes_the_gate(
     report = json.loads(props["parity_report"])
     (output,) = report["outputs"]
     assert report["passed"] and report["rows"] == 50 and output["elements"] == 500
-    print(f"keras max_abs {output['max_abs']:.3g} max_rel {output['max_rel']:.3g}")
 
     onnx_path = Path(cli("models", "download", "kdigits:2", tmp_path).out.strip())
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -57,3 +56,27 @@ def test_savedmodel_export_converts_through_the_sdk(
     assert converted.id == "ksaved:2" and converted.model_framework == "onnx"
     report = json.loads(converted.properties["parity_report"])
     assert report["passed"] and [o["name"] for o in report["outputs"]] == ["output_0"]
+
+
+def test_op_tf2onnx_lacks_is_one_line_and_registers_nothing(cli: Cli, tmp_path: Path) -> None:
+    """A SavedModel using BesselI1e, which tf2onnx has no handler for."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import tensorflow as tf
+
+        class Odd(tf.Module):  # type: ignore[misc]
+            @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32)])
+            def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+                return {"y": tf.math.bessel_i1e(x)}
+
+        odd = Odd()
+        tf.saved_model.save(odd, str(tmp_path / "odd"), signatures={"serving_default": odd.serve})
+    assert cli("models", "register", tmp_path / "odd", "-n", "odd").code == 0
+    r = cli("models", "convert", "odd:1")
+    assert r.code == 2 and "Traceback" not in r.err
+    assert r.err.strip().splitlines()[-1] == (
+        "error: cannot convert odd:1 to ONNX: tf2onnx has no conversion for TensorFlow op(s) "
+        "BesselI1e"
+    )
+    listed = cli("models", "list", "-o", "json").json()
+    assert isinstance(listed, list) and [m["id"] for m in listed] == ["odd:1"]

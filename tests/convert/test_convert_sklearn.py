@@ -107,7 +107,6 @@ def test_regressor_converts_through_the_sdk(ws: Workspace, regressor_joblib: Pat
     (variable,) = report["outputs"]
     assert variable["name"] == "variable" and variable["kind"] == "values"
     assert report["passed"] and report["rows"] == 64 and variable["elements"] == 64
-    print(f"ridge max_abs {variable['max_abs']:.3g} max_rel {variable['max_rel']:.3g}")
 
 
 def _altered(onnx_path: Path, target: Path) -> Path:
