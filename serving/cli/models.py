@@ -109,9 +109,11 @@ def show(ref: str) -> None:
     report = record.properties.get(PARITY)
     if report is not None:
         # the stored JSON is unreadable in a table: shown as lines of its own instead
-        if not is_json():
+        if is_json():
+            data["parity"] = json.loads(report)
+        else:
             data["properties"] = {k: v for k, v in record.properties.items() if k != PARITY}
-        data["parity"] = describe(report)
+            data["parity"] = describe(report)
     emit_one(data)
 
 

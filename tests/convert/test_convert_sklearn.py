@@ -55,7 +55,7 @@ def test_pipeline_converts_passes_gate_and_records_lineage(
     assert props["onnxruntime_version"] == ort.__version__
     assert json.loads(props["onnx_io"])["outputs"] == ["label", "probabilities"]
     report = json.loads(props["parity_report"])
-    assert report["passed"] and report["rows"] == 100
+    assert shown["parity"] == report and report["passed"] and report["rows"] == 100
     assert (report["atol"], report["rtol"]) == (1e-5, 1e-5)
     by_name = {o["name"]: o for o in report["outputs"]}
     assert by_name["label"]["mismatched"] == 0 and by_name["label"]["elements"] == 100
