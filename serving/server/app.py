@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from serving.config import ServerSettings
 from serving.scoring import Scorer, ScoringInput, decode_json
+from serving.scoring.batching import install_batching
 from serving.scoring.tensors import TensorSpec
 from serving.server.handler import RequestHandler
 from serving.server.http import INTERNAL_ERROR, as_response, error_outcome, json_response
@@ -99,6 +100,7 @@ def create_app(settings: ServerSettings, scorer: Scorer) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = _JSONProvider(app)
     metrics = ServerMetrics()
+    install_batching(scorer, settings, metrics.registry)  # wraps scorer.tensor_model if on
     views = _Views(settings, scorer, metrics)
     app.add_url_rule("/", "health", lambda: "Healthy", methods=["GET"])
     app.add_url_rule(

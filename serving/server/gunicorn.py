@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from serving.config import ServerSettings
+from serving.scoring.batching import server_threads
 
 APP = "serving.server.wsgi:create_app()"
 HOOKS = "python:serving.server.gunicorn_hooks"
@@ -26,8 +27,9 @@ def bind_address(host: str, port: int) -> str:
 def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> list[str]:
     """``python -m gunicorn ...`` for these settings.
 
-    One worker per ``settings.workers``; ``threads > 1`` selects gthread workers (with
-    keep-alive), else :data:`KEEPALIVE_WORKER`. ``python`` defaults to the current
+    One worker per ``settings.workers``; more than one thread (``threads``, raised by
+    dynamic batching, see :func:`serving.scoring.batching.server_threads`) selects gthread
+    workers (with keep-alive), else :data:`KEEPALIVE_WORKER`. ``python`` defaults to the current
     interpreter; images pass their own.
 
     Slow clients: :data:`KEEPALIVE_WORKER` reads requests without blocking and enforces
@@ -60,12 +62,13 @@ def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> lis
         "--log-level",
         settings.log_level.lower(),
     ]
-    if settings.threads > 1:
+    threads = server_threads(settings)
+    if threads > 1:
         argv += [
             "--worker-class",
             "gthread",
             "--threads",
-            str(settings.threads),
+            str(threads),
             "--keep-alive",
             str(settings.keepalive_s),
         ]

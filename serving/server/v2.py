@@ -107,7 +107,6 @@ class V2Routes:
 
     def __init__(self, scorer: Scorer, metrics: ServerMetrics, server_version: str) -> None:
         self.scorer = scorer
-        self.model: TensorModel | None = scorer.tensor_model
         self.metrics = metrics
         name, _, version = server_version.partition("/")
         self._server = {"name": name, "version": version or "0", "extensions": list(EXTENSIONS)}
@@ -117,7 +116,8 @@ class V2Routes:
     ) -> Triple:
         """The response to one V2 request; ``read_body`` reads the request body (and
         raises the caller's own exception for one over the size limit)."""
-        if self.model is None:
+        model = self.scorer.tensor_model  # read per request: batching may have wrapped it
+        if model is None:
             return v2_error(404, NO_V2)
         if route.kind == "unknown":
             return v2_error(404, f"No Open Inference Protocol route {environ.get('PATH_INFO')}")
@@ -129,7 +129,7 @@ class V2Routes:
             status, headers, body = v2_error(405, f"{method} is not allowed on {route.label}")
             headers.append(("Allow", allow))
             return status, headers, body
-        result = self._dispatch(environ, route, self.model, read_body)
+        result = self._dispatch(environ, route, model, read_body)
         if method == "HEAD":
             return result[0], result[1], [b""]
         return result

@@ -137,3 +137,36 @@ def test_digits_declared_input_is_checked(digits_server: ServerProcess) -> None:
     tensor.set_data_from_numpy(np.zeros((1, 64)))
     result = client(digits_server).infer("digits", [tensor])
     assert result.as_numpy("label").shape == (1,)
+
+
+def test_digits_with_dynamic_batching(
+    tmp_path_factory: pytest.TempPathFactory, digits_onnx: tuple[Path, np.ndarray, np.ndarray]
+) -> None:
+    """Concurrent V2 requests to a batching server each get their own rows back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.server.conftest import start_server
+    from tests.v2.conftest import SCRIPTS
+
+    path, x, labels = digits_onnx
+    env = {
+        "SERVING_MODEL_NAME": "digits",
+        "DIGITS_ONNX": str(path),
+        "SERVING_MAX_BATCH_SIZE": "4",
+        "SERVING_MAX_BATCH_DELAY_MS": "20",
+    }
+    server = start_server(tmp_path_factory.mktemp("batch"), SCRIPTS / "v2_digits.py", extra_env=env)
+
+    def one(start: int) -> bool:
+        rows = x[start : start + 1 + start % 3]
+        tensor = httpclient.InferInput("float_input", list(rows.shape), "FP32")
+        tensor.set_data_from_numpy(rows, binary_data=start % 2 == 0)
+        result = client(server).infer("digits", [tensor])
+        return bool(np.array_equal(result.as_numpy("label"), labels[start : start + len(rows)]))
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(one, range(0, 64, 2)))
+        assert "dynamic batching on" in server.log()
+    finally:
+        server.stop()
