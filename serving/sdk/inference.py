@@ -31,7 +31,8 @@ class InferenceConfig:
     """
 
     entry_script: str | Path = ""
-    """Empty (or None, as v1 writes it): no-code deployment, see :meth:`script`."""
+    """Empty (or None, as v1 writes it): no-code deployment (one ONNX, scikit-learn or
+    TensorFlow model served by the platform's scorer), see :meth:`entry_script_path`."""
     runtime: str | None = None
     conda_file: str | Path | None = None
     extra_docker_file_steps: str | Path | None = None
@@ -60,14 +61,19 @@ class InferenceConfig:
             )
 
     def script(self) -> Path:
-        """The entry script (an error naming what is missing when there is none)."""
+        """The entry script (an error naming what is missing when there is none: packaging
+        needs one)."""
         if not self.entry_script:
             raise UserInputError(
-                "InferenceConfig has no entry_script: no-code deployment needs the platform's "
-                "own scorer, which is not available yet (the fast-path issue)",
+                "InferenceConfig has no entry_script: an image needs one (no-code deployment "
+                "is for Model.deploy)",
                 hint="give InferenceConfig(entry_script='score.py', environment=env)",
             )
         return Path(self.entry_script)
+
+    def entry_script_path(self) -> Path | None:
+        """The entry script, or None for a no-code deployment."""
+        return Path(self.entry_script) if self.entry_script else None
 
     def env_value(self) -> Any:
         """The environment: a spec, or a conda file's path (a spec when image options)."""
@@ -89,6 +95,8 @@ class InferenceConfig:
             from serving.catalog import parse_env_file
 
             spec = parse_env_file(found, found.stem)
+        elif not self.entry_script:
+            return None  # no-code: the built-in environment of the model's framework
         else:
             raise UserInputError("InferenceConfig needs an environment= or a conda_file=")
         if self.base_image:

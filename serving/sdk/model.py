@@ -302,16 +302,11 @@ class Model:
         overwrite: bool = False,
         show_output: bool = False,
     ) -> Any:
-        """Deploy ``models`` with ``inference_config`` as service ``name`` (see webservice);
-        ``deployment_target`` is an ``AksCompute`` for an ``AksWebservice`` configuration."""
+        """Deploy ``models`` with ``inference_config`` as service ``name`` (see webservice;
+        without one: a no-code deployment of a single ONNX, scikit-learn or TensorFlow
+        model); ``deployment_target`` is an ``AksCompute`` for an ``AksWebservice``."""
         from serving.sdk.webservice import deploy_models
 
-        if inference_config is None:
-            raise UserInputError(
-                "Model.deploy without an inference_config (no-code deployment) needs the "
-                "platform's own scorer, which is not available yet (the fast-path issue)",
-                hint="give InferenceConfig(entry_script='score.py', environment=env)",
-            )
         return deploy_models(
             workspace,
             name,

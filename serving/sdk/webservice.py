@@ -231,7 +231,7 @@ class Webservice:
                 self.workspace,
                 self.name,
                 models=[m.id for m in models] if models else None,
-                entry_script=ic.script() if ic else None,
+                entry_script=ic.entry_script_path() if ic else None,
                 source_dir=Path(ic.source_directory) if ic and ic.source_directory else None,
                 env=ic.env_value() if ic else None,
             )
@@ -256,6 +256,8 @@ class Webservice:
         """v1's ``LocalWebservice.reload``: copy the entry script and source folder in again
         from where they were deployed from, and restart (the environment is kept)."""
         spec = self._record.spec
+        if not spec.get("entry_script"):
+            raise UserInputError(f"{self.name} is a no-code service: it has no entry script")
         self._record = service.update(
             self.workspace,
             self.name,
@@ -321,14 +323,16 @@ def deploy_models(
     workspace: Workspace,
     name: str,
     models: Sequence[Model],
-    inference_config: InferenceConfig,
+    inference_config: InferenceConfig | None,
     deployment_config: DeploymentConfig | None = None,
     overwrite: bool = False,
     show_output: bool = False,
     deployment_target: Any = None,
 ) -> Any:
     """``Model.deploy``: deploy and return the service (Healthy, or raises). A configuration
-    with its own ``deploy_models`` (``serving.sdk.edge.EdgeDeployment``) deploys itself."""
+    with its own ``deploy_models`` (``serving.sdk.edge.EdgeDeployment``) deploys itself.
+    Without an ``inference_config`` (or one without an entry script) the deployment is
+    no-code: one ONNX, scikit-learn or TensorFlow model served by the platform's scorer."""
     deploy_itself = getattr(deployment_config, "deploy_models", None)
     if deploy_itself is not None:
         return deploy_itself(
@@ -338,18 +342,15 @@ def deploy_models(
     if deployment_target is not None:
         config = _on_target(config, deployment_target)
     say = (lambda line: print(line)) if show_output else (lambda _line: None)
+    ic = inference_config
     try:
         service.deploy(
             workspace,
             name,
             models=[m.id for m in models],
-            entry_script=inference_config.script(),
-            source_dir=(
-                Path(inference_config.source_directory)
-                if inference_config.source_directory
-                else None
-            ),
-            env=inference_config.env_value(),
+            entry_script=ic.entry_script_path() if ic else None,
+            source_dir=Path(ic.source_directory) if ic and ic.source_directory else None,
+            env=ic.env_value() if ic else None,
             target=config.target,
             auth=config.auth_enabled,
             port=config.port,

@@ -5,6 +5,7 @@ bad bodies with 400 JSON and missing keys with 401, and have metrics and health.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +128,20 @@ def test_no_code_needs_one_model_of_a_served_framework(
     script_without_env = cli("deploy", "nc-x", "--model", "digits-onnx", "--entry-script", "x.py")
     assert script_without_env.code != 0
     assert cli("endpoints", "list", "-o", "json").json() == []
+
+
+def test_sdk_model_deploy_without_inference_config(
+    digits: Digits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.sdk import Model
+    from serving.sdk import Workspace as SdkWorkspace
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SERVING_WORKSPACE", raising=False)
+    ws = SdkWorkspace.create(name="nocode", exist_ok=True, show_output=False)
+    model = Model.register(ws, str(digits.onnx), "digits-onnx")
+    service = Model.deploy(ws, "nc-sdk", [model])
+    try:
+        assert service.run(json.dumps({"data": digits.x[:3].tolist()})) == digits.expected(3)
+    finally:
+        service.delete()

@@ -112,7 +112,7 @@ def test_two_models_with_an_environment_from_condadependencies(
 def test_no_code_deploy_says_what_is_missing(v1ws: Workspace, template_model: Path) -> None:
     from serving.errors import UserInputError
 
-    model = Model.register(v1ws, str(template_model), "digits")
+    model = Model.register(v1ws, str(template_model), "digits", model_framework="Custom")
     with pytest.raises(UserInputError, match="no-code deployment"):
         Model.deploy(v1ws, "nocode", [model])
 
