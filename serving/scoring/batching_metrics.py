@@ -48,8 +48,10 @@ def batching_metrics(registry: Any = None) -> BatchingMetrics:
     """The batching metrics in ``registry`` (a ``CollectorRegistry``; None: a private one),
     created once per registry so several batchers in one process share them."""
     with _lock:
-        found = _default[0] if registry is None and _default else _by_registry.get(registry)
-        if found is not None:
+        if registry is None:
+            if _default:
+                return _default[0]
+        elif (found := _by_registry.get(registry)) is not None:
             return found
         made = _create(registry)
         if registry is None:
