@@ -1,0 +1,74 @@
+"""No-code deployments on the docker target: the ONNX digits model and the scikit-learn one
+deployed without an entry script run in real containers (the ONNX one on the slim ``onnx``
+flavour) and answer ``/score`` like the original models; the ONNX image stays small."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from serving.workspace import Workspace
+from tests.fastpath.nocode_models import Digits, make_digits, post
+from tests.helpers import DOCKER_TIMEOUT, Cli, remove_workspace_debris
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(DOCKER_TIMEOUT)]
+
+ONNX_IMAGE_LIMIT = 170 * 10**6
+"""The no-code ONNX digits image's size limit (bytes, as ``docker image ls`` counts)."""
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> Digits:
+    return make_digits(tmp_path_factory.mktemp("digits"))
+
+
+@pytest.fixture(autouse=True)
+def _cleanup(engine: object, ws_path: Path) -> Iterator[None]:
+    yield
+    remove_workspace_debris(engine, ws_path, "nc-")  # type: ignore[arg-type]
+
+
+def _deploy(cli: Cli, name: str, model: str, *extra: str) -> dict[str, object]:
+    result = cli("deploy", name, "--model", model, "--target", "docker", "-o", "json", *extra)
+    assert result.code == 0, result.err
+    data = result.json()
+    assert isinstance(data, dict)
+    return data
+
+
+def test_onnx_no_code_in_docker(cli: Cli, ws_path: Path, digits: Digits) -> None:
+    assert cli("models", "register", digits.onnx, "--name", "digits-onnx").code == 0
+    data = _deploy(cli, "nc-onnx", "digits-onnx", "--auth", "--workers", "1")
+    keys = data["keys"]
+    assert isinstance(keys, list)
+    uri = str(data["scoring_uri"])
+    rows = digits.x[:4].tolist()
+    answer = post(uri, {"data": rows}, keys[0])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == digits.expected(4)
+    assert post(uri, {"input_data": rows[:2]}, keys[0]).json() == digits.expected(2)
+    refused = post(uri, {"data": [[1, 2, 3]]}, keys[0])
+    assert refused.status_code == 400 and "expected shape" in refused.json()["message"]
+    assert post(uri, {"data": rows}).status_code == 401
+    base = uri.rsplit("/", 1)[0]
+    assert requests.get(f"{base}/health/ready", timeout=10).status_code == 200
+    assert "score" in requests.get(f"{base}/metrics", timeout=10).text
+    images = Workspace.open(ws_path).images.list()
+    image = next(i for i in images if i.name == "serving/nc-onnx")
+    assert image.flavour == "onnx"
+    assert image.size_bytes <= ONNX_IMAGE_LIMIT, f"{image.size_bytes / 1e6:.0f} MB"
+    assert cli("endpoints", "delete", "nc-onnx").code == 0
+
+
+def test_sklearn_no_code_in_docker(cli: Cli, digits: Digits) -> None:
+    assert cli("models", "register", digits.pickle, "--name", "digits-skl").code == 0
+    data = _deploy(cli, "nc-skl", "digits-skl", "--workers", "1")
+    uri = str(data["scoring_uri"])
+    answer = post(uri, {"data": digits.x[:3].tolist()})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == digits.expected(3)
+    assert post(uri, {"nothing": 1}).status_code == 400
+    assert cli("endpoints", "delete", "nc-skl").code == 0
