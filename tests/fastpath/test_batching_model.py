@@ -289,4 +289,3 @@ def test_metrics_are_made_once_per_registry() -> None:
     assert batching_metrics(registry) is batching_metrics(registry)
     assert batching_metrics() is batching_metrics()
     assert batching_metrics() is not batching_metrics(registry)
-

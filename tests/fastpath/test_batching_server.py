@@ -1,0 +1,153 @@
+"""Dynamic batching in a real gunicorn server (gthread workers) on the V2 infer route.
+
+A ``run_v2`` script (a linear map that raises on a marked row) is served with
+``SERVING_MAX_BATCH_SIZE`` 8; concurrent requests must be answered by one model call (the
+``serving_batch_size`` histogram on ``/metrics``), each with its own rows in order, and a
+bad request among good ones must fail alone.
+
+The server is started as deployments start it (``gunicorn_argv``): batching raises the
+worker's threads (``server_threads``: 16 gthread threads here) and ``create_app`` installs
+the batcher.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from serving.server.gunicorn import gunicorn_argv
+from tests.server.conftest import ServerProcess, start_server
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = """
+import numpy as np
+
+V2_INPUTS = [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}]
+V2_OUTPUTS = [{"name": "y", "datatype": "FP32", "shape": [-1, 1]}]
+
+
+def init():
+    pass
+
+
+def run(data):
+    return {}
+
+
+def run_v2(inputs):
+    x = inputs["x"]
+    if (x[:, 0] == -1).any():
+        raise ValueError("marked row")
+    return {"y": x.sum(axis=1, keepdims=True) + 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    base = tmp_path_factory.mktemp("batching")
+    script = base / "linear_v2.py"
+    script.write_text(SCRIPT)
+    env = {
+        "SERVING_MODEL_NAME": "linear",
+        "SERVING_MAX_BATCH_SIZE": "8",
+        "SERVING_MAX_BATCH_DELAY_MS": "500",
+    }
+    proc = start_server(base, script, extra_env=env)
+    argv = gunicorn_argv(proc.settings)
+    assert argv[argv.index("--threads") + 1] == "16"  # raised from 1 by batching
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def rows_for(i: int) -> np.ndarray:
+    """Request i's rows: 1 to 3 rows of distinct values."""
+    n = 1 + i % 3
+    return (10.0 * i + np.arange(n * 3, dtype=np.float32)).reshape(n, 3)
+
+
+def infer(url: str, x: np.ndarray) -> requests.Response:
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": list(x.shape),
+                        "data": x.ravel().tolist()}]}  # fmt: skip
+    return requests.post(f"{url}/v2/models/linear/infer", json=body, timeout=30)
+
+
+def concurrent_infer(url: str, inputs: list[np.ndarray]) -> list[requests.Response]:
+    barrier = threading.Barrier(len(inputs))
+
+    def call(x: np.ndarray) -> requests.Response:
+        barrier.wait(10)
+        return infer(url, x)
+
+    with ThreadPoolExecutor(len(inputs)) as pool:
+        return list(pool.map(call, inputs))
+
+
+def samples(url: str) -> dict[tuple[str, str], float]:
+    """``/metrics`` as (sample name, le or reason label) → value."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            label = s.labels.get("le") or s.labels.get("reason") or ""
+            found[(s.name, label)] = s.value
+    return found
+
+
+def output(response: requests.Response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    (tensor,) = response.json()["outputs"]
+    return np.asarray(tensor["data"], dtype=np.float32).reshape(tensor["shape"])
+
+
+def test_concurrent_requests_share_one_model_call_and_get_their_own_rows(
+    server: ServerProcess,
+) -> None:
+    before = samples(server.url)
+    inputs = [rows_for(i) for i in range(8)]
+    responses = concurrent_infer(server.url, inputs)
+    for x, response in zip(inputs, responses, strict=True):
+        np.testing.assert_array_equal(output(response), x.sum(axis=1, keepdims=True) + 1)
+    after = samples(server.url)
+    calls = after[("serving_batch_size_count", "")] - before.get(
+        ("serving_batch_size_count", ""), 0
+    )
+    served = after[("serving_batch_size_sum", "")] - before.get(("serving_batch_size_sum", ""), 0)
+    assert served == 8
+    assert calls < 8, f"8 requests took {calls} model calls: nothing was batched"
+    assert after[("serving_batch_queue_seconds_count", "")] >= 8
+
+
+def test_a_bad_request_among_good_ones_fails_alone(server: ServerProcess) -> None:
+    before = samples(server.url)
+    inputs = [rows_for(i) for i in range(8)]
+    inputs[5] = np.array([[1, 2, 3], [-1, 0, 0]], dtype=np.float32)
+    responses = concurrent_infer(server.url, inputs)
+    assert responses[5].status_code == 500
+    assert "error" in json.loads(responses[5].text)
+    for i, (x, response) in enumerate(zip(inputs, responses, strict=True)):
+        if i != 5:
+            np.testing.assert_array_equal(output(response), x.sum(axis=1, keepdims=True) + 1)
+    after = samples(server.url)
+    failures = ("serving_batch_failures_total", "")
+    assert after[failures] - before.get(failures, 0) >= 1  # the batch failed; each ran alone
+
+
+def test_a_request_that_breaks_the_signature_is_refused_before_batching(
+    server: ServerProcess,
+) -> None:
+    inputs: list[Any] = [rows_for(i) for i in range(4)]
+    inputs[2] = np.zeros((2, 4), dtype=np.float32)
+    responses = concurrent_infer(server.url, inputs)
+    assert responses[2].status_code == 400
+    assert [r.status_code for i, r in enumerate(responses) if i != 2] == [200, 200, 200]
