@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from serving.config import ServerSettings
 from serving.scoring.batching_items import (
@@ -46,7 +46,7 @@ from serving.scoring.batching_items import (
 )
 from serving.scoring.batching_metrics import BatchingMetrics, batching_metrics
 from serving.scoring.exceptions import ScoringError, ScoringTimeoutError
-from serving.scoring.tensors import TensorModel
+from serving.scoring.tensors import TensorModel, TensorSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,6 +56,16 @@ if TYPE_CHECKING:
 _log = logging.getLogger("serving.scoring")
 
 Outputs = dict[str, "np.ndarray"]
+
+
+@runtime_checkable
+class BatchAware(Protocol):
+    """A tensor model that also answers ``/score`` itself (a no-code model): told the
+    batching wrapper, its ``run()`` calls go through the batcher too."""
+
+    def use_batcher(self, batched: TensorModel) -> None:
+        """From now on make model calls through ``batched``."""
+        ...
 
 
 class BatchQueueFullError(ScoringError):
@@ -118,8 +128,6 @@ class BatchingModel:
         self.name = inner.name
         self.version = inner.version
         self.platform = inner.platform
-        self.inputs = inner.inputs
-        self.outputs = inner.outputs
         self.max_batch_size = max_batch_size
         self.max_delay_s = max(0.0, max_delay_ms) / 1000.0
         self.max_queue = max_queue or 2 * max_batch_size
@@ -130,6 +138,24 @@ class BatchingModel:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._row_aligned = True
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        """The wrapped model's, read through (a no-code model knows them after init())."""
+        return self.inner.inputs
+
+    @inputs.setter
+    def inputs(self, value: tuple[TensorSpec, ...]) -> None:
+        self.inner.inputs = value
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        """The wrapped model's, read through."""
+        return self.inner.outputs
+
+    @outputs.setter
+    def outputs(self, value: tuple[TensorSpec, ...]) -> None:
+        self.inner.outputs = value
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Queue the request, wait for its batch and return its own rows of the outputs.
@@ -272,14 +298,15 @@ def install_batching(scorer: Scorer, settings: ServerSettings, registry: Any = N
 
     Call it once per worker after ``scorer.initialize()``, with the server's metrics
     registry (``ServerMetrics.registry``) so the batch metrics show on ``/metrics`` also
-    without gunicorn. The queue holds as many requests as the worker has threads.
+    without gunicorn. The queue holds as many requests as the worker has threads. A
+    :class:`BatchAware` model is told the wrapper, so its ``/score`` batches too.
     """
     model = scorer.tensor_model
     if model is None or not batching_enabled(settings):
         return False
     if isinstance(model, BatchingModel):
         return True
-    scorer.tensor_model = BatchingModel(
+    scorer.tensor_model = wrapped = BatchingModel(
         model,
         max_batch_size=settings.max_batch_size,
         max_delay_ms=settings.max_batch_delay_ms,
@@ -287,6 +314,8 @@ def install_batching(scorer: Scorer, settings: ServerSettings, registry: Any = N
         timeout_ms=settings.scoring_timeout_ms,
         metrics=batching_metrics(registry),
     )
+    if isinstance(model, BatchAware):
+        model.use_batcher(wrapped)
     _log.info(
         "dynamic batching on: up to %d requests per call, %.1f ms delay",
         settings.max_batch_size,

@@ -289,3 +289,25 @@ def test_metrics_are_made_once_per_registry() -> None:
     assert batching_metrics(registry) is batching_metrics(registry)
     assert batching_metrics() is batching_metrics()
     assert batching_metrics() is not batching_metrics(registry)
+
+
+class ScoringLinearModel(LinearModel):
+    """A model that answers /score itself, as a no-code model does (BatchAware)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.via: TensorModel = self
+
+    def use_batcher(self, batched: TensorModel) -> None:
+        self.via = batched
+
+
+def test_a_batch_aware_model_is_told_the_wrapper_and_its_signature_is_read_through() -> None:
+    model = ScoringLinearModel()
+    scorer = SimpleNamespace(tensor_model=model)
+    install_batching(scorer, ServerSettings(max_batch_size=4), CollectorRegistry())  # type: ignore[arg-type]
+    assert model.via is scorer.tensor_model
+    model.inputs = (TensorSpec("x", "FP32", (-1, 5)),)  # a no-code model fills them at init()
+    wrapped = scorer.tensor_model
+    assert isinstance(wrapped, BatchingModel) and wrapped.inputs == model.inputs
+    wrapped.close()
