@@ -72,3 +72,48 @@ def test_sklearn_no_code_in_docker(cli: Cli, digits: Digits) -> None:
     assert answer.json() == digits.expected(3)
     assert post(uri, {"nothing": 1}).status_code == 400
     assert cli("endpoints", "delete", "nc-skl").code == 0
+
+
+SCORE_PY = """
+import json
+import os
+
+import numpy as np
+import onnxruntime as ort
+
+
+def init():
+    global session
+    root = os.environ["AZUREML_MODEL_DIR"]
+    path = next(os.path.join(r, f) for r, _, fs in os.walk(root) for f in fs if f.endswith(".onnx"))
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def run(raw):
+    rows = np.asarray(json.loads(raw)["data"], dtype=np.float32)
+    return session.run(["label"], {session.get_inputs()[0].name: rows})[0].tolist()
+"""
+
+
+def test_score_py_still_runs_on_the_slim_onnx_flavour(
+    cli: Cli, digits: Digits, tmp_path: Path
+) -> None:
+    """The flavour's trimming (sourceless packages, no test modules) breaks no score.py."""
+    (tmp_path / "score.py").write_text(SCORE_PY)
+    (tmp_path / "requirements.txt").write_text("numpy\nonnxruntime\n")
+    assert cli("models", "register", digits.onnx, "--name", "digits-onnx").code == 0
+    data = _deploy(
+        cli,
+        "nc-script",
+        "digits-onnx",
+        "--entry-script",
+        str(tmp_path / "score.py"),
+        "--env",
+        str(tmp_path / "requirements.txt"),
+        "--workers",
+        "1",
+    )
+    answer = post(str(data["scoring_uri"]), {"data": digits.x[:3].tolist()})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == digits.expected(3)
+    assert cli("endpoints", "delete", "nc-script").code == 0
