@@ -91,3 +91,18 @@ def test_a_kill_during_writes_leaves_whole_batches(tmp_path: Path) -> None:
     assert size > 0 and size % 50 == 0
     batches = size // 50
     assert box.seen(f"m{batches - 1}") and not box.seen(f"m{batches}")
+
+
+def test_one_batch_stores_results_forgets_sent_rows_and_keeps_the_bound(tmp_path: Path) -> None:
+    clock = Clock()
+    box = Outbox(tmp_path, ttl_s=10, max_rows=4, clock=clock)
+    box.add([Outgoing("t", bytes([i])) for i in range(3)], ["m1", "m2"])
+    first = box.pending(0, 10)
+    assert box.add([Outgoing("t", b"x"), Outgoing("t", b"y")], ["m3"], [first[0].id]) == 0
+    assert [r.payload for r in box.pending(0, 10)] == [b"\x01", b"\x02", b"x", b"y"]
+    assert box.add([Outgoing("t", b"z")]) == 1  # the counted size, not a stale one
+    assert box.size() == 4
+    assert box.seen_among(["m1", "m3", "other"]) == {"m1", "m3"}
+    clock.now += 11
+    assert box.seen_among(["m1", "m3"]) == set()
+    box.close()

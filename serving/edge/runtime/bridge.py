@@ -8,7 +8,8 @@ outbox. Each turn:
 
 1. read what arrived (inputs, acknowledgements of results), up to a batch;
 2. score the inputs (:func:`~serving.edge.runtime.messages.score_message`), store the results
-   and the inputs' ids in the outbox in one transaction, then acknowledge the inputs to the
+   and the inputs' ids in the outbox, and forget the results the broker acknowledged, in one
+   transaction (one ``seen`` query for the whole batch), then acknowledge the inputs to the
    broker (manual acknowledgements: an input is acknowledged only once its result is on
    disk, so a kill never loses an acknowledged message; the broker delivers unacknowledged
    ones again, and the outbox's ``seen`` ids turn those into acknowledgements only);
@@ -47,7 +48,9 @@ from serving.scoring import Scorer
 _log = logging.getLogger("serving.edge")
 
 WINDOW = 1000
-"""Results handed to paho and not yet acknowledged by the broker, at most."""
+"""Results handed to paho and not yet acknowledged by the broker, at most (less when the
+broker's Receive Maximum is lower). paho's own in-flight limit is off for the bridge's
+client: with one, paho looks through every unacknowledged message on each PUBACK."""
 BATCH = 256
 """Inputs read ahead, at most."""
 BATCH_S = 0.02
@@ -82,6 +85,8 @@ class Bridge:
         self._published: list[int] = []
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._last_handed = 0
+        self._window = WINDOW
+        self._unhanded = True  # the outbox may hold rows not yet handed to paho
         self._trimmed_at = 0.0
         self._routes = [r for r in settings.parsed_routes() if r.sink_module == settings.module]
         self._own_outputs = settings.topics.module(settings.module) + "/outputs/"
@@ -89,6 +94,7 @@ class Bridge:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.max_inflight_messages_set(0)  # the bridge keeps to self._window itself
 
     @property
     def ready(self) -> bool:
@@ -96,10 +102,12 @@ class Bridge:
         return self.scorer.ready and self.connected.is_set()
 
     # paho callbacks, called from client.loop() in this thread
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, code: Any, _p: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, code: Any, props: Any) -> None:
         if code.is_failure:
             _log.warning("the broker refused the connection: %s", code)
             return
+        self._window = min(WINDOW, int(getattr(props, "ReceiveMaximum", WINDOW)))
+        self._unhanded = True
         topics = self.settings.topics
         filters = {topics.inputs(self.settings.module)}
         filters.update(route.source_filter(topics) for route in self._routes)
@@ -131,7 +139,6 @@ class Bridge:
                     self.stopping.wait(0.1)
                 with self._corked():
                     self._answer()
-                    self._acknowledged()
                     self._trim()
                     self._pump()
         finally:
@@ -179,42 +186,62 @@ class Bridge:
                 break
 
     def _answer(self) -> None:
-        """Score waiting inputs for at most :data:`BATCH_S`, store results and ids in one
-        transaction, then acknowledge those inputs."""
-        if not self._backlog:
-            return
-        taken: list[tuple[mqtt.MQTTMessage, float]] = []
+        """Score waiting inputs for at most :data:`BATCH_S`; store their results and ids, and
+        forget the results the broker acknowledged, in one transaction; then acknowledge
+        those inputs."""
+        sent = self._acknowledged()
+        batch = [self._backlog.popleft() for _ in range(min(BATCH, len(self._backlog)))]
+        inbound = [
+            None if m.topic.startswith(self._own_outputs) else self._inbound(m, at)  # no loop
+            for m, at in batch
+        ]
+        seen = self.outbox.seen_among([i.mid for i in inbound if i is not None and i.mid])
         scored: list[Scored] = []
         answered: list[str] = []
         received: list[float] = []
-        started = time.monotonic()
-        while self._backlog and time.monotonic() - started < BATCH_S:
-            message, at = self._backlog.popleft()
-            taken.append((message, at))
-            if message.topic.startswith(self._own_outputs):
-                continue  # a route from this module back into it: no loop
-            inbound = self._inbound(message, at)
-            self.metrics.received.inc()
-            if inbound.mid and (inbound.mid in answered or self.outbox.seen(inbound.mid)):
-                self.metrics.duplicates.inc()
+        started, taken, duplicates = time.monotonic(), 0, 0
+        for item in inbound:
+            if taken and time.monotonic() - started >= BATCH_S:
+                break
+            taken += 1
+            if item is None:
                 continue
-            scored.append(score_message(self.scorer, inbound, self.settings))
-            received.append(at)
-            if inbound.mid:
-                answered.append(inbound.mid)
-        dropped = self.outbox.add([s.outgoing for s in scored], answered)
-        for message, _ in taken:
+            if item.mid and item.mid in seen:
+                duplicates += 1
+                continue
+            scored.append(score_message(self.scorer, item, self.settings))
+            received.append(item.received)
+            if item.mid:
+                answered.append(item.mid)
+                seen.add(item.mid)
+        self._backlog.extendleft(reversed(batch[taken:]))
+        if not (scored or answered or sent):
+            dropped = 0
+        else:
+            dropped = self.outbox.add([s.outgoing for s in scored], answered, sent)
+            self._unhanded = self._unhanded or bool(scored)
+        for message, _at in batch[:taken]:
             self.client.ack(message.mid, message.qos)
         self._observe(scored, received, dropped)
+        counted = sum(1 for item in inbound[:taken] if item is not None)
+        if counted:
+            self.metrics.received.inc(counted)
+        if duplicates:
+            self.metrics.duplicates.inc(duplicates)
+        if sent:
+            self.metrics.sent.inc(len(sent))
 
     def _observe(self, scored: list[Scored], received: list[float], dropped: int) -> None:
         now = time.monotonic()
+        failed = 0
         for result, at in zip(scored, received, strict=True):
             self.metrics.latency.observe(now - at)
             if result.failed:
-                self.metrics.failed.inc()
+                failed += 1
             else:
                 self.metrics.scoring.observe(result.run_seconds)
+        if failed:
+            self.metrics.failed.inc(failed)
         if dropped:
             _log.warning("outbox full: dropped the %d oldest results", dropped)
             self.metrics.dropped.inc(dropped)
@@ -236,12 +263,10 @@ class Bridge:
             received=at,
         )
 
-    def _acknowledged(self) -> None:
+    def _acknowledged(self) -> list[int]:
+        """The outbox rows of the results the broker acknowledged since the last turn."""
         mids, self._published = self._published, []
-        rows = [row for mid in mids if (row := self._inflight.pop(mid, None)) is not None]
-        if rows:
-            self.outbox.delete(rows)
-            self.metrics.sent.inc(len(rows))
+        return [row for mid in mids if (row := self._inflight.pop(mid, None)) is not None]
 
     def _trim(self) -> None:
         now = time.monotonic()
@@ -256,10 +281,12 @@ class Bridge:
 
     def _pump(self) -> None:
         """Hand waiting results to paho, oldest first, while connected."""
-        room = WINDOW - len(self._inflight)
-        if not self.connected.is_set() or room <= 0:
+        room = self._window - len(self._inflight)
+        if not self._unhanded or not self.connected.is_set() or room <= 0:
             return
-        for row in self.outbox.pending(self._last_handed, room):
+        rows = self.outbox.pending(self._last_handed, room)
+        self._unhanded = len(rows) == room
+        for row in rows:
             info = self.client.publish(
                 row.topic, row.payload, qos=1, properties=publish_properties(row.props)
             )

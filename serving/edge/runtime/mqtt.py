@@ -14,6 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from serving.edge.runtime import received
+
 SESSION_EXPIRY_S = 7 * 24 * 3600
 """How long the broker keeps a disconnected client's session and queued messages."""
 KEEPALIVE_S = 15
@@ -23,7 +25,9 @@ INFLIGHT = 100
 
 def make_client(client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
     """An MQTT 5 client; ``manual_ack``: inputs are acknowledged by the caller
-    (:meth:`mqtt.Client.ack`) once their outcome is safe, not when the callback returns."""
+    (:meth:`mqtt.Client.ack`) once their outcome is safe, not when the callback returns.
+    Received properties are decoded by :mod:`~serving.edge.runtime.received`."""
+    received.install()
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,

@@ -82,6 +82,9 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        self._rows = self.size()
+        """Rows in the outbox, kept up to date here: the bound is checked on every batch
+        without counting the table."""
         self._closed = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoints, name="outbox-checkpoint", daemon=True
@@ -101,9 +104,15 @@ class Outbox:
         self._checkpointer.join(timeout=5)
         self._db.close()
 
-    def add(self, items: Sequence[Outgoing], answered: Iterable[str] = ()) -> int:
-        """Store ``items`` and the ids of the inputs they answer in one transaction;
-        returns how many of the oldest rows were dropped to stay within the bound."""
+    def add(
+        self,
+        items: Sequence[Outgoing],
+        answered: Iterable[str] = (),
+        sent: Sequence[int] = (),
+    ) -> int:
+        """Store ``items`` and the ids of the inputs they answer, and forget the rows in
+        ``sent`` (the broker acknowledged them), in one transaction; returns how many of the
+        oldest rows were dropped to stay within the bound."""
         now = self.clock()
         rows = [
             (
@@ -117,22 +126,42 @@ class Outbox:
         ]
         seen = [(mid, now + self.ttl_s) for mid in answered]
         with self._transaction():
-            self._db.executemany(
-                "INSERT INTO outbox (topic, payload, props, enqueued, expires) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-            self._db.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?)", seen)
+            if rows:
+                self._db.executemany(
+                    "INSERT INTO outbox (topic, payload, props, enqueued, expires) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+                self._rows += len(rows)
+            if seen:
+                self._db.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?)", seen)
+            if sent:
+                self._forget(sent)
             return self._drop_over_bound()
 
     def _drop_over_bound(self) -> int:
-        over = self.size() - self.max_rows
+        over = self._rows - self.max_rows
         if over <= 0:
             return 0
-        self._db.execute(
+        dropped = self._db.execute(
             "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (over,)
         )
-        return over
+        self._rows -= dropped.rowcount
+        return int(dropped.rowcount)
+
+    def seen_among(self, mids: Sequence[str]) -> set[str]:
+        """Which of these message ids belong to answered inputs (within the time to live):
+        one query for a whole batch of inputs."""
+        found: set[str] = set()
+        now = self.clock()
+        for start in range(0, len(mids), 500):
+            chunk = mids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cursor = self._db.execute(
+                f"SELECT mid FROM seen WHERE expires >= ? AND mid IN ({marks})", (now, *chunk)
+            )
+            found.update(str(mid) for (mid,) in cursor)
+        return found
 
     def seen(self, mid: str) -> bool:
         """An input with this message id was answered (within the time to live)."""
@@ -158,12 +187,17 @@ class Outbox:
                 "DELETE FROM outbox WHERE id > ? AND expires < ?", (after, now)
             )
             self._db.execute("DELETE FROM seen WHERE expires < ?", (now,))
+        self._rows -= expired.rowcount
         return int(expired.rowcount)
 
-    def delete(self, ids: Iterable[int]) -> None:
+    def delete(self, ids: Sequence[int]) -> None:
         """Forget rows the broker acknowledged."""
         with self._transaction():
-            self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            self._forget(ids)
+
+    def _forget(self, ids: Sequence[int]) -> None:
+        deleted = self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+        self._rows -= deleted.rowcount
 
     def size(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
