@@ -304,7 +304,7 @@ class ScoringLinearModel(LinearModel):
 
 def test_a_batch_aware_model_is_told_the_wrapper_and_its_signature_is_read_through() -> None:
     model = ScoringLinearModel()
-    scorer = SimpleNamespace(tensor_model=model)
+    scorer = SimpleNamespace(tensor_model=model, allow_concurrent_runs=lambda: None)
     install_batching(scorer, ServerSettings(max_batch_size=4), CollectorRegistry())  # type: ignore[arg-type]
     assert model.via is scorer.tensor_model
     model.inputs = (TensorSpec("x", "FP32", (-1, 5)),)  # a no-code model fills them at init()

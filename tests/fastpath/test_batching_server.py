@@ -23,6 +23,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from serving.scoring import Scorer
 from serving.server.gunicorn import gunicorn_argv
 from tests.server.conftest import ServerProcess, start_server
 
@@ -104,6 +105,15 @@ def samples(url: str) -> dict[tuple[str, str], float]:
     return found
 
 
+def batched_calls(
+    before: dict[tuple[str, str], float], after: dict[tuple[str, str], float]
+) -> float:
+    """Model calls between the two scrapes that served more than one request."""
+    keys = (("serving_batch_size_count", ""), ("serving_batch_size_bucket", "1.0"))
+    calls, alone = (after.get(k, 0) - before.get(k, 0) for k in keys)
+    return calls - alone
+
+
 def output(response: requests.Response) -> np.ndarray:
     assert response.status_code == 200, response.text
     (tensor,) = response.json()["outputs"]
@@ -124,7 +134,7 @@ def test_concurrent_requests_share_one_model_call_and_get_their_own_rows(
     )
     served = after[("serving_batch_size_sum", "")] - before.get(("serving_batch_size_sum", ""), 0)
     assert served == 8
-    assert calls < 8, f"8 requests took {calls} model calls: nothing was batched"
+    assert calls < 8 and batched_calls(before, after) >= 1, f"8 requests took {calls} calls"
     assert after[("serving_batch_queue_seconds_count", "")] >= 8
 
 
@@ -151,3 +161,63 @@ def test_a_request_that_breaks_the_signature_is_refused_before_batching(
     responses = concurrent_infer(server.url, inputs)
     assert responses[2].status_code == 400
     assert [r.status_code for i, r in enumerate(responses) if i != 2] == [200, 200, 200]
+
+
+@pytest.fixture(scope="module")
+def nocode_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A no-code scikit-learn deployment (digits LogisticRegression) with batching on."""
+    import joblib
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    base = tmp_path_factory.mktemp("nocode-batching")
+    x, y = load_digits(return_X_y=True)
+    models = base / "model"
+    models.mkdir()
+    joblib.dump(LogisticRegression(max_iter=2000).fit(x, y), models / "digits.pkl")
+    env = {
+        "SERVING_NOCODE_FRAMEWORK": "sklearn",
+        "AZUREML_MODEL_DIR": str(models),
+        "SERVING_MODEL_NAME": "digits",
+        "SERVING_MAX_BATCH_SIZE": "8",
+        "SERVING_MAX_BATCH_DELAY_MS": "500",
+    }
+    proc = start_server(base, "ok.py", extra_env=env)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.mark.skipif(
+    not hasattr(Scorer, "allow_concurrent_runs"),
+    reason="waiting on integration: no-code /score batches once Scorer.allow_concurrent_runs "
+    "and NocodeModel.use_batcher exist (docs/fastpath.md, Dynamic batching)",
+)
+def test_nocode_score_requests_are_batched_and_a_failing_one_fails_alone(
+    nocode_server: ServerProcess,
+) -> None:
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data
+    bodies = [json.dumps({"data": x[i : i + 1 + i % 2].tolist()}) for i in range(8)]
+    bodies[6] = '{"data": [[NaN' + ", 0" * 63 + "]]}"  # JSON that Python reads; the model raises
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: str) -> requests.Response:
+        barrier.wait(10)
+        headers = {"Content-Type": "application/json"}
+        return requests.post(f"{nocode_server.url}/score", data=body, headers=headers, timeout=30)
+
+    before = samples(nocode_server.url)
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        responses = list(pool.map(post, bodies))
+    assert responses[6].status_code == 500
+    for i, response in enumerate(responses):
+        if i != 6:
+            assert response.status_code == 200, response.text
+            assert len(response.json()) == 1 + i % 2
+    after = samples(nocode_server.url)
+    assert batched_calls(before, after) >= 1  # /score went through the batcher
+    failures = ("serving_batch_failures_total", "")
+    assert after[failures] - before.get(failures, 0) >= 1  # the batch failed; each ran alone
