@@ -56,7 +56,7 @@ def prepare_app(
     is placed alone in such a version folder.
     """
     if not model_dir.exists():
-        raise NotFoundError(f"model path {model_dir} does not exist")
+        raise NotFoundError(f"model directory (or file) {model_dir} does not exist")
     layout = write_app_dir(app_root, entry_script, source_dir, [])
     models_root = app_root / MODELS_FOLDER
     model_dir = model_dir.resolve()
