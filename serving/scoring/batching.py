@@ -173,7 +173,9 @@ class BatchingModel:
                 raise BatchQueueFullError()
             self._queue.append(item)
             self._start_thread()
-            self._cond.notify()
+            if len(self._queue) == 1 or len(self._queue) >= self.max_batch_size:
+                self._cond.notify()  # a new oldest request, or maybe a full batch: else the
+                # batcher sleeps until the oldest one's delay ends (fewer thread switches)
         return self._wait(item)
 
     def _wait(self, item: _Item) -> Outputs:
