@@ -20,7 +20,7 @@ from serving.config import ServerSettings
 from serving.errors import UserInputError
 from serving.scoring.loader import EntryScript, InputMode
 from serving.scoring.nocode import files
-from serving.scoring.nocode.body import Reply, parse_body, reply_for
+from serving.scoring.nocode.body import Reply, infer_reply, parse_body, reply_for
 from serving.scoring.tensors import TensorModel, TensorSpec
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class NocodeModel:
         self.path: Path | None = None
         self._model: Any = None
         self._reply: Reply | None = None
+        self._batched: TensorModel | None = None
 
     def init(self) -> None:
         """Find and load the model; fill in the signature."""
@@ -63,7 +64,19 @@ class NocodeModel:
         self._model = self._load(root)
         self.inputs = tuple(self._model.inputs)
         self.outputs = tuple(self._model.outputs)
-        self._reply = reply_for(self._model)
+        self._reply = self._make_reply()
+
+    def use_batcher(self, batched: TensorModel) -> None:
+        """(BatchAware) From now on ``/score`` calls the model through ``batched``, the
+        dynamic batching wrapper (:mod:`serving.scoring.batching`)."""
+        self._batched = batched
+        if self._model is not None:
+            self._reply = self._make_reply()
+
+    def _make_reply(self) -> Reply:
+        if self._batched is None:
+            return reply_for(self._model)
+        return infer_reply(self.outputs, self._batched.infer)
 
     def _load(self, root: Path) -> Any:
         if self.framework == "onnx":

@@ -88,16 +88,20 @@ def reply_for(model: Any) -> Reply:
     """What ``/score`` calls for ``model`` (a loaded framework model)."""
     outputs: tuple[TensorSpec, ...] = tuple(model.outputs)
     first = outputs[0].name
-    single = len(outputs) == 1 or first in LABEL_OUTPUTS
     session = getattr(model, "session", None)
     predict = getattr(model, "predict", None)
-    if session is not None and single:
+    if session is not None and (len(outputs) == 1 or first in LABEL_OUTPUTS):
         run, fetch = session.run, [first]  # only the answer's output is computed
         return lambda feed: run(fetch, feed)[0].tolist()
     if predict is not None:
         name = model.inputs[0].name
         return lambda feed: predict(feed[name]).tolist()
-    infer = model.infer
-    if single:
+    return infer_reply(outputs, model.infer)
+
+
+def infer_reply(outputs: Sequence[TensorSpec], infer: Callable[[Feed], Feed]) -> Reply:
+    """``/score`` through a tensor model's ``infer`` (the model's own, or the batcher's)."""
+    first = outputs[0].name
+    if len(outputs) == 1 or first in LABEL_OUTPUTS:
         return lambda feed: infer(feed)[first].tolist()
     return lambda feed: {k: v.tolist() for k, v in infer(feed).items()}
