@@ -87,6 +87,7 @@ class Bridge:
         self._last_handed = 0
         self._window = WINDOW
         self._unhanded = True  # the outbox may hold rows not yet handed to paho
+        self._inputs: dict[str, str] = {}  # topic -> input name
         self._trimmed_at = 0.0
         self._routes = [r for r in settings.parsed_routes() if r.sink_module == settings.module]
         self._own_outputs = settings.topics.module(settings.module) + "/outputs/"
@@ -256,12 +257,20 @@ class Bridge:
             payload=bytes(message.payload),
             mid=props.get(MESSAGE_ID),
             cid=cid,
-            input=self.settings.topics.input_name(message.topic)
-            or routed_input(self._routes, self.settings.topics, message.topic)
-            or "",
+            input=self._input_of(message.topic),
             ttl_s=expiry(message),
             received=at,
         )
+
+    def _input_of(self, topic: str) -> str:
+        """The input a message on ``topic`` arrives at (remembered: topics repeat)."""
+        name = self._inputs.get(topic)
+        if name is None:
+            topics = self.settings.topics
+            name = topics.input_name(topic) or routed_input(self._routes, topics, topic) or ""
+            if len(self._inputs) < 1024:
+                self._inputs[topic] = name
+        return name
 
     def _acknowledged(self) -> list[int]:
         """The outbox rows of the results the broker acknowledged since the last turn."""
