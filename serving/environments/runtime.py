@@ -13,6 +13,7 @@ RUNTIME_REQUIREMENTS: tuple[str, ...] = (
     "gunicorn>=26.2",  # wsgi.create(response_class=), Response._emit_body (KeepAliveWorker)
     "inference-schema>=1.7",
     "prometheus-client>=0.20",
+    "orjson>=3.9",  # V2 tensors and no-code bodies: 5-10x the stdlib's speed on number arrays
 )
 """Packages the scoring server imports (the Azure ``azureml-defaults`` replacement)."""
 
