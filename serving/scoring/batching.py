@@ -318,6 +318,7 @@ def install_batching(scorer: Scorer, settings: ServerSettings, registry: Any = N
     )
     if isinstance(model, BatchAware):
         model.use_batcher(wrapped)
+        scorer.allow_concurrent_runs()
     _log.info(
         "dynamic batching on: up to %d requests per call, %.1f ms delay",
         settings.max_batch_size,

@@ -23,7 +23,6 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving.scoring import Scorer
 from serving.server.gunicorn import gunicorn_argv
 from tests.server.conftest import ServerProcess, start_server
 
@@ -189,11 +188,6 @@ def nocode_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
         proc.stop()
 
 
-@pytest.mark.skipif(
-    not hasattr(Scorer, "allow_concurrent_runs"),
-    reason="waiting on integration: no-code /score batches once Scorer.allow_concurrent_runs "
-    "and NocodeModel.use_batcher exist (docs/fastpath.md, Dynamic batching)",
-)
 def test_nocode_score_requests_are_batched_and_a_failing_one_fails_alone(
     nocode_server: ServerProcess,
 ) -> None:
