@@ -9,17 +9,19 @@ that are not numbers of the input's type answer 400 with a JSON message.
 The answer is what Azure's no-code scorers returned: the list of predictions (the first
 output of the model: ``label`` for a converted classifier, ``predict`` for scikit-learn);
 a model with several outputs none of which is a label answers an object of output name →
-list. The path is kept short on purpose (``json.loads`` → ``np.asarray(dtype)`` → the
-runtime → ``tolist``): for small models it is most of the time a request takes.
+list. The path is kept short on purpose (``orjson.loads`` → ``np.asarray(dtype)`` → the
+runtime → ``tolist``): for small models it is most of the time a request takes. Bodies
+are parsed with ``orjson`` (a runtime requirement; strict JSON: no ``NaN``), several times
+faster than the standard library on rows of numbers.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 
 from serving.scoring.exceptions import BadInputError
 from serving.scoring.tensors import V2_TO_NUMPY, TensorSpec
@@ -37,8 +39,8 @@ _HOW = 'expected a JSON object with "data" (or "input_data") holding a list of r
 def parse_body(data: str, inputs: Sequence[TensorSpec]) -> Feed:
     """The model's inputs from a request body; :class:`BadInputError` when they are not there."""
     try:
-        body = json.loads(data)
-    except (ValueError, RecursionError):
+        body = orjson.loads(data)
+    except (orjson.JSONDecodeError, RecursionError):
         raise BadInputError(f"POST body could not be decoded as JSON; {_HOW}") from None
     if not isinstance(body, dict):
         raise BadInputError(_HOW)
