@@ -116,6 +116,17 @@ deploy_inputs = options(
     help="Longest wait in the queue, then 503 (--target cluster, default 500).",
 )
 @click.option(
+    "--max-batch-size",
+    type=click.IntRange(1, 1024),
+    help="Dynamic batching: gather up to this many concurrent requests into one model call "
+    "(no-code and run_v2 deployments; off by default).",
+)
+@click.option(
+    "--max-batch-delay-ms",
+    type=click.FloatRange(0, 10_000),
+    help="How long a batch waits for more requests after its first (with --max-batch-size).",
+)
+@click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the manifests to this folder instead of applying them (--target kubernetes).",
@@ -148,6 +159,8 @@ def deploy(
     replicas: int | None,
     max_concurrent_requests: int | None,
     max_queue_wait_ms: int | None,
+    max_batch_size: int | None,
+    max_batch_delay_ms: float | None,
     output: Path | None,
     image_registry: str | None,
     auth: bool | None,
@@ -160,6 +173,8 @@ def deploy(
         resources=Resources.parse(cpu, memory),
         replicas=ReplicaPolicy(replicas, max_concurrent_requests, max_queue_wait_ms),
         kubernetes=KubernetesOptions(image_registry=image_registry),
+        max_batch_size=max_batch_size,
+        max_batch_delay_ms=max_batch_delay_ms,
     )
     deployment.check_target(target)
     given: dict[str, Any] = {

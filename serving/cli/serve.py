@@ -143,6 +143,16 @@ def serve_settings(
     type=click.IntRange(0),
     help="A run() longer than this answers 504 (0: no limit).",
 )
+@click.option(
+    "--max-batch-size",
+    type=click.IntRange(1, 1024),
+    help="Dynamic batching of model calls (no-code and run_v2 scripts; off by default).",
+)
+@click.option(
+    "--max-batch-delay-ms",
+    type=click.FloatRange(0, 10_000),
+    help="How long a batch waits for more requests after its first.",
+)
 def serve(
     entry_script: Path | None,
     model_dir: Path,
@@ -154,6 +164,8 @@ def serve(
     workers: int,
     threads: int,
     scoring_timeout_ms: int,
+    max_batch_size: int | None,
+    max_batch_delay_ms: float | None,
 ) -> None:
     """Serve an entry script (or, without one, the model itself) on
     http://HOST:PORT/score until interrupted."""
@@ -174,6 +186,13 @@ def serve(
             workers=workers,
             threads=threads,
             timeout_ms=scoring_timeout_ms,
+        )
+        settings = replace(
+            settings,
+            max_batch_size=settings.max_batch_size if max_batch_size is None else max_batch_size,
+            max_batch_delay_ms=settings.max_batch_delay_ms
+            if max_batch_delay_ms is None
+            else max_batch_delay_ms,
         )
         if nocode:
             version_dir = Path(layout.model_dir)

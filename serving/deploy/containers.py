@@ -59,6 +59,8 @@ class RunSpec:
     threads: int
     nano_cpus: int | None
     mem_limit: int | None
+    max_batch_size: int = 0
+    max_batch_delay_ms: float = 0.0
 
     @classmethod
     def from_request(cls, request: DeployRequest, image: str, port: int) -> RunSpec:
@@ -72,6 +74,8 @@ class RunSpec:
             threads=request.threads or 1,
             nano_cpus=int(cores * 1e9) if cores else None,
             mem_limit=resources.memory_bytes,
+            max_batch_size=request.deployment.batching[0],
+            max_batch_delay_ms=request.deployment.batching[1],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +95,8 @@ class RunSpec:
             threads=int(data.get("threads") or 1),
             nano_cpus=optional("nano_cpus"),
             mem_limit=optional("mem_limit"),
+            max_batch_size=int(data.get("max_batch_size") or 0),
+            max_batch_delay_ms=float(data.get("max_batch_delay_ms") or 0.0),
         )
 
 
@@ -116,6 +122,8 @@ def container_settings(
         auth="key" if auth else "none",
         replica_id=replica_id,
         scoring_timeout_ms=scoring_timeout_ms or ServerSettings.scoring_timeout_ms,
+        max_batch_size=spec.max_batch_size,
+        max_batch_delay_ms=spec.max_batch_delay_ms,
     )
 
 

@@ -118,6 +118,8 @@ class LocalTarget:
             auth="key" if request.keys else "none",
             replica_id=f"{request.name}-local",
             metrics_dir=folder / "metrics",
+            max_batch_size=request.deployment.batching[0],
+            max_batch_delay_ms=request.deployment.batching[1],
         )
         settings = nocode_settings(settings, request.nocode, request.models)
         return {**dict(request.env.variables), **gunicorn_env(settings)}

@@ -181,10 +181,27 @@ class DeploymentSpec:
     kubernetes: KubernetesOptions = field(default_factory=KubernetesOptions)
     scoring_timeout_ms: int | None = None
     """A run() longer than this answers 504 (cluster, kubernetes; None: 60000)."""
+    max_batch_size: int | None = None
+    """Dynamic batching of the model calls of a no-code or ``run_v2`` deployment: at most
+    this many requests per call (None or 1: off)."""
+    max_batch_delay_ms: float | None = None
+    """How long a batch waits for more requests after its first (None: 0)."""
 
     def __post_init__(self) -> None:
         timeout = _positive(self.scoring_timeout_ms, "scoring_timeout_ms")
         object.__setattr__(self, "scoring_timeout_ms", timeout)
+        object.__setattr__(
+            self, "max_batch_size", _positive(self.max_batch_size, "--max-batch-size")
+        )
+        delay = self.max_batch_delay_ms
+        if delay is not None and not (isinstance(delay, int | float) and 0 <= delay <= 10_000):
+            raise UserInputError(f"--max-batch-delay-ms must be 0 to 10000, not {delay!r}")
+
+    @property
+    def batching(self) -> tuple[int, float]:
+        """(max batch size, delay in ms) for the server settings; (0, 0.0) when off."""
+        size = self.max_batch_size or 0
+        return (size, float(self.max_batch_delay_ms or 0.0)) if size > 1 else (0, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         """What the registry records (see :meth:`from_dict`)."""
@@ -199,6 +216,8 @@ class DeploymentSpec:
             replicas=ReplicaPolicy(**dict(data.get("replicas") or {})),
             kubernetes=KubernetesOptions(**dict(data.get("kubernetes") or {})),
             scoring_timeout_ms=data.get("scoring_timeout_ms"),
+            max_batch_size=data.get("max_batch_size"),
+            max_batch_delay_ms=data.get("max_batch_delay_ms"),
         )
 
     @classmethod

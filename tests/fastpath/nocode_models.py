@@ -62,3 +62,32 @@ def post(uri: str, body: object, key: str | None = None) -> requests.Response:
         headers["Authorization"] = f"Bearer {key}"
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return requests.post(uri, data=data, headers=headers, timeout=30)
+
+
+def infer_v2(
+    scoring_uri: str, model: str, rows: np.ndarray, key: str | None = None
+) -> dict[str, list[np.ndarray]]:
+    """A deployed endpoint's V2 answers for ``rows`` through tritonclient, sent once as JSON
+    and once as binary tensors: output name → [JSON answer, binary answer]. The metadata
+    and the server's liveness are checked on the way."""
+    import tritonclient.http as triton
+
+    address = scoring_uri.split("://", 1)[1].rsplit("/", 1)[0]
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    client = triton.InferenceServerClient(url=address)
+    assert client.is_server_live() and client.is_model_ready(model, headers=headers)
+    meta = client.get_model_metadata(model, headers=headers)
+    assert isinstance(meta, dict) and meta["name"] == model
+    spec = meta["inputs"][0]
+    names = [o["name"] for o in meta["outputs"]]
+    answers: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for binary in (False, True):
+        tensor = triton.InferInput(spec["name"], list(rows.shape), spec["datatype"])
+        dtype = {"FP32": np.float32, "FP64": np.float64}[spec["datatype"]]
+        tensor.set_data_from_numpy(rows.astype(dtype), binary_data=binary)
+        wanted = [triton.InferRequestedOutput(n, binary_data=binary) for n in names]
+        result = client.infer(model, [tensor], outputs=wanted, headers=headers)
+        for name in names:
+            answers[name].append(result.as_numpy(name))
+    client.close()
+    return answers

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from serving.workspace import Workspace
-from tests.fastpath.nocode_models import Digits, make_digits, make_keras, post
+from tests.fastpath.nocode_models import Digits, infer_v2, make_digits, make_keras, post
 from tests.helpers import Cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -74,6 +74,8 @@ def test_onnx_no_code_with_auth_metrics_health_and_update(
     assert isinstance(keys, list) and len(keys) == 2
     _check_scoring(data, digits, keys[0])
     uri = str(data["scoring_uri"])
+    v2 = infer_v2(uri, "digits-onnx", digits.x[:5], keys[0])
+    assert all(a.ravel().tolist() == digits.expected(5) for a in v2["label"])
     base = uri.rsplit("/", 1)[0]
     assert post(uri, {"data": digits.x[:1].tolist()}).status_code == 401
     swagger = requests.get(f"{base}/swagger.json", headers={"Authorization": f"Bearer {keys[0]}"})
@@ -98,6 +100,8 @@ def test_sklearn_no_code(cli: Cli, digits: Digits) -> None:
     assert cli("models", "register", digits.pickle, "--name", "digits-skl").code == 0
     data = _deploy(cli, "nc-skl", "digits-skl")
     _check_scoring(data, digits, None)
+    v2 = infer_v2(str(data["scoring_uri"]), "digits-skl", digits.x[:5])
+    assert all(a.ravel().tolist() == digits.expected(5) for a in v2["predict"])
     assert cli("endpoints", "delete", "nc-skl").code == 0
 
 
@@ -110,6 +114,9 @@ def test_tensorflow_no_code(cli: Cli, tmp_path: Path) -> None:
     assert answer.status_code == 200, answer.text
     np.testing.assert_allclose(answer.json(), expected, atol=1e-5)
     assert post(uri, {"data": [[1.0, 2.0]]}).status_code == 400
+    for answers in infer_v2(uri, "dense-tf", rows).values():
+        for answer in answers:
+            np.testing.assert_allclose(answer, expected, atol=1e-5)
     assert cli("endpoints", "delete", "nc-tf").code == 0
 
 
@@ -145,3 +152,35 @@ def test_sdk_model_deploy_without_inference_config(
         assert service.run(json.dumps({"data": digits.x[:3].tolist()})) == digits.expected(3)
     finally:
         service.delete()
+
+
+def test_batching_flags_reach_the_deployed_server(cli: Cli, ws_path: Path, digits: Digits) -> None:
+    """``--max-batch-size``/``--max-batch-delay-ms`` are recorded with the endpoint and its
+    server gathers concurrent requests into shared model calls (``serving_batch_size``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert cli("models", "register", digits.onnx, "--name", "digits-onnx").code == 0
+    data = _deploy(
+        cli, "nc-batch", "digits-onnx", "--workers", "1",
+        "--max-batch-size", "8", "--max-batch-delay-ms", "200",
+    )  # fmt: skip
+    record = Workspace.open(ws_path).endpoints.get("nc-batch")
+    assert record.spec["deployment"]["max_batch_size"] == 8
+    uri = str(data["scoring_uri"])
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda i: post(uri, {"data": digits.x[i : i + 1].tolist()}), range(8))
+        )
+    assert [a.json() for a in answers] == [[p] for p in digits.expected(8)]
+    text = requests.get(uri.rsplit("/", 1)[0] + "/metrics", timeout=10).text
+    samples = {
+        s.name: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name in ("serving_batch_size_count", "serving_batch_size_sum")
+    }
+    assert samples["serving_batch_size_sum"] == 8
+    assert samples["serving_batch_size_count"] < 8  # some calls served several requests
+    assert cli("endpoints", "delete", "nc-batch").code == 0

@@ -75,6 +75,13 @@ from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
 
+def _request_threads(request: DeployRequest) -> int:
+    """Requests one server process serves at once: its threads, or with batching on the
+    batcher's (twice the batch size), so the balancer lets batches fill."""
+    size = request.deployment.batching[0]
+    return max(request.threads or 1, 2 * size)
+
+
 def cluster_options(request: DeployRequest) -> tuple[int, Limits, float]:
     """Replicas, limits and the heal delay of the request (its defaults filled in)."""
     deployment = request.deployment
@@ -83,7 +90,7 @@ def cluster_options(request: DeployRequest) -> tuple[int, Limits, float]:
         policy.count(DEFAULT_REPLICAS),
         Limits(
             max_concurrent=policy.max_concurrent_requests
-            or (request.workers or 1) * (request.threads or 1),
+            or (request.workers or 1) * _request_threads(request),
             max_queue_wait_ms=policy.max_queue_wait_ms or DEFAULT_QUEUE_WAIT_MS,
             scoring_timeout_ms=deployment.scoring_timeout_ms or DEFAULT_SCORING_TIMEOUT_MS,
         ),
