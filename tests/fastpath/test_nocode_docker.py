@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 
 from serving.workspace import Workspace
-from tests.fastpath.nocode_models import Digits, make_digits, post
+from tests.fastpath.nocode_models import Digits, infer_v2, make_digits, make_keras, post
 from tests.helpers import DOCKER_TIMEOUT, Cli, remove_workspace_debris
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(DOCKER_TIMEOUT)]
@@ -53,6 +54,8 @@ def test_onnx_no_code_in_docker(cli: Cli, ws_path: Path, digits: Digits) -> None
     refused = post(uri, {"data": [[1, 2, 3]]}, keys[0])
     assert refused.status_code == 400 and "expected shape" in refused.json()["message"]
     assert post(uri, {"data": rows}).status_code == 401
+    v2 = infer_v2(uri, "digits-onnx", digits.x[:4], keys[0])
+    assert all(a.ravel().tolist() == digits.expected(4) for a in v2["label"])
     base = uri.rsplit("/", 1)[0]
     assert requests.get(f"{base}/health/ready", timeout=10).status_code == 200
     assert "score" in requests.get(f"{base}/metrics", timeout=10).text
@@ -71,7 +74,57 @@ def test_sklearn_no_code_in_docker(cli: Cli, digits: Digits) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json() == digits.expected(3)
     assert post(uri, {"nothing": 1}).status_code == 400
+    v2 = infer_v2(uri, "digits-skl", digits.x[:3])
+    assert all(a.ravel().tolist() == digits.expected(3) for a in v2["predict"])
     assert cli("endpoints", "delete", "nc-skl").code == 0
+
+
+def test_tensorflow_no_code_in_docker(cli: Cli, tmp_path: Path) -> None:
+    saved, rows, expected = make_keras(tmp_path)
+    assert cli("models", "register", saved, "--name", "dense-tf").code == 0
+    data = _deploy(cli, "nc-tf", "dense-tf", "--workers", "1")
+    uri = str(data["scoring_uri"])
+    answer = post(uri, {"data": rows.tolist()})
+    assert answer.status_code == 200, answer.text
+    np.testing.assert_allclose(answer.json(), expected, atol=1e-5)
+    for answers in infer_v2(uri, "dense-tf", rows).values():
+        for got in answers:
+            np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert cli("endpoints", "delete", "nc-tf").code == 0
+
+
+def test_onnx_no_code_on_the_cluster_target(cli: Cli, digits: Digits) -> None:
+    """Two replicas behind the balancer, with batching on: /score and V2 through one URI."""
+    assert cli("models", "register", digits.onnx, "--name", "digits-onnx").code == 0
+    data = _deploy(
+        cli,
+        "nc-cluster",
+        "digits-onnx",
+        "--target",
+        "cluster",
+        "--replicas",
+        "2",
+        "--workers",
+        "1",
+        "--max-batch-size",
+        "4",
+        "--max-batch-delay-ms",
+        "2",
+    )  # fmt: skip  (the last --target wins)
+    keys = data["keys"]
+    assert isinstance(keys, list)
+    uri = str(data["scoring_uri"])
+    replicas = set()
+    for i in range(6):
+        answer = post(uri, {"data": digits.x[i : i + 2].tolist()}, keys[0])
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == [int(v) for v in digits.estimator.predict(digits.x[i : i + 2])]
+        replicas.add(answer.headers["x-serving-replica"])
+    assert len(replicas) == 2
+    assert post(uri, {"data": digits.x[:1].tolist()}).status_code == 401
+    v2 = infer_v2(uri, "digits-onnx", digits.x[:4], keys[0])
+    assert all(a.ravel().tolist() == digits.expected(4) for a in v2["label"])
+    assert cli("endpoints", "delete", "nc-cluster").code == 0
 
 
 SCORE_PY = """
