@@ -3,8 +3,9 @@
 :class:`BatchingModel` is itself a :class:`~serving.scoring.tensors.TensorModel` that wraps
 the real one, so the V2 routes and the no-code ``/score`` keep calling ``infer`` once per
 request; :func:`install_batching` swaps it into ``scorer.tensor_model`` when
-``max_batch_size`` is above 1. Design A of ``EDGE_V2_BATCHING.md`` section 3.2: request
-threads (gunicorn gthread, see :func:`server_threads`) queue their arrays and wait; one
+``max_batch_size`` is above 1. Requests are queued without waiting
+(:meth:`BatchingModel.submit`: the keep-alive worker parks their connections meanwhile,
+:mod:`serving.server.deferred`) or by threads that wait (:meth:`BatchingModel.infer`). One
 batcher thread per worker process, started on the first call (so after the fork), takes
 up to ``max_batch_size`` requests of the same batch key, waiting at most
 ``max_batch_delay_ms`` counted from the first one's arrival, concatenates them on axis 0,
@@ -20,7 +21,8 @@ asyncio in their own servers, and all of them fail a whole batch when its call r
   requests is run alone, so one bad input fails only its own request;
 * the queue is bounded: a full queue answers 503 (:class:`BatchQueueFullError`) at once;
 * each request has a deadline, the scoring timeout: one that expires while queued is
-  dropped before it runs, and its caller gets 504 either way;
+  dropped before it runs (its future fails with :class:`ScoringTimeoutError`), and its
+  caller gets 504 either way;
 * every model call runs on the batcher thread, one at a time, as without batching.
 """
 
@@ -83,15 +85,13 @@ def batching_enabled(settings: ServerSettings) -> bool:
 
 
 def server_threads(settings: ServerSettings) -> int:
-    """Request threads per worker: ``settings.threads``, raised to twice ``max_batch_size``
-    when batching is on, so one batch can fill while the previous one runs (gthread workers;
-    the one-thread worker serves one request at a time and could never batch)."""
-    if not batching_enabled(settings):
-        return settings.threads
-    return max(settings.threads, 2 * settings.max_batch_size)
+    """Request threads per worker: ``settings.threads``. Batching needs no threads: the
+    one-thread keep-alive worker parks a batched request's connection until its batch
+    is done and serves other connections meanwhile (:mod:`serving.server.deferred`)."""
+    return settings.threads
 
 
-class _Item:
+class BatchItem:
     """One queued request: its arrays, batch key, row count, future and times."""
 
     __slots__ = ("deadline", "enqueued", "future", "inputs", "key", "rows")
@@ -133,7 +133,7 @@ class BatchingModel:
         self.max_queue = max_queue or 2 * max_batch_size
         self.timeout_ms = timeout_ms
         self.metrics = metrics or batching_metrics()
-        self._queue: deque[_Item] = deque()
+        self._queue: deque[BatchItem] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -164,7 +164,16 @@ class BatchingModel:
         request that breaks the signature, :class:`BatchQueueFullError` or
         :class:`ScoringTimeoutError`.
         """
-        item = _Item(inputs, batch_key(inputs, self.inputs), self.timeout_ms / 1000.0)
+        return self._wait(self.submit(inputs))
+
+    def submit(self, inputs: Mapping[str, np.ndarray]) -> BatchItem:
+        """Queue the request without waiting (the event-loop worker's way): its future
+        completes with the outputs, the exception, or :class:`ScoringTimeoutError` once
+        its deadline passes while queued. Read it with :meth:`collect`.
+
+        Raises :class:`BadInputError` or :class:`BatchQueueFullError` at once.
+        """
+        item = BatchItem(inputs, batch_key(inputs, self.inputs), self.timeout_ms / 1000.0)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the batcher is closed")
@@ -176,16 +185,28 @@ class BatchingModel:
             if len(self._queue) == 1 or len(self._queue) >= self.max_batch_size:
                 self._cond.notify()  # a new oldest request, or maybe a full batch: else the
                 # batcher sleeps until the oldest one's delay ends (fewer thread switches)
-        return self._wait(item)
+        return item
 
-    def _wait(self, item: _Item) -> Outputs:
+    def collect(self, item: BatchItem) -> Outputs:
+        """A submitted request's outputs, without waiting: raises what its future holds,
+        or :class:`ScoringTimeoutError` (and gives it up) when it is not done yet."""
+        if item.future.done():
+            return item.future.result()
+        return self._give_up(item)
+
+    def _wait(self, item: BatchItem) -> Outputs:
         timeout = None if item.deadline == float("inf") else item.deadline - time.monotonic()
         try:
             return item.future.result(timeout=timeout)
         except FutureTimeout:
-            item.future.cancel()  # still queued: the batcher drops it; running: result unused
-            self.metrics.rejected.labels("timeout").inc()
-            raise ScoringTimeoutError(self.timeout_ms) from None
+            return self._give_up(item)
+
+    def _give_up(self, item: BatchItem) -> Outputs:
+        # still queued: the batcher drops it; running: its result goes unused
+        if not item.future.cancel() and item.future.done():
+            return item.future.result()  # completed meanwhile (or failed by the batcher)
+        self.metrics.rejected.labels("timeout").inc()
+        raise ScoringTimeoutError(self.timeout_ms) from None
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the batcher thread after the queued requests are served (tests, shutdown)."""
@@ -217,7 +238,7 @@ class BatchingModel:
                     if not item.future.done():
                         item.future.set_exception(exc)
 
-    def _next_batch(self) -> list[_Item] | None:
+    def _next_batch(self) -> list[BatchItem] | None:
         """Wait for the next batch: the oldest request and up to ``max_batch_size - 1``
         later ones of its key, taken when the batch is full or its delay has passed."""
         with self._cond:
@@ -244,14 +265,21 @@ class BatchingModel:
         return started
 
     def _drop_dead(self) -> None:
-        """Forget requests whose callers gave up or whose deadline has passed (under lock)."""
+        """Forget requests whose callers gave up; fail those whose deadline has passed
+        with :class:`ScoringTimeoutError` (under lock: their callbacks must be quick)."""
         now = time.monotonic()
-        if any(i.future.cancelled() or i.deadline <= now for i in self._queue):
-            self._queue = deque(
-                i for i in self._queue if not (i.future.cancelled() or i.deadline <= now)
-            )
+        if not any(i.future.cancelled() or i.deadline <= now for i in self._queue):
+            return
+        expired = [i for i in self._queue if i.deadline <= now and not i.future.cancelled()]
+        self._queue = deque(
+            i for i in self._queue if not (i.future.cancelled() or i.deadline <= now)
+        )
+        for item in expired:
+            if item.future.set_running_or_notify_cancel():
+                self.metrics.rejected.labels("timeout").inc()
+                item.future.set_exception(ScoringTimeoutError(self.timeout_ms))
 
-    def _run(self, batch: list[_Item]) -> None:
+    def _run(self, batch: list[BatchItem]) -> None:
         if len(batch) == 1:
             self._run_alone(batch[0])
             return
@@ -272,11 +300,11 @@ class BatchingModel:
             for item, part in zip(batch, parts, strict=True):
                 item.future.set_result(part)
 
-    def _run_each(self, batch: list[_Item]) -> None:
+    def _run_each(self, batch: list[BatchItem]) -> None:
         for item in batch:
             self._run_alone(item)
 
-    def _run_alone(self, item: _Item) -> None:
+    def _run_alone(self, item: BatchItem) -> None:
         try:
             outputs = self._call([item.inputs], merged=False)
         except BaseException as exc:

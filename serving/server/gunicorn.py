@@ -27,9 +27,10 @@ def bind_address(host: str, port: int) -> str:
 def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> list[str]:
     """``python -m gunicorn ...`` for these settings.
 
-    One worker per ``settings.workers``; more than one thread (``threads``, raised by
-    dynamic batching, see :func:`serving.scoring.batching.server_threads`) selects gthread
-    workers (with keep-alive), else :data:`KEEPALIVE_WORKER`. ``python`` defaults to the current
+    One worker per ``settings.workers``; more than one thread (``threads``) selects gthread
+    workers (with keep-alive), else :data:`KEEPALIVE_WORKER`, also with dynamic batching
+    on: it parks batched requests and serves other connections while their batch fills
+    (:mod:`serving.server.deferred`). ``python`` defaults to the current
     interpreter; images pass their own.
 
     Slow clients: :data:`KEEPALIVE_WORKER` reads requests without blocking and enforces

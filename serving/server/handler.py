@@ -26,7 +26,10 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wsgi import get_input_stream
 
 from serving.config import ServerSettings
-from serving.scoring import InputMode, Scorer, ScoringInput, parse_query_string
+from serving.scoring import InputMode, Scorer, ScoringError, ScoringInput, parse_query_string
+from serving.scoring.batching import BatchingModel
+from serving.scoring.batching_submit import batched_nocode, submit_score
+from serving.server.deferred import DEFER, Deferred, Pending
 from serving.server.http import (
     INTERNAL_ERROR,
     IdGenerator,
@@ -39,7 +42,7 @@ from serving.server.http import (
 )
 from serving.server.logs import ACCESS_LOGGER
 from serving.server.metrics import ServerMetrics
-from serving.server.outcome import score_outcome, too_large
+from serving.server.outcome import failure_outcome, result_outcome, score_outcome, too_large
 from serving.server.v2 import OPEN_ROUTES, V2Route, V2Routes, is_v2_path, parse_route, v2_error
 
 _log = logging.getLogger("serving.server")
@@ -120,15 +123,81 @@ class RequestHandler:
         if not isinstance(ids, RequestIds):
             return self._send(environ, start_response, error_outcome(431, ids), None, start, route)
         try:
-            result = self._v2(environ, path, v2_route) if v2_route else self._route(environ, path)
+            result = self._answer(environ, path, v2_route)
         except OSError:
             raise  # the client went away mid-body: the server closes the connection quietly
         except Exception:
             _log.exception("Unexpected error serving %s %s", environ["REQUEST_METHOD"], path)
             result = error_outcome(500, INTERNAL_ERROR)
+        if isinstance(result, Pending):
+            pending = result
+            return Deferred(  # type: ignore[return-value]  # only to a worker that set DEFER
+                pending.item,
+                lambda: self._finish(environ, start_response, pending, ids, start, route),
+            )
         if result is None:
             return self._delegate(environ, start_response, ids, start, route)
         return self._send(environ, start_response, result, ids, start, route)
+
+    def _answer(
+        self, environ: dict[str, Any], path: str, v2_route: V2Route | None
+    ) -> Outcome | Pending | None:
+        if environ.get(DEFER) and isinstance(self.scorer.tensor_model, BatchingModel):
+            result = self._submit(environ, path, v2_route)
+            if result is not None:
+                return result
+        return self._v2(environ, path, v2_route) if v2_route else self._route(environ, path)
+
+    def _submit(
+        self, environ: dict[str, Any], path: str, v2_route: V2Route | None
+    ) -> Outcome | Pending | None:
+        """A batchable request queued on the batcher (see :mod:`serving.server.deferred`),
+        its answer now (an error), or None to serve it synchronously (nothing was read)."""
+        method = environ["REQUEST_METHOD"]
+        if v2_route is not None:
+            if v2_route.kind != "infer" or method != "POST" or not self._authorized(environ):
+                return None
+            assert self.v2 is not None
+            try:
+                return self.v2.submit(environ, v2_route, lambda: self._read_body(environ))
+            except _TooLarge:
+                return self._v2_too_large(environ)
+        if path != "/score" or not self.fast_score or method not in ("POST", "GET"):
+            return None
+        batcher = batched_nocode(self.scorer)
+        if batcher is None or not self._authorized(environ):
+            return None
+        inp = self._scoring_input(environ, method)
+        if not isinstance(inp, ScoringInput):
+            return inp
+        try:
+            scoring = submit_score(batcher, self.scorer, inp)
+        except ScoringError as exc:
+            return failure_outcome(exc, self.max_body, rawhttp=False)
+        return Pending(
+            scoring.item,
+            lambda: result_outcome(scoring.result, self.metrics, self.max_body, rawhttp=False),
+        )
+
+    def _finish(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        pending: Pending,
+        ids: RequestIds,
+        start: float,
+        route: str,
+    ) -> Iterable[bytes]:
+        """The second half of a batched request: its response, as :meth:`__call__` sends."""
+        try:
+            result = pending.outcome()
+        except Exception:
+            _log.exception("Unexpected error serving %s %s", environ["REQUEST_METHOD"], route)
+            result = error_outcome(500, INTERNAL_ERROR)
+        return self._send(environ, start_response, result, ids, start, route)
+
+    def _authorized(self, environ: dict[str, Any]) -> bool:
+        return not self.keys.enabled or self.keys.allows(environ.get("HTTP_AUTHORIZATION"))
 
     def _route(self, environ: dict[str, Any], path: str) -> Outcome | None:
         """Answer here, or None to hand the request to Flask."""
@@ -262,13 +331,23 @@ class RequestHandler:
         try:
             return self.v2.answer(environ, route, lambda: self._read_body(environ))
         except _TooLarge:
-            environ[CLOSE_CONNECTION] = True
-            return v2_error(413, f"Request body is larger than the limit of {self.max_body} bytes.")
+            return self._v2_too_large(environ)
+
+    def _v2_too_large(self, environ: dict[str, Any]) -> Triple:
+        environ[CLOSE_CONNECTION] = True
+        return v2_error(413, f"Request body is larger than the limit of {self.max_body} bytes.")
 
     # -- /score -------------------------------------------------------------------------
 
     def _score(self, environ: dict[str, Any], method: str) -> Outcome:
         """The fast path's adapter: the WSGI environ as a scoring input."""
+        inp = self._scoring_input(environ, method)
+        if not isinstance(inp, ScoringInput):
+            return inp
+        return score_outcome(self.scorer, inp, self.metrics, self.max_body)
+
+    def _scoring_input(self, environ: dict[str, Any], method: str) -> ScoringInput | Triple:
+        """The request as a scoring input, or the 413 of a body over the limit."""
         mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         body = b""
         if method == "POST" and mimetype not in _FORM_TYPES:
@@ -277,7 +356,7 @@ class RequestHandler:
             except _TooLarge:
                 return self._too_large(environ)
         query = parse_query_string(environ.get("QUERY_STRING", "")) if method == "GET" else None
-        inp = ScoringInput(
+        return ScoringInput(
             method,
             body,
             mimetype == "application/json"
@@ -285,7 +364,6 @@ class RequestHandler:
             query,
             EnvironHeaders(environ),
         )
-        return score_outcome(self.scorer, inp, self.metrics, self.max_body)
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
         length = _content_length(environ)

@@ -11,6 +11,7 @@ the one error encoder, :func:`~serving.server.http.error_outcome`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -23,6 +24,7 @@ from serving.scoring import (
     Scorer,
     ScoringError,
     ScoringInput,
+    ScoringResult,
     encode_result,
     is_stream,
 )
@@ -44,10 +46,20 @@ def score_outcome(
     """
     if inp.method == "OPTIONS" and scorer.mode is not InputMode.RAWHTTP:
         return 200, list(_OPTIONS_HEADERS), [b""]
+    return result_outcome(
+        lambda: scorer.score(inp), metrics, max_body, rawhttp=scorer.mode is InputMode.RAWHTTP
+    )
+
+
+def result_outcome(
+    score: Callable[[], ScoringResult], metrics: ServerMetrics, max_body: int, *, rawhttp: bool
+) -> Outcome:
+    """The response to what ``score()`` returns or raises (``Scorer.score``, or a batched
+    request's second half, :meth:`~serving.scoring.batching_submit.PendingScore.result`)."""
     try:
-        result = scorer.score(inp)
+        result = score()
     except ScoringError as exc:
-        return failure_outcome(exc, max_body, rawhttp=scorer.mode is InputMode.RAWHTTP)
+        return failure_outcome(exc, max_body, rawhttp=rawhttp)
     metrics.observe_scoring(result.elapsed_ms / 1000.0)
     return wrap_result(result.value, ("x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}"))
 

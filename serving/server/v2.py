@@ -22,7 +22,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from serving.scoring import Scorer, ScoringError
+from serving.scoring.batching import BatchingModel
 from serving.scoring.tensors import TensorModel
+from serving.server.deferred import Pending
 from serving.server.http import JSON_TYPE, Triple
 from serving.server.metrics import ServerMetrics
 from serving.server.v2_codec import HEADER_LENGTH, V2Error, conform, decode_request, encode_response
@@ -180,14 +182,51 @@ class V2Routes:
 
     def infer(self, environ: dict[str, Any], model: TensorModel, body: bytes) -> Triple:
         """Decode, call ``model.infer`` once, encode."""
+        call = self._decode(environ, model, body)
+        if not isinstance(call, V2Call):
+            return call
+        return self.reply(model, call, lambda: model.infer(call.feeds))
+
+    def submit(
+        self, environ: dict[str, Any], route: V2Route, read_body: Callable[[], bytes]
+    ) -> Triple | Pending | None:
+        """``POST .../infer`` queued on the batcher without waiting: its batch item and
+        the call that answers once the item is done; or the answer now (an error); or
+        None when the model does not batch (then nothing was read)."""
+        model = self.scorer.tensor_model
+        if not isinstance(model, BatchingModel):
+            return None
+        unknown = self._unknown_model(route, model)
+        if unknown is not None:
+            return unknown
+        if not self.scorer.ready:
+            return v2_error(503, f"Model {model.name} is not ready: init() has not completed")
+        call = self._decode(environ, model, read_body())
+        if not isinstance(call, V2Call):
+            return call
+        call = call._replace(start=time.perf_counter())  # the wait is part of the call
+        try:
+            item = model.submit(call.feeds)
+        except ScoringError as exc:  # bad input for the batch, a full queue
+            return v2_error(exc.http_status, exc.message)
+        return Pending(item, lambda: self.reply(model, call, lambda: model.collect(item)))
+
+    @staticmethod
+    def _decode(environ: dict[str, Any], model: TensorModel, body: bytes) -> V2Call | Triple:
         try:
             request = decode_request(body, environ.get(_ENVIRON_HEADER_LENGTH))
-            feeds = conform(request.inputs, model.inputs)
+            return V2Call(request, conform(request.inputs, model.inputs), None)
         except V2Error as exc:
             return v2_error(exc.status, exc.message)
-        start = time.perf_counter()
+
+    def reply(
+        self, model: TensorModel, call: V2Call, infer: Callable[[], dict[str, Any]]
+    ) -> Triple:
+        """The answer to a decoded request: ``infer()`` gives its outputs (or raises)."""
+        request = call.request
+        start = time.perf_counter() if call.start is None else call.start
         try:
-            results = model.infer(feeds)
+            results = infer()
         except ScoringError as exc:  # a batcher's overload (503), a timeout: said as it is
             return v2_error(exc.http_status, exc.message)
         except Exception:
@@ -215,6 +254,14 @@ class V2Routes:
         if header_length is not None:
             headers.append((HEADER_LENGTH, str(header_length)))
         return 200, headers, [body_out]
+
+
+class V2Call(NamedTuple):
+    """A decoded inference request: the request, the model's feeds, when it was decoded."""
+
+    request: Any
+    feeds: dict[str, Any]
+    start: float | None
 
 
 def _select(

@@ -34,6 +34,7 @@ import os
 import selectors
 import socket
 import time
+from concurrent import futures
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ from gunicorn.http.body import Body
 from gunicorn.workers.sync import SyncWorker
 
 from serving.config import ServerSettings
+from serving.server.deferred import DEFER, Deferred, Wakeup
 from serving.server.framing import NEED_MORE, TOO_LARGE, UNSURE, RequestFramer, expects_continue
 
 _IGNORED_SOCKET_ERRORS = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
@@ -182,6 +184,8 @@ class _Conn:
         "draining",
         "fd",
         "framer",
+        "parked",
+        "reading",
         "server",
         "sock",
     )
@@ -201,6 +205,10 @@ class _Conn:
         """``100 Continue`` was sent for the request being received."""
         self.draining = False
         """Refused: what arrives is discarded until the client closes or the deadline."""
+        self.parked: Parked | None = None
+        """The request whose answer waits on a batch (nothing more is served meanwhile)."""
+        self.reading = True
+        """Registered for reading (a parked connection stops once it buffers much)."""
 
     def take(self, end: int) -> bytes | bytearray:
         """The first ``end`` buffered bytes (all of them for ``end < 0``), removed.
@@ -259,6 +267,8 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self._poller.register(listener, selectors.EVENT_READ, None)
         self._accepting = True
         self._poller.register(self.PIPE[0], selectors.EVENT_READ, "pipe")
+        self._wakeup = Wakeup()
+        self._poller.register(self._wakeup, selectors.EVENT_READ, "wake")
         try:
             while self.alive:
                 self._limit_connections()
@@ -274,9 +284,11 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                     if not self.is_parent_alive():
                         break
         finally:
+            self._finish_parked()
             for conn in list(self._conns.values()):
                 self._close(conn)
             self._poller.close()
+            self._wakeup.close()
 
     def _dispatch(self, key: selectors.SelectorKey) -> None:
         if key.data is None:
@@ -284,6 +296,9 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         elif key.data == "pipe":
             with contextlib.suppress(OSError):
                 os.read(self.PIPE[0], 64)
+        elif key.data == "wake":
+            for parked in self._wakeup.take():
+                self._answer_parked(parked)
         else:
             self._receive(key.data)
 
@@ -322,7 +337,9 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
     def _expire(self, now: float) -> None:
         """Close idle connections past keep-alive and requests past the client timeout."""
         for conn in [c for c in self._conns.values() if c.deadline < now]:
-            if conn.buf:  # a request that did not arrive in time
+            if conn.parked is not None:  # its batch item is late: answered 504
+                self._answer_parked(conn.parked)
+            elif conn.buf:  # a request that did not arrive in time
                 self.log.info("Closed a connection from %s: request timeout", conn.addr)
                 self._refuse(conn, _TIMEOUT_ANSWER)
             else:  # idle past keep-alive, or done lingering
@@ -347,6 +364,9 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self._close(conn)
 
     def _close(self, conn: _Conn) -> None:
+        if conn.parked is not None:  # the client went away, or the worker stops
+            conn.parked.deferred.cancel()
+            conn.parked = None
         self._buffered -= len(conn.buf)
         conn.buf = b""
         self._conns.pop(conn.fd, None)
@@ -370,14 +390,19 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         self._buffered += len(data)
         if not conn.buf:
             conn.buf = data
-            conn.deadline = time.monotonic() + self._client_timeout
+            if conn.parked is None:
+                conn.deadline = time.monotonic() + self._client_timeout
         elif isinstance(conn.buf, bytearray):
             conn.buf += data  # in place: a large body is never copied whole
         else:  # the second piece of a request: only the first piece is copied
             buf = bytearray(conn.buf)
             buf += data
             conn.buf = buf
-        self._serve_buffered(conn)
+        if conn.parked is None:
+            self._serve_buffered(conn)
+        elif len(conn.buf) > _SMALL_REQUEST:  # pipelined: read on once it is answered
+            self._poller.unregister(conn.sock)
+            conn.reading = False
 
     def _serve_buffered(self, conn: _Conn) -> None:
         """Serve every whole request in the buffer, then wait for more (or close)."""
@@ -394,17 +419,27 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self._buffered -= len(request)
             conn.framer.reset()
             conn.continued = False
-            if not self._serve(conn, request, unsure=end == UNSURE):
-                if end == UNSURE:  # answered by gunicorn; the client may still be sending
-                    self._refuse(conn)
-                else:
-                    self._close(conn)
+            keep = self._serve(conn, request, unsure=end == UNSURE)
+            if keep is None:  # parked: the rest waits for its answer
                 return
-            now = time.monotonic()
-            if not conn.buf:
-                conn.deadline = now + self.cfg.keepalive
+            if not self._served(conn, keep, unsure=end == UNSURE):
                 return
-            conn.deadline = now + self._client_timeout  # a pipelined request has begun
+
+    def _served(self, conn: _Conn, keep: bool, *, unsure: bool) -> bool:
+        """After an answer: close the connection, or set its deadline; whether it holds
+        (the start of) another request to serve."""
+        if not keep:
+            if unsure:  # answered by gunicorn; the client may still be sending
+                self._refuse(conn)
+            else:
+                self._close(conn)
+            return False
+        now = time.monotonic()
+        if not conn.buf:
+            conn.deadline = now + self.cfg.keepalive
+            return False
+        conn.deadline = now + self._client_timeout  # a pipelined request has begun
+        return True
 
     def _wait_for_more(self, conn: _Conn) -> None:
         """Before waiting for the rest of a request: refuse it while the worker's buffers
@@ -430,8 +465,9 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             with contextlib.suppress(OSError):
                 os.write(conn.fd, _CONTINUE)
 
-    def _serve(self, conn: _Conn, request: bytes | bytearray, *, unsure: bool) -> bool:
-        """Parse and answer one buffered request; whether the connection stays open."""
+    def _serve(self, conn: _Conn, request: bytes | bytearray, *, unsure: bool) -> bool | None:
+        """Parse and answer one buffered request; whether the connection stays open (None:
+        parked, its answer waits on a batch)."""
         source = _RequestSource(request)
         parser = http.get_parser(self.cfg, source, conn.addr)
         try:
@@ -439,6 +475,9 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             if unsure:
                 _read_body_first(req)
             keep = self._handle(conn, req)
+            if isinstance(keep, Parked):
+                self._park(conn, keep, parser, source, unsure=unsure)
+                return None
             return keep and not unsure and _consumed_exactly(parser, source, req)
         except (http.errors.NoMoreData, StopIteration):
             if unsure:  # cut short where gunicorn wanted more: nothing was answered yet
@@ -453,10 +492,12 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self.handle_error(None, conn.sock, conn.addr, exc)
             return False
 
-    def _handle(self, conn: _Conn, req: Any) -> bool:
-        """One request and its response; whether the connection may stay open."""
+    def _handle(self, conn: _Conn, req: Any) -> bool | Parked:
+        """One request and its response; whether the connection may stay open (a
+        :class:`Parked` request: answered later, :mod:`serving.server.deferred`)."""
         environ: dict[str, Any] = {}
         resp = None
+        parked = False
         try:
             self.cfg.pre_request(self, req)
             request_start = datetime.now()
@@ -474,21 +515,12 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 self.alive = False
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
+            environ[DEFER] = True
             respiter = self.wsgi(environ, resp.start_response)
-            if not self.alive or environ.get(CLOSE_CONNECTION):
-                resp.force_close()  # stopping (SIGTERM during the request) or asked by the app
-            try:
-                if isinstance(respiter, environ["wsgi.file_wrapper"]):
-                    resp.write_file(respiter)
-                else:
-                    for item in respiter:
-                        resp.write(item)
-                resp.close()
-            finally:
-                self.log.access(resp, req, environ, datetime.now() - request_start)
-                if hasattr(respiter, "close"):
-                    respiter.close()
-            return not resp.should_close()
+            if isinstance(respiter, Deferred):
+                parked = True
+                return Parked(conn, respiter, req, resp, environ, request_start)
+            return self._respond(req, resp, environ, request_start, respiter)
         except OSError:
             raise  # the client went away: _serve closes the connection quietly
         except (Exception, SystemExit):
@@ -497,10 +529,113 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 return False
             raise
         finally:
-            try:
-                self.cfg.post_request(self, req, environ, resp)
-            except Exception:
-                self.log.exception("Exception in post_request hook")
+            if not parked:
+                self._post_request(req, environ, resp)
+
+    def _respond(
+        self, req: Any, resp: Any, environ: dict[str, Any], request_start: datetime, respiter: Any
+    ) -> bool:
+        """Write the app's answer; whether the connection may stay open."""
+        if not self.alive or environ.get(CLOSE_CONNECTION):
+            resp.force_close()  # stopping (SIGTERM during the request) or asked by the app
+        try:
+            if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                resp.write_file(respiter)
+            else:
+                for item in respiter:
+                    resp.write(item)
+            resp.close()
+        finally:
+            self.log.access(resp, req, environ, datetime.now() - request_start)
+            if hasattr(respiter, "close"):
+                respiter.close()
+        return not resp.should_close()
+
+    def _post_request(self, req: Any, environ: dict[str, Any], resp: Any) -> None:
+        try:
+            self.cfg.post_request(self, req, environ, resp)
+        except Exception:
+            self.log.exception("Exception in post_request hook")
+
+    # -- parked requests (serving.server.deferred) ----------------------------------------
+
+    def _park(
+        self, conn: _Conn, parked: Parked, parser: Any, source: _RequestSource, *, unsure: bool
+    ) -> None:
+        """Serve other connections until ``parked``'s batch item completes (or is late)."""
+        parked.exact = not unsure and _consumed_exactly(parser, source, parked.req)
+        parked.unsure = unsure
+        conn.parked = parked
+        conn.deadline = parked.deferred.deadline
+        self._wakeup.watch(parked.deferred, parked)
+
+    def _answer_parked(self, parked: Parked) -> None:
+        """Write a parked request's answer, then serve the connection's next request."""
+        conn = parked.conn
+        if conn.parked is not parked:
+            return  # answered already (late), or the connection was closed
+        conn.parked = None
+        try:
+            keep = self._respond(
+                parked.req,
+                parked.resp,
+                parked.environ,
+                parked.request_start,
+                parked.deferred.finish(),
+            )
+            keep = keep and parked.exact
+        except OSError as exc:
+            if exc.errno not in _IGNORED_SOCKET_ERRORS:
+                self.log.exception("Socket error processing request.")
+            keep = False
+        except BaseException as exc:
+            if parked.resp.headers_sent:
+                self.log.exception("Error handling request")
+            else:
+                self.handle_error(parked.req, conn.sock, conn.addr, exc)
+            keep = False
+        finally:
+            self._post_request(parked.req, parked.environ, parked.resp)
+        if keep and not conn.reading:
+            self._poller.register(conn.sock, selectors.EVENT_READ, conn)
+            conn.reading = True
+        if self._served(conn, keep, unsure=parked.unsure):
+            self._serve_buffered(conn)
+
+    def _finish_parked(self) -> None:
+        """On the way out: answer the parked requests (waiting for their batches within
+        the graceful timeout), so a stopping worker drops none it accepted."""
+        parked = [c.parked for c in self._conns.values() if c.parked is not None]
+        if not parked:
+            return
+        futures.wait([p.deferred.item.future for p in parked], timeout=self.cfg.graceful_timeout)
+        for each in parked:
+            self._answer_parked(each)
+
+
+class Parked:
+    """A request answered later: its connection, the handler's :class:`Deferred` and
+    what the worker needs to write the answer as it writes any other."""
+
+    __slots__ = ("conn", "deferred", "environ", "exact", "req", "request_start", "resp", "unsure")
+
+    def __init__(
+        self,
+        conn: _Conn,
+        deferred: Deferred,
+        req: Any,
+        resp: Any,
+        environ: dict[str, Any],
+        request_start: datetime,
+    ) -> None:
+        self.conn = conn
+        self.deferred = deferred
+        self.req = req
+        self.resp = resp
+        self.environ = environ
+        self.request_start = request_start
+        self.exact = True
+        self.unsure = False
 
 
 def _read_body_first(req: Any) -> None:

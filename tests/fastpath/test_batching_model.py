@@ -277,10 +277,10 @@ def test_install_wraps_the_scorers_model_only_when_batching_is_on() -> None:
     wrapped.close()
 
 
-def test_server_threads_leave_room_for_a_batch_to_fill_while_one_runs() -> None:
+def test_server_threads_are_the_settings_threads_batching_or_not() -> None:
     assert server_threads(ServerSettings(threads=1)) == 1
     assert server_threads(ServerSettings(threads=1, max_batch_size=1)) == 1
-    assert server_threads(ServerSettings(threads=1, max_batch_size=16)) == 32
+    assert server_threads(ServerSettings(threads=1, max_batch_size=16)) == 1
     assert server_threads(ServerSettings(threads=64, max_batch_size=16)) == 64
 
 

@@ -1,13 +1,13 @@
-"""Dynamic batching in a real gunicorn server (gthread workers) on the V2 infer route.
+"""Dynamic batching in a real gunicorn server (the keep-alive worker) on the V2 infer route.
 
 A ``run_v2`` script (a linear map that raises on a marked row) is served with
 ``SERVING_MAX_BATCH_SIZE`` 8; concurrent requests must be answered by one model call (the
 ``serving_batch_size`` histogram on ``/metrics``), each with its own rows in order, and a
 bad request among good ones must fail alone.
 
-The server is started as deployments start it (``gunicorn_argv``): batching raises the
-worker's threads (``server_threads``: 16 gthread threads here) and ``create_app`` installs
-the batcher.
+The server is started as deployments start it (``gunicorn_argv``): batching keeps the
+one-thread keep-alive worker, which parks batched requests until their batch is done
+(``serving.server.deferred``), and ``create_app`` installs the batcher.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving.server.gunicorn import gunicorn_argv
+from serving.server.gunicorn import KEEPALIVE_WORKER, gunicorn_argv
 from tests.server.conftest import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     }
     proc = start_server(base, script, extra_env=env)
     argv = gunicorn_argv(proc.settings)
-    assert argv[argv.index("--threads") + 1] == "16"  # raised from 1 by batching
+    assert "--threads" not in argv  # no request threads: the worker's loop parks requests
+    assert argv[argv.index("--worker-class") + 1] == KEEPALIVE_WORKER
     try:
         yield proc
     finally:
@@ -164,16 +165,20 @@ def test_a_request_that_breaks_the_signature_is_refused_before_batching(
 
 @pytest.fixture(scope="module")
 def nocode_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A no-code scikit-learn deployment (digits LogisticRegression) with batching on."""
+    """A no-code scikit-learn deployment (digits: square root, then LogisticRegression, so
+    a negative pixel makes the model raise) with batching on."""
     import joblib
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
 
     base = tmp_path_factory.mktemp("nocode-batching")
     x, y = load_digits(return_X_y=True)
     models = base / "model"
     models.mkdir()
-    joblib.dump(LogisticRegression(max_iter=2000).fit(x, y), models / "digits.pkl")
+    model = make_pipeline(FunctionTransformer(np.sqrt), LogisticRegression(max_iter=2000))
+    joblib.dump(model.fit(x, y), models / "digits.pkl")
     env = {
         "SERVING_NOCODE_FRAMEWORK": "sklearn",
         "AZUREML_MODEL_DIR": str(models),
@@ -195,7 +200,7 @@ def test_nocode_score_requests_are_batched_and_a_failing_one_fails_alone(
 
     x = load_digits().data
     bodies = [json.dumps({"data": x[i : i + 1 + i % 2].tolist()}) for i in range(8)]
-    bodies[6] = '{"data": [[NaN' + ", 0" * 63 + "]]}"  # JSON that Python reads; the model raises
+    bodies[6] = '{"data": [[-1' + ", 0" * 63 + "]]}"  # valid input; the model raises (NaN)
     barrier = threading.Barrier(len(bodies))
 
     def post(body: str) -> requests.Response:

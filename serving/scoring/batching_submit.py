@@ -1,0 +1,79 @@
+"""A no-code ``/score`` request handed to the batcher without waiting for its batch.
+
+The event-loop worker (:mod:`serving.server.deferred`) serves batched requests in two
+halves so that its one thread can gather a batch from many connections: the first half
+binds and validates the request and queues its arrays (:func:`submit_score`), the second
+turns the batch's outputs into what run() would have returned (:meth:`PendingScore.result`).
+Both halves use the no-code scorer's own pieces (``bind_arguments``, ``parse_body``,
+``infer_reply``), so the answer is the one ``Scorer.score`` gives for the same request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from serving.scoring.batching import BatchingModel, BatchItem
+from serving.scoring.exceptions import RunFailedError, ScoringError
+from serving.scoring.inputs import ScoringInput, bind_arguments
+from serving.scoring.scorer import ScoringResult
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from serving.scoring.scorer import Scorer
+
+
+class PendingScore:
+    """A queued ``/score`` request: its batch item and how to finish its answer."""
+
+    __slots__ = ("batcher", "feed", "item", "started")
+
+    def __init__(self, batcher: BatchingModel, feed: dict[str, np.ndarray], item: BatchItem):
+        self.batcher = batcher
+        self.feed = feed
+        self.item = item
+        self.started = time.perf_counter()
+
+    def result(self) -> ScoringResult:
+        """What run() returned, raising as ``Scorer.score`` does: its
+        :class:`ScoringError` subclasses as they are, anything else as
+        :class:`RunFailedError`. Never waits (not done yet: a timeout)."""
+        from serving.scoring.nocode.body import infer_reply
+
+        try:
+            outputs = self.batcher.collect(self.item)
+            value = infer_reply(self.batcher.outputs, lambda _feed: outputs)(self.feed)
+        except ScoringError:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise RunFailedError() from exc
+        return ScoringResult(value, (time.perf_counter() - self.started) * 1000.0)
+
+
+def batched_nocode(scorer: Scorer) -> BatchingModel | None:
+    """The batcher of a no-code scorer whose ``/score`` batches, else None."""
+    from serving.scoring.nocode import NocodeModel
+
+    model = scorer.tensor_model
+    if not isinstance(model, BatchingModel) or not isinstance(model.inner, NocodeModel):
+        return None
+    run: Any = scorer.script.run
+    return model if getattr(run, "__self__", None) is model.inner else None
+
+
+def submit_score(batcher: BatchingModel, scorer: Scorer, inp: ScoringInput) -> PendingScore:
+    """Bind, parse and queue a no-code ``/score`` request (see :func:`batched_nocode`).
+
+    Raises the :class:`ScoringError` the synchronous path would answer with: bad input
+    (400, 405, 415) or a full queue (503).
+    """
+    from serving.scoring.nocode.body import parse_body
+
+    try:
+        feed = parse_body(bind_arguments(scorer.script, inp)["data"], batcher.inputs)
+        return PendingScore(batcher, feed, batcher.submit(feed))
+    except ScoringError:
+        raise
+    except (Exception, SystemExit) as exc:  # as Scorer.score says a failing run()
+        raise RunFailedError() from exc
