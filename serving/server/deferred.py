@@ -29,10 +29,15 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from concurrent.futures import Future
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from serving.scoring.batching import BatchItem
 from serving.server.http import Outcome
+
+if TYPE_CHECKING:
+    from serving.server.wire import Conn
 
 DEFER = "serving.defer"
 """WSGI environ key set by the keep-alive worker: the handler may return a :class:`Deferred`."""
@@ -69,19 +74,45 @@ class Deferred:
         self.item.future.cancel()
 
 
+class Parked:
+    """A request answered later: its connection, the handler's :class:`Deferred` and
+    what the worker needs to write the answer as it writes any other."""
+
+    __slots__ = ("conn", "deferred", "environ", "exact", "req", "request_start", "resp", "unsure")
+
+    def __init__(
+        self,
+        conn: Conn,
+        deferred: Deferred,
+        req: Any,
+        resp: Any,
+        environ: dict[str, Any],
+        request_start: datetime,
+    ) -> None:
+        self.conn = conn
+        self.deferred = deferred
+        self.req = req
+        self.resp = resp
+        self.environ = environ
+        self.request_start = request_start
+        self.exact = True
+        self.unsure = False
+
+
 class Wakeup:
     """A socket pair that wakes the worker's selector when a batch item completes.
 
-    :meth:`watch` runs a callback on the completing thread that records the token and
-    writes one byte; the loop, woken, calls :meth:`take` for the tokens of the completed
-    items. Tokens are the worker's own (it checks they are still current).
+    :meth:`watch` has a callback run on the completing thread that records the future and
+    writes one byte; the loop, woken, calls :meth:`take` for the completed futures. (The
+    callback holds no reference to the request: a future -> callback -> request -> future
+    cycle per request would be left to the garbage collector.)
     """
 
     def __init__(self) -> None:
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
         self._writer.setblocking(False)
-        self._done: deque[Any] = deque()
+        self._done: deque[Future[Any]] = deque()
         self._lock = threading.Lock()
         self._signalled = False
 
@@ -89,12 +120,12 @@ class Wakeup:
         """The readable end, for the selector."""
         return self._reader.fileno()
 
-    def watch(self, deferred: Deferred, token: Any) -> None:
-        """Have ``token`` returned by :meth:`take` once ``deferred``'s item completes."""
-        deferred.item.future.add_done_callback(lambda _future: self._signal(token))
+    def watch(self, future: Future[Any]) -> None:
+        """Have ``future`` returned by :meth:`take` once it completes."""
+        future.add_done_callback(self._signal)
 
-    def _signal(self, token: Any) -> None:
-        self._done.append(token)
+    def _signal(self, future: Future[Any]) -> None:
+        self._done.append(future)
         with self._lock:  # one byte per wake-up, not one per item
             if self._signalled:
                 return
@@ -102,8 +133,8 @@ class Wakeup:
         with contextlib.suppress(OSError):  # full: a wake-up is pending anyway
             self._writer.send(b"\0")
 
-    def take(self) -> list[Any]:
-        """The tokens of the items completed since the last call."""
+    def take(self) -> list[Future[Any]]:
+        """The futures completed since the last call."""
         with self._lock:
             self._signalled = False
             with contextlib.suppress(OSError):

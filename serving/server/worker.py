@@ -21,6 +21,11 @@ Unfinished requests together hold at most about ``SERVING_WORKER_BUFFER_BYTES`` 
 after a short linger that discards what the client still sends, so it reads the answer
 rather than a reset.
 
+With dynamic batching on, a batchable request is served in two halves without threads
+(:mod:`serving.server.deferred`): the handler queues it on the batcher and the worker
+parks its connection, serving others, until the batch is done; then it writes the answer
+as it writes any other and resumes the connection.
+
 Use it with ``--worker-class serving.server.worker.KeepAliveWorker``.
 """
 
@@ -28,8 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
-import json
 import os
 import selectors
 import socket
@@ -40,12 +43,21 @@ from typing import Any
 
 from gunicorn import http, util
 from gunicorn.http import wsgi
-from gunicorn.http.body import Body
 from gunicorn.workers.sync import SyncWorker
 
 from serving.config import ServerSettings
-from serving.server.deferred import DEFER, Deferred, Wakeup
+from serving.server.deferred import DEFER, Deferred, Parked, Wakeup
 from serving.server.framing import NEED_MORE, TOO_LARGE, UNSURE, RequestFramer, expects_continue
+from serving.server.wire import (
+    RECV_BYTES,
+    CoalescingResponse,
+    Conn,
+    RequestSource,
+    consumed_exactly,
+    error_answer,
+    head_limit,
+    read_body_first,
+)
 
 _IGNORED_SOCKET_ERRORS = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 
@@ -59,26 +71,10 @@ LINGER_S = 2.0
 """How long a refused connection's further bytes are read and discarded before it is closed
 (closing with unread bytes would reset it, and the client could lose the answer)."""
 
-_RECV_BYTES = 1 << 16
 _SMALL_REQUEST = 1 << 16
 """Unfinished requests up to this size are read even while the worker's buffers are full."""
 _BUFFER_LIMIT_FLOOR = 256 * 2**20
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-def error_answer(status: str, message: str, *extra: str) -> bytes:
-    """A whole HTTP error answer that closes the connection, shaped like the server's other
-    errors (``{"message": ...}``, JSON, ``x-ms-run-function-failed: False``)."""
-    body = json.dumps({"message": message}).encode()
-    lines = [
-        f"HTTP/1.1 {status}",
-        "Connection: close",
-        "Content-Type: application/json",
-        "x-ms-run-function-failed: False",
-        *extra,
-        f"Content-Length: {len(body)}",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 _TIMEOUT_ANSWER = error_answer(
@@ -90,148 +86,6 @@ _BUSY_ANSWER = error_answer(
     "Retry-After: 1",
 )
 _BAD_ANSWER = error_answer("400 Bad Request", "Bad Request: the request could not be parsed.")
-
-
-class _CoalescingResponse(wsgi.Response):  # type: ignore[misc]
-    """Sends the status line and headers together with the first body bytes.
-
-    gunicorn writes headers and body with two ``sendall`` calls; for the typical small
-    JSON answer one call (and one TCP segment) is enough.
-    """
-
-    _pending: bytes | None = None
-    headers_sent: bool
-
-    def send_headers(self) -> None:
-        """Build the header block; it goes out with the first body write (or at close)."""
-        if self.headers_sent:
-            return
-        lines = self.default_headers()
-        lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
-        self._pending = ("".join(lines) + "\r\n").encode("latin-1")
-        self.headers_sent = True
-
-    def _flush_headers(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            util.write(self.sock, pending)
-
-    def _emit_body(self, data: bytes) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None and not self.chunked:
-            util.write(self.sock, pending + data)
-            return
-        if pending is not None:
-            util.write(self.sock, pending)
-        super()._emit_body(data)
-
-    def sendfile(self, respiter: Any) -> Any:
-        """Headers first, then gunicorn's sendfile."""
-        self.send_headers()
-        self._flush_headers()
-        return super().sendfile(respiter)
-
-    def close(self) -> None:
-        """Send the headers of a response without body bytes, then finish as gunicorn does.
-
-        A response whose body iterable yields nothing (Flask's automatic ``OPTIONS``
-        answer, ``HEAD``) has had no write: its headers must be built here, or they are
-        built by gunicorn's close() after the flush and never sent (the client waits).
-        """
-        self.send_headers()
-        self._flush_headers()
-        super().close()
-
-
-class _RequestSource:
-    """What gunicorn's parser reads one request from, in place of the socket.
-
-    It serves the request's buffered bytes, then end of stream; it never reads the socket
-    (where the framing was unsure, gunicorn judges the bytes received so far).
-    """
-
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: bytes | bytearray) -> None:
-        self._data = data
-        self._pos = 0
-
-    @property
-    def exhausted(self) -> bool:
-        """Every buffered byte was read."""
-        return self._pos >= len(self._data)
-
-    def recv(self, size: int) -> bytes:
-        """Up to ``size`` bytes of the request; empty at its end."""
-        data, pos = self._data, self._pos
-        if pos >= len(data):
-            return b""
-        if pos == 0 and size >= len(data) and isinstance(data, bytes):
-            self._pos = len(data)
-            return data
-        with memoryview(data) as view:
-            chunk = bytes(view[pos : pos + size])
-        self._pos += len(chunk)
-        return chunk
-
-
-class _Conn:
-    __slots__ = (
-        "addr",
-        "buf",
-        "continued",
-        "deadline",
-        "draining",
-        "fd",
-        "framer",
-        "parked",
-        "reading",
-        "server",
-        "sock",
-    )
-
-    def __init__(self, sock: socket.socket, addr: Any, server: Any, framer: RequestFramer) -> None:
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.addr = addr
-        self.server = server
-        """The listening socket's address (the environ's ``SERVER_NAME`` and port)."""
-        self.framer = framer
-        self.buf: bytes | bytearray = b""
-        """Received bytes not yet served (the start of the next request)."""
-        self.deadline = 0.0
-        """When the connection is closed: idle, keep-alive; mid-request, the client timeout."""
-        self.continued = False
-        """``100 Continue`` was sent for the request being received."""
-        self.draining = False
-        """Refused: what arrives is discarded until the client closes or the deadline."""
-        self.parked: Parked | None = None
-        """The request whose answer waits on a batch (nothing more is served meanwhile)."""
-        self.reading = True
-        """Registered for reading (a parked connection stops once it buffers much)."""
-
-    def take(self, end: int) -> bytes | bytearray:
-        """The first ``end`` buffered bytes (all of them for ``end < 0``), removed.
-
-        The buffer itself is handed over where it can be (no copy of a large body).
-        """
-        buf = self.buf
-        if end < 0 or end >= len(buf):
-            self.buf = b""
-            return buf
-        self.buf = bytes(buf[end:])
-        if isinstance(buf, bytearray):
-            del buf[end:]
-            return buf
-        return buf[:end]
-
-
-def _head_limit(cfg: Any) -> int:
-    """The longest header block gunicorn's limits let through (with some slack)."""
-    line = cfg.limit_request_line or 8190
-    fields = cfg.limit_request_fields or 100
-    field_size = cfg.limit_request_field_size or 8190
-    return line + fields * (field_size + 2) + 4
 
 
 class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
@@ -246,7 +100,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             )
         settings = ServerSettings.from_env()
         self._client_timeout = float(max(settings.client_timeout_s, 1))
-        self._limits = (_head_limit(self.cfg), settings.max_body_bytes)
+        self._limits = (head_limit(self.cfg), settings.max_body_bytes)
         self._buffered = 0
         """Bytes held in all connections' buffers."""
         self._buffer_limit = settings.buffer_limit_bytes or max(
@@ -259,7 +113,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         self._next_tick = 0.0
         """When the loop next runs its periodic work (heartbeat, expiry, parent check)."""
         self._poller = selectors.DefaultSelector()
-        self._conns: dict[int, _Conn] = {}
+        self._conns: dict[int, Conn] = {}
         self._server_addrs = {listener: listener.getsockname() for listener in self.sockets}
         """Each listener's address, asked once (not per request)."""
         for listener in self.sockets:
@@ -268,6 +122,8 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         self._accepting = True
         self._poller.register(self.PIPE[0], selectors.EVENT_READ, "pipe")
         self._wakeup = Wakeup()
+        self._waiting: dict[futures.Future[Any], Parked] = {}
+        """Parked requests by their batch item's future."""
         self._poller.register(self._wakeup, selectors.EVENT_READ, "wake")
         try:
             while self.alive:
@@ -297,8 +153,10 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             with contextlib.suppress(OSError):
                 os.read(self.PIPE[0], 64)
         elif key.data == "wake":
-            for parked in self._wakeup.take():
-                self._answer_parked(parked)
+            for future in self._wakeup.take():
+                parked = self._waiting.get(future)
+                if parked is not None:  # else answered already (late), or closed
+                    self._answer_parked(parked)
         else:
             self._receive(key.data)
 
@@ -319,7 +177,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             # with a timeout the descriptor is non-blocking: os.read in _receive never waits
             client.settimeout(READ_TIMEOUT_S)
             util.close_on_exec(client)
-            conn = _Conn(client, addr, self._server_addrs[listener], RequestFramer(*self._limits))
+            conn = Conn(client, addr, self._server_addrs[listener], RequestFramer(*self._limits))
             conn.deadline = time.monotonic() + max(self.cfg.keepalive, 1)
             self._conns[conn.fd] = conn
             self._poller.register(client, selectors.EVENT_READ, conn)
@@ -345,7 +203,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             else:  # idle past keep-alive, or done lingering
                 self._close(conn)
 
-    def _refuse(self, conn: _Conn, answer: bytes = b"") -> None:
+    def _refuse(self, conn: Conn, answer: bytes = b"") -> None:
         """Answer an unfinished request with an error (if any), drop its bytes, and linger.
 
         The write side is shut at once; what the client still sends is read and discarded
@@ -363,9 +221,10 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         except OSError:
             self._close(conn)
 
-    def _close(self, conn: _Conn) -> None:
+    def _close(self, conn: Conn) -> None:
         if conn.parked is not None:  # the client went away, or the worker stops
             conn.parked.deferred.cancel()
+            self._waiting.pop(conn.parked.deferred.item.future, None)
             conn.parked = None
         self._buffered -= len(conn.buf)
         conn.buf = b""
@@ -374,10 +233,10 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self._poller.unregister(conn.sock)
         util.close(conn.sock)
 
-    def _receive(self, conn: _Conn) -> None:
+    def _receive(self, conn: Conn) -> None:
         """Read what a readable connection has; serve the requests it completes."""
         try:
-            data = os.read(conn.fd, _RECV_BYTES)
+            data = os.read(conn.fd, RECV_BYTES)
         except BlockingIOError:
             return
         except OSError:
@@ -404,7 +263,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self._poller.unregister(conn.sock)
             conn.reading = False
 
-    def _serve_buffered(self, conn: _Conn) -> None:
+    def _serve_buffered(self, conn: Conn) -> None:
         """Serve every whole request in the buffer, then wait for more (or close)."""
         while True:
             end = conn.framer.request_end(conn.buf)
@@ -425,7 +284,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             if not self._served(conn, keep, unsure=end == UNSURE):
                 return
 
-    def _served(self, conn: _Conn, keep: bool, *, unsure: bool) -> bool:
+    def _served(self, conn: Conn, keep: bool, *, unsure: bool) -> bool:
         """After an answer: close the connection, or set its deadline; whether it holds
         (the start of) another request to serve."""
         if not keep:
@@ -441,7 +300,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         conn.deadline = now + self._client_timeout  # a pipelined request has begun
         return True
 
-    def _wait_for_more(self, conn: _Conn) -> None:
+    def _wait_for_more(self, conn: Conn) -> None:
         """Before waiting for the rest of a request: refuse it while the worker's buffers
         are full (unless it is small), else answer ``Expect: 100-continue`` once the
         header block is complete.
@@ -465,20 +324,20 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             with contextlib.suppress(OSError):
                 os.write(conn.fd, _CONTINUE)
 
-    def _serve(self, conn: _Conn, request: bytes | bytearray, *, unsure: bool) -> bool | None:
+    def _serve(self, conn: Conn, request: bytes | bytearray, *, unsure: bool) -> bool | None:
         """Parse and answer one buffered request; whether the connection stays open (None:
         parked, its answer waits on a batch)."""
-        source = _RequestSource(request)
+        source = RequestSource(request)
         parser = http.get_parser(self.cfg, source, conn.addr)
         try:
             req = next(parser)
             if unsure:
-                _read_body_first(req)
+                read_body_first(req)
             keep = self._handle(conn, req)
             if isinstance(keep, Parked):
                 self._park(conn, keep, parser, source, unsure=unsure)
                 return None
-            return keep and not unsure and _consumed_exactly(parser, source, req)
+            return keep and not unsure and consumed_exactly(parser, source, req)
         except (http.errors.NoMoreData, StopIteration):
             if unsure:  # cut short where gunicorn wanted more: nothing was answered yet
                 with contextlib.suppress(OSError):
@@ -492,7 +351,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self.handle_error(None, conn.sock, conn.addr, exc)
             return False
 
-    def _handle(self, conn: _Conn, req: Any) -> bool | Parked:
+    def _handle(self, conn: Conn, req: Any) -> bool | Parked:
         """One request and its response; whether the connection may stay open (a
         :class:`Parked` request: answered later, :mod:`serving.server.deferred`)."""
         environ: dict[str, Any] = {}
@@ -507,7 +366,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 conn.addr,
                 conn.server,
                 self.cfg,
-                response_class=_CoalescingResponse,
+                response_class=CoalescingResponse,
             )
             self.nr += 1
             if self.nr >= self.max_requests:
@@ -560,20 +419,21 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
     # -- parked requests (serving.server.deferred) ----------------------------------------
 
     def _park(
-        self, conn: _Conn, parked: Parked, parser: Any, source: _RequestSource, *, unsure: bool
+        self, conn: Conn, parked: Parked, parser: Any, source: RequestSource, *, unsure: bool
     ) -> None:
         """Serve other connections until ``parked``'s batch item completes (or is late)."""
-        parked.exact = not unsure and _consumed_exactly(parser, source, parked.req)
+        parked.exact = not unsure and consumed_exactly(parser, source, parked.req)
         parked.unsure = unsure
         conn.parked = parked
         conn.deadline = parked.deferred.deadline
-        self._wakeup.watch(parked.deferred, parked)
+        future = parked.deferred.item.future
+        self._waiting[future] = parked
+        self._wakeup.watch(future)
 
     def _answer_parked(self, parked: Parked) -> None:
         """Write a parked request's answer, then serve the connection's next request."""
         conn = parked.conn
-        if conn.parked is not parked:
-            return  # answered already (late), or the connection was closed
+        del self._waiting[parked.deferred.item.future]
         conn.parked = None
         try:
             keep = self._respond(
@@ -605,59 +465,8 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
     def _finish_parked(self) -> None:
         """On the way out: answer the parked requests (waiting for their batches within
         the graceful timeout), so a stopping worker drops none it accepted."""
-        parked = [c.parked for c in self._conns.values() if c.parked is not None]
-        if not parked:
+        if not self._waiting:
             return
-        futures.wait([p.deferred.item.future for p in parked], timeout=self.cfg.graceful_timeout)
-        for each in parked:
-            self._answer_parked(each)
-
-
-class Parked:
-    """A request answered later: its connection, the handler's :class:`Deferred` and
-    what the worker needs to write the answer as it writes any other."""
-
-    __slots__ = ("conn", "deferred", "environ", "exact", "req", "request_start", "resp", "unsure")
-
-    def __init__(
-        self,
-        conn: _Conn,
-        deferred: Deferred,
-        req: Any,
-        resp: Any,
-        environ: dict[str, Any],
-        request_start: datetime,
-    ) -> None:
-        self.conn = conn
-        self.deferred = deferred
-        self.req = req
-        self.resp = resp
-        self.environ = environ
-        self.request_start = request_start
-        self.exact = True
-        self.unsure = False
-
-
-def _read_body_first(req: Any) -> None:
-    """Have gunicorn read a request's whole body (all of it is buffered) before the app runs.
-
-    For requests the framing could not judge: a body gunicorn cannot frame (a bad chunk,
-    bytes missing) then gets gunicorn's 400 (or the worker's), not an error from the app.
-    """
-    body = bytearray()
-    while chunk := req.body.read(_RECV_BYTES):
-        body += chunk
-    req.body = Body(io.BytesIO(bytes(body)))
-
-
-def _consumed_exactly(parser: Any, source: _RequestSource, req: Any) -> bool:
-    """Whether gunicorn framed the request as the worker did (else: close, never guess).
-
-    The unread rest of the body (all buffered) is read first.
-    """
-    try:
-        while req.body.read(_RECV_BYTES):
-            pass
-    except Exception:
-        return False
-    return source.exhausted and not parser.unreader.buf.getvalue()
+        futures.wait(list(self._waiting), timeout=self.cfg.graceful_timeout)
+        for parked in list(self._waiting.values()):
+            self._answer_parked(parked)
