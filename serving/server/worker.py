@@ -241,7 +241,12 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             return
         except OSError:
             data = b""
+            conn.draining = True  # reset: the client is gone
         if not data:
+            if conn.parked is not None and not conn.draining:  # half-closed: answer, close
+                self._stop_reading(conn)
+                conn.parked.exact = False
+                return
             self._close(conn)
             return
         if conn.draining:
@@ -260,8 +265,12 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         if conn.parked is None:
             self._serve_buffered(conn)
         elif len(conn.buf) > _SMALL_REQUEST:  # pipelined: read on once it is answered
-            self._poller.unregister(conn.sock)
-            conn.reading = False
+            self._stop_reading(conn)
+
+    def _stop_reading(self, conn: Conn) -> None:
+        """Stop reading a parked connection until its answer is written."""
+        self._poller.unregister(conn.sock)
+        conn.reading = False
 
     def _serve_buffered(self, conn: Conn) -> None:
         """Serve every whole request in the buffer, then wait for more (or close)."""

@@ -4,8 +4,9 @@ A real gunicorn server with batching on serves a ``run_v2`` script whose model s
 a marked row. Checked on raw sockets: pipelined requests on one connection are answered
 in order (the second is not started before the first is answered); a request whose batch
 outlives the scoring timeout gets 504 while other connections are served; a client that
-goes away while its request waits leaves the worker serving; a keep-alive connection is
-reused after each parked request.
+goes away while its request waits leaves the worker serving, and one that only shuts its
+sending side still gets its answer; a keep-alive connection is reused after each parked
+request.
 """
 
 from __future__ import annotations
@@ -151,3 +152,14 @@ def test_a_client_that_goes_away_while_parked_leaves_the_worker_serving(
             response = session.post(f"{server.url}{PATH}", data=body(i, 1), timeout=10)
             assert response.status_code == 200 and y_of(response.content) == [i + 1.0]
     assert "Traceback" not in server.log()
+
+
+def test_a_client_that_shuts_its_sending_side_still_gets_its_answer(
+    server: ServerProcess,
+) -> None:
+    with connect(server) as sock:
+        sock.sendall(request(7, 8))
+        sock.shutdown(socket.SHUT_WR)
+        ((head, payload),) = read_responses(sock, 1)
+        assert sock.recv(1) == b""  # then the worker closes the connection
+    assert head.split()[1] == "200" and y_of(payload) == [15.0]
