@@ -328,8 +328,9 @@ def install_batching(scorer: Scorer, settings: ServerSettings, registry: Any = N
 
     Call it once per worker after ``scorer.initialize()``, with the server's metrics
     registry (``ServerMetrics.registry``) so the batch metrics show on ``/metrics`` also
-    without gunicorn. The queue holds as many requests as the worker has threads. A
-    :class:`BatchAware` model is told the wrapper, so its ``/score`` batches too.
+    without gunicorn. The queue holds ``2 * max_batch_size`` requests (or as many as the
+    worker has threads, if more: one batch fills while the previous one runs). A
+    :class:`BatchAware` model is told the wrapper, so its ``run()`` batches too.
     """
     model = scorer.tensor_model
     if model is None or not batching_enabled(settings):
