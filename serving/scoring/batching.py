@@ -70,6 +70,12 @@ class BatchAware(Protocol):
         ...
 
 
+QUEUE_PER_BATCH = 32
+"""A worker's queue holds this many batches' worth of requests before it answers 503: the
+keep-alive worker parks waiting requests without a thread each, so a deep queue costs only
+their arrays, and clients with more connections than one batch wait rather than fail."""
+
+
 class BatchQueueFullError(ScoringError):
     """The worker's batch queue is full: the request is refused at once (503)."""
 
@@ -341,7 +347,7 @@ def install_batching(scorer: Scorer, settings: ServerSettings, registry: Any = N
         model,
         max_batch_size=settings.max_batch_size,
         max_delay_ms=settings.max_batch_delay_ms,
-        max_queue=max(server_threads(settings), 2 * settings.max_batch_size),
+        max_queue=max(server_threads(settings), QUEUE_PER_BATCH * settings.max_batch_size),
         timeout_ms=settings.scoring_timeout_ms,
         metrics=batching_metrics(registry),
     )

@@ -270,7 +270,7 @@ def test_install_wraps_the_scorers_model_only_when_batching_is_on() -> None:
     wrapped = scorer.tensor_model
     assert isinstance(wrapped, BatchingModel) and wrapped.inner is model
     assert isinstance(wrapped, TensorModel)
-    assert (wrapped.max_batch_size, wrapped.max_delay_s, wrapped.max_queue) == (8, 0.005, 16)
+    assert (wrapped.max_batch_size, wrapped.max_delay_s, wrapped.max_queue) == (8, 0.005, 256)
     assert install_batching(scorer, on)  # type: ignore[arg-type]
     assert scorer.tensor_model is wrapped  # not wrapped twice
     assert not install_batching(SimpleNamespace(tensor_model=None), on)  # type: ignore[arg-type]
