@@ -115,27 +115,30 @@ def options(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
     return apply
 
 
+model_option = click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    required=True,
+    metavar="NAME[:VERSION]",
+    help="Registered model (repeatable); the latest version without one.",
+)
+source_dir_option = click.option(
+    "--source-dir",
+    type=click.Path(path_type=Path),
+    help="Folder copied with the script (the script is looked up inside it).",
+)
+
 app_inputs = options(
-    click.option(
-        "--model",
-        "-m",
-        "models",
-        multiple=True,
-        required=True,
-        metavar="NAME[:VERSION]",
-        help="Registered model (repeatable); the latest version without one.",
-    ),
+    model_option,
     click.option(
         "--entry-script",
         required=True,
         type=click.Path(path_type=Path),
         help="The score.py with init() and run().",
     ),
-    click.option(
-        "--source-dir",
-        type=click.Path(path_type=Path),
-        help="Folder copied with the script (the script is looked up inside it).",
-    ),
+    source_dir_option,
     click.option(
         "--env",
         "env",

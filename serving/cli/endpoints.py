@@ -14,9 +14,11 @@ from serving.cli.common import (
     emit_list,
     emit_one,
     is_json,
+    model_option,
     options,
     out,
     shows,
+    source_dir_option,
     step_progress,
     workspace,
 )
@@ -57,26 +59,14 @@ def _print_deployed(record: EndpointRecord) -> None:
 
 
 deploy_inputs = options(
-    click.option(
-        "--model",
-        "-m",
-        "models",
-        multiple=True,
-        required=True,
-        metavar="NAME[:VERSION]",
-        help="Registered model (repeatable); the latest version without one.",
-    ),
+    model_option,
     click.option(
         "--entry-script",
         type=click.Path(path_type=Path),
         help="The score.py with init() and run(). Without it: no-code deployment of one "
         "ONNX, scikit-learn or TensorFlow model, served by the platform's scorer.",
     ),
-    click.option(
-        "--source-dir",
-        type=click.Path(path_type=Path),
-        help="Folder copied with the script (the script is looked up inside it).",
-    ),
+    source_dir_option,
     click.option(
         "--env",
         "env",
