@@ -59,6 +59,10 @@ def _bool(environ: Mapping[str, str], *names: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _path_text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
 def default_workspace_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The per-user workspace used when nothing else is configured."""
     environ = os.environ if environ is None else environ
@@ -142,6 +146,11 @@ class ServerSettings:
     """SERVING_KEYS: comma-separated accepted bearer keys; empty means no auth."""
     keys_file: Path | None = None
     """SERVING_KEYS_FILE: a file of accepted keys (one per line), re-read when replaced."""
+    ssl_cert_file: Path | None = None
+    """SERVING_SSL_CERT_FILE: PEM certificate (chain); with ``ssl_key_file`` the server
+    speaks HTTPS only on its port (docs/tls.md)."""
+    ssl_key_file: Path | None = None
+    """SERVING_SSL_KEY_FILE: the certificate's PEM private key."""
     auth: str = ""
     """SERVING_AUTH: ``key`` (every /score and /swagger.json request needs a key; no readable
     key at all means every such request gets 401: auth fails closed) or ``none`` (open: the
@@ -199,6 +208,11 @@ class ServerSettings:
     max_batch_delay_ms: float = 0.0
     """SERVING_MAX_BATCH_DELAY_MS: how long a batch waits for more requests after its first."""
 
+    @property
+    def tls(self) -> bool:
+        """Whether the server terminates TLS (both files set)."""
+        return self.ssl_cert_file is not None and self.ssl_key_file is not None
+
     def __post_init__(self) -> None:
         if not self.auth:  # resolved once, so replace() and to_env() carry the decision
             object.__setattr__(self, "auth", "key" if self.keys or self.keys_file else "none")
@@ -210,6 +224,8 @@ class ServerSettings:
         metrics_dir = _env(environ, "PROMETHEUS_MULTIPROC_DIR")
         keys = _env(environ, "SERVING_KEYS") or ""
         keys_file = _env(environ, "SERVING_KEYS_FILE")
+        ssl_cert = _env(environ, "SERVING_SSL_CERT_FILE")
+        ssl_key = _env(environ, "SERVING_SSL_KEY_FILE")
         auth = _env(environ, "SERVING_AUTH", default="key" if keys or keys_file else "none")
         if auth not in ("key", "none"):
             from serving.errors import UserInputError
@@ -229,6 +245,8 @@ class ServerSettings:
             max_body_bytes=_int(environ, "SERVING_MAX_BODY_BYTES", default=100 * 1024 * 1024),
             keys=tuple(k.strip() for k in keys.split(",") if k.strip()),
             keys_file=Path(keys_file) if keys_file else None,
+            ssl_cert_file=Path(ssl_cert) if ssl_cert else None,
+            ssl_key_file=Path(ssl_key) if ssl_key else None,
             auth=auth or "none",
             service_name=_env(environ, "SERVICE_NAME", default="local") or "local",
             replica_id=_env(environ, "SERVING_REPLICA_ID"),
@@ -293,6 +311,8 @@ class ServerSettings:
             "PROMETHEUS_MULTIPROC_DIR": None if self.metrics_dir is None else str(self.metrics_dir),
             "AML_CORS_ORIGINS": self.cors_origins,
             "SERVING_KEYS_FILE": None if self.keys_file is None else str(self.keys_file),
+            "SERVING_SSL_CERT_FILE": _path_text(self.ssl_cert_file),
+            "SERVING_SSL_KEY_FILE": _path_text(self.ssl_key_file),
         }
         env.update({name: value for name, value in optional.items() if value is not None})
         return env

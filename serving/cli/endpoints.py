@@ -22,8 +22,14 @@ from serving.cli.common import (
     step_progress,
     workspace,
 )
-from serving.deploy import service
-from serving.deploy.spec import DeploymentSpec, KubernetesOptions, ReplicaPolicy, Resources
+from serving.deploy import service, tls
+from serving.deploy.spec import (
+    DeploymentSpec,
+    KubernetesOptions,
+    ReplicaPolicy,
+    Resources,
+    TlsOptions,
+)
 from serving.deploy.targets import target_names
 from serving.errors import DeploymentError, UserInputError
 from serving.registry import EndpointRecord
@@ -132,6 +138,15 @@ deploy_inputs = options(
     help="Require a key (Authorization: Bearer <key>) on /score. Default: on for "
     "--target cluster and kubernetes, off for local and docker.",
 )
+@click.option(
+    "--ssl-cert",
+    metavar="FILE",
+    help="PEM certificate: serve HTTPS only (with --ssl-key; docs/tls.md).",
+)
+@click.option("--ssl-key", metavar="FILE", help="PEM private key of --ssl-cert.")
+@click.option(
+    "--ssl-cname", metavar="HOST", help="Host name of the certificate, used in the scoring URI."
+)
 @click.option("--overwrite", is_flag=True, help="Replace an endpoint of the same name.")
 @shows
 def deploy(
@@ -154,6 +169,9 @@ def deploy(
     output: Path | None,
     image_registry: str | None,
     auth: bool | None,
+    ssl_cert: str | None,
+    ssl_key: str | None,
+    ssl_cname: str | None,
     overwrite: bool,
 ) -> None:
     """Deploy registered models with a score.py (or, without one, a single ONNX,
@@ -163,10 +181,12 @@ def deploy(
         resources=Resources.parse(cpu, memory),
         replicas=ReplicaPolicy(replicas, max_concurrent_requests, max_queue_wait_ms),
         kubernetes=KubernetesOptions(image_registry=image_registry),
+        tls=TlsOptions(ssl_cert, ssl_key, ssl_cname),
         max_batch_size=max_batch_size,
         max_batch_delay_ms=max_batch_delay_ms,
     )
     deployment.check_target(target)
+    tls.check(deployment.tls)
     given: dict[str, Any] = {
         "models": list(models),
         "entry_script": entry_script,

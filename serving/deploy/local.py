@@ -19,12 +19,12 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from serving.config import PlatformSettings, ServerSettings
-from serving.deploy import process
+from serving.deploy import process, tls
 from serving.deploy.base import Change, Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.folders import endpoint_folder, new_version_folder
 from serving.deploy.nocode import nocode_settings
@@ -121,6 +121,9 @@ class LocalTarget:
             max_batch_size=request.deployment.batching[0],
             max_batch_delay_ms=request.deployment.batching[1],
         )
+        if request.deployment.tls.enabled:  # installed by deploy/replace before this
+            installed = tls.files(ws.endpoint_dir(request.name))
+            settings = replace(settings, ssl_cert_file=installed.cert, ssl_key_file=installed.key)
         settings = nocode_settings(settings, request.nocode, request.models)
         return {**dict(request.env.variables), **gunicorn_env(settings)}
 
@@ -161,8 +164,9 @@ class LocalTarget:
         runtime, proc = self._launch(version, started)
         ref = process.ProcessRef.from_dict(runtime["process"])
         assert ref is not None
+        secure = "SERVING_SSL_CERT_FILE" in version.server_env
         try:
-            self._wait_ready(port, proc, version.folder / LOG_NAME, progress)
+            self._wait_ready(port, proc, version.folder / LOG_NAME, progress, secure)
         except BaseException:  # init() failed, or Ctrl-C: nothing keeps running
             process.stop(ref, grace_s=INTERRUPT_GRACE_S)
             raise
@@ -172,7 +176,7 @@ class LocalTarget:
 
     @staticmethod
     def _wait_ready(
-        port: int, proc: subprocess.Popen[bytes], log: Path, progress: Progress
+        port: int, proc: subprocess.Popen[bytes], log: Path, progress: Progress, secure: bool
     ) -> None:
         def ready() -> bool:
             code = proc.poll()
@@ -183,7 +187,7 @@ class LocalTarget:
                     hint="the log tail is above; see 'serving endpoints logs'",
                     details=process.failure_excerpt(log),
                 )
-            return is_ready(port, timeout_s=1)
+            return is_ready(port, timeout_s=1, tls=secure)
 
         def timed_out(_waited: float) -> DeploymentError:
             return DeploymentError(
@@ -202,9 +206,10 @@ class LocalTarget:
         venv, layout = self._prepare(ws, request, folder, progress)
         port = request.port or free_port()
         write_keys(keys_file(ws, request.name), request.keys)
+        _install_tls(base, request)
         server_env = self._server_env(ws, request, layout, folder, port)
         runtime = self._serve(Version(folder, venv, server_env), progress, started)
-        return Deployed(*uris(port), runtime)
+        return Deployed(*_uris(port, request), runtime)
 
     def replace(self, ws: Workspace, change: Change, progress: Progress) -> Deployed:
         """Run the new version on a spare port until ready, then in place of the old one."""
@@ -212,6 +217,7 @@ class LocalTarget:
         port = int(record.runtime.get("port") or request.port or free_port())
         folder = new_version_folder(endpoint_folder(ws, request.name))
         try:
+            _install_tls(endpoint_folder(ws, request.name), request)
             venv, layout = self._prepare(ws, request, folder, progress)
             progress("trying the new version on a spare port first")
             trial_env = self._server_env(ws, request, layout, folder, free_port())
@@ -236,7 +242,7 @@ class LocalTarget:
                     details=exc.details,
                 ) from exc
             raise
-        return Deployed(*uris(port), runtime)
+        return Deployed(*_uris(port, request), runtime)
 
     def restore(self, ws: Workspace, record: EndpointRecord, started: Started) -> None:
         """Start the recorded version again if its server no longer runs (after a killed
@@ -272,7 +278,8 @@ class LocalTarget:
             return Observed(
                 "Unhealthy", "the server process is not running; see 'serving endpoints logs'"
             )
-        if is_ready(int(record.runtime["port"])):
+        secure = "SERVING_SSL_CERT_FILE" in (record.runtime.get("server_env") or {})
+        if is_ready(int(record.runtime["port"]), tls=secure):
             return Observed("Healthy")
         return Observed("Unhealthy", "not ready")
 
@@ -288,6 +295,17 @@ class LocalTarget:
         base = ws.endpoint_dir(record.name)
         if base.exists():
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _install_tls(base: Path, request: DeployRequest) -> None:
+    """Copy the TLS pair into the endpoint folder (0600) when TLS is on."""
+    if request.deployment.tls.enabled:
+        tls.install(request.deployment.tls, base)
+
+
+def _uris(port: int, request: DeployRequest) -> tuple[str, str]:
+    options = request.deployment.tls
+    return uris(port, tls=options.enabled, host=options.cname)
 
 
 def _released(port: int, timeout_s: float = PORT_RELEASE_S) -> None:

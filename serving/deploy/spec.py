@@ -157,6 +157,32 @@ class KubernetesOptions:
         object.__setattr__(self, "target_cpu_percent", percent)
 
 
+@dataclass(frozen=True)
+class TlsOptions:
+    """HTTPS on the endpoint (``--ssl-cert``/``--ssl-key``, ``enable_ssl``): the paths the
+    certificate and key were given from, never their contents (the target copies them into
+    the endpoint's folder, 0600: :mod:`serving.deploy.tls`)."""
+
+    cert_file: str | None = None
+    """PEM certificate (chain) as given."""
+    key_file: str | None = None
+    """PEM private key as given."""
+    cname: str | None = None
+    """Host name in the scoring URI and the Kubernetes Ingress (None: 127.0.0.1 / any)."""
+
+    def __post_init__(self) -> None:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise UserInputError("--ssl-cert and --ssl-key go together: give both or neither")
+        if self.cname and not self.cert_file:
+            raise UserInputError("--ssl-cname needs --ssl-cert and --ssl-key")
+        for name in ("cert_file", "key_file", "cname"):
+            object.__setattr__(self, name, str(getattr(self, name) or "") or None)
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
 _LEGACY: dict[str, tuple[str, ...]] = {
     "resources": ("cpu", "memory"),
     "replicas": ("replicas", "max_concurrent_requests", "max_queue_wait_ms", "heal_after_s"),
@@ -179,6 +205,7 @@ class DeploymentSpec:
     resources: Resources = field(default_factory=Resources)
     replicas: ReplicaPolicy = field(default_factory=ReplicaPolicy)
     kubernetes: KubernetesOptions = field(default_factory=KubernetesOptions)
+    tls: TlsOptions = field(default_factory=TlsOptions)
     scoring_timeout_ms: int | None = None
     """A run() longer than this answers 504 (cluster, kubernetes; None: 60000)."""
     max_batch_size: int | None = None
@@ -215,6 +242,7 @@ class DeploymentSpec:
             resources=Resources(**dict(data.get("resources") or {})),
             replicas=ReplicaPolicy(**dict(data.get("replicas") or {})),
             kubernetes=KubernetesOptions(**dict(data.get("kubernetes") or {})),
+            tls=TlsOptions(**dict(data.get("tls") or {})),
             scoring_timeout_ms=data.get("scoring_timeout_ms"),
             max_batch_size=data.get("max_batch_size"),
             max_batch_delay_ms=data.get("max_batch_delay_ms"),

@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
+import urllib3
 
 from serving import httpclient
 from serving.errors import DeploymentError
@@ -69,17 +71,24 @@ def check_port(port: int) -> int:
     return port
 
 
-def uris(port: int) -> tuple[str, str]:
-    """The scoring and swagger URIs of a server on 127.0.0.1:``port``."""
-    return f"http://{LOOPBACK}:{port}/score", f"http://{LOOPBACK}:{port}/swagger.json"
+def uris(port: int, *, tls: bool = False, host: str | None = None) -> tuple[str, str]:
+    """The scoring and swagger URIs of a server on 127.0.0.1:``port`` (``https://`` with
+    ``tls``; ``host``: the certificate's name, --ssl-cname, in place of 127.0.0.1)."""
+    base = f"{'https' if tls else 'http'}://{host or LOOPBACK}:{port}"
+    return f"{base}/score", f"{base}/swagger.json"
 
 
 # -- readiness ---------------------------------------------------------------------------
-def is_ready(port: int, timeout_s: float = 2.0) -> bool:
-    """Whether the server on 127.0.0.1:``port`` answers its readiness route with 200."""
+def is_ready(port: int, timeout_s: float = 2.0, *, tls: bool = False) -> bool:
+    """Whether the server on 127.0.0.1:``port`` answers its readiness route with 200
+    (over HTTPS with ``tls``, the certificate unchecked: it names the endpoint's host, and
+    this is the loopback check of our own server)."""
     try:
-        url = f"http://{LOOPBACK}:{port}{READY_PATH}"
-        return bool(httpclient.get(url, timeout=timeout_s).status_code == 200)
+        url = f"{'https' if tls else 'http'}://{LOOPBACK}:{port}{READY_PATH}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            answer = httpclient.get(url, timeout=timeout_s, verify=not tls)
+        return bool(answer.status_code == 200)
     except requests.RequestException:
         return False
 
@@ -127,7 +136,8 @@ def container_groups() -> list[str]:
     return [] if os.geteuid() == 0 else [str(os.getgid())]
 
 
-def _share(path: Path, mode: int) -> None:
+def share_file(path: Path, mode: int) -> None:
+    """chmod ``path``; as root also give it to the container user's group."""
     os.chmod(path, mode)
     if os.geteuid() == 0:
         os.chown(path, 0, CONTAINER_GID)
@@ -144,13 +154,13 @@ def write_keys(path: Path, keys: list[str] | tuple[str, ...], *, container: bool
     folder = path.parent
     folder.mkdir(mode=0o750 if container else 0o700, parents=True, exist_ok=True)
     if container:
-        _share(folder, 0o750)
+        share_file(folder, 0o750)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write("".join(f"{key}\n" for key in keys))
     if container:
-        _share(tmp, 0o640)
+        share_file(tmp, 0o640)
     else:
         os.chmod(tmp, 0o600)
     os.replace(tmp, path)

@@ -40,6 +40,11 @@ def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> lis
     connections close after ``--keep-alive``, an unread body is drained at most 5 s / 64 KiB,
     and the header limits apply; a client that trickles a request holds one thread (not the
     worker) until it finishes. Put a balancer with its own timeouts in front of those.
+
+    TLS (``settings.tls``): gunicorn terminates it (``--certfile``/``--keyfile``) in gthread
+    workers, which wrap each accepted socket; :data:`KEEPALIVE_WORKER` serves plain HTTP
+    only. Plain HTTP sent to a TLS port fails the handshake and the connection is closed
+    (docs/tls.md).
     """
     argv = [
         python or sys.executable,
@@ -64,7 +69,9 @@ def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> lis
         settings.log_level.lower(),
     ]
     threads = server_threads(settings)
-    if threads > 1:
+    if settings.tls:
+        argv += ["--certfile", str(settings.ssl_cert_file), "--keyfile", str(settings.ssl_key_file)]
+    if threads > 1 or settings.tls:
         argv += [
             "--worker-class",
             "gthread",
