@@ -23,6 +23,7 @@ _CALLS = {
     "Service": ("CoreV1Api", "namespaced_service"),
     "Deployment": ("AppsV1Api", "namespaced_deployment"),
     "HorizontalPodAutoscaler": ("AutoscalingV2Api", "namespaced_horizontal_pod_autoscaler"),
+    "Ingress": ("NetworkingV1Api", "namespaced_ingress"),
 }
 
 

@@ -1,6 +1,7 @@
 """Kubernetes manifests of an endpoint, as plain dicts (pure functions, tested without a
-cluster): a Secret with the keys, a Deployment, a Service and a HorizontalPodAutoscaler,
-all labelled with the endpoint and the model versions they serve.
+cluster): a Secret with the keys, a Deployment, a Service and a HorizontalPodAutoscaler
+(with TLS also a ``kubernetes.io/tls`` Secret and an Ingress that terminates HTTPS), all
+labelled with the endpoint and the model versions they serve.
 
 The Deployment runs the same model image and command as the docker and cluster targets
 (port 5001, one sync worker by default), with the AKS defaults where Azure had them: CPU
@@ -14,6 +15,7 @@ Rolling updates start a new pod and wait for its readiness before an old one sto
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +54,18 @@ class KubernetesSpec:
     service_port: int = 80
     image_pull_policy: str = "IfNotPresent"
     annotations: dict[str, str] = field(default_factory=dict)
+    tls: TlsPair | None = None
+    """HTTPS at an Ingress (``--ssl-cert``); None: no Ingress."""
+
+
+@dataclass(frozen=True)
+class TlsPair:
+    """The certificate and key (PEM) of the endpoint's Ingress, and its host name."""
+
+    cert_pem: bytes
+    key_pem: bytes
+    host: str | None = None
+    """--ssl-cname: the Ingress rule's host (None: any host)."""
 
 
 def label_value(text: str) -> str:
@@ -94,17 +108,20 @@ API_VERSIONS = {
     "Deployment": "apps/v1",
     "Service": "v1",
     "HorizontalPodAutoscaler": "autoscaling/v2",
+    "Ingress": "networking.k8s.io/v1",
 }
 """Each kind's API version, in the order to apply."""
 
 
-def _manifest(spec: KubernetesSpec, kind: str, /, **body: Any) -> dict[str, Any]:
+def _manifest(
+    spec: KubernetesSpec, kind: str, /, name: str | None = None, **body: Any
+) -> dict[str, Any]:
     """An object of ``kind`` named for the endpoint, with the endpoint's metadata."""
-    name = f"{spec.name}-keys" if kind == "Secret" else spec.name
+    default = f"{spec.name}-keys" if kind == "Secret" else spec.name
     return {
         "apiVersion": API_VERSIONS[kind],
         "kind": kind,
-        "metadata": metadata(spec, name),
+        "metadata": metadata(spec, name or default),
         **body,
     }
 
@@ -113,6 +130,37 @@ def secret(spec: KubernetesSpec) -> dict[str, Any]:
     """The keys, one per line (empty: no auth); mounted into the pods as a file."""
     keys = "".join(f"{k}\n" for k in spec.keys)
     return _manifest(spec, "Secret", type="Opaque", stringData={"keys": keys})
+
+
+def tls_secret_name(spec: KubernetesSpec) -> str:
+    return f"{spec.name}-tls"
+
+
+def tls_secret(spec: KubernetesSpec, pair: TlsPair) -> dict[str, Any]:
+    """A ``kubernetes.io/tls`` Secret with the files' base64 (as the keys Secret holds the
+    keys): written 0600 by ``--output``, recorded without its data."""
+    data = {
+        "tls.crt": base64.b64encode(pair.cert_pem).decode(),
+        "tls.key": base64.b64encode(pair.key_pem).decode(),
+    }
+    name = tls_secret_name(spec)
+    return _manifest(spec, "Secret", name=name, type="kubernetes.io/tls", data=data)
+
+
+def ingress(spec: KubernetesSpec, pair: TlsPair) -> dict[str, Any]:
+    """An Ingress that terminates TLS with :func:`tls_secret` and forwards plain HTTP to the
+    Service; ingress-nginx redirects plain HTTP to HTTPS (308) once a ``tls`` entry exists,
+    and the annotation says so for controllers that read it."""
+    tls: dict[str, Any] = {"secretName": tls_secret_name(spec)}
+    rule: dict[str, Any] = {}
+    if pair.host:
+        tls["hosts"] = [pair.host]
+        rule["host"] = pair.host
+    backend = {"service": {"name": spec.name, "port": {"name": "http"}}}
+    rule["http"] = {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}
+    doc = _manifest(spec, "Ingress", spec={"tls": [tls], "rules": [rule]})
+    doc["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-redirect"] = "true"
+    return doc
 
 
 PROBES: dict[str, tuple[str, dict[str, int]]] = {
@@ -216,12 +264,19 @@ def autoscaler(spec: KubernetesSpec) -> dict[str, Any]:
 
 
 def manifests(spec: KubernetesSpec) -> list[dict[str, Any]]:
-    """Secret, Deployment, Service and HorizontalPodAutoscaler, in the order to apply."""
-    return [secret(spec), deployment(spec), service(spec), autoscaler(spec)]
+    """Secret, Deployment, Service and HorizontalPodAutoscaler, in the order to apply; with
+    TLS, also the TLS Secret (after the keys') and an Ingress (last)."""
+    docs = [secret(spec), deployment(spec), service(spec), autoscaler(spec)]
+    if spec.tls is not None:
+        docs.insert(1, tls_secret(spec, spec.tls))
+        docs.append(ingress(spec, spec.tls))
+    return docs
 
 
 def file_name(manifest: dict[str, Any]) -> str:
-    """``02-deployment.yaml``-style names that keep the apply order."""
+    """``02-deployment.yaml``-style names that keep the apply order (the TLS Secret:
+    ``01-secret-tls.yaml``)."""
     order = list(API_VERSIONS)
     kind = str(manifest["kind"])
-    return f"{order.index(kind) + 1:02d}-{kind.lower()}.yaml"
+    tls = "-tls" if manifest.get("type") == "kubernetes.io/tls" else ""
+    return f"{order.index(kind) + 1:02d}-{kind.lower()}{tls}.yaml"

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from serving.deploy import tls
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.containers import (
     Docker,
@@ -31,9 +32,9 @@ from serving.deploy.containers import (
     releasing,
 )
 from serving.deploy.kubernetes import apply as k8s_apply
-from serving.deploy.kubernetes.manifests import KubernetesSpec, file_name, manifests
+from serving.deploy.kubernetes.manifests import KubernetesSpec, TlsPair, file_name, manifests
 from serving.deploy.kubernetes.validate import validate_all
-from serving.deploy.spec import check_replicas
+from serving.deploy.spec import TlsOptions, check_replicas
 from serving.errors import DeploymentError
 from serving.images.build import BuiltImage
 from serving.images.dockerfile import ENV_PYTHON
@@ -73,7 +74,17 @@ def kubernetes_spec(request: DeployRequest, image: str) -> KubernetesSpec:
         memory_request=memory or "512Mi",
         memory_limit=memory,
         service_type=k8s.service_type,
+        tls=_tls_pair(deployment.tls),
     )
+
+
+def _tls_pair(options: TlsOptions) -> TlsPair | None:
+    """The pair's contents for the Ingress's Secret (checked first), or None."""
+    if not (options.cert_file and options.key_file):
+        return None
+    tls.check(options)
+    cert, key = Path(options.cert_file).expanduser(), Path(options.key_file).expanduser()
+    return TlsPair(cert.read_bytes(), key.read_bytes(), options.cname)
 
 
 def write_manifests(folder: Path, docs: list[dict[str, Any]]) -> list[Path]:
@@ -90,8 +101,9 @@ def write_manifests(folder: Path, docs: list[dict[str, Any]]) -> list[Path]:
 
 
 def _without_keys(doc: dict[str, Any]) -> dict[str, Any]:
-    """What is recorded of a manifest: a Secret without its data (the registry has them)."""
-    return {k: v for k, v in doc.items() if k != "stringData"}
+    """What is recorded of a manifest: a Secret without its data (the registry has the
+    keys; the TLS pair stays in its files)."""
+    return {k: v for k, v in doc.items() if k not in ("stringData", "data")}
 
 
 class KubernetesTarget:
@@ -158,6 +170,8 @@ class KubernetesTarget:
         k8s_apply.apply(api, docs, progress)
         k8s_apply.wait_rollout(api, request.name, namespace, progress, k8s_apply.ROLLOUT_TIMEOUT_S)
         uri = k8s_apply.service_uri(api, request.name, namespace)
+        if request.deployment.tls.cname:  # served by the Ingress
+            uri = f"https://{request.deployment.tls.cname}/score"
         return Deployed(uri, uri.rsplit("/", 1)[0] + "/swagger.json", runtime)
 
     def roll(

@@ -21,6 +21,7 @@ MODELS: dict[tuple[str, str], str] = {
     ("v1", "Service"): "V1Service",
     ("apps/v1", "Deployment"): "V1Deployment",
     ("autoscaling/v2", "HorizontalPodAutoscaler"): "V2HorizontalPodAutoscaler",
+    ("networking.k8s.io/v1", "Ingress"): "V1Ingress",
 }
 _LIST = re.compile(r"^(?:list|List)\[(.+)\]$")
 _DICT = re.compile(r"^(?:dict|Dict)\((?:str), (.+)\)$|^Dict\[str, (.+)\]$")
