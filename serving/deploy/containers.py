@@ -23,7 +23,7 @@ from serving.deploy.toolkit import (
     labels,
 )
 from serving.images.build import BuiltImage, ImageBuilder
-from serving.images.dockerfile import ENV_PYTHON
+from serving.images.dockerfile import ENV_PYTHON, RUNTIME_VENV
 from serving.images.engine import EngineUser
 from serving.images.model import CONTAINER_PORT, BuildRequest
 from serving.server.gunicorn import gunicorn_argv
@@ -40,6 +40,8 @@ RUN_ENV = (
     "SERVING_REPLICA_ID",
     "SERVING_WORKERS",
     "SERVING_THREADS",
+    "SERVING_SSL_CERT_FILE",
+    "SERVING_SSL_KEY_FILE",
 )
 """The server settings a container's run sets; the rest are in the image's ENV."""
 
@@ -109,8 +111,10 @@ def container_settings(
     auth: bool,
     replica_id: str | None = None,
     scoring_timeout_ms: int | None = None,
+    tls: bool = False,
 ) -> ServerSettings:
-    """The server settings of the endpoint's container (bound to 0.0.0.0:5001)."""
+    """The server settings of the endpoint's container (bound to 0.0.0.0:5001; with
+    ``tls``, HTTPS with the pair mounted at :data:`TLS_MOUNT`)."""
     return ServerSettings(
         host="0.0.0.0",
         port=CONTAINER_PORT,
@@ -124,7 +128,27 @@ def container_settings(
         scoring_timeout_ms=scoring_timeout_ms or ServerSettings.scoring_timeout_ms,
         max_batch_size=spec.max_batch_size,
         max_batch_delay_ms=spec.max_batch_delay_ms,
+        ssl_cert_file=Path(f"{TLS_MOUNT}/cert.pem") if tls else None,
+        ssl_key_file=Path(f"{TLS_MOUNT}/key.pem") if tls else None,
     )
+
+
+TLS_MOUNT = "/run/serving/tls"
+"""Where a container finds the endpoint's certificate and key (a folder, mounted read-only
+from the endpoint's folder: never copied into an image)."""
+_TLS_PROBE = (
+    "import os, ssl, urllib.request; urllib.request.urlopen('https://127.0.0.1:%s/health/ready'"
+    " % os.environ.get('SERVING_PORT', '5001'), timeout=2,"
+    " context=ssl._create_unverified_context())"
+)
+TLS_HEALTHCHECK = {
+    "test": ["CMD", f"{RUNTIME_VENV}/bin/python", "-c", _TLS_PROBE],
+    "interval": 10 * 10**9,
+    "timeout": 3 * 10**9,
+    "start_period": 5 * 10**9,
+    "retries": 3,
+}
+"""The image's health check over HTTPS (the loopback check of the container's own server)."""
 
 
 def container_env(
@@ -152,6 +176,7 @@ def run_kwargs(
     scoring_timeout_ms: int | None = None,
     network: str | None = None,
     container_labels: dict[str, str] | None = None,
+    tls_folder: Path | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of ``containers.run`` for the endpoint (pure; unit-tested).
 
@@ -160,6 +185,8 @@ def run_kwargs(
     ``auth`` (default: whether ``keys`` were given) sets ``SERVING_AUTH``, explicitly.
     On a ``network`` (a cluster replica) no port is published; else the server's port is
     published on 127.0.0.1:``spec.port``. ``replica_id`` defaults to the container's name.
+    With ``tls_folder`` (``cert.pem``, ``key.pem``), mounted read-only at
+    :data:`TLS_MOUNT`, the server speaks HTTPS only, and the health check too.
     """
     settings = container_settings(
         spec,
@@ -169,6 +196,7 @@ def run_kwargs(
         auth=bool(keys) if auth is None else auth,
         replica_id=replica_id or spec.name,
         scoring_timeout_ms=scoring_timeout_ms,
+        tls=tls_folder is not None,
     )
     kwargs: dict[str, Any] = {
         "name": spec.name,
@@ -183,8 +211,14 @@ def run_kwargs(
         kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": (LOOPBACK, spec.port)}
     else:
         kwargs["network"] = network
+    volumes: dict[str, dict[str, str]] = {}
     if keys_folder is not None:
-        kwargs["volumes"] = {str(keys_folder): {"bind": KEYS_MOUNT, "mode": "ro"}}
+        volumes[str(keys_folder)] = {"bind": KEYS_MOUNT, "mode": "ro"}
+    if tls_folder is not None:
+        volumes[str(tls_folder)] = {"bind": TLS_MOUNT, "mode": "ro"}
+        kwargs["healthcheck"] = TLS_HEALTHCHECK
+    if volumes:
+        kwargs["volumes"] = volumes
         if groups := container_groups():
             kwargs["group_add"] = groups
     if spec.nano_cpus:

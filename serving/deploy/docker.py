@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from serving.deploy import process
+from serving.deploy import process, tls
 from serving.deploy.base import Change, Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.containers import (
     Docker,
@@ -83,6 +83,24 @@ def write_keys(folder: Path, keys: tuple[str, ...] | list[str]) -> None:
     write_mounted_keys(folder, keys)
 
 
+def _install_tls(base: Path, request: DeployRequest) -> None:
+    """Copy the TLS pair into ``base/tls`` (0640 to the container's group) when TLS is on."""
+    if request.deployment.tls.enabled:
+        tls.install(request.deployment.tls, base, container=True)
+
+
+def _tls_folder(ws: Workspace, request: DeployRequest) -> Path | None:
+    """The folder mounted read-only into the container with the pair, or None."""
+    if not request.deployment.tls.enabled:
+        return None
+    return tls.files(ws.endpoint_dir(request.name)).folder
+
+
+def _uris(port: int, request: DeployRequest) -> tuple[str, str]:
+    options = request.deployment.tls
+    return uris(port, tls=options.enabled, host=options.cname)
+
+
 def _runtime(spec: RunSpec, built: BuiltImage) -> dict[str, Any]:
     return {
         "container": spec.name,
@@ -116,12 +134,13 @@ class DockerTarget:
             request, built.record.image_id, check_port(request.port or free_port())
         )
         self._clear_name(ws, request.name, spec.name)
-        endpoint_folder(ws, request.name)
+        base = endpoint_folder(ws, request.name)
         write_keys(keys_folder(ws, request.name), request.keys)
+        _install_tls(base, request)
         progress(f"starting container {spec.name} from {built.record.tag}")
-        runtime = _runtime(spec, built)
+        runtime = {**_runtime(spec, built), "tls": request.deployment.tls.enabled}
         self._start(ws, spec, request, runtime, started, progress)
-        return Deployed(*uris(spec.port), runtime)
+        return Deployed(*_uris(spec.port, request), runtime)
 
     @releasing
     def replace(self, ws: Workspace, change: Change, progress: Progress) -> Deployed:
@@ -130,6 +149,7 @@ class DockerTarget:
         recorded)."""
         record, request, started = change.record, change.request, change.started
         built = self.docker.build(ws, request, progress)
+        _install_tls(endpoint_folder(ws, request.name), request)
         port = int(record.runtime.get("port") or request.port or free_port())
         final = RunSpec.from_request(request, built.record.image_id, port)
         trial = dataclasses.replace(final, name=f"{final.name}-next", port=free_port())
@@ -141,7 +161,7 @@ class DockerTarget:
             with process.no_interrupt():
                 self._park(ws, record, final.name, progress)
             self._clear_name(ws, request.name, final.name)
-            runtime = _runtime(final, built)
+            runtime = {**_runtime(final, built), "tls": request.deployment.tls.enabled}
             self._start(ws, final, request, runtime, started, progress)
         except BaseException as exc:  # the previous version serves again
             with process.no_interrupt():
@@ -152,7 +172,7 @@ class DockerTarget:
                     f"{exc.message}; the previous version was started again", details=exc.details
                 ) from exc
             raise
-        return Deployed(*uris(port), runtime)
+        return Deployed(*_uris(port, request), runtime)
 
     def _park(
         self, ws: Workspace, record: EndpointRecord, name: str, progress: Progress
@@ -228,6 +248,7 @@ class DockerTarget:
             str(ws.path),
             keys_folder=keys_folder(ws, request.name),
             auth=bool(request.keys),
+            tls_folder=_tls_folder(ws, request),
         )
         with process.no_interrupt():
             try:
@@ -241,14 +262,14 @@ class DockerTarget:
                 ) from exc
             started({**runtime, "container_id": container.id})
         try:
-            self._wait_ready(container, spec.port, progress)
+            self._wait_ready(container, spec.port, progress, request.deployment.tls.enabled)
         except KeyboardInterrupt:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
             raise
 
     @staticmethod
-    def _wait_ready(container: Container, port: int, progress: Progress) -> None:
+    def _wait_ready(container: Container, port: int, progress: Progress, secure: bool) -> None:
         """Until the container's server is ready; a container that exits (or is not ready
         in time) is removed, so it does not restart in a loop."""
 
@@ -263,7 +284,7 @@ class DockerTarget:
                 )
                 container.remove(force=True)
                 raise error
-            return is_ready(port, timeout_s=1)
+            return is_ready(port, timeout_s=1, tls=secure)
 
         def timed_out(_waited: float) -> DeploymentError:
             tail = container_log(container, 25)
@@ -316,7 +337,8 @@ class DockerTarget:
         health = (state.get("Health") or {}).get("Status")
         if health == "unhealthy":
             return Observed("Unhealthy", "the readiness check fails; see 'serving endpoints logs'")
-        if is_ready(int(record.runtime["port"])):
+        secure = bool(record.runtime.get("tls"))
+        if is_ready(int(record.runtime["port"]), tls=secure):
             return Observed("Healthy")
         return Observed("Unhealthy", "not ready")
 
