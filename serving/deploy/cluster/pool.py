@@ -105,7 +105,11 @@ class Pool:
         """Record the pool: state file, then the configuration a restarted balancer reads."""
         save_state(self.folder, self.state)
         write_files(
-            balancer_dir(self.folder), self.state.endpoint, self.state.limits, self.state.members
+            balancer_dir(self.folder),
+            self.state.endpoint,
+            self.state.limits,
+            self.state.members,
+            tls=self.state.tls,
         )
 
     # -- containers ----------------------------------------------------------------------

@@ -82,6 +82,8 @@ class ClusterState:
     auth: str = "key"
     """SERVING_AUTH of the replicas: ``key`` or ``none``. A state file written before the
     field says what its keys file says (see :meth:`from_dict`)."""
+    tls: bool = False
+    """The balancer terminates TLS with ``tls.pem`` in its folder (``--ssl-cert``)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -35,15 +35,21 @@ with no registry. The swarm was left again (``docker swarm leave --force``).
 
 from __future__ import annotations
 
+import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
+import urllib3
+
 from serving import httpclient
+from serving.deploy import tls
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.cluster import supervisor
 from serving.deploy.cluster.balancer import ensure_balancer_image, ensure_network
-from serving.deploy.cluster.pool import Pool, keys_dir
+from serving.deploy.cluster.haproxy import TLS_BUNDLE
+from serving.deploy.cluster.pool import Pool, balancer_dir, keys_dir
 from serving.deploy.cluster.state import (
     DEFAULT_QUEUE_WAIT_MS,
     DEFAULT_REPLICAS,
@@ -60,8 +66,8 @@ from serving.deploy.cluster.state import (
 )
 from serving.deploy.cluster.views import replica_logs, replica_rows
 from serving.deploy.containers import Docker, RunSpec, releasing
-from serving.deploy.folders import endpoint_folder
-from serving.deploy.spec import check_replicas
+from serving.deploy.folders import endpoint_folder, private_dir
+from serving.deploy.spec import DeploymentSpec, check_replicas
 from serving.deploy.toolkit import (
     ENDPOINT_LABEL,
     WORKSPACE_LABEL,
@@ -105,6 +111,17 @@ def write_keys(folder: Path, keys: tuple[str, ...] | list[str]) -> None:
     write_mounted_keys(keys_dir(folder), keys)
 
 
+def _install_tls(ws: Workspace, request: DeployRequest, folder: Path) -> None:
+    """With TLS, the pair in the endpoint folder (0600) and the balancer's bundle."""
+    if not request.deployment.tls.enabled:
+        return
+    installed = tls.install(request.deployment.tls, ws.endpoint_dir(request.name))
+    bundle = private_dir(balancer_dir(folder)) / TLS_BUNDLE
+    fd = os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(installed.bundle.read_bytes())
+
+
 def runtime_of(state: ClusterState, folder: Path) -> dict[str, Any]:
     return {
         "port": state.port,
@@ -126,8 +143,8 @@ class ClusterTarget:
     def __init__(self, docker: Docker | None = None) -> None:
         self.docker = docker or Docker()
 
-    def _deployed(self, state: ClusterState, folder: Path) -> Deployed:
-        return Deployed(*uris(state.port), runtime_of(state, folder))
+    def _deployed(self, state: ClusterState, folder: Path, cname: str | None = None) -> Deployed:
+        return Deployed(*uris(state.port, tls=state.tls, host=cname), runtime_of(state, folder))
 
     @releasing
     def deploy(
@@ -153,29 +170,34 @@ class ClusterTarget:
             limits=limits,
             heal_after_s=heal_after,
             auth="key" if request.keys else "none",
+            tls=request.deployment.tls.enabled,
         )
         with endpoint_lock(folder):
             try:
                 write_keys(folder, request.keys)
+                _install_tls(ws, request, folder)
                 started(runtime_of(state, folder))  # everything it starts carries our labels
                 ensure_network(self.docker.client, request.name, str(ws.path))
                 pool = Pool(self.docker.client, folder, state, progress)
                 pool.ensure_balancer(lambda: balancer_image)
                 pool.add({slot: Member(1, image) for slot in range(1, replicas + 1)})
-                self._check_auth(port, request.keys)
+                self._check_auth(port, request.keys, state.tls)
                 supervisor.start(folder, state)
             except BaseException:
                 self._teardown(str(ws.path), request.name, folder)
                 raise
         progress(f"{replicas} replica(s) ready behind 127.0.0.1:{port}")
-        return self._deployed(state, folder)
+        return self._deployed(state, folder, request.deployment.tls.cname)
 
     @staticmethod
-    def _check_auth(port: int, keys: tuple[str, ...]) -> None:
+    def _check_auth(port: int, keys: tuple[str, ...], secure: bool) -> None:
         """With keys, a request without one must be refused (the replicas read the file)."""
         if not keys:
             return
-        answer = httpclient.post(f"http://127.0.0.1:{port}/score", data=b"{}", timeout=30)
+        url = f"{'https' if secure else 'http'}://127.0.0.1:{port}/score"
+        with warnings.catch_warnings():  # our own balancer on the loopback
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            answer = httpclient.post(url, data=b"{}", timeout=30, verify=not secure)
         if answer.status_code != 401:
             raise DeploymentError(
                 f"the replicas accepted a request without a key ({answer.status_code}): "
@@ -242,7 +264,7 @@ class ClusterTarget:
             state.run = RunSpec.from_request(request, new.image, 0).to_dict()
             pool.save()
         progress(f"every replica runs revision {new.revision} ({built.record.tag})")
-        return self._deployed(state, pool.folder)
+        return self._deployed(state, pool.folder, request.deployment.tls.cname)
 
     @releasing
     def scale(
@@ -264,7 +286,8 @@ class ClusterTarget:
             elif count < len(current):
                 pool.remove(current[count:])
         progress(f"{count} replica(s) ready")
-        return self._deployed(state, pool.folder)
+        cname = DeploymentSpec.from_record(record.spec).tls.cname
+        return self._deployed(state, pool.folder, cname)
 
     @releasing
     def observe(self, ws: Workspace, record: EndpointRecord) -> Observed:
