@@ -10,6 +10,7 @@ sent with a session that ignores the environment's proxy settings; every other U
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,9 +41,13 @@ def _loopback_session() -> requests.Session:
 
 
 def request(method: str, url: str, **kwargs: Any) -> requests.Response:
-    """``requests.request`` that bypasses environment proxies for loopback URLs."""
+    """``requests.request`` that bypasses environment proxies for loopback URLs (the CA
+    bundle of ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` still applies: HTTPS endpoints)."""
     if not is_loopback(url):
         return requests.request(method, url, **kwargs)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        kwargs.setdefault("verify", bundle)
     return _loopback_session().request(method, url, **kwargs)
 
 

@@ -15,7 +15,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from serving.deploy.spec import DeploymentSpec, KubernetesOptions, ReplicaPolicy, Resources
+from serving.deploy import tls
+from serving.deploy.spec import (
+    DeploymentSpec,
+    KubernetesOptions,
+    ReplicaPolicy,
+    Resources,
+    TlsOptions,
+)
+from serving.errors import UserInputError
 
 
 def warn_ignored(call: str, given: dict[str, Any]) -> None:
@@ -37,13 +45,51 @@ class _Processes:
 
 @dataclass(kw_only=True)
 class _Container(_Processes):
-    """Limits of each container; ``None`` means no limit."""
+    """Limits of each container; ``None`` means no limit. HTTPS with ``enable_ssl`` (or the
+    ``ssl_*`` arguments), as in Azure ML v1 (docs/tls.md)."""
 
     cpu_cores: float | None = None
     memory_gb: float | None = None
+    ssl_enabled: bool = False
+    ssl_cert_pem_file: str | None = None
+    ssl_key_pem_file: str | None = None
+    ssl_cname: str | None = None
 
     def resources(self) -> Resources:
         return Resources.of_gb(self.cpu_cores, self.memory_gb)
+
+    def enable_ssl(
+        self,
+        ssl_cert_pem_file: str | None = None,
+        ssl_key_pem_file: str | None = None,
+        ssl_cname: str | None = None,
+        leaf_domain_label: str | None = None,
+        overwrite_existing_domain: bool = False,
+    ) -> None:
+        """Serve HTTPS with this certificate and key (PEM files); ``ssl_cname`` is the
+        host name in the scoring URI. Azure's managed certificates (``leaf_domain_label``)
+        do not exist here."""
+        warn_ignored(
+            "enable_ssl",
+            {
+                "leaf_domain_label": leaf_domain_label,
+                "overwrite_existing_domain": overwrite_existing_domain,
+            },
+        )
+        self.ssl_enabled = True
+        self.ssl_cert_pem_file = ssl_cert_pem_file
+        self.ssl_key_pem_file = ssl_key_pem_file
+        self.ssl_cname = ssl_cname
+
+    def tls(self) -> TlsOptions:
+        """The TLS concern of the spec (the pair checked); off unless ``ssl_enabled``."""
+        if not self.ssl_enabled:
+            return TlsOptions()
+        if not (self.ssl_cert_pem_file and self.ssl_key_pem_file):
+            raise UserInputError("ssl_enabled needs ssl_cert_pem_file and ssl_key_pem_file")
+        options = TlsOptions(self.ssl_cert_pem_file, self.ssl_key_pem_file, self.ssl_cname)
+        tls.check(options)
+        return options
 
 
 @dataclass
@@ -77,8 +123,8 @@ class DockerDeployment(_Container):
     target: str = field(default="docker", init=False)
 
     def to_spec(self) -> DeploymentSpec:
-        """The docker target's spec (the container's limits)."""
-        return DeploymentSpec(resources=self.resources())
+        """The docker target's spec (the container's limits, TLS)."""
+        return DeploymentSpec(resources=self.resources(), tls=self.tls())
 
 
 class AciWebservice:
@@ -90,11 +136,22 @@ class AciWebservice:
         memory_gb: float | None = None,
         auth_enabled: bool = False,
         port: int | None = None,
+        ssl_enabled: bool | None = None,
+        ssl_cert_pem_file: str | None = None,
+        ssl_key_pem_file: str | None = None,
+        ssl_cname: str | None = None,
         **azure_only: Any,
     ) -> DockerDeployment:
         warn_ignored("AciWebservice.deploy_configuration", azure_only)
         return DockerDeployment(
-            port=port, cpu_cores=cpu_cores, memory_gb=memory_gb, auth_enabled=auth_enabled
+            port=port,
+            cpu_cores=cpu_cores,
+            memory_gb=memory_gb,
+            auth_enabled=auth_enabled,
+            ssl_enabled=bool(ssl_enabled),
+            ssl_cert_pem_file=ssl_cert_pem_file,
+            ssl_key_pem_file=ssl_key_pem_file,
+            ssl_cname=ssl_cname,
         )
 
 
@@ -118,6 +175,7 @@ class ClusterDeployment(_Container):
             replicas=ReplicaPolicy(
                 self.replicas, self.max_concurrent_requests_per_replica, self.max_queue_wait_ms
             ),
+            tls=self.tls(),
             scoring_timeout_ms=self.scoring_timeout_ms,
         )
 
@@ -152,6 +210,7 @@ class KubernetesDeployment(_Container):
                 max_replicas=self.autoscale_max_replicas,
                 target_cpu_percent=self.autoscale_target_utilization,
             ),
+            tls=self.tls(),
             scoring_timeout_ms=self.scoring_timeout_ms,
         )
 
@@ -170,6 +229,10 @@ class AksWebservice:
         replica_max_concurrent_requests: int | None = None,
         max_request_wait_time: int | None = None,
         scoring_timeout_ms: int | None = None,
+        ssl_enabled: bool | None = None,
+        ssl_cert_pem_file: str | None = None,
+        ssl_key_pem_file: str | None = None,
+        ssl_cname: str | None = None,
         **azure_only: Any,
     ) -> ClusterDeployment:
         warn_ignored("AksWebservice.deploy_configuration", azure_only)
@@ -181,6 +244,10 @@ class AksWebservice:
             max_queue_wait_ms=max_request_wait_time,
             scoring_timeout_ms=scoring_timeout_ms,
             auth_enabled=auth_enabled,
+            ssl_enabled=bool(ssl_enabled),
+            ssl_cert_pem_file=ssl_cert_pem_file,
+            ssl_key_pem_file=ssl_key_pem_file,
+            ssl_cname=ssl_cname,
         )
 
 
