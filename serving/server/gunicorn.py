@@ -41,10 +41,10 @@ def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> lis
     and the header limits apply; a client that trickles a request holds one thread (not the
     worker) until it finishes. Put a balancer with its own timeouts in front of those.
 
-    TLS (``settings.tls``): gunicorn terminates it (``--certfile``/``--keyfile``) in gthread
-    workers, which wrap each accepted socket; :data:`KEEPALIVE_WORKER` serves plain HTTP
-    only. Plain HTTP sent to a TLS port fails the handshake and the connection is closed
-    (docs/tls.md).
+    TLS (``settings.tls``): ``--certfile``/``--keyfile``; the workers terminate it
+    (:data:`KEEPALIVE_WORKER` drives each handshake in its event loop, gthread workers in
+    their threads). Plain HTTP sent to a TLS port fails the handshake and the connection is
+    closed (docs/tls.md).
     """
     argv = [
         python or sys.executable,
@@ -71,7 +71,7 @@ def gunicorn_argv(settings: ServerSettings, *, python: str | None = None) -> lis
     threads = server_threads(settings)
     if settings.tls:
         argv += ["--certfile", str(settings.ssl_cert_file), "--keyfile", str(settings.ssl_key_file)]
-    if threads > 1 or settings.tls:
+    if threads > 1:
         argv += [
             "--worker-class",
             "gthread",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import ssl
 from typing import TYPE_CHECKING, Any
 
 from gunicorn import util
@@ -135,6 +136,7 @@ class Conn:
         "draining",
         "fd",
         "framer",
+        "handshaking",
         "parked",
         "reading",
         "server",
@@ -160,6 +162,8 @@ class Conn:
         """The request whose answer waits on a batch (nothing more is served meanwhile)."""
         self.reading = True
         """Registered for reading (a parked connection stops once it buffers much)."""
+        self.handshaking = isinstance(sock, ssl.SSLSocket)
+        """A TLS connection whose handshake has not finished (:func:`tls_handshake`)."""
 
     def take(self, end: int) -> bytes | bytearray:
         """The first ``end`` buffered bytes (all of them for ``end < 0``), removed.
@@ -208,3 +212,43 @@ def consumed_exactly(parser: Any, source: RequestSource, req: Any) -> bool:
     except Exception:
         return False
     return source.exhausted and not parser.unreader.buf.getvalue()
+
+
+# -- TLS (a worker with --certfile/--keyfile) ----------------------------------------------
+def tls_handshake(sock: ssl.SSLSocket, timeout_s: float) -> bool:
+    """Advance the server-side handshake without waiting: True once it is done, False
+    while it needs more bytes from the client; a failed handshake (plain HTTP sent to the
+    TLS port, say) raises :class:`ssl.SSLError` (an OSError)."""
+    sock.setblocking(False)
+    try:
+        sock.do_handshake()
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        return False
+    finally:
+        sock.settimeout(timeout_s)
+    return True
+
+
+def tls_recv(sock: ssl.SSLSocket, timeout_s: float) -> bytes | None:
+    """The decrypted bytes available now, without waiting: None when none are (a TLS
+    record arrived only in part), b"" at the client's close. Bytes OpenSSL has already
+    decrypted (``pending()``) are taken too: the poller cannot signal them. The socket
+    is left with ``timeout_s`` for writes (responses use ``sendall``)."""
+    sock.setblocking(False)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                data = sock.recv(RECV_BYTES)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                break
+            if not data:
+                if not chunks:
+                    return b""
+                break  # the close is seen on the next read
+            chunks.append(data)
+            if not sock.pending():
+                break
+    finally:
+        sock.settimeout(timeout_s)
+    return b"".join(chunks) if chunks else None

@@ -26,6 +26,13 @@ With dynamic batching on, a batchable request is served in two halves without th
 parks its connection, serving others, until the batch is done; then it writes the answer
 as it writes any other and resumes the connection.
 
+TLS (gunicorn's ``--certfile``/``--keyfile``): accepted sockets are wrapped server-side
+without a handshake; the event loop drives it (:func:`serving.server.wire.tls_handshake`)
+and reads decrypted bytes without waiting (:func:`serving.server.wire.tls_recv`). A client
+that does not finish its handshake within ``--keep-alive`` seconds is closed like an idle
+one; one that fails it (plain HTTP) is closed at once. Without TLS the reads and writes
+are the plain ``os.read``/``os.write`` of the descriptor.
+
 Use it with ``--worker-class serving.server.worker.KeepAliveWorker``.
 """
 
@@ -42,6 +49,7 @@ from datetime import datetime
 from typing import Any
 
 from gunicorn import http, util
+from gunicorn import sock as gsock
 from gunicorn.http import wsgi
 from gunicorn.workers.sync import SyncWorker
 
@@ -57,6 +65,8 @@ from serving.server.wire import (
     error_answer,
     head_limit,
     read_body_first,
+    tls_handshake,
+    tls_recv,
 )
 
 _IGNORED_SOCKET_ERRORS = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
@@ -93,11 +103,8 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
 
     def run(self) -> None:
         """The worker's main loop: accept, read, serve complete requests, expire the rest."""
-        if self.cfg.is_ssl:
-            raise RuntimeError(
-                "KeepAliveWorker does not terminate TLS: put a TLS proxy in front of the "
-                "server or use threaded workers"
-            )
+        self._ssl = gsock.ssl_context(self.cfg) if self.cfg.is_ssl else None
+        """Server-side TLS (``--certfile``/``--keyfile``); None: plain HTTP."""
         settings = ServerSettings.from_env()
         self._client_timeout = float(max(settings.client_timeout_s, 1))
         self._limits = (head_limit(self.cfg), settings.max_body_bytes)
@@ -177,6 +184,10 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             # with a timeout the descriptor is non-blocking: os.read in _receive never waits
             client.settimeout(READ_TIMEOUT_S)
             util.close_on_exec(client)
+            if self._ssl is not None:  # handshake driven by _receive, without waiting
+                client = self._ssl.wrap_socket(
+                    client, server_side=True, do_handshake_on_connect=False
+                )
             conn = Conn(client, addr, self._server_addrs[listener], RequestFramer(*self._limits))
             conn.deadline = time.monotonic() + max(self.cfg.keepalive, 1)
             self._conns[conn.fd] = conn
@@ -216,7 +227,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         conn.deadline = time.monotonic() + LINGER_S
         try:
             if answer:
-                os.write(conn.fd, answer)
+                self._send_now(conn, answer)
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
             self._close(conn)
@@ -235,13 +246,19 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
 
     def _receive(self, conn: Conn) -> None:
         """Read what a readable connection has; serve the requests it completes."""
-        try:
-            data = os.read(conn.fd, RECV_BYTES)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-            conn.draining = True  # reset: the client is gone
+        if self._ssl is not None:
+            tls_data = self._tls_receive(conn)
+            if tls_data is None:
+                return
+            data = tls_data
+        else:
+            try:
+                data = os.read(conn.fd, RECV_BYTES)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+                conn.draining = True  # reset: the client is gone
         if not data:
             if conn.parked is not None and not conn.draining:  # half-closed: answer, close
                 self._stop_reading(conn)
@@ -266,6 +283,33 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self._serve_buffered(conn)
         elif len(conn.buf) > _SMALL_REQUEST:  # pipelined: read on once it is answered
             self._stop_reading(conn)
+
+    def _tls_receive(self, conn: Conn) -> bytes | None:
+        """:meth:`_receive`'s read on a TLS connection: the handshake first, then the
+        decrypted bytes (None: nothing yet). A failed handshake (plain HTTP sent to the
+        HTTPS port) closes the connection: no HTTP answer is possible (docs/tls.md)."""
+        sock: Any = conn.sock
+        if conn.handshaking:
+            try:
+                if not tls_handshake(sock, READ_TIMEOUT_S):
+                    return None
+            except OSError as exc:
+                self.log.debug("TLS handshake with %s failed: %s", conn.addr, exc)
+                self._close(conn)
+                return None
+            conn.handshaking = False
+        try:
+            return tls_recv(sock, READ_TIMEOUT_S)
+        except OSError:
+            conn.draining = True  # reset: the client is gone
+            return b""
+
+    def _send_now(self, conn: Conn, data: bytes) -> None:
+        """Write a short answer of the worker's own (408, 413, 503, 100 Continue...)."""
+        if self._ssl is not None:
+            conn.sock.sendall(data)
+        else:
+            os.write(conn.fd, data)
 
     def _stop_reading(self, conn: Conn) -> None:
         """Stop reading a parked connection until its answer is written."""
@@ -331,7 +375,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         conn.continued = True
         if expects_continue(conn.framer.head):
             with contextlib.suppress(OSError):
-                os.write(conn.fd, _CONTINUE)
+                self._send_now(conn, _CONTINUE)
 
     def _serve(self, conn: Conn, request: bytes | bytearray, *, unsure: bool) -> bool | None:
         """Parse and answer one buffered request; whether the connection stays open (None:
@@ -350,7 +394,7 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         except (http.errors.NoMoreData, StopIteration):
             if unsure:  # cut short where gunicorn wanted more: nothing was answered yet
                 with contextlib.suppress(OSError):
-                    os.write(conn.fd, _BAD_ANSWER)
+                    self._send_now(conn, _BAD_ANSWER)
             return False
         except OSError as exc:
             if exc.errno not in _IGNORED_SOCKET_ERRORS:

@@ -27,7 +27,7 @@ class Pair:
 
 
 @dataclass(frozen=True)
-class TestCa:
+class CaFiles:
     ca_pem: Path
     good: Pair
     """For localhost and 127.0.0.1, valid now."""
@@ -44,7 +44,7 @@ def _write(leaf: trustme.LeafCert, folder: Path, stem: str) -> Pair:
     return Pair(cert, key)
 
 
-def make_ca(folder: Path) -> TestCa:
+def make_ca(folder: Path) -> CaFiles:
     ca = trustme.CA()
     folder.mkdir(parents=True, exist_ok=True)
     ca_pem = folder / "ca.pem"
@@ -56,7 +56,7 @@ def make_ca(folder: Path) -> TestCa:
         not_after=now - datetime.timedelta(days=1),
     )
     other = _write(ca.issue_cert("other.example"), folder, "other")
-    return TestCa(
+    return CaFiles(
         ca_pem, _write(ca.issue_cert(*HOSTS), folder, "good"), _write(expired, folder, "expired"),
         other.key,
     )  # fmt: skip
@@ -66,7 +66,7 @@ def sample() -> object:
     return json.loads(SAMPLE.read_text())
 
 
-def check_https_scoring(uri: str, ca: TestCa, key: str | None) -> None:
+def check_https_scoring(uri: str, ca: CaFiles, key: str | None) -> None:
     """The prediction over HTTPS with the test CA; a key still required when ``key``."""
     assert uri.startswith("https://")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -85,7 +85,7 @@ def check_plain_http_refused(uri: str) -> None:
         requests.post(plain, json=sample(), timeout=10)
 
 
-def handshake(uri: str, ca: TestCa, server_hostname: str) -> None:
+def handshake(uri: str, ca: CaFiles, server_hostname: str) -> None:
     """A TLS handshake to ``uri``'s host and port, checking the certificate for
     ``server_hostname`` against the test CA."""
     parts = urlsplit(uri)
@@ -97,13 +97,13 @@ def handshake(uri: str, ca: TestCa, server_hostname: str) -> None:
         pass
 
 
-def check_wrong_host_refused(uri: str, ca: TestCa) -> None:
+def check_wrong_host_refused(uri: str, ca: CaFiles) -> None:
     handshake(uri, ca, "localhost")  # the right name passes
     with pytest.raises(ssl.SSLCertVerificationError, match="match"):
         handshake(uri, ca, "wrong.example")
 
 
-def check_expired_refused(uri: str, ca: TestCa) -> None:
+def check_expired_refused(uri: str, ca: CaFiles) -> None:
     with pytest.raises(ssl.SSLCertVerificationError, match="expired"):
         handshake(uri, ca, "localhost")
     with pytest.raises(requests.exceptions.SSLError):
