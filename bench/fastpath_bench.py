@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -87,21 +86,10 @@ def run_wrk(port: int, path: str, body: Path, conns: int, duration: int) -> tupl
     """(req/s, p99 ms) of wrk POSTing ``body`` to ``path``; errors make the figure void."""
     lua = WORK / "post.lua"
     lua.write_text(sb.LUA)
-    url = f"http://127.0.0.1:{port}{path}"
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", str(lua), url],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, WRK_BODY=str(body)),
-        timeout=duration + 60,
-        check=True,
-    ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    lat = {m[0]: float(m[1]) * sb._UNITS[m[2]] for m in sb._LAT.findall(out)}
-    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
-    if match is None or bad is not None:
-        raise SystemExit(f"wrk saw errors on {path}:\n{out}")
-    return float(match.group(1)), lat.get("99", 0.0)
+    rps, _p50, p99, errors = sb.wrk(f"http://127.0.0.1:{port}{path}", body, conns, duration, lua)
+    if errors:
+        raise SystemExit(f"wrk saw {errors} errors on {path}")
+    return rps, p99
 
 
 def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, limit: float = 90) -> float:
@@ -129,10 +117,6 @@ def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
             start_new_session=True,
             cwd=log.parent,
         )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    sb.stop(proc)
 
 
 # --- models and bodies ------------------------------------------------------------------
@@ -253,25 +237,7 @@ def start_azmlinfsrv(pkl_dir: Path, port: int, workers: int) -> subprocess.Popen
 
 
 def mlserver_venv() -> Path:
-    venv = WORK / "mlserver-venv"
-    if not (venv / ".ready").is_file():
-        say("installing MLServer 1.7.1 into its own venv (once)")
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [
-                str(venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                *MLSERVER_PINS,
-            ],
-            check=True,
-        )
-        (venv / ".ready").write_text(" ".join(MLSERVER_PINS))
-    return venv
+    return sb.peer_venv(WORK / "mlserver-venv", MLSERVER_PINS)
 
 
 def start_mlserver(onnx_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -331,7 +297,7 @@ def ab_rounds(
                         f"{figure[0]:8.0f} req/s p99 {figure[1]:6.2f} ms"
                     )
             finally:
-                stop(proc)
+                sb.stop(proc)
     return {
         key: (statistics.median(v[0] for v in vals), statistics.median(v[1] for v in vals))
         for key, vals in seen.items()
@@ -450,10 +416,10 @@ def part_coldstart(onnx_dir: Path, args: argparse.Namespace) -> None:
     figures: dict[str, list[float]] = {"local target's server": [], "serving serve (CLI)": []}
     for _ in range(max(3, args.rounds)):
         proc, seconds = start_local_server(onnx_dir, sb.free_port())
-        stop(proc)
+        sb.stop(proc)
         figures["local target's server"].append(seconds)
         proc, seconds = start_nocode(onnx_dir, sb.free_port(), 1, {}, WORK / "cold.log")
-        stop(proc)
+        sb.stop(proc)
         figures["serving serve (CLI)"].append(seconds)
     print("\n4. cold start, no-code ONNX, process start -> /health/ready")
     for label, times in figures.items():

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -31,22 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from server_bench import LUA, wrk  # noqa: E402  (this folder: the shared wrk runner)
+
 from serving.deploy import service  # noqa: E402
 from serving.deploy.spec import DeploymentSpec  # noqa: E402
 from serving.workspace import Workspace  # noqa: E402
 
 TEMPLATE = ROOT / "scoring_templates" / "sklearn"
 NAME = "bench-replicas"
-LUA = """
-local f = io.open(os.getenv("WRK_BODY"), "rb")
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
-"""
-_LAT = re.compile(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-_ERRORS = re.compile(r"(?:Non-2xx or 3xx responses|timeout|read|write|connect)\s*(\d+)")
 
 
 @dataclass
@@ -61,25 +52,6 @@ class Run:
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def wrk(
-    uri: str, body: Path, conns: int, duration: int, lua: Path
-) -> tuple[float, float, float, int]:
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", str(lua), uri],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, WRK_BODY=str(body)),
-        timeout=duration + 60,
-        check=True,
-    ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
-        raise SystemExit(f"unexpected wrk output:\n{out}")
-    lat = {m[0]: float(m[1]) * _UNITS[m[2]] for m in _LAT.findall(out)}
-    errors = sum(int(n) for n in _ERRORS.findall(out))
-    return float(match.group(1)), lat.get("50", 0.0), lat.get("99", 0.0), errors
 
 
 def deploy(ws: Workspace, work: Path) -> str:

@@ -78,30 +78,24 @@ def prepare(work: Path) -> tuple[Path, dict[str, Path]]:
     return model_dir, bodies
 
 
-def theirs_venv(work: Path) -> Path:
-    venv = work / "azmlinfsrv-venv"
+def peer_venv(venv: Path, pins: tuple[str, ...]) -> Path:
+    """A virtual environment holding a peer server's packages, installed once (shared by
+    the other benchmarks in this folder)."""
     marker = venv / ".ready"
-    if not marker.is_file():
-        say(f"installing {THEIRS_PIN} into {venv} (once)")
+    if not marker.is_file() or marker.read_text() != " ".join(pins):
+        say(f"installing {pins[0]} into {venv} (once)")
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [
-                str(venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                THEIRS_PIN,
-                "scikit-learn==1.9.*",
-                "joblib",
-                "numpy",
-            ],
-            check=True,
-        )
-        marker.write_text(THEIRS_PIN)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "--disable-pip-version-check", *pins], check=True)
+        marker.write_text(" ".join(pins))
     return venv
+
+
+def theirs_venv(work: Path) -> Path:
+    return peer_venv(
+        work / "azmlinfsrv-venv", (THEIRS_PIN, "scikit-learn==1.9.*", "joblib", "numpy")
+    )
 
 
 def start(
@@ -173,20 +167,13 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(
-    port: int, body: Path, conns: int, duration: int, lua: Path
+    url: str, body: Path, conns: int, duration: int, lua: Path
 ) -> tuple[float, float, float, int]:
+    """(req/s, p50 ms, p99 ms, errors) of wrk POSTing ``body`` to ``url`` (one thread);
+    shared by the other benchmarks in this folder."""
     env = dict(os.environ, WRK_BODY=str(body))
     out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{conns}",
-            f"-d{duration}s",
-            "--latency",
-            "-s",
-            str(lua),
-            f"http://127.0.0.1:{port}/score",
-        ],
+        ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", str(lua), url],
         capture_output=True,
         text=True,
         env=env,
@@ -232,9 +219,10 @@ def main() -> None:
             proc = start(server, model_dir, port, args.workers, venv, WORK / f"{server}.log")
             try:
                 for body in BODIES:
-                    wrk(port, bodies[body], 8, 2, lua)  # warm-up
+                    url = f"http://127.0.0.1:{port}/score"
+                    wrk(url, bodies[body], 8, 2, lua)  # warm-up
                     for conns in CONNECTIONS:
-                        rps, p50, p99, errors = wrk(port, bodies[body], conns, args.duration, lua)
+                        rps, p50, p99, errors = wrk(url, bodies[body], conns, args.duration, lua)
                         results.append(Result(server, body, conns, rps, p50, p99, errors))
                         say(
                             f"round {round_no + 1} {server:6} {body:7} c={conns:<2} "
