@@ -10,13 +10,12 @@ fails to start. HAProxy wants certificate and key in one PEM: :data:`BUNDLE` is 
 
 from __future__ import annotations
 
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from serving.deploy.spec import TlsOptions
-from serving.deploy.toolkit import share_file
+from serving.deploy.toolkit import write_private
 from serving.errors import UserInputError
 
 FOLDER = "tls"
@@ -64,18 +63,6 @@ def check(options: TlsOptions) -> None:
         check_pair(options.cert_file, options.key_file)
 
 
-def _write(path: Path, data: bytes, container: bool) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    if container:
-        share_file(tmp, 0o640)
-    else:
-        os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 def files(endpoint_folder: Path) -> TlsFiles:
     """Where an endpoint's TLS files are (whether or not they exist)."""
     folder = endpoint_folder / FOLDER
@@ -93,12 +80,7 @@ def install(options: TlsOptions, endpoint_folder: Path, *, container: bool = Fal
     check(options)
     cert = _read(options.cert_file, "certificate")
     key = _read(options.key_file, "key")
-    where.folder.mkdir(mode=0o750 if container else 0o700, parents=True, exist_ok=True)
-    if container:
-        share_file(where.folder, 0o750)
-    else:
-        os.chmod(where.folder, 0o700)
-    _write(where.cert, cert, container)
-    _write(where.key, key, container)
-    _write(where.bundle, cert.rstrip(b"\n") + b"\n" + key, container)
+    write_private(where.cert, cert, container=container)
+    write_private(where.key, key, container=container)
+    write_private(where.bundle, cert.rstrip(b"\n") + b"\n" + key, container=container)
     return where

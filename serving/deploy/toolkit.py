@@ -151,14 +151,24 @@ def write_keys(path: Path, keys: list[str] | tuple[str, ...], *, container: bool
     readable by the owner and one group only (folder 0750, file 0640): the container
     user's group when running as root, else this user's group, which the container joins
     (:func:`container_groups`)."""
+    write_private(path, "".join(f"{key}\n" for key in keys).encode(), container=container)
+
+
+def write_private(path: Path, data: bytes, *, container: bool = False) -> None:
+    """Atomically replace ``path`` with ``data``, readable by its owner only: 0600 in a
+    0700 folder, or for a ``container`` that mounts the folder 0640 in a 0750 folder to
+    one group (see :func:`write_keys`). Written to a temporary file then renamed, so a
+    reader (a server, a running balancer) never sees half a file."""
     folder = path.parent
     folder.mkdir(mode=0o750 if container else 0o700, parents=True, exist_ok=True)
     if container:
         share_file(folder, 0o750)
+    else:
+        os.chmod(folder, 0o700)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("".join(f"{key}\n" for key in keys))
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
     if container:
         share_file(tmp, 0o640)
     else:

@@ -35,7 +35,6 @@ with no registry. The swarm was left again (``docker swarm leave --force``).
 
 from __future__ import annotations
 
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -66,7 +65,7 @@ from serving.deploy.cluster.state import (
 )
 from serving.deploy.cluster.views import replica_logs, replica_rows
 from serving.deploy.containers import Docker, RunSpec, releasing
-from serving.deploy.folders import endpoint_folder, private_dir
+from serving.deploy.folders import endpoint_folder
 from serving.deploy.spec import DeploymentSpec, check_replicas
 from serving.deploy.toolkit import (
     ENDPOINT_LABEL,
@@ -75,6 +74,7 @@ from serving.deploy.toolkit import (
     free_port,
     uris,
     write_mounted_keys,
+    write_private,
 )
 from serving.errors import DeploymentError
 from serving.registry import EndpointRecord
@@ -116,10 +116,7 @@ def _install_tls(ws: Workspace, request: DeployRequest, folder: Path) -> None:
     if not request.deployment.tls.enabled:
         return
     installed = tls.install(request.deployment.tls, ws.endpoint_dir(request.name))
-    bundle = private_dir(balancer_dir(folder)) / TLS_BUNDLE
-    fd = os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(installed.bundle.read_bytes())
+    write_private(balancer_dir(folder) / TLS_BUNDLE, installed.bundle.read_bytes())
 
 
 def runtime_of(state: ClusterState, folder: Path) -> dict[str, Any]:
