@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -105,4 +106,20 @@ def test_one_batch_stores_results_forgets_sent_rows_and_keeps_the_bound(tmp_path
     assert box.seen_among(["m1", "m3", "other"]) == {"m1", "m3"}
     clock.now += 11
     assert box.seen_among(["m1", "m3"]) == set()
+    box.close()
+
+
+def test_a_failed_batch_rolls_back_and_drops_no_good_results(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, ttl_s=60, max_rows=3)
+    box.add([Outgoing("t", b"a"), Outgoing("t", b"b")])
+    unbindable = object()  # sqlite cannot store it: the batch fails after its rows went in
+    try:
+        box.add([Outgoing("t", b"x"), Outgoing("t", b"y")], [unbindable])  # type: ignore[list-item]
+    except sqlite3.Error:
+        pass
+    else:
+        raise AssertionError("the batch should have failed")
+    assert box.size() == 2
+    assert box.add([Outgoing("t", b"c")]) == 0  # the count followed the rollback
+    assert [r.payload for r in box.pending(0, 10)] == [b"a", b"b", b"c"]
     box.close()

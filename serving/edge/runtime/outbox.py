@@ -187,7 +187,7 @@ class Outbox:
                 "DELETE FROM outbox WHERE id > ? AND expires < ?", (after, now)
             )
             self._db.execute("DELETE FROM seen WHERE expires < ?", (now,))
-        self._rows -= expired.rowcount
+            self._rows -= expired.rowcount
         return int(expired.rowcount)
 
     def delete(self, ids: Sequence[int]) -> None:
@@ -203,17 +203,35 @@ class Outbox:
         return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._recount)
+
+    def _recount(self) -> None:
+        """After a rollback: the running count changed inside it, so count the table."""
+        self._rows = self.size()
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception)."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception, then
+    ``rolled_back``, so counts kept in memory follow the file)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, rolled_back: Callable[[], None]) -> None:
         self.db = db
+        self.rolled_back = rolled_back
 
     def __enter__(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: object, *_rest: object) -> None:
-        self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
+        if kind is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                self._roll_back()
+                raise
+        self._roll_back()
+
+    def _roll_back(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        self.rolled_back()
