@@ -201,11 +201,8 @@ class RequestHandler:
 
     def _route(self, environ: dict[str, Any], path: str) -> Outcome | None:
         """Answer here, or None to hand the request to Flask."""
-        if (
-            path in PROTECTED  # first: health checks and /metrics need no stat of the keys file
-            and self.keys.enabled
-            and not self.keys.allows(environ.get("HTTP_AUTHORIZATION"))
-        ):
+        # PROTECTED first: health checks and /metrics need no stat of the keys file
+        if path in PROTECTED and not self._authorized(environ):
             result = error_outcome(401, UNAUTHORIZED)
             result[1].append(("WWW-Authenticate", "Bearer"))
             return result
@@ -320,11 +317,7 @@ class RequestHandler:
     def _v2(self, environ: dict[str, Any], path: str, route: V2Route) -> Triple:
         """A V2 route: the key (except on the server health routes), then the answer."""
         assert self.v2 is not None
-        if (
-            path not in OPEN_ROUTES
-            and self.keys.enabled
-            and not self.keys.allows(environ.get("HTTP_AUTHORIZATION"))
-        ):
+        if path not in OPEN_ROUTES and not self._authorized(environ):
             status, headers, body = v2_error(401, UNAUTHORIZED)
             headers.append(("WWW-Authenticate", "Bearer"))
             return status, headers, body
