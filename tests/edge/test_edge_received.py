@@ -51,6 +51,8 @@ def test_decodes_as_paho_does() -> None:
         b"\x03\x02\x00\x00",  # a four-byte integer cut short
         b"\x04\x03\x00\x01\x00",  # a null in a string
         b"\x06\x01\x01\x01\x01",  # the same single property twice ... and cut
+        b"\x03\x21\x00\x00",  # ReceiveMaximum 0 (paho's range check: 1-65535)
+        b"\x02\x01\x02",  # PayloadFormatIndicator 2 (only 0 or 1)
     ],
 )
 def test_refuses_malformed_properties(buffer: bytes) -> None:

@@ -107,7 +107,8 @@ class Bridge:
         if code.is_failure:
             _log.warning("the broker refused the connection: %s", code)
             return
-        self._window = min(WINDOW, int(getattr(props, "ReceiveMaximum", WINDOW)))
+        # at least 1: a broker's ReceiveMaximum of 0 (invalid) would stop every publish
+        self._window = max(1, min(WINDOW, int(getattr(props, "ReceiveMaximum", WINDOW))))
         self._unhanded = True
         topics = self.settings.topics
         filters = {topics.inputs(self.settings.module)}

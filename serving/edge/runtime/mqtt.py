@@ -5,6 +5,8 @@ while it is down), automatic reconnects, and user properties as plain dicts."""
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import socket
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +17,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from serving.edge.runtime import received
+
+_log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
 """How long the broker keeps a disconnected client's session and queued messages."""
@@ -27,7 +31,8 @@ def make_client(client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
     """An MQTT 5 client; ``manual_ack``: inputs are acknowledged by the caller
     (:meth:`mqtt.Client.ack`) once their outcome is safe, not when the callback returns.
     Received properties are decoded by :mod:`~serving.edge.runtime.received`."""
-    received.install()
+    if not received.install():
+        _warn_slow_properties()
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -39,6 +44,12 @@ def make_client(client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
     client.reconnect_delay_set(min_delay=1, max_delay=2)
     client.on_socket_open = _no_delay
     return client
+
+
+@functools.cache
+def _warn_slow_properties() -> None:
+    """Once per process: this paho's decoder could not use the fast properties class."""
+    _log.warning("this paho-mqtt's decoder was not patched: received properties are slower")
 
 
 def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:

@@ -29,6 +29,17 @@ _FIELDS: dict[int, tuple[str, int]] = {
     for name, ident in _TEMPLATE.names.items()
 }
 _MULTIPLE = frozenset({11, 38})  # Subscription Identifier, User Property
+_RANGES: dict[str, tuple[int, int]] = {
+    "ReceiveMaximum": (1, 65535),
+    "TopicAlias": (1, 65535),
+    "MaximumPacketSize": (1, 268435455),
+    "SubscriptionIdentifier": (1, 268435455),
+    "RequestResponseInformation": (0, 1),
+    "RequestProblemInformation": (0, 1),
+    "PayloadFormatIndicator": (0, 1),
+}
+"""The value ranges paho's ``Properties.__setattr__`` checks (a broker's ReceiveMaximum of 0
+would otherwise stop every publish)."""
 
 
 class ReceivedProperties(Properties):
@@ -54,6 +65,9 @@ class ReceivedProperties(Properties):
             value, pos = _value(data, pos, kind)
             if pos > end:
                 raise MalformedPacket("a property reaches past the properties' length")
+            bounds = _RANGES.get(name)
+            if bounds is not None and not bounds[0] <= value <= bounds[1]:
+                raise MQTTException(f"{name} property value must be in the range {bounds}")
             if ident in _MULTIPLE:
                 value = [*self.__dict__.get(name, ()), value]
             elif name in self.__dict__:
