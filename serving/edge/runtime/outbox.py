@@ -163,11 +163,6 @@ class Outbox:
             found.update(str(mid) for (mid,) in cursor)
         return found
 
-    def seen(self, mid: str) -> bool:
-        """An input with this message id was answered (within the time to live)."""
-        row = self._db.execute("SELECT expires FROM seen WHERE mid = ?", (mid,)).fetchone()
-        return row is not None and float(row[0]) >= self.clock()
-
     def pending(self, after: int, limit: int) -> list[Row]:
         """Up to ``limit`` rows after id ``after``, oldest first (expired ones included:
         :meth:`trim` removes them)."""
@@ -189,11 +184,6 @@ class Outbox:
             self._db.execute("DELETE FROM seen WHERE expires < ?", (now,))
             self._rows -= expired.rowcount
         return int(expired.rowcount)
-
-    def delete(self, ids: Sequence[int]) -> None:
-        """Forget rows the broker acknowledged."""
-        with self._transaction():
-            self._forget(ids)
 
     def _forget(self, ids: Sequence[int]) -> None:
         deleted = self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
