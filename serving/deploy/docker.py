@@ -44,7 +44,6 @@ from serving.deploy.toolkit import (
     exited_early,
     free_port,
     is_ready,
-    uris,
     wait_until,
     waiting_for_init,
     write_mounted_keys,
@@ -83,24 +82,6 @@ def write_keys(folder: Path, keys: tuple[str, ...] | list[str]) -> None:
     write_mounted_keys(folder, keys)
 
 
-def _install_tls(base: Path, request: DeployRequest) -> None:
-    """Copy the TLS pair into ``base/tls`` (0640 to the container's group) when TLS is on."""
-    if request.deployment.tls.enabled:
-        tls.install(request.deployment.tls, base, container=True)
-
-
-def _tls_folder(ws: Workspace, request: DeployRequest) -> Path | None:
-    """The folder mounted read-only into the container with the pair, or None."""
-    if not request.deployment.tls.enabled:
-        return None
-    return tls.files(ws.endpoint_dir(request.name)).folder
-
-
-def _uris(port: int, request: DeployRequest) -> tuple[str, str]:
-    options = request.deployment.tls
-    return uris(port, tls=options.enabled, host=options.cname)
-
-
 def _runtime(spec: RunSpec, built: BuiltImage) -> dict[str, Any]:
     return {
         "container": spec.name,
@@ -136,11 +117,11 @@ class DockerTarget:
         self._clear_name(ws, request.name, spec.name)
         base = endpoint_folder(ws, request.name)
         write_keys(keys_folder(ws, request.name), request.keys)
-        _install_tls(base, request)
+        installed = tls.install(request.deployment.tls, base, container=True)
         progress(f"starting container {spec.name} from {built.record.tag}")
-        runtime = {**_runtime(spec, built), "tls": request.deployment.tls.enabled}
-        self._start(ws, spec, request, runtime, started, progress)
-        return Deployed(*_uris(spec.port, request), runtime)
+        runtime = {**_runtime(spec, built), "tls": installed is not None}
+        self._start(ws, spec, request, runtime, started, progress, installed)
+        return Deployed(*tls.endpoint_uris(spec.port, request.deployment.tls), runtime)
 
     @releasing
     def replace(self, ws: Workspace, change: Change, progress: Progress) -> Deployed:
@@ -149,20 +130,22 @@ class DockerTarget:
         recorded)."""
         record, request, started = change.record, change.request, change.started
         built = self.docker.build(ws, request, progress)
-        _install_tls(endpoint_folder(ws, request.name), request)
+        installed = tls.install(
+            request.deployment.tls, endpoint_folder(ws, request.name), container=True
+        )
         port = int(record.runtime.get("port") or request.port or free_port())
         final = RunSpec.from_request(request, built.record.image_id, port)
         trial = dataclasses.replace(final, name=f"{final.name}-next", port=free_port())
         self._clear_name(ws, request.name, trial.name)
         progress("trying the new version on a spare port first")
-        self._start(ws, trial, request, _runtime(trial, built), started, progress)
+        self._start(ws, trial, request, _runtime(trial, built), started, progress, installed)
         self._discard(ws, request.name, trial.name)
         try:
             with process.no_interrupt():
                 self._park(ws, record, final.name, progress)
             self._clear_name(ws, request.name, final.name)
-            runtime = {**_runtime(final, built), "tls": request.deployment.tls.enabled}
-            self._start(ws, final, request, runtime, started, progress)
+            runtime = {**_runtime(final, built), "tls": installed is not None}
+            self._start(ws, final, request, runtime, started, progress, installed)
         except BaseException as exc:  # the previous version serves again
             with process.no_interrupt():
                 progress("starting the previous version again")
@@ -172,7 +155,7 @@ class DockerTarget:
                     f"{exc.message}; the previous version was started again", details=exc.details
                 ) from exc
             raise
-        return Deployed(*_uris(port, request), runtime)
+        return Deployed(*tls.endpoint_uris(port, request.deployment.tls), runtime)
 
     def _park(
         self, ws: Workspace, record: EndpointRecord, name: str, progress: Progress
@@ -236,9 +219,10 @@ class DockerTarget:
         runtime: dict[str, Any],
         started: Started,
         progress: Progress,
+        installed: tls.TlsFiles | None,
     ) -> None:
-        """Run the container, record it at once, wait until it is ready (an interrupted
-        wait removes it)."""
+        """Run the container (``installed``: the TLS files it mounts), record it at once,
+        wait until it is ready (an interrupted wait removes it)."""
         import docker
 
         kwargs = run_kwargs(
@@ -248,7 +232,7 @@ class DockerTarget:
             str(ws.path),
             keys_folder=keys_folder(ws, request.name),
             auth=bool(request.keys),
-            tls_folder=_tls_folder(ws, request),
+            tls_folder=installed.folder if installed else None,
         )
         with process.no_interrupt():
             try:

@@ -35,7 +35,6 @@ from serving.deploy.toolkit import (
     free_port,
     is_ready,
     port_in_use,
-    uris,
     wait_until,
     waiting_for_init,
     write_keys,
@@ -100,7 +99,13 @@ class LocalTarget:
         return venv, write_app_dir(folder / "app", request.entry_script, request.source_dir, models)
 
     def _server_env(
-        self, ws: Workspace, request: DeployRequest, layout: AppLayout, folder: Path, port: int
+        self,
+        ws: Workspace,
+        request: DeployRequest,
+        layout: AppLayout,
+        folder: Path,
+        port: int,
+        installed: tls.TlsFiles | None,
     ) -> dict[str, str]:
         """What the server's environment adds to this one (recorded to start it again)."""
         defaults = ServerSettings()
@@ -121,8 +126,7 @@ class LocalTarget:
             max_batch_size=request.deployment.batching[0],
             max_batch_delay_ms=request.deployment.batching[1],
         )
-        if request.deployment.tls.enabled:  # installed by deploy/replace before this
-            installed = tls.files(ws.endpoint_dir(request.name))
+        if installed is not None:
             settings = replace(settings, ssl_cert_file=installed.cert, ssl_key_file=installed.key)
         settings = nocode_settings(settings, request.nocode, request.models)
         return {**dict(request.env.variables), **gunicorn_env(settings)}
@@ -206,10 +210,10 @@ class LocalTarget:
         venv, layout = self._prepare(ws, request, folder, progress)
         port = request.port or free_port()
         write_keys(keys_file(ws, request.name), request.keys)
-        _install_tls(base, request)
-        server_env = self._server_env(ws, request, layout, folder, port)
+        installed = tls.install(request.deployment.tls, base)
+        server_env = self._server_env(ws, request, layout, folder, port, installed)
         runtime = self._serve(Version(folder, venv, server_env), progress, started)
-        return Deployed(*_uris(port, request), runtime)
+        return Deployed(*tls.endpoint_uris(port, request.deployment.tls), runtime)
 
     def replace(self, ws: Workspace, change: Change, progress: Progress) -> Deployed:
         """Run the new version on a spare port until ready, then in place of the old one."""
@@ -217,10 +221,10 @@ class LocalTarget:
         port = int(record.runtime.get("port") or request.port or free_port())
         folder = new_version_folder(endpoint_folder(ws, request.name))
         try:
-            _install_tls(endpoint_folder(ws, request.name), request)
+            installed = tls.install(request.deployment.tls, endpoint_folder(ws, request.name))
             venv, layout = self._prepare(ws, request, folder, progress)
             progress("trying the new version on a spare port first")
-            trial_env = self._server_env(ws, request, layout, folder, free_port())
+            trial_env = self._server_env(ws, request, layout, folder, free_port(), installed)
             trial = self._serve(Version(folder, venv, trial_env), progress, started)
             _stop_one(trial)
         except BaseException:
@@ -230,7 +234,7 @@ class LocalTarget:
             progress(f"stopping the running version of {request.name}")
             with process.no_interrupt():
                 self._stop(record.runtime)
-            server_env = self._server_env(ws, request, layout, folder, port)
+            server_env = self._server_env(ws, request, layout, folder, port, installed)
             runtime = self._serve(Version(folder, venv, server_env), progress, started)
         except BaseException as exc:  # init() failed, or Ctrl-C: the previous version serves
             with process.no_interrupt():
@@ -242,7 +246,7 @@ class LocalTarget:
                     details=exc.details,
                 ) from exc
             raise
-        return Deployed(*_uris(port, request), runtime)
+        return Deployed(*tls.endpoint_uris(port, request.deployment.tls), runtime)
 
     def restore(self, ws: Workspace, record: EndpointRecord, started: Started) -> None:
         """Start the recorded version again if its server no longer runs (after a killed
@@ -295,17 +299,6 @@ class LocalTarget:
         base = ws.endpoint_dir(record.name)
         if base.exists():
             shutil.rmtree(base, ignore_errors=True)
-
-
-def _install_tls(base: Path, request: DeployRequest) -> None:
-    """Copy the TLS pair into the endpoint folder (0600) when TLS is on."""
-    if request.deployment.tls.enabled:
-        tls.install(request.deployment.tls, base)
-
-
-def _uris(port: int, request: DeployRequest) -> tuple[str, str]:
-    options = request.deployment.tls
-    return uris(port, tls=options.enabled, host=options.cname)
 
 
 def _released(port: int, timeout_s: float = PORT_RELEASE_S) -> None:

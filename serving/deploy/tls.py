@@ -5,7 +5,8 @@ endpoint's folder the way the keys file is written (0600 in a 0700 folder; for c
 A pair is checked by loading it into an :class:`ssl.SSLContext`, which is what the server
 (gunicorn) and the balancer (HAProxy, through OpenSSL) do with it, so a key that does not
 match its certificate is refused at deploy time with one line rather than by a server that
-fails to start. HAProxy wants certificate and key in one PEM: :data:`BUNDLE` is that file.
+fails to start. HAProxy wants certificate and key in one PEM: :func:`bundle` makes it
+(only the cluster target writes it, into its balancer's folder).
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serving.deploy.spec import TlsOptions
-from serving.deploy.toolkit import write_private
+from serving.deploy.toolkit import uris, write_private
 from serving.errors import UserInputError
 
 FOLDER = "tls"
 CERT = "cert.pem"
 KEY = "key.pem"
-BUNDLE = "bundle.pem"
-"""Certificate then key, for HAProxy's ``bind ... ssl crt``."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,6 @@ class TlsFiles:
     folder: Path
     cert: Path
     key: Path
-    bundle: Path
 
 
 def _read(path: str, what: str) -> bytes:
@@ -66,14 +64,27 @@ def check(options: TlsOptions) -> None:
 def files(endpoint_folder: Path) -> TlsFiles:
     """Where an endpoint's TLS files are (whether or not they exist)."""
     folder = endpoint_folder / FOLDER
-    return TlsFiles(folder, folder / CERT, folder / KEY, folder / BUNDLE)
+    return TlsFiles(folder, folder / CERT, folder / KEY)
 
 
-def install(options: TlsOptions, endpoint_folder: Path, *, container: bool = False) -> TlsFiles:
-    """Copy the pair into ``endpoint_folder/tls`` (checked first). An update whose source
-    files are gone keeps the copies already installed."""
+def bundle(files: TlsFiles) -> bytes:
+    """Certificate then key in one PEM, for HAProxy's ``bind ... ssl crt``."""
+    return files.cert.read_bytes().rstrip(b"\n") + b"\n" + files.key.read_bytes()
+
+
+def endpoint_uris(port: int, options: TlsOptions) -> tuple[str, str]:
+    """The scoring and swagger URIs of an endpoint on 127.0.0.1:``port``, https with TLS."""
+    return uris(port, tls=options.enabled, host=options.cname)
+
+
+def install(
+    options: TlsOptions, endpoint_folder: Path, *, container: bool = False
+) -> TlsFiles | None:
+    """Copy the pair into ``endpoint_folder/tls`` (checked first); None when TLS is off.
+    An update whose source files are gone keeps the copies already installed."""
+    if not (options.enabled and options.cert_file and options.key_file):
+        return None
     where = files(endpoint_folder)
-    assert options.cert_file and options.key_file
     sources = (Path(options.cert_file).expanduser(), Path(options.key_file).expanduser())
     if not all(p.exists() for p in sources) and where.cert.exists() and where.key.exists():
         return where
@@ -82,5 +93,4 @@ def install(options: TlsOptions, endpoint_folder: Path, *, container: bool = Fal
     key = _read(options.key_file, "key")
     write_private(where.cert, cert, container=container)
     write_private(where.key, key, container=container)
-    write_private(where.bundle, cert.rstrip(b"\n") + b"\n" + key, container=container)
     return where

@@ -113,10 +113,9 @@ def write_keys(folder: Path, keys: tuple[str, ...] | list[str]) -> None:
 
 def _install_tls(ws: Workspace, request: DeployRequest, folder: Path) -> None:
     """With TLS, the pair in the endpoint folder (0600) and the balancer's bundle."""
-    if not request.deployment.tls.enabled:
-        return
     installed = tls.install(request.deployment.tls, ws.endpoint_dir(request.name))
-    write_private(balancer_dir(folder) / TLS_BUNDLE, installed.bundle.read_bytes())
+    if installed is not None:
+        write_private(balancer_dir(folder) / TLS_BUNDLE, tls.bundle(installed))
 
 
 def runtime_of(state: ClusterState, folder: Path) -> dict[str, Any]:
