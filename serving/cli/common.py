@@ -129,6 +129,20 @@ source_dir_option = click.option(
     type=click.Path(path_type=Path),
     help="Folder copied with the script (the script is looked up inside it).",
 )
+batch_options = options(
+    click.option(
+        "--max-batch-size",
+        type=click.IntRange(1, 1024),
+        help="Dynamic batching: gather up to this many concurrent requests into one model "
+        "call (no-code and run_v2 scripts; off by default).",
+    ),
+    click.option(
+        "--max-batch-delay-ms",
+        type=click.FloatRange(0, 10_000),
+        help="How long a batch waits for more requests after its first (with --max-batch-size).",
+    ),
+)
+"""--max-batch-size and --max-batch-delay-ms (None when not given)."""
 
 app_inputs = options(
     model_option,

@@ -11,6 +11,7 @@ import requests
 
 from serving import httpclient
 from serving.cli.common import (
+    batch_options,
     emit_list,
     emit_one,
     is_json,
@@ -111,17 +112,7 @@ deploy_inputs = options(
     type=click.IntRange(1),
     help="Longest wait in the queue, then 503 (--target cluster, default 500).",
 )
-@click.option(
-    "--max-batch-size",
-    type=click.IntRange(1, 1024),
-    help="Dynamic batching: gather up to this many concurrent requests into one model call "
-    "(no-code and run_v2 deployments; off by default).",
-)
-@click.option(
-    "--max-batch-delay-ms",
-    type=click.FloatRange(0, 10_000),
-    help="How long a batch waits for more requests after its first (with --max-batch-size).",
-)
+@batch_options
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),

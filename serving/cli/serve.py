@@ -21,6 +21,7 @@ from types import FrameType
 
 import click
 
+from serving.cli.common import batch_options
 from serving.config import ServerSettings
 from serving.errors import NotFoundError, UserInputError
 from serving.scoring.layout import MODELS_FOLDER, AppLayout, write_app_dir
@@ -143,16 +144,7 @@ def serve_settings(
     type=click.IntRange(0),
     help="A run() longer than this answers 504 (0: no limit).",
 )
-@click.option(
-    "--max-batch-size",
-    type=click.IntRange(1, 1024),
-    help="Dynamic batching of model calls (no-code and run_v2 scripts; off by default).",
-)
-@click.option(
-    "--max-batch-delay-ms",
-    type=click.FloatRange(0, 10_000),
-    help="How long a batch waits for more requests after its first.",
-)
+@batch_options
 def serve(
     entry_script: Path | None,
     model_dir: Path,
@@ -187,13 +179,10 @@ def serve(
             threads=threads,
             timeout_ms=scoring_timeout_ms,
         )
-        settings = replace(
-            settings,
-            max_batch_size=settings.max_batch_size if max_batch_size is None else max_batch_size,
-            max_batch_delay_ms=settings.max_batch_delay_ms
-            if max_batch_delay_ms is None
-            else max_batch_delay_ms,
-        )
+        if max_batch_size is not None:  # else SERVING_MAX_BATCH_SIZE or off
+            settings = replace(settings, max_batch_size=max_batch_size)
+        if max_batch_delay_ms is not None:
+            settings = replace(settings, max_batch_delay_ms=max_batch_delay_ms)
         if nocode:
             version_dir = Path(layout.model_dir)
             one = version_dir.name != MODELS_FOLDER  # else a models tree: the scorer looks
