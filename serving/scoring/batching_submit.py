@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from serving.scoring.batching import BatchingModel, BatchItem
-from serving.scoring.exceptions import RunFailedError, ScoringError
+from serving.scoring.exceptions import RUN_FAILURES
 from serving.scoring.inputs import ScoringInput, bind_arguments
 from serving.scoring.scorer import ScoringResult
 
@@ -41,13 +41,9 @@ class PendingScore:
         :class:`RunFailedError`. Never waits (not done yet: a timeout)."""
         from serving.scoring.nocode.body import infer_reply
 
-        try:
+        with RUN_FAILURES:
             outputs = self.batcher.collect(self.item)
             value = infer_reply(self.batcher.outputs, lambda _feed: outputs)(self.feed)
-        except ScoringError:
-            raise
-        except (Exception, SystemExit) as exc:
-            raise RunFailedError() from exc
         return ScoringResult(value, (time.perf_counter() - self.started) * 1000.0)
 
 
@@ -70,10 +66,6 @@ def submit_score(batcher: BatchingModel, scorer: Scorer, inp: ScoringInput) -> P
     """
     from serving.scoring.nocode.body import parse_body
 
-    try:
+    with RUN_FAILURES:  # as Scorer.score says a failing run()
         feed = parse_body(bind_arguments(scorer.script, inp)["data"], batcher.inputs)
         return PendingScore(batcher, feed, batcher.submit(feed))
-    except ScoringError:
-        raise
-    except (Exception, SystemExit) as exc:  # as Scorer.score says a failing run()
-        raise RunFailedError() from exc

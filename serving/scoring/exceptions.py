@@ -7,6 +7,8 @@ whether the failure was inside ``run()`` (the ``x-ms-run-function-failed`` heade
 
 from __future__ import annotations
 
+from types import TracebackType
+
 from serving.errors import ServingError, UserInputError
 
 
@@ -76,3 +78,24 @@ class ResultNotSerializableError(ScoringError):
 
     def __init__(self) -> None:
         super().__init__("An unexpected internal error occurred. Check the logs for more info.")
+
+
+class _RunFailures:
+    """``with RUN_FAILURES:`` lets :class:`ScoringError` through and turns anything else
+    (``SystemExit`` included) into :class:`RunFailedError`, the cause chained: how every
+    path that calls a scoring script (or its no-code stand-in) reports its failures."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # None, not bool: it never swallows an exception (mypy reads this)
+        if isinstance(exc, (Exception, SystemExit)) and not isinstance(exc, ScoringError):
+            raise RunFailedError() from exc
+
+
+RUN_FAILURES = _RunFailures()

@@ -18,6 +18,7 @@ blocks the next one.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import ctypes
 import logging
@@ -88,11 +89,17 @@ class _RunnerThread:
                 job.done.release()
 
 
+_NO_LOCK = contextlib.nullcontext()
+
+
 class RunCaller:
     """Calls functions with an optional timeout; see the module docstring."""
 
     def __init__(self, timeout_ms: int) -> None:
         self.timeout_ms = timeout_ms
+        self.concurrent = False
+        """Call at once from any thread, without the per-process lock and the timeout
+        (set by :meth:`serving.scoring.scorer.Scorer.allow_concurrent_runs`)."""
         self._serial = threading.Lock()
         self._state_lock = threading.Lock()
         self._runner: _RunnerThread | None = None
@@ -103,11 +110,11 @@ class RunCaller:
         """Call ``func(**kwargs)``; return its result and the elapsed milliseconds.
 
         Exceptions from ``func`` propagate unchanged; running out of time raises
-        :class:`ScoringTimeoutError`.
+        :class:`ScoringTimeoutError`. With :attr:`concurrent` set: no lock, no timeout.
         """
-        with self._serial:
+        with _NO_LOCK if self.concurrent else self._serial:
             start = time.perf_counter()
-            if self.timeout_ms <= 0:
+            if self.concurrent or self.timeout_ms <= 0:
                 result = func(**kwargs)
             elif threading.current_thread() is threading.main_thread():
                 result = self._call_with_alarm(func, kwargs)

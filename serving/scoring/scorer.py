@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Generator
 from pathlib import Path
 from types import GeneratorType
@@ -16,10 +15,9 @@ from typing import Any, NamedTuple, TypeGuard
 
 from serving.config import ServerSettings
 from serving.scoring.exceptions import (
+    RUN_FAILURES,
     InitFailedError,
     ResultNotSerializableError,
-    RunFailedError,
-    ScoringError,
 )
 from serving.scoring.inputs import ScoringInput, bind_arguments
 from serving.scoring.loader import EntryScript, InputMode, install_compat_path, load_entry_script
@@ -51,7 +49,6 @@ class Scorer:
         """The model as named tensors (V2 routes, batching): a no-code deployment's model,
         or a ``score.py`` that defines ``run_v2``; None otherwise. Usable after init()."""
         self._caller = RunCaller(timeout_ms)
-        self._concurrent = False
         self._ready = False
 
     @classmethod
@@ -89,7 +86,7 @@ class Scorer:
         """Call run() from request threads at once, without the per-process lock and the
         timeout thread: for a no-code scorer whose model calls go through the batcher,
         which makes them one at a time and keeps each request's deadline."""
-        self._concurrent = True
+        self._caller.concurrent = True
 
     def initialize(self) -> None:
         """Call the script's init() once; raises :class:`InitFailedError` if it fails."""
@@ -111,17 +108,9 @@ class Scorer:
         or :class:`ScoringTimeoutError`.
         """
         kwargs = bind_arguments(self.script, inp)
-        try:
-            if self._concurrent:
-                start = time.perf_counter()
-                value = self.script.run(**kwargs)
-                elapsed_ms = (time.perf_counter() - start) * 1000.0
-            else:
-                value, elapsed_ms = self._caller.call(self.script.run, kwargs)
-        except ScoringError:  # the timeout, or bad input found by the no-code scorer's run()
-            raise
-        except (Exception, SystemExit) as exc:
-            raise RunFailedError() from exc
+        # ScoringErrors (the timeout, bad input found by a no-code run()) pass through
+        with RUN_FAILURES:
+            value, elapsed_ms = self._caller.call(self.script.run, kwargs)
         return ScoringResult(value, elapsed_ms)
 
 
