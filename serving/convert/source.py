@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from serving.errors import UserInputError
 from serving.registry import ModelRecord
+from serving.registry.frameworks import KERAS_SUFFIXES, PICKLE_SUFFIXES
 
 if TYPE_CHECKING:
     import numpy as np
     import onnx
 
-SKLEARN_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".pkl.gz", ".joblib.gz")
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 CONVERTIBLE = ("sklearn", "tensorflow")
 
 
@@ -62,28 +61,30 @@ def check_convertible(record: ModelRecord) -> None:
 
 
 def model_file(record: ModelRecord, path: Path) -> Path:
-    """The file (or SavedModel folder) of ``record``, downloaded to ``path``."""
-    if path.is_dir() and (path / "saved_model.pb").is_file():
+    """The file (or SavedModel folder) of ``record``, downloaded to ``path``: found as
+    no-code deployments find theirs, but exactly one must match."""
+    # imported here: serving.scoring.nocode brings numpy, which the CLI does not load to start
+    from serving.scoring.nocode import files
+
+    if files.is_saved_model(path):
         return path
-    suffixes = SKLEARN_SUFFIXES if record.framework == "sklearn" else KERAS_SUFFIXES
+    suffixes = PICKLE_SUFFIXES if record.framework == "sklearn" else KERAS_SUFFIXES
     if path.is_file():
-        candidates = [path]
-    else:
-        candidates = sorted(p for p in path.rglob("*") if p.is_file() or p.is_dir())
-        saved = [p for p in candidates if p.is_dir() and (p / "saved_model.pb").is_file()]
-        if record.framework == "tensorflow" and len(saved) == 1:
-            return saved[0]
-        candidates = [p for p in candidates if p.is_file() and p.name.lower().endswith(suffixes)]
-        if len(candidates) != 1:
-            found = "none" if not candidates else ", ".join(p.name for p in candidates)
+        if not files.is_model_file(path, suffixes):
+            wanted = ", ".join(suffixes)
             raise unsupported(
-                record,
-                f"expected one model file ({', '.join(suffixes)}) in its folder, found {found}",
+                record, f"{path.name} is not a {record.framework} model file ({wanted})"
             )
-    if not candidates[0].name.lower().endswith(suffixes):
+        return path
+    if record.framework == "tensorflow":
+        saved = files.find_all(path, files.is_saved_model)
+        if len(saved) == 1:
+            return saved[0]
+    candidates = files.find_all(path, lambda p: files.is_model_file(p, suffixes))
+    if len(candidates) != 1:
+        found = "none" if not candidates else ", ".join(p.name for p in candidates)
         raise unsupported(
-            record,
-            f"{candidates[0].name} is not a {record.framework} model file ({', '.join(suffixes)})",
+            record, f"expected one model file ({', '.join(suffixes)}) in its folder, found {found}"
         )
     return candidates[0]
 

@@ -20,7 +20,11 @@ from pathlib import Path
 from serving.errors import UserInputError
 
 FRAMEWORKS = ("sklearn", "tensorflow", "onnx", "custom")
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".pkl.gz", ".joblib.gz")
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".pkl.gz", ".joblib.gz")
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+"""Model file names, shared with serving.convert; serving.scoring.nocode.files (a layer
+below) holds equal tuples, which tests keep equal."""
 _READ_LIMIT = 64 * 1024 * 1024
 
 
@@ -111,7 +115,7 @@ def scan_pickle(path: Path) -> Detected | None:
 def detect(path: Path) -> Detected:
     """Best guess of ``path``'s framework; ``custom`` when nothing matches."""
     if path.is_dir():
-        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+        if any((path / name).is_file() for name in SAVED_MODEL_FILES):
             return Detected("tensorflow", _installed("tensorflow") or _installed("tensorflow-cpu"))
         files = sorted(p for p in path.rglob("*") if p.is_file())
         found = [detect(p) for p in files[:50]]
@@ -123,8 +127,8 @@ def detect(path: Path) -> Detected:
     name = path.name.lower()
     if name.endswith(".onnx"):
         return Detected("onnx", _installed("onnx") or _installed("onnxruntime"))
-    if name.endswith((".keras", ".h5", ".hdf5")):
+    if name.endswith(KERAS_SUFFIXES):
         return Detected("tensorflow", _installed("tensorflow") or _installed("tensorflow-cpu"))
-    if name.endswith(_PICKLE_SUFFIXES):
+    if name.endswith(PICKLE_SUFFIXES):
         return scan_pickle(path) or Detected("custom", None)
     return Detected("custom", None)

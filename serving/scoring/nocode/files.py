@@ -3,7 +3,8 @@
 The model folder is either one model version's folder (``azureml-models/<name>/<version>``,
 holding the registered file or folder) or the models root (several models). The model's
 name and version narrow a root down to its version folder; inside it the first file (in
-sorted order) that looks like the framework's model is taken.
+sorted order) that looks like the framework's model is taken. The helpers here also find
+the model file that serving.convert converts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from serving.errors import NotFoundError
 MODELS_FOLDER = "azureml-models"
 
 ONNX_SUFFIXES = (".onnx", ".ort")
-SKLEARN_SUFFIXES = (".pkl", ".joblib", ".pickle", ".sav")
+SKLEARN_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".pkl.gz", ".joblib.gz")
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+"""Equal to serving.registry.frameworks' PICKLE_SUFFIXES and SAVED_MODEL_FILES (registry is a
+layer above, so it cannot be imported here; a test keeps them equal)."""
 
 
 def model_root(model_dir: Path | None, name: str = "", version: str = "") -> Path:
@@ -44,21 +48,39 @@ def _version_key(path: Path) -> tuple[int, str]:
 def find_file(root: Path, suffixes: tuple[str, ...], what: str) -> Path:
     """The first file under ``root`` ending in one of ``suffixes`` (``root`` itself if it is
     such a file)."""
-    return _first(root, lambda p: p.is_file() and p.suffix.lower() in suffixes, what)
+    return _first(root, lambda p: is_model_file(p, suffixes), what)
 
 
 def find_saved_model(root: Path) -> Path:
-    """The first folder under ``root`` (``root`` included) holding a ``saved_model.pb``."""
-    return _first(
-        root, lambda p: p.is_dir() and (p / "saved_model.pb").is_file(), "TensorFlow SavedModel"
-    )
+    """The first folder under ``root`` (``root`` included) holding a ``saved_model.pb``
+    (or ``.pbtxt``)."""
+    return _first(root, is_saved_model, "TensorFlow SavedModel")
+
+
+def is_model_file(path: Path, suffixes: tuple[str, ...]) -> bool:
+    """A file whose name ends in one of ``suffixes`` (``.pkl.gz`` included), any case."""
+    return path.is_file() and path.name.lower().endswith(suffixes)
+
+
+def is_saved_model(path: Path) -> bool:
+    return path.is_dir() and any((path / name).is_file() for name in SAVED_MODEL_FILES)
+
+
+def find_all(root: Path, match: Callable[[Path], bool]) -> list[Path]:
+    """``[root]`` if it matches, else every path under it that matches, in sorted order."""
+    if match(root):
+        return [root]
+    return [path for path in _under(root) if match(path)]
 
 
 def _first(root: Path, match: Callable[[Path], bool], what: str) -> Path:
     if match(root):
         return root
-    if root.is_dir():
-        for path in sorted(root.rglob("*")):
-            if match(path):
-                return path
+    for path in _under(root):
+        if match(path):
+            return path
     raise NotFoundError(f"no {what} found in the model folder {root}")
+
+
+def _under(root: Path) -> list[Path]:
+    return sorted(root.rglob("*")) if root.is_dir() else []
