@@ -12,6 +12,7 @@ fails to start. HAProxy wants certificate and key in one PEM: :func:`bundle` mak
 from __future__ import annotations
 
 import ssl
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,25 +41,33 @@ def _read(path: str, what: str) -> bytes:
         raise UserInputError(f"cannot read the TLS {what} {path!r}: {exc.strerror}") from None
 
 
-def check_pair(cert_file: str, key_file: str) -> None:
-    """Refuse unreadable files and a key that does not match the certificate."""
-    _read(cert_file, "certificate")
-    _read(key_file, "key")
+def read_pair(options: TlsOptions) -> tuple[bytes, bytes]:
+    """The certificate and key of a TLS-on ``options``, each file read once, refused when
+    unreadable or when the key does not match the certificate. The bytes read are the
+    ones loaded (from a private temporary copy), so what is checked is what is installed."""
+    assert options.cert_file and options.key_file
+    cert = _read(options.cert_file, "certificate")
+    key = _read(options.key_file, "key")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        context.load_cert_chain(str(Path(cert_file).expanduser()), str(Path(key_file).expanduser()))
-    except ssl.SSLError as exc:
-        reason = exc.reason or str(exc)
-        raise UserInputError(
-            f"the TLS key {key_file!r} does not match the certificate {cert_file!r} "
-            f"or is not PEM ({reason})"
-        ) from None
+    with tempfile.TemporaryDirectory(prefix="serving-tls-") as tmp:
+        cert_copy, key_copy = Path(tmp) / CERT, Path(tmp) / KEY
+        write_private(cert_copy, cert)
+        write_private(key_copy, key)
+        try:
+            context.load_cert_chain(str(cert_copy), str(key_copy))
+        except ssl.SSLError as exc:
+            reason = exc.reason or str(exc)
+            raise UserInputError(
+                f"the TLS key {options.key_file!r} does not match the certificate "
+                f"{options.cert_file!r} or is not PEM ({reason})"
+            ) from None
+    return cert, key
 
 
 def check(options: TlsOptions) -> None:
-    """:func:`check_pair` when TLS is on."""
+    """:func:`read_pair` when TLS is on."""
     if options.cert_file and options.key_file:
-        check_pair(options.cert_file, options.key_file)
+        read_pair(options)
 
 
 def files(endpoint_folder: Path) -> TlsFiles:
@@ -88,9 +97,7 @@ def install(
     sources = (Path(options.cert_file).expanduser(), Path(options.key_file).expanduser())
     if not all(p.exists() for p in sources) and where.cert.exists() and where.key.exists():
         return where
-    check(options)
-    cert = _read(options.cert_file, "certificate")
-    key = _read(options.key_file, "key")
+    cert, key = read_pair(options)
     write_private(where.cert, cert, container=container)
     write_private(where.key, key, container=container)
     return where

@@ -82,9 +82,8 @@ def _tls_pair(options: TlsOptions) -> TlsPair | None:
     """The pair's contents for the Ingress's Secret (checked first), or None."""
     if not (options.cert_file and options.key_file):
         return None
-    tls.check(options)
-    cert, key = Path(options.cert_file).expanduser(), Path(options.key_file).expanduser()
-    return TlsPair(cert.read_bytes(), key.read_bytes(), options.cname)
+    cert, key = tls.read_pair(options)
+    return TlsPair(cert, key, options.cname)
 
 
 def write_manifests(folder: Path, docs: list[dict[str, Any]]) -> list[Path]:
