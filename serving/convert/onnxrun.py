@@ -4,7 +4,9 @@ A graph converted here has the expected names already. A file converted elsewher
 (``--onnx FILE``) may not: its outputs are matched by name when all the expected names are
 there, else by position (skl2onnx's defaults ``output_label``, ``output_probability`` come
 in that order). ZipMap output (a list of ``{class: probability}`` dicts) becomes an array
-with one column per class, in the map's order (``classes_`` order).
+with one column per class, in the map's order (``classes_`` order). The session has the
+options no-code deployments serve with (:func:`serving.scoring.nocode.onnx.session_options`,
+one worker), so the parity gate checks the graph as it will run.
 """
 
 from __future__ import annotations
@@ -55,9 +57,13 @@ def run(model: onnx.ModelProto, x: np.ndarray, expected: Sequence[str]) -> dict[
         import onnxruntime as ort
     except ImportError as exc:
         raise need_extra(exc) from None
+    from serving.scoring.nocode.onnx import session_options
+
     try:
         session = ort.InferenceSession(
-            model.SerializeToString(), providers=["CPUExecutionProvider"]
+            model.SerializeToString(),
+            sess_options=session_options(1),
+            providers=["CPUExecutionProvider"],
         )
     except Exception as exc:  # ORT's Fail / InvalidGraph / NotImplemented
         raise UserInputError(f"onnxruntime cannot load the ONNX model: {_first(exc)}") from None
