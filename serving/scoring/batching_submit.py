@@ -5,13 +5,14 @@ halves so that its one thread can gather a batch from many connections: the firs
 binds and validates the request and queues its arrays (:func:`submit_score`), the second
 turns the batch's outputs into what run() would have returned (:meth:`PendingScore.result`).
 Both halves use the no-code scorer's own pieces (``bind_arguments``, ``parse_body``,
-``infer_reply``), so the answer is the one ``Scorer.score`` gives for the same request.
+``outputs_reply``), so the answer is the one ``Scorer.score`` gives for the same request.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from serving.scoring.batching import BatchingModel, BatchItem
 from serving.scoring.exceptions import RUN_FAILURES
@@ -24,14 +25,21 @@ if TYPE_CHECKING:
     from serving.scoring.scorer import Scorer
 
 
+class BatchedScore(NamedTuple):
+    """How a no-code scorer's ``/score`` batches: its batcher, and the batch's outputs for
+    one request as run()'s value (:attr:`NocodeModel.batched_reply`, built once)."""
+
+    batcher: BatchingModel
+    reply: Callable[[dict[str, np.ndarray]], Any]
+
+
 class PendingScore:
     """A queued ``/score`` request: its batch item and how to finish its answer."""
 
-    __slots__ = ("batcher", "feed", "item", "started")
+    __slots__ = ("batched", "item", "started")
 
-    def __init__(self, batcher: BatchingModel, feed: dict[str, np.ndarray], item: BatchItem):
-        self.batcher = batcher
-        self.feed = feed
+    def __init__(self, batched: BatchedScore, item: BatchItem):
+        self.batched = batched
         self.item = item
         self.started = time.perf_counter()
 
@@ -39,26 +47,27 @@ class PendingScore:
         """What run() returned, raising as ``Scorer.score`` does: its
         :class:`ScoringError` subclasses as they are, anything else as
         :class:`RunFailedError`. Never waits (not done yet: a timeout)."""
-        from serving.scoring.nocode.body import infer_reply
-
         with RUN_FAILURES:
-            outputs = self.batcher.collect(self.item)
-            value = infer_reply(self.batcher.outputs, lambda _feed: outputs)(self.feed)
+            value = self.batched.reply(self.batched.batcher.collect(self.item))
         return ScoringResult(value, (time.perf_counter() - self.started) * 1000.0)
 
 
-def batched_nocode(scorer: Scorer) -> BatchingModel | None:
-    """The batcher of a no-code scorer whose ``/score`` batches, else None."""
+def batched_nocode(scorer: Scorer) -> BatchedScore | None:
+    """How a no-code scorer's ``/score`` batches, or None if it does not. Fixed once
+    batching is installed (:func:`serving.scoring.batching.install_batching`)."""
     from serving.scoring.nocode import NocodeModel
 
     model = scorer.tensor_model
     if not isinstance(model, BatchingModel) or not isinstance(model.inner, NocodeModel):
         return None
     run: Any = scorer.script.run
-    return model if getattr(run, "__self__", None) is model.inner else None
+    reply = model.inner.batched_reply
+    if getattr(run, "__self__", None) is not model.inner or reply is None:
+        return None
+    return BatchedScore(model, reply)
 
 
-def submit_score(batcher: BatchingModel, scorer: Scorer, inp: ScoringInput) -> PendingScore:
+def submit_score(batched: BatchedScore, scorer: Scorer, inp: ScoringInput) -> PendingScore:
     """Bind, parse and queue a no-code ``/score`` request (see :func:`batched_nocode`).
 
     Raises the :class:`ScoringError` the synchronous path would answer with: bad input
@@ -67,5 +76,5 @@ def submit_score(batcher: BatchingModel, scorer: Scorer, inp: ScoringInput) -> P
     from serving.scoring.nocode.body import parse_body
 
     with RUN_FAILURES:  # as Scorer.score says a failing run()
-        feed = parse_body(bind_arguments(scorer.script, inp)["data"], batcher.inputs)
-        return PendingScore(batcher, feed, batcher.submit(feed))
+        feed = parse_body(bind_arguments(scorer.script, inp)["data"], batched.batcher.inputs)
+        return PendingScore(batched, batched.batcher.submit(feed))

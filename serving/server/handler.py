@@ -164,14 +164,14 @@ class RequestHandler:
                 return self._v2_too_large(environ)
         if path != "/score" or not self.fast_score or method not in ("POST", "GET"):
             return None
-        batcher = batched_nocode(self.scorer)
-        if batcher is None or not self._authorized(environ):
+        batched = batched_nocode(self.scorer)
+        if batched is None or not self._authorized(environ):
             return None
         inp = self._scoring_input(environ, method)
         if not isinstance(inp, ScoringInput):
             return inp
         try:
-            scoring = submit_score(batcher, self.scorer, inp)
+            scoring = submit_score(batched, self.scorer, inp)
         except ScoringError as exc:
             return failure_outcome(exc, self.max_body, rawhttp=False)
         return Pending(

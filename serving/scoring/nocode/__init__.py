@@ -20,7 +20,7 @@ from serving.config import ServerSettings
 from serving.errors import UserInputError
 from serving.scoring.loader import EntryScript, InputMode
 from serving.scoring.nocode import files
-from serving.scoring.nocode.body import Reply, infer_reply, parse_body, reply_for
+from serving.scoring.nocode.body import Reply, infer_reply, outputs_reply, parse_body, reply_for
 from serving.scoring.tensors import TensorModel, TensorSpec
 
 if TYPE_CHECKING:
@@ -56,6 +56,10 @@ class NocodeModel:
         self.path: Path | None = None
         self._model: Any = None
         self._reply: Reply | None = None
+        self.batched_reply: Reply | None = None
+        """With a batcher: the batch's outputs for one request (a dict of arrays) as what
+        run() returns; built once, for the event-loop worker's second half
+        (:mod:`serving.scoring.batching_submit`)."""
         self._batched: TensorModel | None = None
 
     def init(self) -> None:
@@ -76,6 +80,7 @@ class NocodeModel:
     def _make_reply(self) -> Reply:
         if self._batched is None:
             return reply_for(self._model)
+        self.batched_reply = outputs_reply(self.outputs)
         return infer_reply(self.outputs, self._batched.infer)
 
     def _load(self, root: Path) -> Any:

@@ -101,9 +101,16 @@ def reply_for(model: Any) -> Reply:
     return infer_reply(outputs, model.infer)
 
 
-def infer_reply(outputs: Sequence[TensorSpec], infer: Callable[[Feed], Feed]) -> Reply:
-    """``/score`` through a tensor model's ``infer`` (the model's own, or the batcher's)."""
+def outputs_reply(outputs: Sequence[TensorSpec]) -> Reply:
+    """What ``/score`` answers for a tensor model's outputs (a dict of arrays): the first
+    output's rows when it is the only one or a label, else every output's rows by name."""
     first = outputs[0].name
     if len(outputs) == 1 or first in LABEL_OUTPUTS:
-        return lambda feed: infer(feed)[first].tolist()
-    return lambda feed: {k: v.tolist() for k, v in infer(feed).items()}
+        return lambda out: out[first].tolist()
+    return lambda out: {k: v.tolist() for k, v in out.items()}
+
+
+def infer_reply(outputs: Sequence[TensorSpec], infer: Callable[[Feed], Feed]) -> Reply:
+    """``/score`` through a tensor model's ``infer`` (the model's own, or the batcher's)."""
+    reply = outputs_reply(outputs)
+    return lambda feed: reply(infer(feed))
