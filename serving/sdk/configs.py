@@ -43,6 +43,10 @@ class _Processes:
     threads: int | None = None
 
 
+SSL_FIELDS = ("ssl_enabled", "ssl_cert_pem_file", "ssl_key_pem_file", "ssl_cname")
+"""The TLS fields of a container config, copied as one when a config changes target."""
+
+
 @dataclass(kw_only=True)
 class _Container(_Processes):
     """Limits of each container; ``None`` means no limit. HTTPS with ``enable_ssl`` (or the
@@ -143,16 +147,12 @@ class AciWebservice:
         **azure_only: Any,
     ) -> DockerDeployment:
         warn_ignored("AciWebservice.deploy_configuration", azure_only)
-        return DockerDeployment(
-            port=port,
-            cpu_cores=cpu_cores,
-            memory_gb=memory_gb,
-            auth_enabled=auth_enabled,
-            ssl_enabled=bool(ssl_enabled),
-            ssl_cert_pem_file=ssl_cert_pem_file,
-            ssl_key_pem_file=ssl_key_pem_file,
-            ssl_cname=ssl_cname,
+        config = DockerDeployment(
+            port=port, cpu_cores=cpu_cores, memory_gb=memory_gb, auth_enabled=auth_enabled
         )
+        if ssl_enabled:
+            config.enable_ssl(ssl_cert_pem_file, ssl_key_pem_file, ssl_cname)
+        return config
 
 
 @dataclass
@@ -236,7 +236,7 @@ class AksWebservice:
         **azure_only: Any,
     ) -> ClusterDeployment:
         warn_ignored("AksWebservice.deploy_configuration", azure_only)
-        return ClusterDeployment(
+        config = ClusterDeployment(
             replicas=num_replicas or 1,
             cpu_cores=cpu_cores,
             memory_gb=memory_gb,
@@ -244,11 +244,10 @@ class AksWebservice:
             max_queue_wait_ms=max_request_wait_time,
             scoring_timeout_ms=scoring_timeout_ms,
             auth_enabled=auth_enabled,
-            ssl_enabled=bool(ssl_enabled),
-            ssl_cert_pem_file=ssl_cert_pem_file,
-            ssl_key_pem_file=ssl_key_pem_file,
-            ssl_cname=ssl_cname,
         )
+        if ssl_enabled:
+            config.enable_ssl(ssl_cert_pem_file, ssl_key_pem_file, ssl_cname)
+        return config
 
 
 DeploymentConfig = LocalDeployment | DockerDeployment | ClusterDeployment | KubernetesDeployment

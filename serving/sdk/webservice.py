@@ -26,6 +26,7 @@ from serving.deploy import service
 from serving.errors import DeploymentError, NotFoundError, ServingError, UserInputError
 from serving.registry import EndpointRecord
 from serving.sdk.configs import (
+    SSL_FIELDS,
     AciWebservice,
     AksWebservice,
     ClusterDeployment,
@@ -316,8 +317,7 @@ def _on_target(config: Any, target: Any) -> Any:
         replicas=config.replicas, cpu_cores=config.cpu_cores, memory_gb=config.memory_gb,
         scoring_timeout_ms=config.scoring_timeout_ms, auth_enabled=config.auth_enabled,
         context=target.context, namespace=target.namespace or "default",
-        ssl_enabled=config.ssl_enabled, ssl_cert_pem_file=config.ssl_cert_pem_file,
-        ssl_key_pem_file=config.ssl_key_pem_file, ssl_cname=config.ssl_cname,
+        **{name: getattr(config, name) for name in SSL_FIELDS},
     )  # fmt: skip
 
 
