@@ -23,10 +23,14 @@ class Owner(Protocol):
     def run(self) -> int: ...
 
 
+def stamp() -> str:
+    """The time at the start of an owner's log line: UTC, to the hundredth of a second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4]
+
+
 def say(message: str) -> None:
     """One timestamped line of the owner's log (its stdout is the log file)."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4]
-    print(f"{stamp} {message}", flush=True)
+    print(f"{stamp()} {message}", flush=True)
 
 
 def owner_main(

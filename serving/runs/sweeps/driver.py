@@ -23,14 +23,13 @@ import sys
 import time
 import traceback
 from dataclasses import replace
-from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from serving.runs import records as rec
 from serving.runs.control import cancel
 from serving.runs.metrics import ROW, MetricsWriter
-from serving.runs.owner import owner_main
+from serving.runs.owner import owner_main, stamp
 from serving.runs.store import SNAPSHOT_DIR, RunStore
 from serving.runs.submit import submit
 from serving.runs.sweeps import space as sp
@@ -59,18 +58,28 @@ class Driver:
         self.submitted = 0
         self.best_row: tuple[str, float, bool] | None = None
         self.warnings: list[str] = []
+        self._log: TextIO | None = None
 
     def say(self, message: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("a", encoding="utf-8") as fh:
-            fh.write(f"{stamp} {message}\n")
+        """One timestamped line of the sweep's log (opened once, written line by line)."""
+        if self._log is None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("a", encoding="utf-8", buffering=1)
+        self._log.write(f"{stamp()} {message}\n")
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self.cancelled = True
 
     # -- the whole sweep -------------------------------------------------------------------
     def run(self) -> int:
+        try:
+            return self._run()
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def _run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         parent = self.store.get(self.parent_id)
