@@ -7,7 +7,8 @@ callbacks, a lock per message) in the publisher and listener took more CPU than 
 and capped the figure. Here every PUBLISH is encoded before timing starts, QoS 1 messages are
 pipelined up to the broker's receive maximum, and a listener's PUBACKs for a whole read leave
 in one write. QoS 1 both ways, MQTT 5 user properties (``$.mid``) as the module expects:
-the module cannot tell these clients from paho's.
+the module cannot tell these clients from paho's. The MQTT encoding and property decoding
+are the module's own (:mod:`serving.edge.runtime.mqtt`, :mod:`serving.edge.runtime.received`).
 """
 
 from __future__ import annotations
@@ -16,22 +17,11 @@ import select
 import socket
 from collections.abc import Iterator
 
+from serving.edge.runtime.mqtt import utf8, varint
+from serving.edge.runtime.received import read_varint, skip_property
+
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
 RECEIVE_MAXIMUM = 0x21
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value % 128, value // 128
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def utf8(text: str) -> bytes:
-    data = text.encode()
-    return len(data).to_bytes(2, "big") + data
 
 
 def packet(first: int, body: bytes) -> bytes:
@@ -111,39 +101,15 @@ class Wire:
 
 def _connack_receive_maximum(body: bytes) -> int:
     """The broker's Receive Maximum from CONNACK's properties (65535 when absent)."""
-    props, pos = _varint_at(body, 2)
+    props, pos = read_varint(body, 2)
     end = pos + props
     while pos < end:
         ident = body[pos]
         pos += 1
         if ident == RECEIVE_MAXIMUM:
             return int.from_bytes(body[pos : pos + 2], "big")
-        pos = _skip_property(body, ident, pos)
+        pos = skip_property(body, ident, pos)
     return 65535
-
-
-def _varint_at(data: bytes, pos: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        shift, pos = shift + 7, pos + 1
-        if not byte & 0x80:
-            return value, pos
-
-
-def _skip_property(data: bytes, ident: int, pos: int) -> int:
-    if ident in (0x01, 0x17, 0x19, 0x24, 0x25, 0x28, 0x29, 0x2A):
-        return pos + 1
-    if ident in (0x13, 0x21, 0x22, 0x23):
-        return pos + 2
-    if ident in (0x02, 0x11, 0x18, 0x27):
-        return pos + 4
-    if ident == 0x0B:
-        return _varint_at(data, pos)[1]
-    if ident == 0x26:  # user property: two strings
-        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
-    return pos + 2 + int.from_bytes(data[pos : pos + 2], "big")  # string or binary
 
 
 def parse_publish(first: int, body: bytes) -> tuple[int, str, bytes]:
@@ -153,7 +119,7 @@ def parse_publish(first: int, body: bytes) -> tuple[int, str, bytes]:
     if first & 0x06:
         packet_id = int.from_bytes(body[pos : pos + 2], "big")
         pos += 2
-    length, pos = _varint_at(body, pos)
+    length, pos = read_varint(body, pos)
     end, mid = pos + length, ""
     while pos < end:
         ident = body[pos]
@@ -164,7 +130,7 @@ def parse_publish(first: int, body: bytes) -> tuple[int, str, bytes]:
             value_len = int.from_bytes(body[value_at : value_at + 2], "big")
             if key == b"$.mid":
                 mid = body[value_at + 2 : value_at + 2 + value_len].decode()
-        pos = _skip_property(body, ident, pos + 1)
+        pos = skip_property(body, ident, pos + 1)
     return packet_id, mid, body[end:]
 
 

@@ -105,12 +105,14 @@ class PackedProperties(Properties):
         return f"PackedProperties({self.packed!r})"
 
 
-def _utf8(text: str) -> bytes:
+def utf8(text: str) -> bytes:
+    """An MQTT UTF-8 string: two-byte length, then the bytes."""
     data = text.encode("utf-8")
     return len(data).to_bytes(2, "big") + data
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """An MQTT variable byte integer (MQTT 5.0 section 1.5.5)."""
     out = bytearray()
     while True:
         byte, value = value % 128, value // 128
@@ -127,7 +129,7 @@ def publish_properties(
     if expiry_s is not None:
         body += b"\x02" + max(1, int(expiry_s)).to_bytes(4, "big")  # Message Expiry Interval
     if json_body:
-        body += b"\x03" + _utf8("application/json")  # Content Type
+        body += b"\x03" + utf8("application/json")  # Content Type
     for key, value in user.items():
-        body += b"\x26" + _utf8(key) + _utf8(value)  # User Property
-    return PackedProperties(_varint(len(body)) + bytes(body))
+        body += b"\x26" + utf8(key) + utf8(value)  # User Property
+    return PackedProperties(varint(len(body)) + bytes(body))

@@ -55,12 +55,12 @@ class ReceivedProperties(Properties):
     def unpack(self, buffer: Any) -> tuple[ReceivedProperties, int]:
         """Decode the properties at the start of ``buffer``; returns (self, bytes used)."""
         data = bytes(buffer)
-        length, pos = _varint(data, 0)
+        length, pos = read_varint(data, 0)
         end = pos + length
         if end > len(data):
             raise MalformedPacket("properties longer than the packet")
         while pos < end:
-            ident, pos = _varint(data, pos)
+            ident, pos = read_varint(data, pos)
             name, kind = _FIELDS[ident]
             value, pos = _value(data, pos, kind)
             if pos > end:
@@ -76,7 +76,8 @@ class ReceivedProperties(Properties):
         return self, end
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """The variable byte integer at ``pos``: (value, position after it)."""
     value, shift = 0, 0
     while True:
         byte = data[pos]
@@ -88,6 +89,11 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
             raise MalformedPacket("variable byte integer longer than 4 bytes")
 
 
+def skip_property(data: bytes, ident: int, pos: int) -> int:
+    """The position after the value of property ``ident``, whose value starts at ``pos``."""
+    return _value(data, pos, _FIELDS[ident][1])[1]
+
+
 def _value(data: bytes, pos: int, kind: int) -> tuple[Any, int]:
     if kind == _BYTE:
         return data[pos], pos + 1
@@ -96,7 +102,7 @@ def _value(data: bytes, pos: int, kind: int) -> tuple[Any, int]:
     if kind == _INT32:
         return int.from_bytes(data[pos : pos + 4], "big"), pos + 4
     if kind == _VARINT:
-        return _varint(data, pos)
+        return read_varint(data, pos)
     if kind == _PAIR:
         key, pos = _value(data, pos, _UTF8)
         value, pos = _value(data, pos, _UTF8)
