@@ -93,10 +93,13 @@ class RequestHandler:
         flask_app: WSGIApp,
         metrics: ServerMetrics,
         static_headers: list[tuple[str, str]],
-        v2: V2Routes | None = None,
+        v2: V2Routes,
     ) -> None:
         self.scorer = scorer
         self.v2 = v2
+        # fixed once create_app has called install_batching (before building this):
+        self.batching = isinstance(scorer.tensor_model, BatchingModel)
+        self.batched = batched_nocode(scorer)
         self.flask_app = flask_app
         self.metrics = metrics
         self.static_headers = static_headers
@@ -114,7 +117,7 @@ class RequestHandler:
         """Serve one request."""
         start = time.perf_counter()
         path = environ.get("PATH_INFO", "")
-        v2_route = parse_route(path) if self.v2 is not None and is_v2_path(path) else None
+        v2_route = parse_route(path) if is_v2_path(path) else None
         if v2_route is not None:
             route = v2_route.label
         else:
@@ -142,7 +145,7 @@ class RequestHandler:
     def _answer(
         self, environ: dict[str, Any], path: str, v2_route: V2Route | None
     ) -> Outcome | Pending | None:
-        if environ.get(DEFER) and isinstance(self.scorer.tensor_model, BatchingModel):
+        if self.batching and environ.get(DEFER):
             result = self._submit(environ, path, v2_route)
             if result is not None:
                 return result
@@ -157,14 +160,13 @@ class RequestHandler:
         if v2_route is not None:
             if v2_route.kind != "infer" or method != "POST" or not self._authorized(environ):
                 return None
-            assert self.v2 is not None
             try:
                 return self.v2.submit(environ, v2_route, lambda: self._read_body(environ))
             except _TooLarge:
                 return self._v2_too_large(environ)
         if path != "/score" or not self.fast_score or method not in ("POST", "GET"):
             return None
-        batched = batched_nocode(self.scorer)
+        batched = self.batched
         if batched is None or not self._authorized(environ):
             return None
         inp = self._scoring_input(environ, method)
@@ -316,7 +318,6 @@ class RequestHandler:
 
     def _v2(self, environ: dict[str, Any], path: str, route: V2Route) -> Triple:
         """A V2 route: the key (except on the server health routes), then the answer."""
-        assert self.v2 is not None
         if path not in OPEN_ROUTES and not self._authorized(environ):
             status, headers, body = v2_error(401, UNAUTHORIZED)
             headers.append(("WWW-Authenticate", "Bearer"))

@@ -110,6 +110,8 @@ class V2Routes:
     def __init__(self, scorer: Scorer, metrics: ServerMetrics, server_version: str) -> None:
         self.scorer = scorer
         self.metrics = metrics
+        model = scorer.tensor_model  # wrapped by install_batching before this is built
+        self._batcher = model if isinstance(model, BatchingModel) else None
         name, _, version = server_version.partition("/")
         self._server = {"name": name, "version": version or "0", "extensions": list(EXTENSIONS)}
 
@@ -150,15 +152,13 @@ class V2Routes:
             return json_triple({"live": True})
         if route.kind == "ready":
             return self._readiness({"ready": ready}, ready)
-        unknown = self._unknown_model(route, model)
-        if unknown is not None:
-            return unknown
+        refused = self._refusal(route, model)
+        if refused is not None:
+            return refused
         if route.kind == "model":
             return json_triple(_model_metadata(model))
         if route.kind == "model_ready":
             return self._readiness({"name": model.name, "ready": ready}, ready)
-        if not ready:
-            return v2_error(503, f"Model {model.name} is not ready: init() has not completed")
         return self.infer(environ, model, read_body())
 
     @staticmethod
@@ -166,6 +166,14 @@ class V2Routes:
         if ready:
             return json_triple(payload)
         return json_triple({**payload, "error": "init() has not completed"}, 503)
+
+    def _refusal(self, route: V2Route, model: TensorModel) -> Triple | None:
+        """The 404 of a model or version this server does not serve, or the 503 of an
+        inference before init() completed; None if the request may go on."""
+        unknown = self._unknown_model(route, model)
+        if unknown is not None or route.kind != "infer" or self.scorer.ready:
+            return unknown
+        return v2_error(503, f"Model {model.name} is not ready: init() has not completed")
 
     @staticmethod
     def _unknown_model(route: V2Route, model: TensorModel) -> Triple | None:
@@ -193,38 +201,41 @@ class V2Routes:
         """``POST .../infer`` queued on the batcher without waiting: its batch item and
         the call that answers once the item is done; or the answer now (an error); or
         None when the model does not batch (then nothing was read)."""
-        model = self.scorer.tensor_model
-        if not isinstance(model, BatchingModel):
+        model = self._batcher
+        if model is None:
             return None
-        unknown = self._unknown_model(route, model)
-        if unknown is not None:
-            return unknown
-        if not self.scorer.ready:
-            return v2_error(503, f"Model {model.name} is not ready: init() has not completed")
+        refused = self._refusal(route, model)
+        if refused is not None:
+            return refused
         call = self._decode(environ, model, read_body())
         if not isinstance(call, V2Call):
             return call
-        call = call._replace(start=time.perf_counter())  # the wait is part of the call
+        start = time.perf_counter()  # the wait is part of the call
         try:
             item = model.submit(call.feeds)
         except ScoringError as exc:  # bad input for the batch, a full queue
             return v2_error(exc.http_status, exc.message)
-        return Pending(item, lambda: self.reply(model, call, lambda: model.collect(item)))
+        return Pending(item, lambda: self.reply(model, call, lambda: model.collect(item), start))
 
     @staticmethod
     def _decode(environ: dict[str, Any], model: TensorModel, body: bytes) -> V2Call | Triple:
         try:
             request = decode_request(body, environ.get(_ENVIRON_HEADER_LENGTH))
-            return V2Call(request, conform(request.inputs, model.inputs), None)
+            return V2Call(request, conform(request.inputs, model.inputs))
         except V2Error as exc:
             return v2_error(exc.status, exc.message)
 
     def reply(
-        self, model: TensorModel, call: V2Call, infer: Callable[[], dict[str, Any]]
+        self,
+        model: TensorModel,
+        call: V2Call,
+        infer: Callable[[], dict[str, Any]],
+        start: float | None = None,
     ) -> Triple:
-        """The answer to a decoded request: ``infer()`` gives its outputs (or raises)."""
+        """The answer to a decoded request: ``infer()`` gives its outputs (or raises);
+        ``start``: when the call began, if before now (a queued request's submission)."""
         request = call.request
-        start = time.perf_counter() if call.start is None else call.start
+        start = time.perf_counter() if start is None else start
         try:
             results = infer()
         except ScoringError as exc:  # a batcher's overload (503), a timeout: said as it is
@@ -257,11 +268,10 @@ class V2Routes:
 
 
 class V2Call(NamedTuple):
-    """A decoded inference request: the request, the model's feeds, when it was decoded."""
+    """A decoded inference request: the request and the model's feeds."""
 
     request: Any
     feeds: dict[str, Any]
-    start: float | None
 
 
 def _select(
