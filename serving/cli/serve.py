@@ -24,6 +24,7 @@ import click
 from serving.cli.common import batch_options
 from serving.config import ServerSettings
 from serving.errors import NotFoundError, UserInputError
+from serving.images.model import serve_nocode
 from serving.scoring.layout import MODELS_FOLDER, AppLayout, write_app_dir
 from serving.server.gunicorn import gunicorn_argv, gunicorn_env
 
@@ -186,12 +187,11 @@ def serve(
         if nocode:
             version_dir = Path(layout.model_dir)
             one = version_dir.name != MODELS_FOLDER  # else a models tree: the scorer looks
-            settings = replace(
+            settings = serve_nocode(
                 settings,
-                entry_script="",
-                nocode_framework=nocode,
-                model_name=version_dir.parent.name if one else "",
-                model_version=version_dir.name if one else "",
+                nocode,
+                version_dir.parent.name if one else "",
+                version_dir.name if one else "",
             )
         code = run_server(settings)
     finally:

@@ -27,7 +27,6 @@ from serving.config import PlatformSettings, ServerSettings
 from serving.deploy import process, tls
 from serving.deploy.base import Change, Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.folders import endpoint_folder, new_version_folder
-from serving.deploy.nocode import nocode_settings
 from serving.deploy.toolkit import (
     LOOPBACK,
     READY_TIMEOUT_S,
@@ -41,6 +40,7 @@ from serving.deploy.toolkit import (
 )
 from serving.environments import ensure_venv
 from serving.errors import DeploymentError
+from serving.images.model import serve_nocode
 from serving.registry import EndpointRecord, Ref
 from serving.scoring.layout import AppLayout, ModelFiles, write_app_dir
 from serving.server.gunicorn import gunicorn_argv, gunicorn_env
@@ -128,7 +128,9 @@ class LocalTarget:
         )
         if installed is not None:
             settings = replace(settings, ssl_cert_file=installed.cert, ssl_key_file=installed.key)
-        settings = nocode_settings(settings, request.nocode, request.models)
+        if request.nocode:
+            model = request.models[0]
+            settings = serve_nocode(settings, request.nocode, model.name, str(model.version))
         return {**dict(request.env.variables), **gunicorn_env(settings)}
 
     def _launch(

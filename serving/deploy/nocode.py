@@ -19,7 +19,6 @@ from serving.errors import UserInputError
 from serving.scoring.nocode import FRAMEWORKS
 
 if TYPE_CHECKING:
-    from serving.config import ServerSettings
     from serving.registry import ModelRecord
 
 ENV_PREFIX = "nocode-"
@@ -61,22 +60,3 @@ def builtin_env(model: ModelRecord) -> EnvSpec:
 def is_builtin(env: EnvSpec) -> bool:
     """Whether ``env`` is a built-in no-code environment (replaced when the model changes)."""
     return env.name.startswith(ENV_PREFIX) and env.source_format == "pip"
-
-
-def nocode_settings(
-    settings: ServerSettings, framework: str, models: Sequence[ModelRecord]
-) -> ServerSettings:
-    """``settings`` serving ``models`` with the no-code scorer of ``framework`` (unchanged
-    when ``framework`` is empty: an entry script serves)."""
-    if not framework:
-        return settings
-    from dataclasses import replace
-
-    model = models[0]
-    return replace(
-        settings,
-        entry_script="",
-        nocode_framework=framework,
-        model_name=model.name,
-        model_version=str(model.version),
-    )

@@ -74,11 +74,21 @@ def server_settings(
     if nocode is None:
         return settings
     framework, model = nocode
+    return serve_nocode(settings, framework, model.name, str(model.version))
+
+
+def serve_nocode(
+    settings: ServerSettings, framework: str, model_name: str, model_version: str
+) -> ServerSettings:
+    """``settings`` with the platform's no-code scorer of ``framework`` serving that model
+    in place of an entry script (empty name and version: a models tree the scorer looks
+    through). One place for ``serving serve``, local endpoints and model images."""
     return replace(
         settings,
+        entry_script="",
         nocode_framework=framework,
-        model_name=model.name,
-        model_version=str(model.version),
+        model_name=model_name,
+        model_version=model_version,
     )
 
 
