@@ -38,17 +38,31 @@ V2_TO_NUMPY: dict[str, str] = {
 NUMPY_TO_V2: dict[str, str] = {v: k for k, v in V2_TO_NUMPY.items() if k != "BYTES"}
 
 
+_V2_DATATYPES: dict[Any, str] = {}
+"""dtype → V2 datatype, filled as dtypes are seen (``dtype.name`` costs microseconds, and
+the V2 codec asks once per tensor)."""
+
+
 def v2_datatype(dtype: Any) -> str:
-    """The V2 datatype of a numpy dtype (strings and objects are ``BYTES``)."""
+    """The V2 datatype of a numpy dtype (strings and objects are ``BYTES``); raises
+    ValueError for dtypes the protocol has no name for."""
+    found = _V2_DATATYPES.get(dtype)
+    if found is not None:
+        return found
     import numpy as np
 
     dt = np.dtype(dtype)
     if dt.kind in ("U", "S", "O"):
-        return "BYTES"
-    try:
-        return NUMPY_TO_V2[dt.name]
-    except KeyError:
-        raise ValueError(f"no Open Inference Protocol datatype for numpy dtype {dt.name}") from None
+        found = "BYTES"
+    else:
+        try:
+            found = NUMPY_TO_V2[dt.name]
+        except KeyError:
+            raise ValueError(
+                f"no Open Inference Protocol datatype for numpy dtype {dt.name}"
+            ) from None
+    _V2_DATATYPES[dtype] = found
+    return found
 
 
 @dataclass(frozen=True)

@@ -63,19 +63,6 @@ _NUMPY_JSON = frozenset(
 )
 """Datatypes whose arrays ``orjson.OPT_SERIALIZE_NUMPY`` writes (FP16 goes through lists)."""
 
-_DATATYPES: dict[Any, str] = {}
-"""numpy dtype → V2 datatype, filled as dtypes are seen (``dtype.name`` costs microseconds)."""
-
-
-def datatype_of(dtype: np.dtype) -> str:
-    """The V2 datatype of a numpy dtype (object, str and bytes arrays: ``BYTES``); raises
-    ValueError for dtypes the protocol has no name for."""
-    found = _DATATYPES.get(dtype)
-    if found is None:
-        found = "BYTES" if dtype.kind in "OUS" else v2_datatype(dtype)
-        _DATATYPES[dtype] = found
-    return found
-
 
 class V2Error(Exception):
     """A request the server answers with ``{"error": message}`` and ``status``."""
@@ -315,7 +302,7 @@ def conform(inputs: dict[str, np.ndarray], specs: Sequence[TensorSpec]) -> dict[
             raise V2Error(
                 400, f"input {spec.name}: shape {list(array.shape)} does not fit {list(spec.shape)}"
             )
-        sent = datatype_of(array.dtype)
+        sent = v2_datatype(array.dtype)
         if sent != spec.datatype:
             if "BYTES" in (sent, spec.datatype):
                 raise V2Error(
@@ -335,7 +322,7 @@ def encode_response(
     blobs: list[bytes] = []
     for name, array, binary in outputs:
         try:
-            datatype = datatype_of(array.dtype)
+            datatype = v2_datatype(array.dtype)
         except ValueError as exc:
             raise V2Error(500, f"output {name}: {exc}") from None
         tensor: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
