@@ -150,18 +150,10 @@ class BatchingModel:
         """The wrapped model's, read through (a no-code model knows them after init())."""
         return self.inner.inputs
 
-    @inputs.setter
-    def inputs(self, value: tuple[TensorSpec, ...]) -> None:
-        self.inner.inputs = value
-
     @property
     def outputs(self) -> tuple[TensorSpec, ...]:
         """The wrapped model's, read through."""
         return self.inner.outputs
-
-    @outputs.setter
-    def outputs(self, value: tuple[TensorSpec, ...]) -> None:
-        self.inner.outputs = value
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Queue the request, wait for its batch and return its own rows of the outputs.

@@ -86,8 +86,16 @@ class TensorModel(Protocol):
     version: str
     platform: str
     """V2 platform string, e.g. ``onnx_onnxv1``, ``sklearn_joblib``, ``tensorflow_savedmodel``."""
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        """The model's inputs (read-only here: a plain attribute satisfies it too)."""
+        ...
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        """The model's outputs."""
+        ...
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the model. Inputs are already cast to the declared dtypes; every output's
