@@ -55,10 +55,12 @@ class PendingScore:
 def batched_nocode(scorer: Scorer) -> BatchedScore | None:
     """How a no-code scorer's ``/score`` batches, or None if it does not. Fixed once
     batching is installed (:func:`serving.scoring.batching.install_batching`)."""
-    from serving.scoring.nocode import NocodeModel
-
     model = scorer.tensor_model
-    if not isinstance(model, BatchingModel) or not isinstance(model.inner, NocodeModel):
+    if not isinstance(model, BatchingModel):
+        return None
+    from serving.scoring.nocode import NocodeModel  # numpy: only where batching is on
+
+    if not isinstance(model.inner, NocodeModel):
         return None
     run: Any = scorer.script.run
     reply = model.inner.batched_reply
