@@ -219,10 +219,10 @@ class DockerTarget:
         runtime: dict[str, Any],
         started: Started,
         progress: Progress,
-        installed: tls.TlsFiles | None,
+        installed: tls.TlsFiles | None = None,
     ) -> None:
-        """Run the container (``installed``: the TLS files it mounts), record it at once,
-        wait until it is ready (an interrupted wait removes it)."""
+        """Run the container (``installed``: the TLS files it mounts, None without TLS),
+        record it at once, wait until it is ready (an interrupted wait removes it)."""
         import docker
 
         kwargs = run_kwargs(
