@@ -25,6 +25,7 @@ from serving.cli.common import (
 )
 from serving.deploy import service, tls
 from serving.deploy.spec import (
+    AutoscalePolicy,
     DeploymentSpec,
     KubernetesOptions,
     ReplicaPolicy,
@@ -112,6 +113,30 @@ deploy_inputs = options(
     type=click.IntRange(1),
     help="Longest wait in the queue, then 503 (--target cluster, default 500).",
 )
+@click.option(
+    "--autoscale",
+    is_flag=True,
+    help="Replicas follow the load between --min-replicas and --max-replicas "
+    "(--target cluster, kubernetes; docs/autoscale.md).",
+)
+@click.option("--min-replicas", type=click.IntRange(1, 16), help="Autoscaler minimum (1).")
+@click.option("--max-replicas", type=click.IntRange(1, 16), help="Autoscaler maximum (10).")
+@click.option(
+    "--target-utilization",
+    type=click.IntRange(1, 100),
+    help="Percent of the replicas' concurrency the autoscaler aims at (70).",
+)
+@click.option(
+    "--refresh-seconds",
+    type=click.FloatRange(0.1, 3600),
+    help="How often the autoscaler decides (1).",
+)
+@click.option(
+    "--collect-model-data",
+    is_flag=True,
+    help="ModelDataCollector in the score.py records to the default datastore "
+    "(docs/data-collection.md).",
+)
 @batch_options
 @click.option(
     "--output",
@@ -155,6 +180,12 @@ def deploy(
     replicas: int | None,
     max_concurrent_requests: int | None,
     max_queue_wait_ms: int | None,
+    autoscale: bool,
+    min_replicas: int | None,
+    max_replicas: int | None,
+    target_utilization: int | None,
+    refresh_seconds: float | None,
+    collect_model_data: bool,
     max_batch_size: int | None,
     max_batch_delay_ms: float | None,
     output: Path | None,
@@ -173,6 +204,10 @@ def deploy(
         replicas=ReplicaPolicy(replicas, max_concurrent_requests, max_queue_wait_ms),
         kubernetes=KubernetesOptions(image_registry=image_registry),
         tls=TlsOptions(ssl_cert, ssl_key, ssl_cname),
+        autoscale=AutoscalePolicy(
+            autoscale, min_replicas, max_replicas, target_utilization, refresh_seconds
+        ),
+        collect_model_data=collect_model_data,
         max_batch_size=max_batch_size,
         max_batch_delay_ms=max_batch_delay_ms,
     )

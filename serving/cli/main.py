@@ -18,10 +18,12 @@ from serving.cli.common import debug_option, err, format_option, say, workspace_
 from serving.cli.compute import compute
 from serving.cli.datastores import datastores
 from serving.cli.edge import edge
+from serving.cli.endpoint_data import data as endpoint_data
 from serving.cli.endpoints import deploy, endpoints
 from serving.cli.envs import envs
 from serving.cli.loadtest import loadtest
 from serving.cli.models import models
+from serving.cli.monitor import monitor
 from serving.cli.pipelines import pipelines
 from serving.cli.runs import experiments, runs
 from serving.cli.sweeps import sweeps
@@ -52,6 +54,8 @@ cli.add_command(experiments)
 cli.add_command(pipelines)
 cli.add_command(sweeps)
 cli.add_command(edge)
+cli.add_command(monitor)
+endpoints.add_command(endpoint_data)
 
 
 def _register_optional() -> None:

@@ -183,6 +183,71 @@ class TlsOptions:
         return self.cert_file is not None
 
 
+@dataclass(frozen=True)
+class AutoscalePolicy:
+    """Replicas that follow the load on the cluster target (Azure's ``autoscale_*``): the
+    endpoint's supervisor compares in-flight requests per replica with their concurrency
+    limit and adds or removes replicas to bring it to ``target_utilization`` percent, within
+    ``min_replicas`` .. ``max_replicas``. On Kubernetes the HorizontalPodAutoscaler gets the
+    same bounds and target."""
+
+    enabled: bool = False
+    min_replicas: int | None = None
+    """None: 1."""
+    max_replicas: int | None = None
+    """None: 10 (at most :data:`MAX_REPLICAS`)."""
+    target_utilization: int | None = None
+    """Percent of the replicas' concurrency in use that the autoscaler aims at (None: 70)."""
+    refresh_seconds: float | None = None
+    """How often the autoscaler decides (None: 1 s, as Azure's ``autoscale_refresh_seconds``)."""
+
+    def __post_init__(self) -> None:
+        given = [
+            flag
+            for flag, value in (
+                ("--min-replicas", self.min_replicas),
+                ("--max-replicas", self.max_replicas),
+                ("--target-utilization", self.target_utilization),
+                ("--refresh-seconds", self.refresh_seconds),
+            )
+            if value is not None
+        ]
+        if given and not self.enabled:
+            raise UserInputError(f"{given[0]} needs --autoscale")
+        for name in ("min_replicas", "max_replicas"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, check_replicas(value))
+        if self.lowest > self.highest:
+            raise UserInputError(
+                f"--min-replicas {self.lowest} is above --max-replicas {self.highest}"
+            )
+        percent = self.target_utilization
+        if percent is not None and not (isinstance(percent, int) and 1 <= percent <= 100):
+            raise UserInputError(f"--target-utilization must be 1 to 100, not {percent!r}")
+        refresh = self.refresh_seconds
+        if refresh is not None and not (
+            isinstance(refresh, int | float) and 0.1 <= refresh <= 3600
+        ):
+            raise UserInputError(f"--refresh-seconds must be 0.1 to 3600, not {refresh!r}")
+
+    @property
+    def lowest(self) -> int:
+        return self.min_replicas or 1
+
+    @property
+    def highest(self) -> int:
+        return self.max_replicas or max(min(10, MAX_REPLICAS), self.lowest)
+
+    @property
+    def target(self) -> int:
+        return self.target_utilization or 70
+
+    @property
+    def refresh(self) -> float:
+        return float(self.refresh_seconds or 1.0)
+
+
 _LEGACY: dict[str, tuple[str, ...]] = {
     "resources": ("cpu", "memory"),
     "replicas": ("replicas", "max_concurrent_requests", "max_queue_wait_ms", "heal_after_s"),
@@ -206,6 +271,10 @@ class DeploymentSpec:
     replicas: ReplicaPolicy = field(default_factory=ReplicaPolicy)
     kubernetes: KubernetesOptions = field(default_factory=KubernetesOptions)
     tls: TlsOptions = field(default_factory=TlsOptions)
+    autoscale: AutoscalePolicy = field(default_factory=AutoscalePolicy)
+    collect_model_data: bool = False
+    """``ModelDataCollector`` in the score.py records to the workspace's default datastore
+    (``--collect-model-data``, Azure's ``collect_model_data``); off: it records nothing."""
     scoring_timeout_ms: int | None = None
     """A run() longer than this answers 504 (cluster, kubernetes; None: 60000)."""
     max_batch_size: int | None = None
@@ -215,6 +284,11 @@ class DeploymentSpec:
     """How long a batch waits for more requests after its first (None: 0)."""
 
     def __post_init__(self) -> None:
+        if self.autoscale.enabled and self.replicas.replicas is not None:
+            raise UserInputError(
+                "--replicas and --autoscale do not go together: the autoscaler sets the "
+                "count between --min-replicas and --max-replicas"
+            )
         timeout = _positive(self.scoring_timeout_ms, "scoring_timeout_ms")
         object.__setattr__(self, "scoring_timeout_ms", timeout)
         object.__setattr__(
@@ -243,6 +317,8 @@ class DeploymentSpec:
             replicas=ReplicaPolicy(**dict(data.get("replicas") or {})),
             kubernetes=KubernetesOptions(**dict(data.get("kubernetes") or {})),
             tls=TlsOptions(**dict(data.get("tls") or {})),
+            autoscale=AutoscalePolicy(**dict(data.get("autoscale") or {})),
+            collect_model_data=bool(data.get("collect_model_data", False)),
             scoring_timeout_ms=data.get("scoring_timeout_ms"),
             max_batch_size=data.get("max_batch_size"),
             max_batch_delay_ms=data.get("max_batch_delay_ms"),
@@ -275,6 +351,7 @@ class DeploymentSpec:
             "--max-concurrent-requests": self.replicas.max_concurrent_requests,
             "--max-queue-wait-ms": self.replicas.max_queue_wait_ms,
             "--image-registry": self.kubernetes.image_registry,
+            "--autoscale": self.autoscale.enabled or None,
         }
         return [flag for flag, value in given.items() if value is not None]
 
@@ -291,5 +368,6 @@ FLAG_TARGETS: dict[str, tuple[str, ...]] = {
     "--max-concurrent-requests": ("cluster",),
     "--max-queue-wait-ms": ("cluster",),
     "--image-registry": ("kubernetes",),
+    "--autoscale": ("cluster", "kubernetes"),
 }
 """The targets each target-specific flag applies to."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from serving.deploy import tls
 from serving.deploy.spec import (
+    AutoscalePolicy,
     DeploymentSpec,
     KubernetesOptions,
     ReplicaPolicy,
@@ -41,6 +42,8 @@ class _Processes:
 
     workers: int | None = None
     threads: int | None = None
+    collect_model_data: bool = False
+    """``ModelDataCollector`` records to the default datastore (docs/data-collection.md)."""
 
 
 SSL_FIELDS = ("ssl_enabled", "ssl_cert_pem_file", "ssl_key_pem_file", "ssl_cname")
@@ -105,7 +108,7 @@ class LocalDeployment(_Processes):
     target: str = field(default="local", init=False)
 
     def to_spec(self) -> DeploymentSpec:
-        return DeploymentSpec()
+        return DeploymentSpec(collect_model_data=self.collect_model_data)
 
 
 class LocalWebservice:
@@ -128,7 +131,11 @@ class DockerDeployment(_Container):
 
     def to_spec(self) -> DeploymentSpec:
         """The docker target's spec (the container's limits, TLS)."""
-        return DeploymentSpec(resources=self.resources(), tls=self.tls())
+        return DeploymentSpec(
+            resources=self.resources(),
+            tls=self.tls(),
+            collect_model_data=self.collect_model_data,
+        )
 
 
 class AciWebservice:
@@ -144,11 +151,16 @@ class AciWebservice:
         ssl_cert_pem_file: str | None = None,
         ssl_key_pem_file: str | None = None,
         ssl_cname: str | None = None,
+        collect_model_data: bool | None = None,
         **azure_only: Any,
     ) -> DockerDeployment:
         warn_ignored("AciWebservice.deploy_configuration", azure_only)
         config = DockerDeployment(
-            port=port, cpu_cores=cpu_cores, memory_gb=memory_gb, auth_enabled=auth_enabled
+            port=port,
+            cpu_cores=cpu_cores,
+            memory_gb=memory_gb,
+            auth_enabled=auth_enabled,
+            collect_model_data=bool(collect_model_data),
         )
         if ssl_enabled:
             config.enable_ssl(ssl_cert_pem_file, ssl_key_pem_file, ssl_cname)
@@ -161,21 +173,40 @@ class ClusterDeployment(_Container):
     key auth, readiness checks, back-pressure, rolling updates, self-healing)."""
 
     replicas: int = 2
+    """The fixed count; with ``autoscale_enabled`` the autoscaler's bounds decide."""
     port: int | None = None
     max_concurrent_requests_per_replica: int | None = None
     max_queue_wait_ms: int | None = None
     scoring_timeout_ms: int | None = None
     auth_enabled: bool = True
+    autoscale_enabled: bool = False
+    autoscale_min_replicas: int | None = None
+    autoscale_max_replicas: int | None = None
+    autoscale_target_utilization: int | None = None
+    autoscale_refresh_seconds: float | None = None
     target: str = field(default="cluster", init=False)
 
+    def autoscale(self) -> AutoscalePolicy:
+        return AutoscalePolicy(
+            self.autoscale_enabled,
+            self.autoscale_min_replicas,
+            self.autoscale_max_replicas,
+            self.autoscale_target_utilization,
+            self.autoscale_refresh_seconds,
+        )
+
     def to_spec(self) -> DeploymentSpec:
-        """The cluster target's spec: limits, replicas and back-pressure."""
+        """The cluster target's spec: limits, replicas (or autoscaling), back-pressure."""
         return DeploymentSpec(
             resources=self.resources(),
             replicas=ReplicaPolicy(
-                self.replicas, self.max_concurrent_requests_per_replica, self.max_queue_wait_ms
+                None if self.autoscale_enabled else self.replicas,
+                self.max_concurrent_requests_per_replica,
+                self.max_queue_wait_ms,
             ),
             tls=self.tls(),
+            autoscale=self.autoscale(),
+            collect_model_data=self.collect_model_data,
             scoring_timeout_ms=self.scoring_timeout_ms,
         )
 
@@ -211,6 +242,7 @@ class KubernetesDeployment(_Container):
                 target_cpu_percent=self.autoscale_target_utilization,
             ),
             tls=self.tls(),
+            collect_model_data=self.collect_model_data,
             scoring_timeout_ms=self.scoring_timeout_ms,
         )
 
@@ -233,10 +265,26 @@ class AksWebservice:
         ssl_cert_pem_file: str | None = None,
         ssl_key_pem_file: str | None = None,
         ssl_cname: str | None = None,
+        autoscale_enabled: bool | None = None,
+        autoscale_min_replicas: int | None = None,
+        autoscale_max_replicas: int | None = None,
+        autoscale_target_utilization: int | None = None,
+        autoscale_refresh_seconds: float | None = None,
+        collect_model_data: bool | None = None,
         **azure_only: Any,
     ) -> ClusterDeployment:
+        """As Azure's, except that autoscaling is on only with ``autoscale_enabled=True``
+        (Azure turned it on whenever ``num_replicas`` was left out)."""
         warn_ignored("AksWebservice.deploy_configuration", azure_only)
+        if autoscale_enabled and num_replicas is not None:
+            raise UserInputError("num_replicas and autoscale_enabled do not go together")
         config = ClusterDeployment(
+            autoscale_enabled=bool(autoscale_enabled),
+            autoscale_min_replicas=autoscale_min_replicas,
+            autoscale_max_replicas=autoscale_max_replicas,
+            autoscale_target_utilization=autoscale_target_utilization,
+            autoscale_refresh_seconds=autoscale_refresh_seconds,
+            collect_model_data=bool(collect_model_data),
             replicas=num_replicas or 1,
             cpu_cores=cpu_cores,
             memory_gb=memory_gb,
