@@ -1,0 +1,313 @@
+"""Where collected model data lives on the default datastore, what one record holds, and
+reading it back.
+
+::
+
+    <datastore>/modeldata/<endpoint>/<model_name>/<model_version>/<designation>/
+        <YYYY>/<MM>/<DD>/<writer-id>.jsonl
+
+One JSON object per line, one line per ``ModelDataCollector.collect()`` call::
+
+    {"time": "2026-12-06T13:15:19.123456+00:00", "endpoint": "digits",
+     "model_name": "digits", "model_version": "3", "designation": "inputs",
+     "correlation_id": "...", "feature_names": ["f0", ...] | null,
+     "data": [[...], ...]}
+
+The writer (:mod:`serving.scoring.collection.writer`, inside model images) and the readers
+(``serving endpoints data``, ``serving monitor drift``) share this module, so it imports
+only the standard library: numpy and pandas values are recognised by their methods, never
+imported. A model without a version is filed under ``unversioned``. Each writer (one per
+scoring process) appends to its own file per day, so no two processes share a file; a
+reader may see a last line still being written and skips a line that does not parse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from serving.errors import UserInputError
+
+MODELDATA_DIR = "modeldata"
+"""The folder on the datastore that holds every endpoint's collected data."""
+UNVERSIONED = "unversioned"
+"""The version folder of a model collected without a version."""
+SUFFIX = ".jsonl"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_DURATIONS = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def segment(value: str | None, fallback: str) -> str:
+    """``value`` as one safe path segment (other characters become ``_``)."""
+    text = _UNSAFE.sub("_", str(value)) if value not in (None, "") else fallback
+    return fallback if text in (".", "..") else text
+
+
+def endpoint_dir(root: Path, endpoint: str) -> Path:
+    """The folder of everything ``endpoint`` collected on the datastore folder ``root``."""
+    return Path(root) / MODELDATA_DIR / segment(endpoint, "_")
+
+
+def day_dir(
+    root: Path,
+    endpoint: str,
+    model_name: str,
+    model_version: str | None,
+    designation: str,
+    day: date,
+) -> Path:
+    """The partition folder of one model's ``designation`` records on ``day``."""
+    return (
+        endpoint_dir(root, endpoint)
+        / segment(model_name, "_")
+        / segment(model_version, UNVERSIONED)
+        / segment(designation, "_")
+        / f"{day.year:04d}"
+        / f"{day.month:02d}"
+        / f"{day.day:02d}"
+    )
+
+
+def record_file(
+    root: Path,
+    endpoint: str,
+    model_name: str,
+    model_version: str | None,
+    designation: str,
+    day: date,
+    writer_id: str,
+) -> Path:
+    """The file one writer appends ``designation`` records of one model to on ``day``."""
+    folder = day_dir(root, endpoint, model_name, model_version, designation, day)
+    return folder / f"{segment(writer_id, 'writer')}{SUFFIX}"
+
+
+# -- records ---------------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    """``json.dumps`` default: numpy arrays and scalars, pandas objects, sets, datetimes."""
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a DataFrame inside data
+        return value.to_dict(orient="records")
+    if hasattr(value, "tolist"):  # numpy array or scalar, pandas Series / Index
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _clean_floats(value: Any) -> Any:
+    """NaN and infinities as null: strict JSON readers refuse them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_clean_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean_floats(v) for k, v in value.items()}
+    return value
+
+
+def normalise(data: Any, feature_names: list[str] | None) -> tuple[Any, list[str] | None]:
+    """(JSON-ready data, feature names): a DataFrame becomes rows (lists) named by its
+    columns (unless names were given); arrays become nested lists."""
+    if hasattr(data, "columns") and hasattr(data, "to_numpy"):
+        columns = feature_names or [str(c) for c in data.columns]
+        rows = data.to_numpy(dtype=object).tolist()
+        return _clean_floats(json.loads(json.dumps(rows, default=_jsonable))), columns
+    if hasattr(data, "tolist"):
+        data = data.tolist()
+    try:
+        text = json.dumps(data, default=_jsonable, allow_nan=False)
+    except ValueError:  # NaN somewhere: pass through Python objects to null them
+        text = json.dumps(_clean_floats(json.loads(json.dumps(data, default=_jsonable))))
+    names = [str(n) for n in feature_names] if feature_names is not None else None
+    return json.loads(text), names
+
+
+def make_record(
+    *,
+    endpoint: str,
+    model_name: str,
+    model_version: str | None,
+    designation: str,
+    correlation_id: str,
+    data: Any,
+    feature_names: list[str] | None = None,
+    time: datetime | None = None,
+) -> dict[str, Any]:
+    """One record as :func:`encode` writes it (``time`` defaults to now, UTC)."""
+    clean, names = normalise(data, feature_names)
+    return {
+        "time": (time or datetime.now(UTC)).astimezone(UTC).isoformat(),
+        "endpoint": endpoint,
+        "model_name": model_name,
+        "model_version": None if model_version is None else str(model_version),
+        "designation": designation,
+        "correlation_id": correlation_id,
+        "feature_names": names,
+        "data": clean,
+    }
+
+
+def encode(record: dict[str, Any]) -> str:
+    """One JSON Lines line (with its newline) for ``record``."""
+    return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+# -- reading ---------------------------------------------------------------------------
+def record_time(record: dict[str, Any]) -> datetime:
+    """The record's ``time`` as an aware UTC datetime."""
+    return datetime.fromisoformat(record["time"]).astimezone(UTC)
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``--since``/``--window`` text as an aware UTC datetime: an ISO date or time
+    (``2026-12-06``, ``2026-12-06T10:00``; no zone means UTC) or a duration back from now
+    (``30m``, ``6h``, ``1d``, ``2w``, ``1d12h``)."""
+    clean = text.strip()
+    compact = clean.replace(" ", "")
+    if _DURATIONS.fullmatch(compact):
+        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(compact))
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    try:
+        when = datetime.fromisoformat(clean)
+    except ValueError:
+        raise UserInputError(
+            f"cannot read time {text!r}",
+            hint="use an ISO date or time (2026-12-06, 2026-12-06T10:00) or a duration "
+            "back from now (30m, 6h, 1d, 2w)",
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _day_of(path: Path, base: Path) -> date | None:
+    """The date of a ``.../<YYYY>/<MM>/<DD>/<file>`` path (None when not laid out so)."""
+    parts = path.relative_to(base).parts
+    try:
+        return date(int(parts[-4]), int(parts[-3]), int(parts[-2]))
+    except (IndexError, ValueError):
+        return None
+
+
+def record_files(
+    root: Path,
+    endpoint: str,
+    *,
+    designation: str | None = None,
+    since: datetime | None = None,
+) -> list[Path]:
+    """The record files of ``endpoint`` (sorted), only ``designation``'s when given and only
+    days on or after ``since``'s (UTC) when given."""
+    base = endpoint_dir(root, endpoint)
+    if not base.is_dir():
+        return []
+    first = since.astimezone(UTC).date() if since is not None else None
+    wanted = segment(designation, "_") if designation is not None else None
+    found = []
+    for path in sorted(base.rglob(f"*{SUFFIX}")):
+        parts = path.relative_to(base).parts
+        if len(parts) != 7 or (wanted is not None and parts[2] != wanted):
+            continue
+        day = _day_of(path, base)
+        if day is None or (first is not None and day < first):
+            continue
+        found.append(path)
+    return found
+
+
+def read_file(path: Path, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """The records of one file (lines that do not parse, such as a line still being
+    written, are skipped), from ``since`` on when given."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+                if since is not None and record_time(record) < since:
+                    continue
+            except (ValueError, KeyError, TypeError):
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def iter_records(
+    root: Path,
+    endpoint: str,
+    *,
+    designation: str | None = None,
+    since: datetime | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every record ``endpoint`` collected on the datastore folder ``root``, file by file
+    (not sorted by time across files), optionally only ``designation``'s and from ``since``."""
+    cut = since.astimezone(UTC) if since is not None else None
+    for path in record_files(root, endpoint, designation=designation, since=cut):
+        yield from read_file(path, cut)
+
+
+def _names(record: dict[str, Any], width: int) -> list[str]:
+    given = record.get("feature_names") or []
+    return [str(given[i]) if i < len(given) else f"f{i}" for i in range(width)]
+
+
+def record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record's data as rows keyed by feature name (its ``feature_names``, else
+    ``f0``, ``f1``...): a list of lists is one row per list; a list of dicts is used as it
+    is; a dict of lists is columns; a flat list is one row when feature names of the same
+    length were given, else one single-value row per item (predictions); a scalar or a dict
+    of scalars is one row. ``{"data": ...}`` (the request body shape) is unwrapped."""
+    data = record.get("data")
+    if isinstance(data, dict) and set(data) == {"data"}:
+        data = data["data"]
+    if isinstance(data, dict):
+        if data and all(isinstance(v, list) for v in data.values()):
+            length = max(len(v) for v in data.values())
+            return [{k: (v[i] if i < len(v) else None) for k, v in data.items()}
+                    for i in range(length)]  # fmt: skip
+        return [dict(data)]
+    if not isinstance(data, list):
+        return [{_names(record, 1)[0]: data}]
+    if not data:
+        return []
+    if all(isinstance(row, dict) for row in data):
+        return [dict(row) for row in data]
+    if all(isinstance(row, list) for row in data):
+        width = max(len(row) for row in data)
+        names = _names(record, width)
+        return [dict(zip(names, row, strict=False)) for row in data]
+    names = record.get("feature_names") or []
+    if len(names) == len(data) and len(names) > 1:
+        return [dict(zip(_names(record, len(data)), data, strict=True))]
+    name = _names(record, 1)[0]
+    return [{name: item} for item in data]
+
+
+__all__ = [
+    "MODELDATA_DIR",
+    "SUFFIX",
+    "UNVERSIONED",
+    "day_dir",
+    "encode",
+    "endpoint_dir",
+    "iter_records",
+    "make_record",
+    "normalise",
+    "parse_since",
+    "read_file",
+    "record_file",
+    "record_files",
+    "record_rows",
+    "record_time",
+    "segment",
+]
