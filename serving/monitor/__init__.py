@@ -1,0 +1,9 @@
+"""Drift monitoring: compare what endpoints collected (``ModelDataCollector``) with a
+baseline, per feature, and write the report (``serving monitor drift``).
+
+Modules, one job each: :mod:`~serving.monitor.window` (``--window`` spellings),
+:mod:`~serving.monitor.collected` (the collected inputs as a table),
+:mod:`~serving.monitor.baseline` (the baseline as a table), :mod:`~serving.monitor.stats`
+(the per-feature tests), :mod:`~serving.monitor.report` (HTML and PNG) and
+:mod:`~serving.monitor.drift` (all of it, the face the CLI and SDK call).
+"""
