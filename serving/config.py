@@ -207,6 +207,12 @@ class ServerSettings:
     """SERVING_MAX_BATCH_SIZE: dynamic batching of tensor-model calls; 0 or 1 (default): off."""
     max_batch_delay_ms: float = 0.0
     """SERVING_MAX_BATCH_DELAY_MS: how long a batch waits for more requests after its first."""
+    model_data_dir: Path | None = None
+    """SERVING_MODEL_DATA_DIR: the datastore folder ``ModelDataCollector`` records to
+    (``--collect-model-data``; docs/data-collection.md); unset (default): it records nothing."""
+    model_data_queue: int = 10000
+    """SERVING_MODEL_DATA_QUEUE: collected records a worker holds in memory before it drops
+    (and counts) new ones rather than slow requests down."""
 
     @property
     def tls(self) -> bool:
@@ -226,6 +232,7 @@ class ServerSettings:
         keys_file = _env(environ, "SERVING_KEYS_FILE")
         ssl_cert = _env(environ, "SERVING_SSL_CERT_FILE")
         ssl_key = _env(environ, "SERVING_SSL_KEY_FILE")
+        model_data = _env(environ, "SERVING_MODEL_DATA_DIR")
         auth = _env(environ, "SERVING_AUTH", default="key" if keys or keys_file else "none")
         if auth not in ("key", "none"):
             from serving.errors import UserInputError
@@ -268,6 +275,8 @@ class ServerSettings:
             model_version=_env(environ, "SERVING_MODEL_VERSION", default="") or "",
             max_batch_size=_int(environ, "SERVING_MAX_BATCH_SIZE", default=0),
             max_batch_delay_ms=_float(environ, "SERVING_MAX_BATCH_DELAY_MS", default=0.0),
+            model_data_dir=Path(model_data) if model_data else None,
+            model_data_queue=_int(environ, "SERVING_MODEL_DATA_QUEUE", default=10000),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -313,6 +322,11 @@ class ServerSettings:
             "SERVING_KEYS_FILE": None if self.keys_file is None else str(self.keys_file),
             "SERVING_SSL_CERT_FILE": _path_text(self.ssl_cert_file),
             "SERVING_SSL_KEY_FILE": _path_text(self.ssl_key_file),
+            "SERVING_MODEL_DATA_DIR": _path_text(self.model_data_dir),
+            # only when changed: an environment's variables may set it in an image
+            "SERVING_MODEL_DATA_QUEUE": None
+            if self.model_data_queue == 10000
+            else str(self.model_data_queue),
         }
         env.update({name: value for name, value in optional.items() if value is not None})
         return env

@@ -1,8 +1,9 @@
 """gunicorn server hooks, loaded with ``--config python:serving.server.gunicorn_hooks``.
 
 Runs in the master: prepares the Prometheus multiprocess folder before workers fork and
-drops a dead worker's live metrics. ``prometheus_client`` is imported only inside hooks so
-the master sets ``PROMETHEUS_MULTIPROC_DIR`` before any import reads it.
+drops a dead worker's live metrics; in an exiting worker, flushes the model data it
+collected. ``prometheus_client`` is imported only inside hooks so the master sets
+``PROMETHEUS_MULTIPROC_DIR`` before any import reads it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """In a worker that is exiting (gracefully): write the model data it collected and
+    still holds (:mod:`serving.scoring.collection.writer`; nothing when it collected none)."""
+    from serving.scoring.collection import writer
+
+    writer.stop_current()
 
 
 def on_exit(server: Any) -> None:

@@ -1,0 +1,313 @@
+"""The background writer of collected model data: one per scoring process.
+
+``collect()`` hands a record to :meth:`Writer.submit`, which only puts it on a bounded
+in-memory queue (``put_nowait``): a full queue drops the record and counts it, so
+collection never slows or fails a request. One daemon thread drains the queue, encodes the
+records (:mod:`.layout`) and appends them to one JSON Lines file per model, designation
+and day for this writer, flushing whenever the queue runs empty. :meth:`Writer.stop`
+(gunicorn's ``worker_exit`` hook and ``atexit``: SIGTERM, a graceful reload, an endpoint
+stopped or deleted) waits for everything queued to be written and closes the files.
+
+Written here rather than with ``logging.handlers.QueueListener``: the listener's queue
+either blocks or raises when full, and it has no notion of per-partition files, day
+rollover or drop counting, which are the whole job. Drops and writes are Prometheus
+counters (``serving_model_data_dropped_total{reason}``,
+``serving_model_data_written_total``) that the server's ``/metrics`` sums across workers
+in multiprocess mode; ``prometheus_client`` is imported only when collection is on.
+
+Files and folders are made group-writable (folders ``2770``, files ``0660``): in a
+container the server runs as its own user with the host user's group added, and the
+host user must be able to read, export and delete what it wrote.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import queue
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from serving.scoring.collection import layout
+
+log = logging.getLogger("serving.model_data")
+
+DEFAULT_CAPACITY = 10000
+"""Records a writer queues before it drops (SERVING_MODEL_DATA_QUEUE)."""
+STOP_TIMEOUT_S = 10.0
+"""Longest :meth:`Writer.stop` waits for the queue to be written."""
+_BATCH = 512
+_DIR_MODE = 0o2770
+_FILE_MODE = 0o660
+_STOP = object()
+
+Counted = Callable[[str, int], None]
+"""Called as ``counted(reason_or_"written", n)``."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One ``collect()`` call, as queued (encoded by the writer's thread)."""
+
+    time: datetime
+    model_name: str
+    designation: str
+    feature_names: list[str] | None
+    correlation_id: str
+    data: Any
+
+
+def model_versions(app_root: Path) -> dict[str, str]:
+    """``{model name: version}`` of the models laid out in an app folder
+    (``azureml-models/<name>/<version>/``), as deployments have them."""
+    from serving.scoring.layout import MODELS_FOLDER
+
+    found: dict[str, str] = {}
+    models = Path(app_root) / MODELS_FOLDER
+    if models.is_dir():
+        for model in sorted(models.iterdir()):
+            versions = sorted(p.name for p in model.iterdir()) if model.is_dir() else []
+            if versions:
+                found[model.name] = versions[-1]
+    return found
+
+
+def _make_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents group-writable (see the module doc)."""
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:  # another worker made it meanwhile
+            continue
+        os.chmod(path, _DIR_MODE)
+
+
+def _open_append(path: Path) -> IO[str]:
+    _make_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _FILE_MODE)
+    os.fchmod(fd, _FILE_MODE)
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
+class Writer:
+    """Queues records and appends them to this writer's files on ``root`` (see the module
+    doc); ``counted`` receives drops by reason and writes (for the metrics)."""
+
+    def __init__(
+        self,
+        root: Path,
+        endpoint: str,
+        *,
+        versions: Mapping[str, str] | None = None,
+        capacity: int = DEFAULT_CAPACITY,
+        writer_id: str | None = None,
+        counted: Counted | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.endpoint = endpoint
+        self.versions = dict(versions or {})
+        self.writer_id = writer_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.dropped = 0
+        self.written = 0
+        self._counted = counted
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, capacity))
+        self._files: dict[tuple[str, str, date], IO[str]] = {}
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._warned = False
+        self._thread = threading.Thread(target=self._drain, name="model-data-writer", daemon=True)
+        self._thread.start()
+
+    # -- the request side ------------------------------------------------------------------
+    def submit(self, item: Item) -> bool:
+        """Queue ``item`` without waiting; False (and counted) when it was dropped."""
+        if self._stopped:
+            self._drop("stopped", 1)
+            return False
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self._drop("queue_full", 1)
+            return False
+        return True
+
+    def count_failure(self) -> None:
+        """Count a record that could not even be queued (its data failed to convert)."""
+        self._drop("encode_error", 1)
+
+    def _drop(self, reason: str, count: int) -> None:
+        with self._lock:
+            self.dropped += count
+        if self._counted is not None:
+            self._counted(reason, count)
+
+    # -- the writer thread -----------------------------------------------------------------
+    def _drain(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < _BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in batch)
+            self._write([item for item in batch if item is not _STOP])
+            if stop:
+                return
+
+    def _write(self, items: list[Item]) -> None:
+        written = 0
+        for item in items:
+            try:
+                handle = self._handle(item)
+                handle.write(layout.encode(self._record(item)))
+                written += 1
+            except (OSError, TypeError, ValueError) as exc:
+                self._drop("write_error", 1)
+                self._warn(exc)
+        try:
+            for handle in self._files.values():
+                handle.flush()
+        except OSError as exc:
+            self._warn(exc)
+        if written:
+            self.written += written
+            if self._counted is not None:
+                self._counted("written", written)
+
+    def _record(self, item: Item) -> dict[str, Any]:
+        return layout.make_record(
+            endpoint=self.endpoint,
+            model_name=item.model_name,
+            model_version=self.versions.get(item.model_name),
+            designation=item.designation,
+            correlation_id=item.correlation_id,
+            data=item.data,
+            feature_names=item.feature_names,
+            time=item.time,
+        )
+
+    def _handle(self, item: Item) -> IO[str]:
+        day = item.time.date()
+        key = (item.model_name, item.designation, day)
+        handle = self._files.get(key)
+        if handle is None:
+            for old in [k for k in self._files if k[2] < day]:  # yesterday's files are done
+                self._files.pop(old).close()
+            version = self.versions.get(item.model_name)
+            path = layout.record_file(
+                self.root, self.endpoint, item.model_name, version, item.designation, day,
+                self.writer_id,
+            )  # fmt: skip
+            handle = self._files[key] = _open_append(path)
+        return handle
+
+    def _warn(self, exc: BaseException) -> None:
+        if not self._warned:  # once per process: a full disk would flood the log
+            self._warned = True
+            log.warning("model data collection: cannot write records under %s: %s", self.root, exc)
+
+    # -- stopping --------------------------------------------------------------------------
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Write everything queued, close the files; later records are dropped."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        with contextlib.suppress(queue.Full):  # the thread is stuck: counted below
+            self._queue.put(_STOP, timeout=timeout_s)
+        self._thread.join(timeout_s)
+        left = 0
+        while True:  # what the thread did not reach in time
+            try:
+                left += self._queue.get_nowait() is not _STOP
+            except queue.Empty:
+                break
+        if left:
+            self._drop("stopped", left)
+        if not self._thread.is_alive():
+            for handle in self._files.values():
+                handle.close()
+            self._files.clear()
+        if self.dropped:
+            log.warning(
+                "model data collection: %d records written, %d dropped", self.written, self.dropped
+            )
+
+
+# -- the process's writer ------------------------------------------------------------------
+_current: Writer | None = None
+_owner_pid = 0
+_guard = threading.Lock()
+
+
+def prometheus_counter() -> Counted:
+    """Counts into the server's Prometheus metrics (summed across workers by /metrics)."""
+    from prometheus_client import Counter
+
+    dropped = Counter(
+        "serving_model_data_dropped",
+        "Collected model data records dropped (queue_full, write_error, encode_error, stopped).",
+        ("reason",),
+        registry=None,
+    )
+    written = Counter(
+        "serving_model_data_written",
+        "Collected model data records written to the datastore.",
+        registry=None,
+    )
+    dropped.labels("queue_full")  # shown as 0 before the first drop
+
+    def counted(reason: str, count: int) -> None:
+        if reason == "written":
+            written.inc(count)
+        else:
+            dropped.labels(reason).inc(count)
+
+    return counted
+
+
+def current(make: Callable[[], Writer]) -> Writer:
+    """This process's writer, made by ``make`` on first use (again after a fork)."""
+    global _current, _owner_pid
+    with _guard:
+        if _current is None or _owner_pid != os.getpid():
+            _current = make()
+            _owner_pid = os.getpid()
+            atexit.register(stop_current)
+        return _current
+
+
+def stop_current(timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Flush and stop this process's writer, if it has one (idempotent)."""
+    writer = _current
+    if writer is not None and _owner_pid == os.getpid():
+        writer.stop(timeout_s)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "Item",
+    "Writer",
+    "current",
+    "model_versions",
+    "now",
+    "prometheus_counter",
+    "stop_current",
+]

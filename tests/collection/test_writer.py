@@ -1,0 +1,144 @@
+"""The background writer: flush at stop, bounded queue with counted drops, day files, and
+ModelDataCollector recording through it only when collection is on."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from serving.scoring.collection import collector, layout, writer
+from serving.scoring.compat.azureml.monitoring import ModelDataCollector
+
+T0 = datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC)
+
+
+def _item(
+    cid: str, data: Any = None, when: datetime = T0, designation: str = "inputs"
+) -> writer.Item:
+    return writer.Item(when, "m", designation, ["x"], cid, [[1]] if data is None else data)
+
+
+class Gate:
+    """Data whose conversion waits until the test opens the gate: holds the writer's
+    thread inside one record so the queue fills up deterministically."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.open = threading.Event()
+
+    def tolist(self) -> list[int]:
+        self.entered.set()
+        assert self.open.wait(10)
+        return [1]
+
+
+def test_stop_writes_everything_queued(tmp_path: Path) -> None:
+    counts: Counter[str] = Counter()
+    sink = writer.Writer(tmp_path, "ep", versions={"m": "3"}, writer_id="w",
+                         counted=lambda r, n: counts.update({r: n}))  # fmt: skip
+    for i in range(500):
+        assert sink.submit(_item(f"c{i}"))
+    sink.stop()
+    records = list(layout.iter_records(tmp_path, "ep"))
+    assert [r["correlation_id"] for r in records] == [f"c{i}" for i in range(500)]
+    assert {r["model_version"] for r in records} == {"3"}
+    assert sink.written == 500 and counts == {"written": 500}
+    assert not sink.submit(_item("late"))
+    assert counts["stopped"] == 1 and sink.dropped == 1
+
+
+def test_full_queue_drops_and_counts_without_waiting(tmp_path: Path) -> None:
+    counts: Counter[str] = Counter()
+    sink = writer.Writer(tmp_path, "ep", capacity=2, writer_id="w",
+                         counted=lambda r, n: counts.update({r: n}))  # fmt: skip
+    gate = Gate()
+    assert sink.submit(_item("held", data=gate))
+    assert gate.entered.wait(10)  # the thread is busy with "held", the queue is empty
+    accepted = [sink.submit(_item(f"c{i}")) for i in range(10)]
+    assert accepted == [True, True] + [False] * 8
+    assert counts["queue_full"] == 8 and sink.dropped == 8
+    gate.open.set()
+    sink.stop()
+    ids = [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")]
+    assert ids == ["held", "c0", "c1"]
+    assert counts["written"] == 3
+
+
+def test_records_go_to_one_file_per_day_and_folders_are_group_writable(tmp_path: Path) -> None:
+    sink = writer.Writer(tmp_path, "ep", writer_id="w")
+    sink.submit(_item("a", when=T0))
+    sink.submit(_item("b", when=T0 + timedelta(seconds=2)))
+    sink.submit(_item("p", when=T0, designation="predictions", data=np.array([0.5])))
+    sink.stop()
+    files = [p.relative_to(tmp_path).as_posix() for p in layout.record_files(tmp_path, "ep")]
+    assert files == [
+        "modeldata/ep/m/unversioned/inputs/2026/12/06/w.jsonl",
+        "modeldata/ep/m/unversioned/inputs/2026/12/07/w.jsonl",
+        "modeldata/ep/m/unversioned/predictions/2026/12/06/w.jsonl",
+    ]
+    for path in layout.record_files(tmp_path, "ep"):
+        assert path.stat().st_mode & 0o777 == 0o660
+        assert path.parent.stat().st_mode & 0o7777 == 0o2770
+
+
+def test_unwritable_folder_counts_write_errors(tmp_path: Path) -> None:
+    (tmp_path / "modeldata").write_text("a file where a folder should be")
+    counts: Counter[str] = Counter()
+    sink = writer.Writer(tmp_path, "ep", writer_id="w", counted=lambda r, n: counts.update({r: n}))
+    sink.submit(_item("a"))
+    sink.submit(_item("b"))
+    sink.stop()
+    assert counts == {"write_error": 2} and sink.written == 0
+
+
+@pytest.fixture()
+def process_writer(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A clean slate for the process-wide settings and writer."""
+    monkeypatch.setattr(collector, "_settings", None)
+    monkeypatch.setattr(writer, "_current", None)
+    yield
+    writer.stop_current()
+
+
+@pytest.mark.usefixtures("process_writer")
+def test_collector_records_with_versions_and_correlations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = tmp_path / "app"
+    (app / "azureml-models" / "digits" / "4").mkdir(parents=True)
+    store = tmp_path / "store"
+    monkeypatch.setenv("SERVING_MODEL_DATA_DIR", str(store))
+    monkeypatch.setenv("AML_APP_ROOT", str(app))
+    monkeypatch.setenv("SERVICE_NAME", "ep")
+    monkeypatch.setenv("SERVING_REPLICA_ID", "ep-r1")
+    monkeypatch.setattr(writer, "prometheus_counter", lambda: None)
+    inputs = ModelDataCollector("digits", designation="inputs", feature_names=["a", "b"])
+    predictions = ModelDataCollector("digits", designation="predictions")
+    data = np.array([[1.0, 2.0]])
+    cid = inputs.collect(data)
+    result = predictions.add_correlations(np.array([7]), cid)
+    assert predictions.collect(result) == cid
+    data[0, 0] = 99.0  # the script reuses its array: the record keeps what was collected
+    assert inputs.collect([[3, 4]], user_correlation_id="mine") == "mine"
+    writer.stop_current()
+    records = list(layout.iter_records(store, "ep"))
+    got = {(r["designation"], r["correlation_id"]): r for r in records}
+    assert got[("inputs", cid)]["data"] == [[1.0, 2.0]]
+    assert got[("inputs", cid)]["model_version"] == "4"
+    assert got[("predictions", cid)]["data"] == [7]
+    assert got[("inputs", "mine")]["feature_names"] == ["a", "b"]
+    assert all(p.name.startswith("ep-r1-") for p in layout.record_files(store, "ep"))
+
+
+@pytest.mark.usefixtures("process_writer")
+def test_collection_off_records_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SERVING_MODEL_DATA_DIR", raising=False)
+    ModelDataCollector("m", designation="inputs").collect([[1]])
+    assert writer._current is None
