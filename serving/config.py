@@ -94,6 +94,9 @@ class PlatformSettings:
     supervisor's ``supervisor.log`` are rotated (0: never)."""
     log_backups: int = 3
     """SERVING_LOG_BACKUPS: rotated log files kept (``server.log.1`` ... ``.N``)."""
+    autoscale_cooldown_s: float = 60.0
+    """SERVING_AUTOSCALE_COOLDOWN_S: how long the load must stay low before a cluster
+    endpoint's autoscaler removes replicas (recorded when the endpoint is deployed)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PlatformSettings:
@@ -111,6 +114,7 @@ class PlatformSettings:
             else None,
             log_max_bytes=_int(environ, "SERVING_LOG_MAX_BYTES", default=10 * 2**20),
             log_backups=_int(environ, "SERVING_LOG_BACKUPS", default=3),
+            autoscale_cooldown_s=_float(environ, "SERVING_AUTOSCALE_COOLDOWN_S", default=60.0),
         )
 
 

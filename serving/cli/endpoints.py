@@ -45,6 +45,12 @@ REPLICA_COLUMNS = [
     ("in_flight", "IN FLIGHT"),
     ("id", "ID"),
 ]
+DECISION_COLUMNS = [
+    ("time", "TIME"),
+    ("change", "REPLICAS"),
+    ("utilization", "UTIL %"),
+    ("reason", "REASON"),
+]
 LIST_COLUMNS = [
     ("name", "ENDPOINT"),
     ("state", "STATE"),
@@ -279,14 +285,37 @@ def show(name: str) -> None:
     data = record.to_dict()
     data["runtime"] = record.runtime
     rows = service.replicas(ws, name)
+    scaling = service.autoscaling(ws, name)
     if is_json():
         data["replicas"] = rows
+        if scaling is not None:
+            data["autoscale"] = scaling
         emit_one(data)
         return
     emit_one(data)
     if rows:
         out.print()
         emit_list(rows, REPLICA_COLUMNS)
+    if scaling is not None:
+        _print_autoscaling(scaling)
+
+
+def _print_autoscaling(scaling: dict[str, Any]) -> None:
+    """The policy in one line, then the last decisions (newest last)."""
+    out.print()
+    out.print(
+        f"autoscale: {scaling['replicas']} replica(s) now (set to {scaling['desired']}), "
+        f"{scaling['min_replicas']} to {scaling['max_replicas']} at "
+        f"{scaling['target_utilization']}% of {scaling['per_replica_concurrency']} concurrent "
+        f"request(s) per replica; refresh {scaling['refresh_seconds']:g} s, "
+        f"cool-down {scaling['cooldown_seconds']:g} s",
+        highlight=False,
+    )
+    rows = [
+        {**d, "change": f"{d['from']} -> {d['to']}" + ("" if d["ok"] else " (failed)")}
+        for d in scaling["decisions"]
+    ]
+    emit_list(rows, DECISION_COLUMNS)
 
 
 def _payload(data: str) -> bytes:

@@ -150,3 +150,13 @@ class ReplicatedTarget(Protocol):
     def replica_logs(self, ws: Workspace, record: EndpointRecord, tail: int, replica: str) -> str:
         """The log of one replica (``r2`` or ``2``), of the balancer or of the supervisor."""
         ...
+
+
+@runtime_checkable
+class Autoscaled(Protocol):
+    """A target whose endpoints can follow the load (``--autoscale``)."""
+
+    def autoscaling(self, ws: Workspace, record: EndpointRecord) -> dict[str, Any] | None:
+        """The policy, the current and desired size and the last decisions (newest last);
+        None when the endpoint does not autoscale."""
+        ...

@@ -31,7 +31,7 @@ from serving.deploy.locks import endpoint_command, endpoint_lock_path
 from serving.deploy.recording import command, locked_record, quiet, remove, run
 from serving.deploy.spec import DeploymentSpec
 from serving.deploy.targets import get_target
-from serving.deploy.update import scale, update
+from serving.deploy.update import autoscaling, scale, update
 from serving.environments import EnvSpec
 from serving.errors import ConflictError, NotFoundError, UserInputError
 from serving.proc import file_lock
@@ -41,6 +41,7 @@ from serving.workspace import Workspace
 __all__ = [
     "AUTH_BY_DEFAULT",
     "OBSERVE_WAIT_S",
+    "autoscaling",
     "check_script",
     "default_auth",
     "delete",

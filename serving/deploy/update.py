@@ -11,6 +11,7 @@ from typing import Any
 
 from serving.deploy import process
 from serving.deploy.base import (
+    Autoscaled,
     Change,
     DeployRequest,
     Progress,
@@ -32,6 +33,7 @@ from serving.deploy.recording import (
     run,
 )
 from serving.deploy.spec import DeploymentSpec
+from serving.deploy.targets import get_target
 from serving.environments import EnvSpec
 from serving.errors import DeploymentError, UserInputError
 from serving.registry import EndpointRecord, parse_ref
@@ -159,9 +161,32 @@ def scale(ws: Workspace, name: str, replicas: int, progress: Progress = quiet) -
                 f"endpoint {name} runs on the {record.target} target, which has one server",
                 hint="deploy it with --target cluster --replicas N to scale it",
             )
+        _refuse_autoscaled(record)
         deployed = backend.scale(ws, record, replicas, progress)
         deployment = DeploymentSpec.from_record(record.spec)
         policy = replace(deployment.replicas, replicas=replicas)
         spec = {k: v for k, v in record.spec.items() if k != "options"}
         spec["deployment"] = replace(deployment, replicas=policy).to_dict()
         return ws.endpoints.update(name, runtime=deployed.runtime, spec=spec, error=None)
+
+
+def _refuse_autoscaled(record: EndpointRecord) -> None:
+    """A fixed count on an autoscaling endpoint would be undone by its autoscaler at the
+    next decision: refuse, naming the bounds that do decide (docs/autoscale.md)."""
+    policy = DeploymentSpec.from_record(record.spec).autoscale
+    if policy.enabled:
+        raise UserInputError(
+            f"endpoint {record.name} autoscales between {policy.lowest} and {policy.highest} "
+            "replicas: change --min-replicas/--max-replicas by redeploying it with "
+            "--overwrite (or without --autoscale for a fixed count)"
+        )
+
+
+def autoscaling(ws: Workspace, name: str) -> dict[str, Any] | None:
+    """The autoscaler's policy, size and last decisions (None: the endpoint does not
+    autoscale, or its target cannot)."""
+    record = ws.endpoints.get(name)
+    backend = get_target(record.target)
+    if not isinstance(backend, Autoscaled) or record.state == "Failed":
+        return None
+    return backend.autoscaling(ws, record)

@@ -196,6 +196,16 @@ class ServerStatus:
         return self.status.split(" ")[0] == "DOWN"
 
 
+def parse_backend_queue(text: str) -> int:
+    """Requests waiting in the backend's own queue (``qcur`` of its ``BACKEND`` row of
+    ``show stat``): those no replica could take yet, each at its ``maxconn``."""
+    for row in csv.DictReader(io.StringIO(text.lstrip("# "))):
+        if row.get("pxname") == BACKEND and row.get("svname") == "BACKEND":
+            value = row.get("qcur") or "0"
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
 def parse_stat(text: str) -> dict[int, ServerStatus]:
     """The replica slots of ``show stat`` CSV output."""
     rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
@@ -263,6 +273,12 @@ class RuntimeApi:
 
     def servers(self) -> dict[int, ServerStatus]:
         return parse_stat(self.command(f"show stat {BACKEND} 4 -1"))
+
+    def snapshot(self) -> tuple[dict[int, ServerStatus], int]:
+        """Every slot and the backend's queue, from one ``show stat`` (the autoscaler's
+        measure: in-flight and queued requests at the same instant)."""
+        text = self.command(f"show stat {BACKEND} 6 -1")
+        return parse_stat(text), parse_backend_queue(text)
 
     def set_state(self, slot: int, state: str) -> None:
         """``ready`` (in the pool), ``drain`` (checked, no new requests) or ``maint``."""

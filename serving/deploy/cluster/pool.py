@@ -285,6 +285,24 @@ class Pool:
                     container.stop(timeout=STOP_TIMEOUT_S)
                 container.remove(force=True)
 
+    def resize(self, count: int) -> None:
+        """Record ``count`` replicas, then add new ones (in the pool once ready) or drain
+        and stop the newest ones: ``endpoints scale`` and the autoscaler alike."""
+        self.state.replicas = count
+        self.save()
+        current = sorted(self.state.members)
+        if count > len(current):
+            slots: list[int] = []
+            for _ in range(count - len(current)):
+                slots.append(self.state.free_slot(set(slots)))
+            self.add({slot: Member(self.state.revision, self.state.image) for slot in slots})
+        elif count < len(current):
+            self.remove(current[count:])
+
+    def snapshot(self) -> tuple[dict[int, ServerStatus], int]:
+        """The balancer's view of every slot and its queue (:meth:`RuntimeApi.snapshot`)."""
+        return self.api.snapshot()
+
     def replace(self, slot: int) -> None:
         """A new container in ``slot`` (same image and revision), in the pool once ready."""
         member = self.state.members[slot]

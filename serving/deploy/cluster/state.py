@@ -28,6 +28,11 @@ HEAL_AFTER_S = 20.0
 STATE_FOLDER = "cluster"
 KEYS_FOLDER = "keys"
 """The folder (in the state folder) the replicas mount, holding the keys file."""
+COOLDOWN_S = 60.0
+"""Load must stay low this long before the autoscaler removes replicas (docs/autoscale.md;
+``SERVING_AUTOSCALE_COOLDOWN_S`` at deploy time)."""
+DECISIONS_KEPT = 20
+"""The autoscaler's last decisions kept in the state file (``endpoints show``)."""
 
 
 def replica_name(endpoint: str, slot: int) -> str:
@@ -63,6 +68,47 @@ class Member:
     image: str
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One change (or failed try) of the autoscaler, as ``endpoints show`` prints it."""
+
+    time: str
+    """ISO 8601, UTC, seconds."""
+    from_replicas: int
+    to_replicas: int
+    reason: str
+    """What was measured: utilization (percent), in-flight and queued requests, window."""
+    utilization: float
+    ok: bool = True
+    """False: the change was tried and failed (the reason says why); the size stayed."""
+
+
+@dataclass
+class Autoscaling:
+    """The autoscaling policy as the supervisor applies it (from the spec's
+    :class:`~serving.deploy.spec.AutoscalePolicy`, defaults filled in) and its last
+    decisions, newest last."""
+
+    min_replicas: int
+    max_replicas: int
+    target_utilization: int
+    refresh_s: float
+    cooldown_s: float = COOLDOWN_S
+    decisions: list[Decision] = field(default_factory=list)
+
+    def record(self, decision: Decision) -> None:
+        self.decisions = [*self.decisions, decision][-DECISIONS_KEPT:]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Autoscaling:
+        values = dict(data)
+        values["decisions"] = [Decision(**d) for d in values.get("decisions", [])]
+        return cls(**values)
+
+
 @dataclass
 class ClusterState:
     """What the endpoint should look like; the supervisor makes the containers match it."""
@@ -84,6 +130,8 @@ class ClusterState:
     field says what its keys file says (see :meth:`from_dict`)."""
     tls: bool = False
     """The balancer terminates TLS with ``tls.pem`` in its folder (``--ssl-cert``)."""
+    autoscale: Autoscaling | None = None
+    """With ``--autoscale``: the supervisor sets ``replicas`` within its bounds."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,6 +146,8 @@ class ClusterState:
         values.setdefault("auth", "key" if keyed else "none")
         values["limits"] = Limits(**values.get("limits", {}))
         values["members"] = {int(k): Member(**v) for k, v in values.get("members", {}).items()}
+        scaling = values.get("autoscale")
+        values["autoscale"] = None if scaling is None else Autoscaling.from_dict(scaling)
         return cls(**values)
 
     def free_slot(self, taken: frozenset[int] | set[int] = frozenset()) -> int:

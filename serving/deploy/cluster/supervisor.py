@@ -12,6 +12,12 @@ replica the moment a connection to it fails. What Docker does not cover, this do
 * a member left out of the pool, a missing replica or a stopped balancer is put back, and
   replica containers that belong to no slot are removed.
 
+With ``--autoscale`` each pass also samples the balancer's load and, every
+``refresh_seconds``, lets the autoscaler (:mod:`serving.deploy.cluster.autoscaler`) resize
+the pool through the same join-when-ready and drain-before-stop paths as ``endpoints
+scale``; every change (or failed try) is recorded in the state file, the last
+:data:`~serving.deploy.cluster.state.DECISIONS_KEPT` of them, for ``endpoints show``.
+
 Each pass holds the endpoint's lock, so it never acts while a command (scale, update,
 delete) is changing the endpoint. ``serving endpoints show/list`` start it again when it is
 not running (after a reboot, say).
@@ -29,23 +35,27 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from serving.deploy import process
+from serving.deploy.cluster.autoscaler import Autoscaler, sample_of
 from serving.deploy.cluster.balancer import ensure_balancer_image
 from serving.deploy.cluster.haproxy import ServerStatus
 from serving.deploy.cluster.pool import Pool
 from serving.deploy.cluster.state import (
     ClusterState,
+    Decision,
     Member,
     endpoint_lock,
     load_state,
     save_state,
 )
-from serving.errors import ServingError
+from serving.errors import DeploymentError, ServingError
 
 if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
 POLL_S = 1.0
+MIN_TICK_S = 0.25
+"""The fastest the autoscaler samples, whatever ``refresh_seconds`` says."""
 LOG_NAME = "supervisor.log"
 
 
@@ -106,13 +116,69 @@ def heal(pool: Pool) -> list[str]:
     return done
 
 
-def reconcile_once(client: DockerClient, folder: Path, *, wait_s: float = 0.0) -> list[str]:
-    """Heal the endpoint whose state is in ``folder`` if its lock is free."""
+def autoscale(pool: Pool, scaler: Autoscaler, now: float) -> list[str]:
+    """Sample the pool's load; resize it when the autoscaler decides to (recorded)."""
+    state = pool.state
+    policy = state.autoscale
+    if policy is None:
+        return []
+    try:
+        statuses, queued = pool.snapshot()
+    except DeploymentError:
+        return []  # the balancer is down: heal restarts it; no sample meanwhile
+    members = set(state.members)
+    scaler.observe(sample_of(statuses, queued, members, state.limits.max_concurrent, now))
+    plan = scaler.decide(now, len(members), policy)
+    if plan is None:
+        return []
+    _log(f"autoscaling {plan.current} -> {plan.to}: {plan.reason}")
+    ok, reason = True, plan.reason
+    try:
+        pool.resize(plan.to)
+    except ServingError as exc:
+        ok, reason = False, f"{plan.reason}; failed: {exc.message}"
+        _log(f"autoscaling failed: {exc.one_line()}")
+        state.replicas = len(state.members)  # what serves; heal must not retry it
+    policy.record(Decision(_now_iso(), plan.current, plan.to, reason, plan.utilization, ok))
+    pool.save()
+    if ok:
+        scaler.changed(time.monotonic())
+    else:
+        scaler.failed(time.monotonic())
+    return [f"autoscaled {plan.current} -> {len(state.members)}"]
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def reconcile_once(
+    client: DockerClient,
+    folder: Path,
+    *,
+    wait_s: float = 0.0,
+    scaler: Autoscaler | None = None,
+    heal_due: bool = True,
+) -> list[str]:
+    """Heal the endpoint whose state is in ``folder`` if its lock is free (when
+    ``heal_due``), then with ``scaler`` take an autoscaling step."""
     with endpoint_lock(folder, wait_s=wait_s) as got:
         state = load_state(folder) if got else None
         if state is None:
             return []
-        return heal(Pool(client, folder, state, lambda _line: None))
+        pool = Pool(client, folder, state, lambda _line: None)
+        done = heal(pool) if heal_due else []
+        if scaler is not None:
+            done += autoscale(pool, scaler, time.monotonic())
+        return done
+
+
+def tick_s(state: ClusterState | None) -> float:
+    """Seconds between passes: :data:`POLL_S`, shorter when the autoscaler refreshes
+    faster (healing still runs every :data:`POLL_S`)."""
+    if state is None or state.autoscale is None:
+        return POLL_S
+    return max(MIN_TICK_S, min(POLL_S, state.autoscale.refresh_s))
 
 
 def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -128,14 +194,19 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _stop)
     _log(f"supervising {folder} (pid {os.getpid()})")
     client = docker_client()
-    while load_state(folder) is not None:
+    scaler = Autoscaler()
+    healed = 0.0
+    while (state := load_state(folder)) is not None:
+        heal_due = time.monotonic() - healed >= POLL_S - 0.05
         try:
-            reconcile_once(client, folder)
+            reconcile_once(client, folder, scaler=scaler, heal_due=heal_due)
         except ServingError as exc:
             _log(f"error: {exc.one_line()}")
         except Exception as exc:  # keep supervising through Docker hiccups
             _log(f"error: {type(exc).__name__}: {exc}")
-        time.sleep(POLL_S)
+        if heal_due:
+            healed = time.monotonic()
+        time.sleep(tick_s(state))
     _log("the endpoint's state is gone: stopping")
     return 0
 

@@ -43,6 +43,7 @@ from typing import Any
 import urllib3
 
 from serving import httpclient
+from serving.config import PlatformSettings
 from serving.deploy import tls
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.cluster import supervisor
@@ -54,6 +55,7 @@ from serving.deploy.cluster.state import (
     DEFAULT_REPLICAS,
     DEFAULT_SCORING_TIMEOUT_MS,
     HEAL_AFTER_S,
+    Autoscaling,
     ClusterState,
     Limits,
     Member,
@@ -63,7 +65,7 @@ from serving.deploy.cluster.state import (
     network_name,
     state_dir,
 )
-from serving.deploy.cluster.views import replica_logs, replica_rows
+from serving.deploy.cluster.views import autoscale_view, replica_logs, replica_rows
 from serving.deploy.containers import Docker, RunSpec, releasing
 from serving.deploy.folders import endpoint_folder
 from serving.deploy.spec import DeploymentSpec, check_replicas
@@ -76,7 +78,7 @@ from serving.deploy.toolkit import (
     write_mounted_keys,
     write_private,
 )
-from serving.errors import DeploymentError
+from serving.errors import DeploymentError, UserInputError
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
@@ -88,12 +90,30 @@ def _request_threads(request: DeployRequest) -> int:
     return max(request.threads or 1, 2 * size)
 
 
+def autoscaling_of(request: DeployRequest, cooldown_s: float) -> Autoscaling | None:
+    """The autoscaling policy the supervisor applies (None without ``--autoscale``)."""
+    policy = request.deployment.autoscale
+    if not policy.enabled:
+        return None
+    if not cooldown_s >= 0:
+        raise UserInputError(f"SERVING_AUTOSCALE_COOLDOWN_S must be 0 or more, not {cooldown_s}")
+    return Autoscaling(
+        min_replicas=policy.lowest,
+        max_replicas=policy.highest,
+        target_utilization=policy.target,
+        refresh_s=policy.refresh,
+        cooldown_s=cooldown_s,
+    )
+
+
 def cluster_options(request: DeployRequest) -> tuple[int, Limits, float]:
-    """Replicas, limits and the heal delay of the request (its defaults filled in)."""
+    """Replicas (with ``--autoscale``: the minimum), limits and the heal delay of the
+    request (its defaults filled in)."""
     deployment = request.deployment
     policy = deployment.replicas
+    autoscale = deployment.autoscale
     return (
-        policy.count(DEFAULT_REPLICAS),
+        autoscale.lowest if autoscale.enabled else policy.count(DEFAULT_REPLICAS),
         Limits(
             max_concurrent=policy.max_concurrent_requests
             or (request.workers or 1) * _request_threads(request),
@@ -167,6 +187,7 @@ class ClusterTarget:
             heal_after_s=heal_after,
             auth="key" if request.keys else "none",
             tls=request.deployment.tls.enabled,
+            autoscale=autoscaling_of(request, PlatformSettings.from_env().autoscale_cooldown_s),
         )
         with endpoint_lock(folder):
             try:
@@ -271,16 +292,7 @@ class ClusterTarget:
         with endpoint_lock(state_dir(ws, record.name)):
             pool = self._pool(ws, record.name, progress)
             state = pool.state
-            state.replicas = count
-            pool.save()
-            current = sorted(state.members)
-            if count > len(current):
-                slots: list[int] = []
-                for _ in range(count - len(current)):
-                    slots.append(state.free_slot(set(slots)))
-                pool.add({slot: Member(state.revision, state.image) for slot in slots})
-            elif count < len(current):
-                pool.remove(current[count:])
+            pool.resize(count)
         progress(f"{count} replica(s) ready")
         cname = DeploymentSpec.from_record(record.spec).tls.cname
         return self._deployed(state, pool.folder, cname)
@@ -321,6 +333,11 @@ class ClusterTarget:
     @releasing
     def replicas(self, ws: Workspace, record: EndpointRecord) -> list[dict[str, Any]]:
         return replica_rows(self._pool(ws, record.name, lambda _line: None))
+
+    def autoscaling(self, ws: Workspace, record: EndpointRecord) -> dict[str, Any] | None:
+        """The state file's autoscaling view (written by the supervisor; no Docker call)."""
+        state = load_state(state_dir(ws, record.name))
+        return None if state is None else autoscale_view(state)
 
     @releasing
     def replica_logs(self, ws: Workspace, record: EndpointRecord, tail: int, replica: str) -> str:

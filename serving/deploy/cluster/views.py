@@ -1,5 +1,6 @@
 """What ``serving endpoints show`` and ``logs`` print for a ``cluster`` endpoint: one row per
-replica (container state and the balancer's view), and the logs of one or all replicas."""
+replica (container state and the balancer's view), the autoscaler's policy and decisions,
+and the logs of one or all replicas."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from serving.deploy import process
 from serving.deploy.cluster.haproxy import ServerStatus
 from serving.deploy.cluster.pool import Pool, replica_id
-from serving.deploy.cluster.state import balancer_name
+from serving.deploy.cluster.state import ClusterState, balancer_name
 from serving.deploy.cluster.supervisor import LOG_NAME
 from serving.deploy.toolkit import container_log
 from serving.errors import NotFoundError
@@ -62,6 +63,35 @@ def replica_rows(pool: Pool) -> list[dict[str, Any]]:
             },
         )
     return [rows[slot] for slot in sorted(rows)]
+
+
+def autoscale_view(state: ClusterState) -> dict[str, Any] | None:
+    """The autoscaler's policy, the size now (replicas in the pool) and the size it set,
+    and its last decisions, newest last (None: the endpoint does not autoscale)."""
+    policy = state.autoscale
+    if policy is None:
+        return None
+    return {
+        "replicas": len(state.members),
+        "desired": state.replicas,
+        "min_replicas": policy.min_replicas,
+        "max_replicas": policy.max_replicas,
+        "target_utilization": policy.target_utilization,
+        "refresh_seconds": policy.refresh_s,
+        "cooldown_seconds": policy.cooldown_s,
+        "per_replica_concurrency": state.limits.max_concurrent,
+        "decisions": [
+            {
+                "time": d.time,
+                "from": d.from_replicas,
+                "to": d.to_replicas,
+                "ok": d.ok,
+                "utilization": round(d.utilization, 1),
+                "reason": d.reason,
+            }
+            for d in policy.decisions
+        ],
+    }
 
 
 def _container_log(pool: Pool, name: str, tail: int) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from serving.config import PlatformSettings
 from serving.deploy import tls
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.containers import (
@@ -34,7 +35,7 @@ from serving.deploy.containers import (
 from serving.deploy.kubernetes import apply as k8s_apply
 from serving.deploy.kubernetes.manifests import KubernetesSpec, TlsPair, file_name, manifests
 from serving.deploy.kubernetes.validate import validate_all
-from serving.deploy.spec import TlsOptions, check_replicas
+from serving.deploy.spec import DeploymentSpec, TlsOptions, check_replicas
 from serving.errors import DeploymentError
 from serving.images.build import BuiltImage
 from serving.images.dockerfile import ENV_PYTHON
@@ -57,7 +58,7 @@ def kubernetes_spec(request: DeployRequest, image: str) -> KubernetesSpec:
         auth=bool(request.keys),
         scoring_timeout_ms=deployment.scoring_timeout_ms,
     )
-    replicas = deployment.replicas.count(1)
+    replicas, highest, percent, window = _scaling(deployment)
     memory = None if resources.memory_bytes is None else f"{resources.memory_bytes // MIB}Mi"
     return KubernetesSpec(
         name=request.name,
@@ -68,14 +69,29 @@ def kubernetes_spec(request: DeployRequest, image: str) -> KubernetesSpec:
         keys=request.keys,
         namespace=k8s.namespace,
         replicas=replicas,
-        max_replicas=k8s.max_replicas or max(10, replicas),
-        target_cpu_percent=k8s.target_cpu_percent,
+        max_replicas=highest,
+        target_cpu_percent=percent,
         cpu_request=f"{round(resources.cpu * 1000)}m" if resources.cpu is not None else "100m",
         memory_request=memory or "512Mi",
         memory_limit=memory,
         service_type=k8s.service_type,
         tls=_tls_pair(deployment.tls),
+        scale_down_window_s=window,
     )
+
+
+def _scaling(deployment: DeploymentSpec) -> tuple[int, int, int, int | None]:
+    """(replicas, HPA maximum, target percent, scale-down window): with ``--autoscale`` the
+    policy's minimum, maximum and target and the cool-down
+    (``SERVING_AUTOSCALE_COOLDOWN_S``); else the fixed count and the Kubernetes options,
+    as before autoscaling existed."""
+    policy = deployment.autoscale
+    if policy.enabled:
+        cooldown = PlatformSettings.from_env().autoscale_cooldown_s
+        return policy.lowest, policy.highest, policy.target, min(3600, max(0, round(cooldown)))
+    k8s = deployment.kubernetes
+    replicas = deployment.replicas.count(1)
+    return replicas, k8s.max_replicas or max(10, replicas), k8s.target_cpu_percent, None
 
 
 def _tls_pair(options: TlsOptions) -> TlsPair | None:
