@@ -99,13 +99,22 @@ def _show(result: DriftReport) -> None:
     emit_one({k: facts[k] for k in ("endpoint", "since", "baseline", "baseline_rows",
                                     "collected_rows", "models")})  # fmt: skip
     rows = [
-        (f.feature, f.kind, f.test, _num(f.statistic), _num(f.p_value), _num(f.effect), f.verdict)
+        (
+            f.feature,
+            f.kind,
+            f.test,
+            _num(f.statistic),
+            _num(f.p_value),
+            _num(f.p_adjusted),
+            _num(f.effect),
+            f.verdict,
+        )
         for f in result.features
     ]
     say("")
     print_table(
-        ("FEATURE", "KIND", "TEST", "STATISTIC", "P-VALUE", "EFFECT", "VERDICT"), rows,
-        justify=("left", "left", "left", "right", "right", "right", "left"),
+        ("FEATURE", "KIND", "TEST", "STATISTIC", "P-VALUE", "ADJ-P", "EFFECT", "VERDICT"), rows,
+        justify=("left", "left", "left", "right", "right", "right", "right", "left"),
     )  # fmt: skip
     if facts["skipped_records"]:
         notice(f"{facts['skipped_records']} collected record(s) could not be read as rows")

@@ -68,7 +68,7 @@ def write_html(
 
 def _feature_figure(go: Any, result: FeatureDrift, base_col: Any, cur_col: Any) -> Any:
     verdict = f"{result.feature}: {result.verdict} ({result.effect_measure} {result.effect:.3g},"
-    title = f"{verdict} p={result.p_value:.3g})"
+    title = f"{verdict} adjusted p={result.p_adjusted or 0.0:.3g})"
     fig = go.Figure()
     if result.kind == NUMERIC:
         import numpy as np
@@ -100,10 +100,12 @@ def _page(
     esc = html.escape
     fact_rows = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>"
                         for k, v in facts.items())  # fmt: skip
-    head = ("feature", "kind", "test", "statistic", "p-value", "effect", "measure", "verdict")
+    head = ("feature", "kind", "test", "statistic", "p-value", "adjusted p", "effect", "measure",
+            "verdict")  # fmt: skip
     rows = []
     for r in results:
-        cells = (r.feature, r.kind, r.test, _num(r.statistic), _num(r.p_value), _num(r.effect),
+        cells = (r.feature, r.kind, r.test, _num(r.statistic), _num(r.p_value), _num(r.p_adjusted),
+                 _num(r.effect),
                  r.effect_measure, r.verdict)  # fmt: skip
         cls = ' class="drift"' if r.drifted else ""
         rows.append(

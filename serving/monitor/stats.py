@@ -13,6 +13,12 @@ the effect is at least ``min_effect``:
 - categorical: the total variation distance between the category shares (half the sum of
   absolute differences, 0 to 1: 0.1 means a tenth of the traffic changed category).
 
+Many features mean many tests: at ``alpha`` 0.05, one feature in twenty would reject by
+chance (a random split of scikit-learn's 64-pixel digits flags two or three pixels), so
+the p-values are adjusted across the tested features with Benjamini-Hochberg (scipy's
+``false_discovery_control``: the expected share of false alarms among the flagged features
+stays under ``alpha``), and the verdict uses the adjusted p-value.
+
 Not evidently: its drift presets run these same scipy tests underneath, and it would add
 a heavy dependency tree (statsmodels, nltk, pydantic, its own web service stack) whose
 upper-bounded pins would constrain this project's numpy, pandas and plotly; the few lines
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 NUMERIC = "numeric"
@@ -57,6 +63,8 @@ class FeatureDrift:
     test: str | None
     statistic: float | None
     p_value: float | None
+    p_adjusted: float | None
+    """The p-value adjusted for the number of features tested (Benjamini-Hochberg)."""
     effect: float | None
     effect_measure: str | None
     baseline_count: int
@@ -80,7 +88,33 @@ def _finite(value: Any) -> Any:
 
 def compare_frames(baseline: Any, collected: Any, limits: Thresholds) -> list[FeatureDrift]:
     """One result per feature of either frame (baseline's order, then collected-only ones);
-    features on one side only are reported as missing, not tested."""
+    features on one side only are reported as missing, not tested. Verdicts use p-values
+    adjusted for the number of features tested."""
+    return adjust(_each(baseline, collected, limits), limits)
+
+
+def adjust(results: list[FeatureDrift], limits: Thresholds) -> list[FeatureDrift]:
+    """``results`` with Benjamini-Hochberg p-values across the tested features, and their
+    verdicts taken again with them."""
+    from scipy.stats import false_discovery_control
+
+    tested = [i for i, r in enumerate(results) if r.p_value is not None]
+    if not tested:
+        return results
+    raw = [results[i].p_value for i in tested]
+    adjusted = false_discovery_control([1.0 if p is None or math.isnan(p) else p for p in raw])
+    out = list(results)
+    for i, p in zip(tested, adjusted, strict=True):
+        out[i] = _judged(results[i], float(p), limits)
+    return out
+
+
+def _judged(result: FeatureDrift, p_adjusted: float, limits: Thresholds) -> FeatureDrift:
+    drifted = p_adjusted < limits.alpha and (result.effect or 0.0) >= limits.min_effect
+    return replace(result, p_adjusted=p_adjusted, verdict=DRIFT if drifted else NO_DRIFT)
+
+
+def _each(baseline: Any, collected: Any, limits: Thresholds) -> list[FeatureDrift]:
     results = []
     for name in baseline.columns:
         if name in collected.columns:
@@ -94,7 +128,7 @@ def compare_frames(baseline: Any, collected: Any, limits: Thresholds) -> list[Fe
 
 
 def _missing(name: str, base: int, cur: int, verdict: str) -> FeatureDrift:
-    return FeatureDrift(name, None, None, None, None, None, None, base, cur, verdict)
+    return FeatureDrift(name, None, None, None, None, None, None, None, base, cur, verdict)
 
 
 def feature_kind(baseline: Any, collected: Any) -> str:
@@ -128,14 +162,17 @@ def category_values(column: Any) -> Any:
 
 
 def compare(name: str, baseline: Any, collected: Any, limits: Thresholds) -> FeatureDrift:
-    """Test one feature's baseline values against its collected values."""
+    """Test one feature's baseline values against its collected values (alone: its
+    p-value is not adjusted)."""
     kind = feature_kind(baseline, collected)
     if kind == NUMERIC:
         base, cur = numeric_values(baseline), numeric_values(collected)
     else:
         base, cur = category_values(baseline), category_values(collected)
     if min(len(base), len(cur)) < limits.min_count:
-        return FeatureDrift(name, kind, None, None, None, None, None, len(base), len(cur), TOO_FEW)
+        return FeatureDrift(
+            name, kind, None, None, None, None, None, None, len(base), len(cur), TOO_FEW
+        )
     with warnings.catch_warnings():
         # ks_2samp notes when it falls back from the exact to the asymptotic p-value
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -143,11 +180,9 @@ def compare(name: str, baseline: Any, collected: Any, limits: Thresholds) -> Fea
             test, measure, (stat, p, effect) = "ks", "wasserstein/std", _numeric(base, cur)
         else:
             test, measure, (stat, p, effect) = "chi2", "total variation", _categorical(base, cur)
-    drifted = p < limits.alpha and effect >= limits.min_effect
-    return FeatureDrift(
-        name, kind, test, stat, p, effect, measure, len(base), len(cur),
-        DRIFT if drifted else NO_DRIFT,
-    )  # fmt: skip
+    result = FeatureDrift(name, kind, test, stat, p, None, effect, measure, len(base), len(cur),
+                          NO_DRIFT)  # fmt: skip
+    return _judged(result, p, limits)
 
 
 def _numeric(base: Any, cur: Any) -> tuple[float, float, float]:
