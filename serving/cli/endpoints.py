@@ -35,6 +35,7 @@ from serving.deploy.spec import (
 from serving.deploy.targets import target_names
 from serving.errors import DeploymentError, UserInputError
 from serving.registry import EndpointRecord
+from serving.runs.datastores import model_data_folder
 from serving.workspace import Workspace
 
 REPLICA_COLUMNS = [
@@ -214,6 +215,7 @@ def deploy(
             autoscale, min_replicas, max_replicas, target_utilization, refresh_seconds
         ),
         collect_model_data=collect_model_data,
+        model_data_dir=model_data_folder(ws) if collect_model_data else None,
         max_batch_size=max_batch_size,
         max_batch_delay_ms=max_batch_delay_ms,
     )

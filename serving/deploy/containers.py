@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from serving.config import ServerSettings
 from serving.deploy.base import DeployRequest, Progress
 from serving.deploy.toolkit import (
+    CONTAINER_GID,
     KEYS_FILE,
     KEYS_MOUNT,
     LOG_CONFIG,
@@ -26,6 +28,7 @@ from serving.images.build import BuiltImage, ImageBuilder
 from serving.images.dockerfile import ENV_PYTHON, RUNTIME_VENV
 from serving.images.engine import EngineUser
 from serving.images.model import CONTAINER_PORT, BuildRequest
+from serving.scoring.collection.layout import endpoint_dir
 from serving.server.gunicorn import gunicorn_argv
 from serving.workspace import Workspace
 
@@ -42,8 +45,13 @@ RUN_ENV = (
     "SERVING_THREADS",
     "SERVING_SSL_CERT_FILE",
     "SERVING_SSL_KEY_FILE",
+    "SERVING_MODEL_DATA_DIR",
 )
 """The server settings a container's run sets; the rest are in the image's ENV."""
+
+MODEL_DATA_MOUNT = "/var/serving/datastore"
+"""Where a container collecting model data sees the datastore: only its own endpoint's
+folder, ``<datastore>/modeldata/<endpoint>``, is mounted (read-write) under it."""
 
 
 def container_name(endpoint: str) -> str:
@@ -63,6 +71,8 @@ class RunSpec:
     mem_limit: int | None
     max_batch_size: int = 0
     max_batch_delay_ms: float = 0.0
+    model_data_dir: str | None = None
+    """The datastore folder collected model data goes to (None: collection off)."""
 
     @classmethod
     def from_request(cls, request: DeployRequest, image: str, port: int) -> RunSpec:
@@ -78,6 +88,9 @@ class RunSpec:
             mem_limit=resources.memory_bytes,
             max_batch_size=request.deployment.batching[0],
             max_batch_delay_ms=request.deployment.batching[1],
+            model_data_dir=request.deployment.model_data_dir
+            if request.deployment.collect_model_data
+            else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +112,7 @@ class RunSpec:
             mem_limit=optional("mem_limit"),
             max_batch_size=int(data.get("max_batch_size") or 0),
             max_batch_delay_ms=float(data.get("max_batch_delay_ms") or 0.0),
+            model_data_dir=data.get("model_data_dir") or None,
         )
 
 
@@ -130,6 +144,7 @@ def container_settings(
         max_batch_delay_ms=spec.max_batch_delay_ms,
         ssl_cert_file=Path(f"{TLS_MOUNT}/cert.pem") if tls else None,
         ssl_key_file=Path(f"{TLS_MOUNT}/key.pem") if tls else None,
+        model_data_dir=Path(MODEL_DATA_MOUNT) if spec.model_data_dir else None,
     )
 
 
@@ -187,6 +202,9 @@ def run_kwargs(
     published on 127.0.0.1:``spec.port``. ``replica_id`` defaults to the container's name.
     With ``tls_folder`` (``cert.pem``, ``key.pem``), mounted read-only at
     :data:`TLS_MOUNT`, the server speaks HTTPS only, and the health check too.
+    With ``spec.model_data_dir`` the endpoint's model data folder is mounted read-write
+    under :data:`MODEL_DATA_MOUNT` (the one thing done here: that folder is created,
+    shared with the container's group, so every replica start, heals included, finds it).
     """
     settings = container_settings(
         spec,
@@ -217,6 +235,10 @@ def run_kwargs(
     if tls_folder is not None:
         volumes[str(tls_folder)] = {"bind": TLS_MOUNT, "mode": "ro"}
         kwargs["healthcheck"] = TLS_HEALTHCHECK
+    if spec.model_data_dir:
+        host = share_model_data(Path(spec.model_data_dir), endpoint)
+        inside = endpoint_dir(Path(MODEL_DATA_MOUNT), endpoint)
+        volumes[str(host)] = {"bind": inside.as_posix(), "mode": "rw"}
     if volumes:
         kwargs["volumes"] = volumes
         if groups := container_groups():
@@ -226,6 +248,19 @@ def run_kwargs(
     if spec.mem_limit:
         kwargs["mem_limit"] = spec.mem_limit
     return kwargs
+
+
+def share_model_data(datastore: Path, endpoint: str) -> Path:
+    """Create ``<datastore>/modeldata/<endpoint>`` for a container to write into: setgid and
+    group-writable (2770) for the group the container joins (this user's, see
+    :func:`container_groups`; as root the container user's own), so what the container
+    writes stays readable and removable here."""
+    folder = endpoint_dir(datastore, endpoint)
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(folder, -1, CONTAINER_GID)
+    os.chmod(folder, 0o2770)
+    return folder
 
 
 class Docker:

@@ -81,6 +81,12 @@ def new_request(
     the default. Without ``entry_script`` it is a no-code deployment of its one model
     (:mod:`serving.deploy.nocode`), in the built-in environment unless ``env`` is given."""
     check_service_name(name)
+    deployment = given.get("deployment")
+    if deployment is not None and deployment.collect_model_data and not deployment.model_data_dir:
+        raise UserInputError(
+            "collect_model_data needs the folder to collect into (model_data_dir)",
+            hint="the CLI and SDK set it to the default datastore's folder",
+        )
     model_records = resolve_models(ws, models)
     if entry_script is None:
         if source_dir is not None:

@@ -125,6 +125,7 @@ class LocalTarget:
             metrics_dir=folder / "metrics",
             max_batch_size=request.deployment.batching[0],
             max_batch_delay_ms=request.deployment.batching[1],
+            model_data_dir=_model_data(request),
         )
         if installed is not None:
             settings = replace(settings, ssl_cert_file=installed.cert, ssl_key_file=installed.key)
@@ -301,6 +302,13 @@ class LocalTarget:
         base = ws.endpoint_dir(record.name)
         if base.exists():
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _model_data(request: DeployRequest) -> Path | None:
+    """The datastore folder the server collects model data into (None: off); the server
+    process writes there itself, as this user."""
+    folder = request.deployment.model_data_dir
+    return Path(folder) if request.deployment.collect_model_data and folder else None
 
 
 def _released(port: int, timeout_s: float = PORT_RELEASE_S) -> None:

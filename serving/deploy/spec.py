@@ -275,6 +275,10 @@ class DeploymentSpec:
     collect_model_data: bool = False
     """``ModelDataCollector`` in the score.py records to the workspace's default datastore
     (``--collect-model-data``, Azure's ``collect_model_data``); off: it records nothing."""
+    model_data_dir: str | None = None
+    """With ``collect_model_data``: the default datastore's folder, resolved by the CLI or
+    SDK when the endpoint is deployed and recorded, so restarts and updates keep writing
+    there (``<folder>/modeldata/<endpoint>/...``, docs/data-collection.md)."""
     scoring_timeout_ms: int | None = None
     """A run() longer than this answers 504 (cluster, kubernetes; None: 60000)."""
     max_batch_size: int | None = None
@@ -289,6 +293,8 @@ class DeploymentSpec:
                 "--replicas and --autoscale do not go together: the autoscaler sets the "
                 "count between --min-replicas and --max-replicas"
             )
+        if not self.collect_model_data or not self.model_data_dir:
+            object.__setattr__(self, "model_data_dir", None)
         timeout = _positive(self.scoring_timeout_ms, "scoring_timeout_ms")
         object.__setattr__(self, "scoring_timeout_ms", timeout)
         object.__setattr__(
@@ -319,6 +325,7 @@ class DeploymentSpec:
             tls=TlsOptions(**dict(data.get("tls") or {})),
             autoscale=AutoscalePolicy(**dict(data.get("autoscale") or {})),
             collect_model_data=bool(data.get("collect_model_data", False)),
+            model_data_dir=data.get("model_data_dir"),
             scoring_timeout_ms=data.get("scoring_timeout_ms"),
             max_batch_size=data.get("max_batch_size"),
             max_batch_delay_ms=data.get("max_batch_delay_ms"),

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from serving.workspace import Workspace
+
 DEFAULT_NAME = "workspaceblobstore"
 DATASTORES_DIR = "datastores"
 KIND_FOLDER = "folder"
@@ -201,6 +203,12 @@ class DatastoreStore:
             if record.is_default:
                 conn.execute("UPDATE datastores SET is_default = 1 WHERE name = ?", (DEFAULT_NAME,))
         return record
+
+
+def model_data_folder(ws: Workspace) -> str:
+    """The folder endpoints collecting model data write to: the workspace's default
+    datastore's (``<folder>/modeldata/<endpoint>/...``, docs/data-collection.md)."""
+    return str(DatastoreStore(ws.path, ws.db).default().path)
 
 
 # -- paths on a datastore ------------------------------------------------------------
@@ -372,6 +380,7 @@ __all__ = [
     "file_progress",
     "files_under",
     "locate",
+    "model_data_folder",
     "relative_path",
     "transfer",
     "upload",

@@ -13,6 +13,7 @@ The deployment configurations (one per target) are in :mod:`serving.sdk.configs`
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import time
 import warnings
 from collections.abc import Sequence
@@ -23,8 +24,10 @@ import requests
 
 from serving import httpclient
 from serving.deploy import service
+from serving.deploy.spec import DeploymentSpec
 from serving.errors import DeploymentError, NotFoundError, ServingError, UserInputError
 from serving.registry import EndpointRecord
+from serving.runs.datastores import model_data_folder
 from serving.sdk.configs import (
     SSL_FIELDS,
     AciWebservice,
@@ -321,6 +324,13 @@ def _on_target(config: Any, target: Any) -> Any:
     )  # fmt: skip
 
 
+def _with_model_data(workspace: Workspace, spec: DeploymentSpec) -> DeploymentSpec:
+    """``spec`` with the default datastore's folder when it collects model data."""
+    if not spec.collect_model_data:
+        return spec
+    return dataclasses.replace(spec, model_data_dir=model_data_folder(workspace))
+
+
 def deploy_models(
     workspace: Workspace,
     name: str,
@@ -358,7 +368,7 @@ def deploy_models(
             port=config.port,
             workers=config.workers,
             threads=config.threads,
-            deployment=config.to_spec(),
+            deployment=_with_model_data(workspace, config.to_spec()),
             overwrite=overwrite,
             progress=say,
         )

@@ -59,6 +59,9 @@ class KubernetesSpec:
     scale_down_window_s: int | None = None
     """With ``--autoscale``: the HPA's scale-down stabilization window (the cluster target's
     cool-down); None: the HPA's default (300 s) and no ``behavior`` field, as before."""
+    model_data: tuple[str, str] | None = None
+    """With ``--collect-model-data``: (PersistentVolumeClaim name, mount path) of the
+    datastore the pods write collected model data to (docs/data-collection.md)."""
 
 
 @dataclass(frozen=True)
@@ -214,9 +217,18 @@ def container(spec: KubernetesSpec) -> dict[str, Any]:
         **probes(),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
         "resources": resources,
-        "volumeMounts": [{"name": "keys", "mountPath": KEYS_PATH, "readOnly": True}],
+        "volumeMounts": [
+            {"name": "keys", "mountPath": KEYS_PATH, "readOnly": True},
+            *([{"name": "model-data", "mountPath": spec.model_data[1]}] if spec.model_data else []),
+        ],
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
     }
+
+
+def _model_data_volume(spec: KubernetesSpec) -> list[dict[str, Any]]:
+    if spec.model_data is None:
+        return []
+    return [{"name": "model-data", "persistentVolumeClaim": {"claimName": spec.model_data[0]}}]
 
 
 def deployment(spec: KubernetesSpec) -> dict[str, Any]:
@@ -234,9 +246,16 @@ def deployment(spec: KubernetesSpec) -> dict[str, Any]:
                 "metadata": {"labels": labels(spec)},
                 "spec": {
                     "containers": [container(spec)],
-                    "securityContext": {"runAsUser": int(USER_ID), "runAsGroup": int(USER_ID)},
+                    "securityContext": {
+                        "runAsUser": int(USER_ID),
+                        "runAsGroup": int(USER_ID),
+                        **({"fsGroup": int(USER_ID)} if spec.model_data else {}),
+                    },
                     "terminationGracePeriodSeconds": 40,
-                    "volumes": [{"name": "keys", "secret": {"secretName": f"{spec.name}-keys"}}],
+                    "volumes": [
+                        {"name": "keys", "secret": {"secretName": f"{spec.name}-keys"}},
+                        *_model_data_volume(spec),
+                    ],
                 },
             },
         },

@@ -26,6 +26,7 @@ from serving.config import PlatformSettings
 from serving.deploy import tls
 from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.containers import (
+    MODEL_DATA_MOUNT,
     Docker,
     RunSpec,
     container_env,
@@ -44,6 +45,9 @@ from serving.server.gunicorn import gunicorn_argv
 from serving.workspace import Workspace
 
 MIB = 2**20
+MODEL_DATA_CLAIM = "serving-model-data"
+"""The PersistentVolumeClaim (ReadWriteMany, made by the cluster's admin) that pods
+collecting model data write to (docs/data-collection.md)."""
 
 
 def kubernetes_spec(request: DeployRequest, image: str) -> KubernetesSpec:
@@ -77,6 +81,7 @@ def kubernetes_spec(request: DeployRequest, image: str) -> KubernetesSpec:
         service_type=k8s.service_type,
         tls=_tls_pair(deployment.tls),
         scale_down_window_s=window,
+        model_data=(MODEL_DATA_CLAIM, MODEL_DATA_MOUNT) if deployment.collect_model_data else None,
     )
 
 
