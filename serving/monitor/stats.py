@@ -139,6 +139,8 @@ def feature_kind(baseline: Any, collected: Any) -> str:
     for column in (baseline, collected):
         if pd.api.types.is_bool_dtype(column):
             return CATEGORICAL
+        if pd.api.types.is_numeric_dtype(column):
+            continue  # numbers all (a typed column): no need to look at each value
         values = column.dropna()
         if values.map(lambda v: isinstance(v, bool)).any():
             return CATEGORICAL
