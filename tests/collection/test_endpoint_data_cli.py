@@ -7,12 +7,13 @@ import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from serving.deploy.spec import DeploymentSpec
 from serving.runs.datastores import model_data_folder
 from serving.scoring.collection import writer
 from serving.workspace import Workspace
-from tests.helpers import Cli
+from tests.helpers import Cli, CliResult
 
 NOW = datetime.now(UTC)
 
@@ -26,6 +27,11 @@ def _collect(root: Path, endpoint: str, n: int, when: datetime = NOW) -> None:
     sink.stop()
 
 
+def _rows(result: CliResult) -> list[dict[str, Any]]:
+    assert result.code == 0, result.err
+    return cast(list[dict[str, Any]], result.json())
+
+
 def _endpoint(ws: Workspace, name: str, *, collect: bool) -> Path:
     folder = model_data_folder(ws)
     spec = DeploymentSpec(collect_model_data=collect, model_data_dir=folder)
@@ -37,11 +43,10 @@ def test_counts_and_merged_exports(ws: Workspace, cli: Cli, tmp_path: Path) -> N
     root = _endpoint(ws, "epx", collect=True)
     _collect(root, "epx", 3, NOW - timedelta(days=3))
     _collect(root, "epx", 5)
-    shown = cli("endpoints", "data", "epx", "-o", "json")
-    assert shown.code == 0, shown.err
-    counts = {(c["designation"], c["model_version"]): c["records"] for c in shown.json()}
+    shown = _rows(cli("endpoints", "data", "epx", "-o", "json"))
+    counts = {(c["designation"], c["model_version"]): c["records"] for c in shown}
     assert counts == {("inputs", "2"): 8, ("predictions", "2"): 8}
-    recent = cli("endpoints", "data", "epx", "--since", "1d", "-o", "json").json()
+    recent = _rows(cli("endpoints", "data", "epx", "--since", "1d", "-o", "json"))
     assert {c["records"] for c in recent} == {5}
     out = tmp_path / "export"
     done = cli("endpoints", "data", "epx", "--output", str(out), "--designation", "inputs")
@@ -63,8 +68,8 @@ def test_counts_and_merged_exports(ws: Workspace, cli: Cli, tmp_path: Path) -> N
 
 def test_deleted_endpoint_data_stays_exportable(ws: Workspace, cli: Cli) -> None:
     _collect(Path(model_data_folder(ws)), "gone", 2)
-    shown = cli("endpoints", "data", "gone", "-o", "json")
-    assert shown.code == 0 and sum(c["records"] for c in shown.json()) == 4
+    shown = _rows(cli("endpoints", "data", "gone", "-o", "json"))
+    assert sum(c["records"] for c in shown) == 4
 
 
 def test_one_line_errors(ws: Workspace, cli: Cli) -> None:
