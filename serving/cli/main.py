@@ -26,6 +26,7 @@ from serving.cli.models import models
 from serving.cli.monitor import monitor
 from serving.cli.pipelines import pipelines
 from serving.cli.runs import experiments, runs
+from serving.cli.server_cmds import server
 from serving.cli.sweeps import sweeps
 from serving.cli.workspace_cmds import workspace_group
 from serving.config import PlatformSettings
@@ -55,6 +56,7 @@ cli.add_command(pipelines)
 cli.add_command(sweeps)
 cli.add_command(edge)
 cli.add_command(monitor)
+cli.add_command(server)
 endpoints.add_command(endpoint_data)
 
 

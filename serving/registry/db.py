@@ -141,6 +141,21 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     )
     """,
+    # 4: API tokens of the workspace server (only a SHA-256 of each token is kept), and
+    # the runs index its paged listing walks (newest first)
+    """
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL UNIQUE,
+        read_only INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE UNIQUE INDEX tokens_live_name ON tokens(name) WHERE revoked_at IS NULL;
+    CREATE INDEX runs_created ON runs(created_at, number, id)
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

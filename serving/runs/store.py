@@ -198,9 +198,19 @@ class RunStore:
         status: str | None = None,
         target: str | None = None,
         limit: int | None = None,
+        after: tuple[str, int, str] | None = None,
+        oldest_first: bool = False,
     ) -> list[RunRecord]:
-        """Runs, newest first."""
-        where, args = [], []
+        """Runs, newest first (``oldest_first``: the other way). ``after`` is the
+        (created_at, number, id) of the last run of the previous page: keyset paging, so a
+        page costs the same however deep it is and runs created meanwhile shift nothing."""
+        where: list[str] = []
+        args: list[object] = []
+        if after is not None:
+            where.append(
+                f"(runs.created_at, runs.number, runs.id) {'>' if oldest_first else '<'} (?, ?, ?)"
+            )
+            args.extend(after)
         if experiment is not None:
             where.append("experiments.name = ?")
             args.append(experiment)
@@ -216,7 +226,8 @@ class RunStore:
             where.append("runs.target = ?")
             args.append(target)
         query = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        query += " ORDER BY runs.created_at DESC, runs.number DESC"
+        way = "ASC" if oldest_first else "DESC"
+        query += f" ORDER BY runs.created_at {way}, runs.number {way}, runs.id {way}"
         if limit:
             query += f" LIMIT {int(limit)}"
         with self.db.read() as conn:

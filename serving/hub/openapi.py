@@ -1,0 +1,446 @@
+"""The OpenAPI 3.1 document of the workspace server's API, written as data.
+
+Written by hand rather than generated: the routes are plain Flask views (no schema
+library behind them), and the generators that read Flask views (apispec, flask-smorest)
+would need every route rewritten around marshmallow schemas. The tests validate real
+responses of every route against this document with openapi-core, so it cannot drift.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from serving import __version__
+
+JSON = "application/json"
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(kind: str) -> Schema:
+    return {"type": [kind, "null"]}
+
+
+def _obj(required: dict[str, Schema], **optional: Schema) -> Schema:
+    return {"type": "object", "required": list(required), "properties": required | optional}
+
+
+def _page(item: str) -> Schema:
+    return _obj({"items": {"type": "array", "items": _ref(item)}, "next": _nullable("string")})
+
+
+def _param(name: str, where: str = "query", kind: str = "string", **extra: Any) -> Schema:
+    schema: Schema = {"type": kind} | extra.pop("schema", {})
+    return {"name": name, "in": where, "required": where == "path", "schema": schema} | extra
+
+
+def _path(*names: str) -> list[Schema]:
+    return [_param(name, "path") for name in names]
+
+
+_PAGING = [
+    _param("limit", kind="integer", schema={"minimum": 1, "maximum": 1000}),
+    _param("after", description="the `next` token of the previous page"),
+]
+_VERSION = _param("version", "path", schema={"pattern": "^([0-9]+|latest)$"})
+_ERRORS = {
+    "default": {
+        "description": "an error (400 bad input, 401 no/bad token, 403 read-only token, "
+        "404 unknown, 409 conflict, 5xx server)",
+        "content": {JSON: {"schema": _ref("Error")}},
+    }
+}
+
+
+def _op(summary: str, ok: Schema | None, params: Sequence[Schema] = (), **extra: Any) -> Schema:
+    """One operation answering ``ok`` (a JSON schema; None: a binary stream)."""
+    status = extra.pop("status", "200")
+    content = (
+        {JSON: {"schema": ok}}
+        if ok is not None
+        else {extra.pop("binary", "application/octet-stream"): {"schema": {}}}
+    )
+    return {
+        "summary": summary,
+        "operationId": extra.pop("operation_id"),
+        "parameters": list(params),
+        "responses": {status: {"description": summary, "content": content}} | _ERRORS,
+        **extra,
+    }
+
+
+def _schemas() -> dict[str, Schema]:
+    text, obj = {"type": "string"}, {"type": "object"}
+    return {
+        "Error": _obj({"error": _obj({"code": text, "message": text}, hint=text)}),
+        "Experiment": _obj(
+            {
+                "name": text,
+                "created_at": text,
+                "tags": obj,
+                "runs": {"type": "integer"},
+                "last_run": _nullable("string"),
+            }
+        ),
+        "Run": _obj(
+            {
+                "id": text,
+                "experiment": text,
+                "number": {"type": "integer"},
+                "parent_id": _nullable("string"),
+                "kind": text,
+                "status": text,
+                "target": text,
+                "display_name": _nullable("string"),
+                "tags": obj,
+                "properties": obj,
+                "error": _nullable("object"),
+                "warnings": {"type": "array"},
+                "created_at": text,
+                "started_at": _nullable("string"),
+                "ended_at": _nullable("string"),
+            },
+            definition=obj,
+            children={"type": "array", "items": text},
+        ),
+        "Series": _obj(
+            {
+                "count": {"type": "integer"},
+                "min": _nullable("number"),
+                "max": _nullable("number"),
+                "last": _obj(
+                    {"step": {}, "value": _nullable("number"), "time": {"type": "number"}}
+                ),
+                "points": {
+                    "type": "array",
+                    "items": {"type": "array", "minItems": 3, "maxItems": 3},
+                },
+            }
+        ),
+        "Metrics": _obj(
+            {"series": {"type": "object", "additionalProperties": _ref("Series")}, "values": obj}
+        ),
+        "Log": _obj(
+            {
+                "offset": {"type": "integer"},
+                "next_offset": {"type": "integer"},
+                "size": {"type": "integer"},
+                "text": text,
+                "ended": {"type": "boolean"},
+            }
+        ),
+        "Files": _obj(
+            {
+                "items": {
+                    "type": "array",
+                    "items": _obj({"name": text, "size_bytes": {"type": "integer"}}),
+                }
+            }
+        ),
+        "Model": _obj(
+            {
+                "name": text,
+                "version": {"type": "integer"},
+                "kind": {"enum": ["file", "dir"]},
+                "path": text,
+                "framework": text,
+                "tags": obj,
+                "properties": obj,
+                "size_bytes": {"type": "integer"},
+                "created_at": text,
+                "files": {
+                    "type": "array",
+                    "items": _obj(
+                        {"path": text, "sha256": text, "size_bytes": {"type": "integer"}}
+                    ),
+                },
+            },
+            endpoints={"type": "array", "items": text},
+            run_id=_nullable("string"),
+            description=_nullable("string"),
+        ),
+        "Environment": _obj(
+            {
+                "name": text,
+                "version": {"type": "integer"},
+                "python": text,
+                "requirements": {"type": "array"},
+                "created_at": text,
+            }
+        ),
+        "Image": _obj({"name": text, "version": {"type": "integer"}, "tag": text}),
+        "Endpoint": _obj(
+            {
+                "name": text,
+                "state": text,
+                "target": text,
+                "scoring_uri": _nullable("string"),
+                "models": {"type": "array", "items": text},
+                "auth_enabled": {"type": "boolean"},
+            }
+        ),
+        "Keys": _obj(
+            {"name": text, "primary_key": _nullable("string"), "secondary_key": _nullable("string")}
+        ),
+        "Text": _obj({"name": text, "text": text}),
+    }
+
+
+def _run_paths() -> dict[str, Schema]:
+    run = _path("run_id")
+    return {
+        "/experiments": {
+            "get": _op(
+                "List experiments",
+                _obj({"items": {"type": "array", "items": _ref("Experiment")}}),
+                operation_id="listExperiments",
+            )
+        },
+        "/runs": {
+            "get": _op(
+                "List runs, newest first, paged",
+                _page("Run"),
+                [
+                    _param("experiment"),
+                    _param("status"),
+                    _param("parent"),
+                    _param("sort", schema={"enum": ["-created_at", "created_at"]}),
+                    *_PAGING,
+                ],
+                operation_id="listRuns",
+            )
+        },
+        "/runs/{run_id}": {"get": _op("Show a run", _ref("Run"), run, operation_id="getRun")},
+        "/runs/{run_id}/metrics": {
+            "get": _op(
+                "Metrics: numeric series downsampled (min, max, last kept), other values as "
+                "get_metrics()",
+                _ref("Metrics"),
+                [
+                    *run,
+                    _param("name"),
+                    _param("max_points", kind="integer", schema={"minimum": 3, "maximum": 100000}),
+                ],
+                operation_id="getRunMetrics",
+            )
+        },
+        "/runs/{run_id}/log": {
+            "get": _op(
+                "The run's log from a byte offset (at most 1 MiB)",
+                _ref("Log"),
+                [
+                    *run,
+                    _param("offset", kind="integer", schema={"minimum": 0}),
+                    _param("which", schema={"enum": ["user", "system"]}),
+                ],
+                operation_id="getRunLog",
+            )
+        },
+        "/runs/{run_id}/files": {
+            "get": _op("The run's files", _ref("Files"), run, operation_id="listRunFiles")
+        },
+        "/runs/{run_id}/file": {
+            "get": _op(
+                "Download one file of the run",
+                None,
+                [*run, _param("name", required=True)],
+                operation_id="downloadRunFile",
+            )
+        },
+        "/runs/{run_id}/cancel": {
+            "post": _op(
+                "Cancel the run and its children", _ref("Run"), run, operation_id="cancelRun"
+            )
+        },
+    }
+
+
+def _model_paths() -> dict[str, Schema]:
+    model = [*_path("name"), _VERSION]
+    upload = {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+    update = {
+        "required": True,
+        "content": {
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "add_tags": {"type": "object"},
+                        "add_properties": {"type": "object"},
+                        "remove_tags": {"type": "array", "items": {"type": "string"}},
+                        "description": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+    return {
+        "/models": {
+            "get": _op(
+                "List models, newest first",
+                _page("Model"),
+                [
+                    _param("name"),
+                    _param(
+                        "tag",
+                        kind="array",
+                        schema={"items": {"type": "string"}},
+                        explode=True,
+                        description="K=V or K, repeatable",
+                    ),
+                    _param("latest", kind="boolean"),
+                    *_PAGING,
+                ],
+                operation_id="listModels",
+            )
+        },
+        "/models/{name}": {
+            "post": _op(
+                "Register the body (a file, or a folder as a tar) as the next version",
+                _ref("Model"),
+                [
+                    *_path("name"),
+                    _param("filename", required=True),
+                    _param("framework"),
+                    _param("framework_version"),
+                    _param("description"),
+                    _param("run_id"),
+                    _param("tag", kind="array", schema={"items": {"type": "string"}}),
+                    _param("property", kind="array", schema={"items": {"type": "string"}}),
+                ],
+                requestBody=upload,
+                status="201",
+                operation_id="registerModel",
+            )
+        },
+        "/models/{name}/{version}": {
+            "get": _op("Show a model version", _ref("Model"), model, operation_id="getModel"),
+            "patch": _op(
+                "Change tags, description; add properties",
+                _ref("Model"),
+                model,
+                requestBody=update,
+                operation_id="updateModel",
+            ),
+            "delete": _op(
+                "Delete a model version",
+                _ref("Model"),
+                [*model, _param("force", kind="boolean")],
+                operation_id="deleteModel",
+            ),
+        },
+        "/models/{name}/{version}/download": {
+            "get": _op(
+                "Download the model: the file, or a folder model as a tar stream",
+                None,
+                model,
+                operation_id="downloadModel",
+            )
+        },
+        "/models/{name}/{version}/file": {
+            "get": _op(
+                "Download one file of a model",
+                None,
+                [*model, _param("path", required=True)],
+                operation_id="downloadModelFile",
+            )
+        },
+    }
+
+
+def _other_paths() -> dict[str, Schema]:
+    versioned = [*_path("name"), _VERSION]
+    endpoint = _path("name")
+    return {
+        "/environments": {
+            "get": _op(
+                "List environments",
+                _page("Environment"),
+                [_param("name"), _param("latest", kind="boolean"), *_PAGING],
+                operation_id="listEnvironments",
+            )
+        },
+        "/environments/{name}/{version}": {
+            "get": _op(
+                "Show an environment", _ref("Environment"), versioned, operation_id="getEnvironment"
+            )
+        },
+        "/images": {
+            "get": _op(
+                "List built images",
+                _page("Image"),
+                [_param("name"), *_PAGING],
+                operation_id="listImages",
+            )
+        },
+        "/images/{name}/{version}": {
+            "get": _op(
+                "Show an image ('/' in its name sent as %2F)",
+                _ref("Image"),
+                versioned,
+                operation_id="getImage",
+            )
+        },
+        "/endpoints": {
+            "get": _op(
+                "List endpoints with their observed state",
+                _page("Endpoint"),
+                _PAGING,
+                operation_id="listEndpoints",
+            )
+        },
+        "/endpoints/{name}": {
+            "get": _op("Show an endpoint", _ref("Endpoint"), endpoint, operation_id="getEndpoint")
+        },
+        "/endpoints/{name}/logs": {
+            "get": _op(
+                "The endpoint's log tail",
+                _ref("Text"),
+                [*endpoint, _param("tail", kind="integer"), _param("replica")],
+                operation_id="getEndpointLogs",
+            )
+        },
+        "/endpoints/{name}/keys": {
+            "get": _op(
+                "The endpoint's keys (read-write tokens only)",
+                _ref("Keys"),
+                endpoint,
+                operation_id="getEndpointKeys",
+            )
+        },
+        "/openapi.json": {
+            "get": _op(
+                "This document (no token needed)",
+                {"type": "object"},
+                security=[],
+                operation_id="getOpenAPI",
+            )
+        },
+    }
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "serving workspace server", "version": __version__},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"token": []}],
+        "paths": _run_paths() | _model_paths() | _other_paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+        },
+    }
