@@ -18,6 +18,7 @@ from serving.cli.common import (
     shows,
     workspace,
 )
+from serving.cli.endpoint_data import data_folder
 from serving.monitor.drift import DriftReport, drift_report
 from serving.monitor.errors import DRIFT_EXIT_CODE, DriftDetectedError
 from serving.monitor.stats import MISSING_BASELINE, MISSING_COLLECTED, Thresholds
@@ -82,7 +83,7 @@ def drift(
         result = drift_report(
             ws, name, baseline, window=window, output=output,
             limits=Thresholds(alpha=alpha, min_effect=min_effect),
-            progress=progress,
+            progress=progress, data_root=data_folder(ws, name),
         )  # fmt: skip
     _show(result)
     if fail_on_drift and result.drifted:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.errors import NotFoundError
-from serving.runs.datastores import DatastoreStore
+from serving.runs.datastores import model_data_folder
 from serving.scoring.collection import layout
 from serving.workspace import Workspace
 
@@ -43,7 +43,7 @@ class Collected:
 
 def datastore_root(ws: Workspace) -> Path:
     """The folder of the workspace's default datastore, where collectors write."""
-    return DatastoreStore(ws.path, ws.db).default().path
+    return Path(model_data_folder(ws))
 
 
 def read_collected(

@@ -96,13 +96,16 @@ def drift_report(
     output: Path | None = None,
     limits: Thresholds | None = None,
     progress: Progress | None = None,
+    data_root: Path | None = None,
 ) -> DriftReport:
     """Compare ``endpoint``'s inputs collected in the last ``window`` with ``baseline``
-    and write ``drift.html``, ``drift.png`` and ``drift.json`` to ``output``."""
+    and write ``drift.html``, ``drift.png`` and ``drift.json`` to ``output``.
+    ``data_root`` is the datastore folder the endpoint collects into (the default
+    datastore's without it; the CLI passes the endpoint's recorded one)."""
     limits = limits or Thresholds()
     since = layout.parse_since(window)
     base = _named(baselines.load_baseline(ws, baseline))
-    collected = read_collected(datastore_root(ws), endpoint, since, progress)
+    collected = read_collected(data_root or datastore_root(ws), endpoint, since, progress)
     collected.frame = _named(collected.frame)
     common = [c for c in base.columns if c in set(collected.frame.columns)]
     if not common:

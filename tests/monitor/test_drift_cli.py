@@ -109,7 +109,7 @@ def test_errors_are_one_line_and_write_nothing(
     out = tmp_path / "never"
     args = ("--output", out)
     _error(cli("monitor", "drift", ENDPOINT, "--baseline", baseline_csv, *args), 3,
-           "no collected inputs for endpoint 'shop'")  # fmt: skip
+           "endpoint shop not found, and nothing was collected")  # fmt: skip
     collect(_shifted(), ago=timedelta(days=2))
     _error(cli("monitor", "drift", ENDPOINT, "--baseline", baseline_csv, "--window", "1h", *args),
            3, "no collected inputs")  # fmt: skip
