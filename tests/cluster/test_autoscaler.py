@@ -5,9 +5,12 @@ an autoscaling endpoint."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from serving.deploy import service
+from serving.deploy.base import DeployRequest
 from serving.deploy.cluster.autoscaler import (
     FAILURE_BACKOFF_S,
     Autoscaler,
@@ -25,7 +28,9 @@ from serving.deploy.cluster.state import (
     Limits,
     Member,
 )
+from serving.deploy.cluster.target import autoscaling_of, cluster_options
 from serving.deploy.spec import AutoscalePolicy, DeploymentSpec
+from serving.environments import EnvSpec
 from serving.errors import UserInputError
 from serving.workspace import Workspace
 
@@ -232,3 +237,27 @@ def test_manual_scale_of_an_autoscaling_endpoint_is_refused(ws: Workspace) -> No
     assert "autoscales between 1 and 3" in message
     assert "--min-replicas" in message and "--max-replicas" in message
     assert "\n" not in message
+
+
+def _autoscale_request(policy: AutoscalePolicy) -> DeployRequest:
+    return DeployRequest(
+        name="digits-svc",
+        models=(),
+        entry_script=Path("score.py"),
+        source_dir=None,
+        env=EnvSpec(name="x", python="3.11", requirements=()),
+        deployment=DeploymentSpec(autoscale=policy),
+    )
+
+
+def test_an_autoscaling_endpoint_starts_at_its_minimum_with_its_policy_recorded() -> None:
+    request = _autoscale_request(AutoscalePolicy(True, 2, 5, 60, 0.5))
+    replicas, _limits, _heal = cluster_options(request)
+    assert replicas == 2
+    recorded = autoscaling_of(request, cooldown_s=15.0)
+    assert recorded == Autoscaling(2, 5, 60, 0.5, 15.0)
+    defaults = autoscaling_of(_autoscale_request(AutoscalePolicy(True)), cooldown_s=60.0)
+    assert defaults == Autoscaling(1, 10, 70, 1.0, 60.0)  # Azure's defaults
+    assert autoscaling_of(_autoscale_request(AutoscalePolicy()), cooldown_s=60.0) is None
+    with pytest.raises(UserInputError, match="SERVING_AUTOSCALE_COOLDOWN_S"):
+        autoscaling_of(request, cooldown_s=-1.0)
