@@ -73,7 +73,8 @@ class Decision:
     """One change (or failed try) of the autoscaler, as ``endpoints show`` prints it."""
 
     time: str
-    """ISO 8601, UTC, seconds."""
+    """When it was decided: ISO 8601, UTC, seconds (the reason ends with how long the
+    change took)."""
     from_replicas: int
     to_replicas: int
     reason: str

@@ -132,14 +132,17 @@ def autoscale(pool: Pool, scaler: Autoscaler, now: float) -> list[str]:
     if plan is None:
         return []
     _log(f"autoscaling {plan.current} -> {plan.to}: {plan.reason}")
-    ok, reason = True, plan.reason
+    decided, started = _now_iso(), time.monotonic()
     try:
         pool.resize(plan.to)
     except ServingError as exc:
-        ok, reason = False, f"{plan.reason}; failed: {exc.message}"
+        ok, outcome = False, f"failed after {time.monotonic() - started:.0f} s: {exc.message}"
         _log(f"autoscaling failed: {exc.one_line()}")
         state.replicas = len(state.members)  # what serves; heal must not retry it
-    policy.record(Decision(_now_iso(), plan.current, plan.to, reason, plan.utilization, ok))
+    else:
+        ok, outcome = True, f"done in {time.monotonic() - started:.0f} s"
+    reason = f"{plan.reason}; {outcome}"
+    policy.record(Decision(decided, plan.current, plan.to, reason, plan.utilization, ok))
     pool.save()
     if ok:
         scaler.changed(time.monotonic())
