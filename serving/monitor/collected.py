@@ -9,19 +9,21 @@ is counted and skipped, never fatal (the collector writes what ``score.py`` hand
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from serving.errors import NotFoundError
+from serving.errors import NotFoundError, UserInputError
 from serving.runs.datastores import model_data_folder
 from serving.scoring.collection import layout
 from serving.workspace import Workspace
 
 DESIGNATION = "inputs"
 
+PROGRESS_STEP = 1 << 20
 Progress = Callable[[int, int], None]
 """Called as ``progress(bytes_read, total_bytes)`` while the record files are read."""
 
@@ -55,14 +57,20 @@ def read_collected(
     files = layout.record_files(root, endpoint, designation=DESIGNATION, since=since)
     if not files:
         raise _nothing(endpoint, since, "no collected inputs")
-    sizes = [_size(path) for path in files]
-    total, done = sum(sizes), 0
+    total, done = sum(_size(path) for path in files), 0
     rows: list[dict[str, Any]] = []
     records = skipped = 0
     models: set[str] = set()
     times: list[datetime] = []
-    for path, size in zip(files, sizes, strict=True):
-        for record in layout.read_file(path, since):
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, total)
+
+    for path in files:
+        for record in _records(path, since, advance):
             try:
                 found = layout.record_rows(record)
                 times.append(layout.record_time(record))
@@ -72,9 +80,6 @@ def read_collected(
             records += 1
             rows.extend(found)
             models.add(f"{record.get('model_name')}:{record.get('model_version')}")
-        done += size
-        if progress is not None:
-            progress(done, total)
     if not rows:
         raise _nothing(endpoint, since, "no input rows collected")
     return Collected(
@@ -86,6 +91,35 @@ def read_collected(
         first=min(times, default=None),
         last=max(times, default=None),
     )
+
+
+def _records(
+    path: Path, since: datetime, advance: Callable[[int], None]
+) -> Iterator[dict[str, Any]]:
+    """:func:`layout.read_file`'s records (unparseable or torn lines skipped, from ``since``
+    on), read here line by line in bytes so that progress moves inside a big file (one
+    writer writes one file a day); ``advance`` gets the bytes read, a MiB at a time."""
+    pending = 0
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed by the with below)
+    except FileNotFoundError:  # removed since it was listed
+        return
+    except OSError as exc:
+        raise UserInputError(f"cannot read collected data {path}: {exc.strerror}") from None
+    with handle:
+        for line in handle:
+            pending += len(line)
+            if pending >= PROGRESS_STEP:
+                advance(pending)
+                pending = 0
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or layout.record_time(record) < since:
+                    continue
+            except (ValueError, KeyError, TypeError):
+                continue
+            yield record
+    advance(pending)
 
 
 def _size(path: Path) -> int:
