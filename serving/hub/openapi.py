@@ -58,12 +58,13 @@ _ERRORS = {
 
 
 def _op(summary: str, ok: Schema | None, params: Sequence[Schema] = (), **extra: Any) -> Schema:
-    """One operation answering ``ok`` (a JSON schema; None: a binary stream)."""
+    """One operation answering ``ok`` (a JSON schema; None: a binary stream of the media
+    types ``binary`` lists)."""
     status = extra.pop("status", "200")
     content = (
         {JSON: {"schema": ok}}
         if ok is not None
-        else {extra.pop("binary", "application/octet-stream"): {"schema": {}}}
+        else {kind: {"schema": {}} for kind in extra.pop("binary", ["application/octet-stream"])}
     )
     return {
         "summary": summary,
@@ -346,6 +347,7 @@ def _model_paths() -> dict[str, Schema]:
                 "Download the model: the file, or a folder model as a tar stream",
                 None,
                 model,
+                binary=["application/octet-stream", "application/x-tar"],
                 operation_id="downloadModel",
             )
         },
