@@ -67,8 +67,10 @@ def write_html(
 
 
 def _feature_figure(go: Any, result: FeatureDrift, base_col: Any, cur_col: Any) -> Any:
-    verdict = f"{result.feature}: {result.verdict} ({result.effect_measure} {result.effect:.3g},"
-    title = f"{verdict} adjusted p={result.p_adjusted or 0.0:.3g})"
+    # plotly reads a few HTML tags in titles: a feature name is shown as written
+    name = html.escape(result.feature)
+    effect = f"{result.effect_measure} {result.effect:.3g}"
+    title = f"{name}: {result.verdict} ({effect}, adjusted p={result.p_adjusted or 0.0:.3g})"
     fig = go.Figure()
     if result.kind == NUMERIC:
         import numpy as np
