@@ -1,0 +1,100 @@
+"""The workspace server's parts without a server: downsampling, page tokens, the token
+store and its migration, the gunicorn command line."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from serving.errors import ConflictError, NotFoundError, UserInputError
+from serving.hub import paging
+from serving.hub.launch import APP, HubServerOptions, hub_argv
+from serving.hub.series import downsample, summary
+from serving.hub.tokens import PREFIX, TokenStore, token_hash
+from serving.registry.db import MIGRATIONS, SCHEMA_VERSION, Database
+from serving.workspace import Workspace
+
+
+def test_downsample_keeps_extremes_last_and_order() -> None:
+    points = [(i, float((i * 37) % 101), float(i)) for i in range(10_000)]
+    points[4321] = (4321, 500.0, 4321.0)
+    points[17] = (17, -3.0, 17.0)
+    kept = downsample(points, 100)
+    assert len(kept) <= 100
+    assert (4321, 500.0, 4321.0) in kept and (17, -3.0, 17.0) in kept
+    assert kept[-1] == points[-1]
+    assert [p[0] for p in kept] == sorted(p[0] for p in kept)
+    assert downsample(points[:50], 100) == points[:50]
+
+
+def test_summary_sends_non_finite_values_as_null() -> None:
+    shown = summary([(0, float("nan"), 0.0), (1, 2.0, 1.0), (2, float("inf"), 2.0)], 10)
+    assert (shown["min"], shown["max"], shown["last"]["value"]) == (2.0, 2.0, None)
+    assert [p[1] for p in shown["points"]] == [None, 2.0, None]
+
+
+def test_page_tokens_round_trip_and_refuse_garbage() -> None:
+    token = paging.encode(["2026-01-01T00:00:00", 3, "run_1"])
+    assert paging.decode(token) == ["2026-01-01T00:00:00", 3, "run_1"]
+    for bad in ("%%%", "bm90IGpzb24", "eyJhIjoxfQ"):  # not base64, not JSON, not a list
+        with pytest.raises(UserInputError):
+            paging.decode(bad)
+    items, nxt = paging.page_of(list(range(5)), {"limit": "2"})
+    assert items == [0, 1] and nxt is not None
+    items, nxt = paging.page_of(list(range(5)), {"limit": "2", "after": nxt})
+    assert items == [2, 3]
+    with pytest.raises(UserInputError):
+        paging.limit_arg({"limit": "5000"})
+
+
+def test_tokens_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    store = TokenStore(ws.db)
+    record, token = store.create("ci", read_only=True)
+    assert token.startswith(PREFIX) and len(token) >= 43 + len(PREFIX)
+    assert record.read_only and not record.revoked
+    raw = (tmp_path / "ws" / "workspace.db").read_bytes()
+    assert token.encode() not in raw
+    with ws.db.read() as conn:
+        assert conn.execute("SELECT sha256 FROM tokens").fetchone()[0] == token_hash(token)
+    verified = store.verify(token)
+    assert verified is not None and verified.name == "ci"
+    assert store.list()[0].last_used_at is not None
+    assert store.verify(token[:-1]) is None and store.verify("x" + token) is None
+    with pytest.raises(ConflictError):
+        store.create("ci")
+    store.revoke("ci")
+    assert store.verify(token) is None
+    with pytest.raises(NotFoundError):
+        store.revoke("ci")
+    _again, second = store.create("ci")  # a revoked name can be given again
+    assert store.verify(second) is not None and [t.revoked for t in store.list()] == [False, True]
+    with pytest.raises(UserInputError):
+        store.create("bad name")
+
+
+def test_an_older_workspace_gets_the_tokens_table(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:3]:
+        conn.executescript(migration)
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    assert Database(path).migrate() == 3
+    store = TokenStore(Database(path))
+    _record, token = store.create("after-upgrade")
+    assert store.verify(token) is not None and SCHEMA_VERSION >= 4
+
+
+def test_gunicorn_command_line_is_data() -> None:
+    options = HubServerOptions(Path("/ws"), host="::1", port=8601, workers=3)
+    argv = hub_argv(options, python="/py")
+    assert argv[:3] == ["/py", "-m", "gunicorn"] and argv[-1] == APP
+    assert argv[argv.index("--bind") + 1] == "[::1]:8601"
+    assert argv[argv.index("--workers") + 1] == "3"
+    assert argv[argv.index("--worker-class") + 1] == "gthread"
+    assert options.url == "http://[::1]:8601"
+    with pytest.raises(UserInputError):
+        HubServerOptions(Path("/ws"), port=0)
