@@ -138,7 +138,9 @@ def _some(columns: Any, most: int = 6) -> str:
 
 
 def _write(result: DriftReport, folder: Path, base: Any) -> None:
-    title = f"Data drift of endpoint {result.endpoint} (last {result.window})"
+    title = (
+        f"Data drift of endpoint {result.endpoint}: inputs since {result.since:%Y-%m-%d %H:%M} UTC"
+    )
     paths = {"html": folder / HTML_NAME, "png": folder / PNG_NAME, "json": folder / JSON_NAME}
     try:
         folder.mkdir(parents=True, exist_ok=True)
