@@ -68,20 +68,21 @@ def write_html(
 
 def _feature_figure(go: Any, result: FeatureDrift, base_col: Any, cur_col: Any) -> Any:
     # plotly reads a few HTML tags in titles: a feature name is shown as written
-    name = html.escape(result.feature)
+    label = html.escape(result.feature)
     effect = f"{result.effect_measure} {result.effect:.3g}"
-    title = f"{name}: {result.verdict} ({effect}, adjusted p={result.p_adjusted or 0.0:.3g})"
+    title = f"{label}: {result.verdict} ({effect}, adjusted p={result.p_adjusted or 0.0:.3g})"
     fig = go.Figure()
     if result.kind == NUMERIC:
         import numpy as np
 
         base, cur = numeric_values(base_col), numeric_values(cur_col)
         edges = np.histogram_bin_edges(np.concatenate([base, cur]), bins=BINS)
-        bins = {"start": float(edges[0]), "end": float(edges[-1]),
-                "size": float(edges[1] - edges[0]) or 1.0}  # fmt: skip
+        centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
         for name, values in (("baseline", base), ("collected", cur)):
-            fig.add_trace(go.Histogram(x=values, name=name, xbins=bins, histnorm="probability",
-                                       opacity=0.6))  # fmt: skip
+            # binned here, not by plotly: the page holds 30 bars, not every value
+            shares = np.histogram(values, bins=edges)[0] / max(len(values), 1)
+            fig.add_trace(go.Bar(x=centers.tolist(), y=shares.tolist(), width=widths.tolist(),
+                                 name=name, opacity=0.6))  # fmt: skip
         fig.update_layout(barmode="overlay")
     else:
         base_shares = category_values(base_col).value_counts(normalize=True)

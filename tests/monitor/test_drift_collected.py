@@ -1,9 +1,11 @@
 """Reading collected inputs (serving.monitor.collected): progress inside a big file, records
-that are not rows skipped and counted, torn lines ignored."""
+that are not rows skipped and counted, torn lines ignored; and a report of many rows
+stays small (serving.monitor.report)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from serving.monitor.collected import PROGRESS_STEP, datastore_root, read_collected
 from serving.workspace import Workspace
@@ -30,3 +32,16 @@ def test_odd_records_are_skipped_not_fatal(ws: Workspace, collect: Collect) -> N
     since = datetime.now(UTC) - timedelta(days=1)
     got = read_collected(datastore_root(ws), ENDPOINT, since)
     assert len(got.frame) == 80 and got.records == 10 and got.models == ["model:1"]
+
+
+def test_the_html_holds_bins_not_values(tmp_path: Path) -> None:
+    """Histograms are binned before they reach plotly: the page does not grow with rows."""
+    from plotly.offline import get_plotlyjs
+
+    from serving.monitor.report import write_html
+    from serving.monitor.stats import Thresholds, compare_frames
+
+    base, cur = frame(50_000, seed=1), frame(50_000, seed=2, age_mean=48.0)
+    results = compare_frames(base, cur, Thresholds())
+    page = write_html(tmp_path / "d.html", "t", {"rows": 50_000}, results, base, cur)
+    assert page.stat().st_size - len(get_plotlyjs()) < 100_000
