@@ -7,3 +7,8 @@ Modules, one job each: :mod:`~serving.monitor.window` (``--window`` spellings),
 (the per-feature tests), :mod:`~serving.monitor.report` (HTML and PNG) and
 :mod:`~serving.monitor.drift` (all of it, the face the CLI and SDK call).
 """
+
+from serving.monitor.drift import DriftReport, drift_report
+from serving.monitor.stats import FeatureDrift, Thresholds
+
+__all__ = ["DriftReport", "FeatureDrift", "Thresholds", "drift_report"]
