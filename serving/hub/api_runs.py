@@ -3,6 +3,8 @@ log (from an offset, for tailing), files (list, streamed download) and cancel.""
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
@@ -93,6 +95,13 @@ def show_run(run_id: str) -> Response:
     return jsonify(data)
 
 
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, _size: int, _mtime_ns: int, name: str | None) -> tuple[Any, Any]:
+    """The metrics file read once per (size, mtime): a finished run's chart, refreshed or
+    opened again, is not parsed again; a running run's grows, so it is."""
+    return m.history_and_values(Path(path), name)
+
+
 @bp.get("/runs/<run_id>/metrics")
 def run_metrics(run_id: str) -> Response:
     """Numeric series downsampled to ``max_points`` each (min, max and last kept); other
@@ -100,15 +109,13 @@ def run_metrics(run_id: str) -> Response:
     store = hub().runs
     store.get(run_id)
     max_points = paging.int_arg(request.args, "max_points", DEFAULT_MAX_POINTS, 3, 100_000)
-    wanted = request.args.get("name")
     path = store.metrics_file(run_id)
-    found = m.history(path)
-    if wanted is not None:
-        found = {k: v for k, v in found.items() if k == wanted}
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return jsonify({"series": {}, "values": {}})
+    found, values = _parsed(str(path), stat.st_size, stat.st_mtime_ns, request.args.get("name"))
     series = {name: summary(points, max_points) for name, points in found.items()}
-    values = {
-        name: value for name, value in m.read_metrics(path, wanted).items() if name not in series
-    }
     return jsonify({"series": series, "values": values})
 
 

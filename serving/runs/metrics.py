@@ -272,17 +272,47 @@ def read_metrics(path: Path, name: str | None = None) -> dict[str, Any]:
     return {key: shaper.shape() for key, shaper in shapers.items()}
 
 
-def history(path: Path) -> dict[str, list[tuple[Any, Any, float]]]:
+Points = list[tuple[Any, Any, float]]
+
+
+def _add_points(out: dict[str, Points], record: dict[str, Any]) -> None:
+    if record.get("k", SCALAR) not in (SCALAR, LIST):
+        return
+    values = record.get("v")
+    series = out.setdefault(record["n"], [])
+    for value in values if isinstance(values, list) else [values]:
+        value = _from_json(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            step = record.get("s", len(series))
+            series.append((step, value, float(record.get("t", 0.0))))
+
+
+def history(path: Path) -> dict[str, Points]:
     """Each numeric scalar metric's values in order as ``(step or index, value, time)``."""
-    out: dict[str, list[tuple[Any, Any, float]]] = {}
+    out: dict[str, Points] = {}
     for record in records(path):
-        if record.get("k", SCALAR) not in (SCALAR, LIST):
-            continue
-        values = record.get("v")
-        series = out.setdefault(record["n"], [])
-        for value in values if isinstance(values, list) else [values]:
-            value = _from_json(value)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                step = record.get("s", len(series))
-                series.append((step, value, float(record.get("t", 0.0))))
+        _add_points(out, record)
     return {key: series for key, series in out.items() if series}
+
+
+def history_and_values(
+    path: Path, name: str | None = None
+) -> tuple[dict[str, Points], dict[str, Any]]:
+    """:func:`history` and, for the names without a numeric series, :func:`read_metrics`,
+    in one pass over the file (a chart and a table of one run read it once)."""
+    out: dict[str, Points] = {}
+    shapers: dict[str, _Shaper] = {}
+    for record in records(path):
+        if name is not None and record["n"] != name:
+            continue
+        _add_points(out, record)
+        kind = str(record.get("k", SCALAR))
+        if kind in (SCALAR, LIST) and out.get(record["n"]):
+            continue  # a numeric series: its values are in ``out``
+        shaper = shapers.get(record["n"])
+        if shaper is None:
+            shaper = shapers[record["n"]] = _Shaper(kind)
+        shaper.add(kind, record.get("v"))
+    series = {key: points for key, points in out.items() if points}
+    values = {key: s.shape() for key, s in shapers.items() if key not in series}
+    return series, values

@@ -14,6 +14,7 @@ from serving.hub.launch import APP, HubServerOptions, hub_argv
 from serving.hub.series import downsample, summary
 from serving.hub.tokens import PREFIX, TokenStore, token_hash
 from serving.registry.db import MIGRATIONS, SCHEMA_VERSION, Database
+from serving.runs import metrics as m
 from serving.workspace import Workspace
 
 
@@ -98,3 +99,22 @@ def test_gunicorn_command_line_is_data() -> None:
     assert options.url == "http://[::1]:8601"
     with pytest.raises(UserInputError):
         HubServerOptions(Path("/ws"), port=0)
+
+
+def test_one_pass_metrics_read_matches_history_and_read_metrics(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    writer = m.MetricsWriter(path)
+    writer.add("loss", m.SCALAR, 0.5, 0)
+    writer.add("loss", m.SCALAR, float("inf"), 1)
+    writer.add("note", m.SCALAR, "text")
+    writer.add("accs", m.LIST, [0.1, 0.2])
+    writer.add("rows", m.ROW, {"epoch": 1, "acc": 0.5})
+    writer.add("rows", m.ROW, {"epoch": 2, "acc": 0.7})
+    writer.add("mixed", m.SCALAR, "first a string")
+    writer.add("mixed", m.SCALAR, 3)
+    writer.flush()
+    series, values = m.history_and_values(path)
+    assert series == m.history(path)
+    expected = {k: v for k, v in m.read_metrics(path).items() if k not in series}
+    assert values == expected == {"note": "text", "rows": {"epoch": [1, 2], "acc": [0.5, 0.7]}}
+    assert m.history_and_values(path, "rows") == ({}, {"rows": expected["rows"]})
