@@ -142,7 +142,7 @@ MIGRATIONS: tuple[str, ...] = (
     )
     """,
     # 4: API tokens of the workspace server (only a SHA-256 of each token is kept), and
-    # the runs index its paged listing walks (newest first)
+    # the index the paged runs listing walks (top-level or one parent's runs, by time)
     """
     CREATE TABLE tokens (
         id INTEGER PRIMARY KEY,
@@ -154,7 +154,7 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_at TEXT
     );
     CREATE UNIQUE INDEX tokens_live_name ON tokens(name) WHERE revoked_at IS NULL;
-    CREATE INDEX runs_created ON runs(created_at, number, id)
+    CREATE INDEX runs_parent_created ON runs(parent_id, created_at, number, id)
     """,
 )
 
