@@ -13,25 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from serving import __version__
-
-JSON = "application/json"
-Schema = dict[str, Any]
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(kind: str) -> Schema:
-    return {"type": [kind, "null"]}
-
-
-def _obj(required: dict[str, Schema], **optional: Schema) -> Schema:
-    return {"type": "object", "required": list(required), "properties": required | optional}
-
-
-def _page(item: str) -> Schema:
-    return _obj({"items": {"type": "array", "items": _ref(item)}, "next": _nullable("string")})
+from serving.hub.openapi_schemas import JSON, Schema, obj, page, ref, schemas
 
 
 def _param(name: str, where: str = "query", kind: str = "string", **extra: Any) -> Schema:
@@ -52,7 +34,7 @@ _ERRORS = {
     "default": {
         "description": "an error (400 bad input, 401 no/bad token, 403 read-only token, "
         "404 unknown, 409 conflict, 5xx server)",
-        "content": {JSON: {"schema": _ref("Error")}},
+        "content": {JSON: {"schema": ref("Error")}},
     }
 }
 
@@ -75,137 +57,20 @@ def _op(summary: str, ok: Schema | None, params: Sequence[Schema] = (), **extra:
     }
 
 
-def _schemas() -> dict[str, Schema]:
-    text, obj = {"type": "string"}, {"type": "object"}
-    return {
-        "Error": _obj({"error": _obj({"code": text, "message": text}, hint=text)}),
-        "Experiment": _obj(
-            {
-                "name": text,
-                "created_at": text,
-                "tags": obj,
-                "runs": {"type": "integer"},
-                "last_run": _nullable("string"),
-            }
-        ),
-        "Run": _obj(
-            {
-                "id": text,
-                "experiment": text,
-                "number": {"type": "integer"},
-                "parent_id": _nullable("string"),
-                "kind": text,
-                "status": text,
-                "target": text,
-                "display_name": _nullable("string"),
-                "tags": obj,
-                "properties": obj,
-                "error": _nullable("object"),
-                "warnings": {"type": "array"},
-                "created_at": text,
-                "started_at": _nullable("string"),
-                "ended_at": _nullable("string"),
-            },
-            definition=obj,
-            children={"type": "array", "items": text},
-        ),
-        "Series": _obj(
-            {
-                "count": {"type": "integer"},
-                "min": _nullable("number"),
-                "max": _nullable("number"),
-                "last": _obj(
-                    {"step": {}, "value": _nullable("number"), "time": {"type": "number"}}
-                ),
-                "points": {
-                    "type": "array",
-                    "items": {"type": "array", "minItems": 3, "maxItems": 3},
-                },
-            }
-        ),
-        "Metrics": _obj(
-            {"series": {"type": "object", "additionalProperties": _ref("Series")}, "values": obj}
-        ),
-        "Log": _obj(
-            {
-                "offset": {"type": "integer"},
-                "next_offset": {"type": "integer"},
-                "size": {"type": "integer"},
-                "text": text,
-                "ended": {"type": "boolean"},
-            }
-        ),
-        "Files": _obj(
-            {
-                "items": {
-                    "type": "array",
-                    "items": _obj({"name": text, "size_bytes": {"type": "integer"}}),
-                }
-            }
-        ),
-        "Model": _obj(
-            {
-                "name": text,
-                "version": {"type": "integer"},
-                "kind": {"enum": ["file", "dir"]},
-                "path": text,
-                "framework": text,
-                "tags": obj,
-                "properties": obj,
-                "size_bytes": {"type": "integer"},
-                "created_at": text,
-                "files": {
-                    "type": "array",
-                    "items": _obj(
-                        {"path": text, "sha256": text, "size_bytes": {"type": "integer"}}
-                    ),
-                },
-            },
-            endpoints={"type": "array", "items": text},
-            run_id=_nullable("string"),
-            description=_nullable("string"),
-        ),
-        "Environment": _obj(
-            {
-                "name": text,
-                "version": {"type": "integer"},
-                "python": text,
-                "requirements": {"type": "array"},
-                "created_at": text,
-            }
-        ),
-        "Image": _obj({"name": text, "version": {"type": "integer"}, "tag": text}),
-        "Endpoint": _obj(
-            {
-                "name": text,
-                "state": text,
-                "target": text,
-                "scoring_uri": _nullable("string"),
-                "models": {"type": "array", "items": text},
-                "auth_enabled": {"type": "boolean"},
-            }
-        ),
-        "Keys": _obj(
-            {"name": text, "primary_key": _nullable("string"), "secondary_key": _nullable("string")}
-        ),
-        "Text": _obj({"name": text, "text": text}),
-    }
-
-
 def _run_paths() -> dict[str, Schema]:
     run = _path("run_id")
     return {
         "/experiments": {
             "get": _op(
                 "List experiments",
-                _obj({"items": {"type": "array", "items": _ref("Experiment")}}),
+                obj({"items": {"type": "array", "items": ref("Experiment")}}),
                 operation_id="listExperiments",
             )
         },
         "/runs": {
             "get": _op(
                 "List runs, newest first, paged",
-                _page("Run"),
+                page("Run"),
                 [
                     _param("experiment"),
                     _param("status"),
@@ -216,12 +81,12 @@ def _run_paths() -> dict[str, Schema]:
                 operation_id="listRuns",
             )
         },
-        "/runs/{run_id}": {"get": _op("Show a run", _ref("Run"), run, operation_id="getRun")},
+        "/runs/{run_id}": {"get": _op("Show a run", ref("Run"), run, operation_id="getRun")},
         "/runs/{run_id}/metrics": {
             "get": _op(
                 "Metrics: numeric series downsampled (min, max, last kept), other values as "
                 "get_metrics()",
-                _ref("Metrics"),
+                ref("Metrics"),
                 [
                     *run,
                     _param("name"),
@@ -233,7 +98,7 @@ def _run_paths() -> dict[str, Schema]:
         "/runs/{run_id}/log": {
             "get": _op(
                 "The run's log from a byte offset (at most 1 MiB)",
-                _ref("Log"),
+                ref("Log"),
                 [
                     *run,
                     _param("offset", kind="integer", schema={"minimum": 0}),
@@ -243,7 +108,7 @@ def _run_paths() -> dict[str, Schema]:
             )
         },
         "/runs/{run_id}/files": {
-            "get": _op("The run's files", _ref("Files"), run, operation_id="listRunFiles")
+            "get": _op("The run's files", ref("Files"), run, operation_id="listRunFiles")
         },
         "/runs/{run_id}/file": {
             "get": _op(
@@ -255,7 +120,7 @@ def _run_paths() -> dict[str, Schema]:
         },
         "/runs/{run_id}/cancel": {
             "post": _op(
-                "Cancel the run and its children", _ref("Run"), run, operation_id="cancelRun"
+                "Cancel the run and its children", ref("Run"), run, operation_id="cancelRun"
             )
         },
     }
@@ -291,7 +156,7 @@ def _model_paths() -> dict[str, Schema]:
         "/models": {
             "get": _op(
                 "List models, newest first",
-                _page("Model"),
+                page("Model"),
                 [
                     _param("name"),
                     _param(
@@ -310,7 +175,7 @@ def _model_paths() -> dict[str, Schema]:
         "/models/{name}": {
             "post": _op(
                 "Register the body (a file, or a folder as a tar) as the next version",
-                _ref("Model"),
+                ref("Model"),
                 [
                     *_path("name"),
                     _param("filename", required=True),
@@ -327,17 +192,17 @@ def _model_paths() -> dict[str, Schema]:
             )
         },
         "/models/{name}/{version}": {
-            "get": _op("Show a model version", _ref("Model"), model, operation_id="getModel"),
+            "get": _op("Show a model version", ref("Model"), model, operation_id="getModel"),
             "patch": _op(
                 "Change tags, description; add properties",
-                _ref("Model"),
+                ref("Model"),
                 model,
                 requestBody=update,
                 operation_id="updateModel",
             ),
             "delete": _op(
                 "Delete a model version",
-                _ref("Model"),
+                ref("Model"),
                 [*model, _param("force", kind="boolean")],
                 operation_id="deleteModel",
             ),
@@ -369,20 +234,20 @@ def _other_paths() -> dict[str, Schema]:
         "/environments": {
             "get": _op(
                 "List environments",
-                _page("Environment"),
+                page("Environment"),
                 [_param("name"), _param("latest", kind="boolean"), *_PAGING],
                 operation_id="listEnvironments",
             )
         },
         "/environments/{name}/{version}": {
             "get": _op(
-                "Show an environment", _ref("Environment"), versioned, operation_id="getEnvironment"
+                "Show an environment", ref("Environment"), versioned, operation_id="getEnvironment"
             )
         },
         "/images": {
             "get": _op(
                 "List built images",
-                _page("Image"),
+                page("Image"),
                 [_param("name"), *_PAGING],
                 operation_id="listImages",
             )
@@ -390,7 +255,7 @@ def _other_paths() -> dict[str, Schema]:
         "/images/{name}/{version}": {
             "get": _op(
                 "Show an image ('/' in its name sent as %2F)",
-                _ref("Image"),
+                ref("Image"),
                 versioned,
                 operation_id="getImage",
             )
@@ -398,18 +263,18 @@ def _other_paths() -> dict[str, Schema]:
         "/endpoints": {
             "get": _op(
                 "List endpoints with their observed state",
-                _page("Endpoint"),
+                page("Endpoint"),
                 _PAGING,
                 operation_id="listEndpoints",
             )
         },
         "/endpoints/{name}": {
-            "get": _op("Show an endpoint", _ref("Endpoint"), endpoint, operation_id="getEndpoint")
+            "get": _op("Show an endpoint", ref("Endpoint"), endpoint, operation_id="getEndpoint")
         },
         "/endpoints/{name}/logs": {
             "get": _op(
                 "The endpoint's log tail",
-                _ref("Text"),
+                ref("Text"),
                 [*endpoint, _param("tail", kind="integer"), _param("replica")],
                 operation_id="getEndpointLogs",
             )
@@ -417,7 +282,7 @@ def _other_paths() -> dict[str, Schema]:
         "/endpoints/{name}/keys": {
             "get": _op(
                 "The endpoint's keys (read-write tokens only)",
-                _ref("Keys"),
+                ref("Keys"),
                 endpoint,
                 operation_id="getEndpointKeys",
             )
@@ -442,7 +307,7 @@ def document() -> dict[str, Any]:
         "security": [{"token": []}],
         "paths": _run_paths() | _model_paths() | _other_paths(),
         "components": {
-            "schemas": _schemas(),
+            "schemas": schemas(),
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
         },
     }
