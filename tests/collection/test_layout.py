@@ -29,7 +29,7 @@ def _write(root: Path, designation: str, when: datetime, data: object, **kw: obj
     )
     path = layout.record_file(root, "ep", "m", "2", designation, when.date(), "w1")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
+    with open(path, "ab") as handle:
         handle.write(layout.encode(record))
 
 
@@ -50,17 +50,18 @@ def test_numpy_and_pandas_become_json_with_feature_names() -> None:
         correlation_id="c", data=frame,
     )  # fmt: skip
     assert record["feature_names"] == ["a", "b"]
-    assert record["data"] == [[1.5, 3], [None, 4]]
     assert record["model_version"] is None
     line = layout.encode(record)
-    assert json.loads(line)["data"] == [[1.5, 3], [None, 4]]
+    assert line.endswith(b"\n") and json.loads(line)["data"] == [[1.5, 3], [None, 4]]
     arr = layout.make_record(
         endpoint="ep", model_name="m", model_version="1", designation="predictions",
         correlation_id="c", data=np.array([1, 2], dtype=np.int32),
     )  # fmt: skip
-    assert arr["data"] == [1, 2] and arr["feature_names"] is None
-    scalar = layout.normalise({"k": np.float32(0.5), "s": {1}}, None)
-    assert scalar == ({"k": 0.5, "s": [1]}, None)
+    assert json.loads(layout.encode(arr))["data"] == [1, 2] and arr["feature_names"] is None
+    odd = {"k": np.float32(0.5), "s": {1}, "n": np.array([np.nan, np.inf]), 3: b"x", "o": object}
+    assert json.loads(layout.encode({"data": odd}))["data"] == {
+        "k": 0.5, "s": [1], "n": [None, None], "3": "x", "o": "<class 'object'>",
+    }  # fmt: skip
 
 
 def test_iter_records_filters_by_designation_and_since_and_skips_torn_lines(

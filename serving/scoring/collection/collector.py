@@ -58,8 +58,8 @@ def record(
         return
     sink = writers.current(_make)
     try:
-        if hasattr(data, "tolist") and not hasattr(data, "columns"):
-            data = data.tolist()  # a copy: the script may reuse its array
+        if hasattr(data, "tolist") and hasattr(data, "copy") and not hasattr(data, "columns"):
+            data = data.copy()  # a numpy array: the script may reuse it (encoded later)
         names = None if feature_names is None else list(feature_names)
         item = writers.Item(writers.now(), model_name, designation, names, correlation_id, data)
     except Exception:  # collection must not fail the request: a dropped record instead
