@@ -17,6 +17,8 @@ import pytest
 
 from serving.hub.openapi import document
 from serving.hub.tokens import TokenRecord, TokenStore
+from serving.sdk import Experiment, ScriptRunConfig
+from serving.sdk import Workspace as SdkWorkspace
 from tests.hub.conftest import LONG_SERIES, PAGED_RUNS, Server
 from tests.hub.openapi_check import check
 
@@ -236,3 +238,28 @@ def test_log_is_tailed_from_an_offset(server: Server) -> None:
 def test_cancel_of_an_ended_run_keeps_its_status(server: Server) -> None:
     body = server.checked("POST", f"/runs/{server.runs['long']}/cancel")
     assert body["status"] == "Completed"
+
+
+def test_a_chunked_upload_without_length_registers(server: Server) -> None:
+    parts = [os.urandom(300_000) for _ in range(4)]
+    made = server.call(
+        "POST", "/models/chunked?filename=c.bin", data=iter(parts),
+        headers={"Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text  # (openapi-core cannot wrap a streamed body)
+    assert made.json()["size_bytes"] == 1_200_000
+    assert server.call("GET", "/models/chunked/1/download").content == b"".join(parts)
+
+
+def test_cancel_ends_a_running_script_run(server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "slow"
+    source.mkdir()
+    (source / "train.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(120)\n")
+    sws = SdkWorkspace.get(path=server.ws.path)
+    run = Experiment(sws, "slow").submit(ScriptRunConfig(str(source), "train.py"))
+    deadline = time.monotonic() + 60
+    while server.checked("GET", f"/runs/{run.id}")["status"] != "Running":
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.2)
+    ended = server.checked("POST", f"/runs/{run.id}/cancel")
+    assert ended["status"] == "Canceled", ended
