@@ -263,3 +263,37 @@ def test_cancel_ends_a_running_script_run(server: Server, tmp_path: Path) -> Non
         time.sleep(0.2)
     ended = server.checked("POST", f"/runs/{run.id}/cancel")
     assert ended["status"] == "Canceled", ended
+
+
+def _workers_peak_kib(server: Server) -> int:
+    """The largest peak resident size (VmHWM) among the server's worker processes."""
+    assert server.process is not None
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    peaks = []
+    for pid in children.read_text().split():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]))
+    assert peaks
+    return max(peaks)
+
+
+def test_large_transfers_stream_with_bounded_memory(server: Server, tmp_path: Path) -> None:
+    size = 96 * 1024 * 1024
+    big = tmp_path / "big.bin"
+    with big.open("wb") as out:
+        for _ in range(size // (1 << 20)):
+            out.write(os.urandom(1 << 20))
+    before = _workers_peak_kib(server)
+    with big.open("rb") as body:
+        made = server.call("POST", "/models/big?filename=big.bin", data=body,
+                           headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    digest = hashlib.sha256()
+    with server.call("GET", "/models/big/1/download", stream=True) as got:
+        for chunk in got.iter_content(1 << 20):
+            digest.update(chunk)
+    assert digest.hexdigest() == made.json()["files"][0]["sha256"]
+    grown_mib = (_workers_peak_kib(server) - before) / 1024
+    print(f"worker peak memory grew {grown_mib:.1f} MiB for a 96 MiB upload + download")
+    assert grown_mib < 32, f"a worker's peak memory grew {grown_mib:.0f} MiB for 96 MiB"
