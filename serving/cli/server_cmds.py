@@ -15,7 +15,7 @@ from serving.cli.common import (
     shows,
     workspace,
 )
-from serving.hub.launch import DEFAULT_PORT, HubServerOptions, run_foreground
+from serving.hub.launch import DEFAULT_PORT, HubServerOptions, check_port_free, run_foreground
 from serving.hub.tokens import TokenStore
 
 TOKEN_COLUMNS = [
@@ -41,6 +41,7 @@ def start(host: str, port: int, workers: int) -> None:
     """Serve this workspace until Ctrl-C or SIGTERM (every API call needs a token)."""
     ws = workspace()
     options = HubServerOptions(ws.path, host=host, port=port, workers=workers)
+    check_port_free(options)
     say(f"Workspace {ws.name} served at {options.url}/api/v1 (Ctrl-C to stop)", console=err)
     say(f"API document: {options.url}/api/v1/openapi.json", console=err)
     if not TokenStore(ws.db).list():

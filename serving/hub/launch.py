@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from serving.errors import UserInputError
+from serving.deploy.toolkit import port_in_use
+from serving.errors import ConflictError, UserInputError
 from serving.server.gunicorn import bind_address
 
 APP = "serving.hub.wsgi:app_from_env()"
@@ -78,9 +79,20 @@ def hub_env(options: HubServerOptions) -> dict[str, str]:
     return {**os.environ, "SERVING_WORKSPACE": str(options.workspace)}
 
 
+def check_port_free(options: HubServerOptions) -> None:
+    """A port already taken is one error line, not gunicorn's five retries (IPv4 hosts;
+    gunicorn itself reports the others)."""
+    if ":" not in options.host and port_in_use(options.port, options.host):
+        raise ConflictError(
+            f"port {options.port} on {options.host} is already in use",
+            hint="choose another --port",
+        )
+
+
 def run_foreground(options: HubServerOptions) -> int:
     """Run the server until Ctrl-C (which reaches gunicorn through the terminal's process
     group) or SIGTERM (passed on); returns gunicorn's exit code."""
+    check_port_free(options)
     process = subprocess.Popen(hub_argv(options), env=hub_env(options))
 
     def forward(signum: int, _frame: FrameType | None) -> None:

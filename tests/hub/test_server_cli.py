@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -66,3 +67,14 @@ def test_start_serves_and_stops_cleanly_on_sigterm(cli: Cli, ws_path: Path) -> N
             process.wait()
     assert process.returncode == 0, err
     assert f"http://127.0.0.1:{port}/api/v1" in err and "Shutting down" in err
+
+
+def test_start_on_a_taken_port_is_one_error_line(cli: Cli) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = cli("server", "start", "--port", str(port))
+    assert result.code == 4
+    assert result.err.startswith(f"error: port {port} on 127.0.0.1 is already in use")
+    assert len(result.err.strip().splitlines()) == 1
