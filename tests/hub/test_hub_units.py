@@ -10,6 +10,7 @@ import pytest
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
 from serving.hub import paging
+from serving.hub.app import create_app
 from serving.hub.launch import APP, HubServerOptions, hub_argv
 from serving.hub.series import downsample, summary
 from serving.hub.tokens import PREFIX, TokenStore, token_hash
@@ -118,3 +119,20 @@ def test_one_pass_metrics_read_matches_history_and_read_metrics(tmp_path: Path) 
     expected = {k: v for k, v in m.read_metrics(path).items() if k not in series}
     assert values == expected == {"note": "text", "rows": {"epoch": [1, 2], "acc": [0.5, 0.7]}}
     assert m.history_and_values(path, "rows") == ({}, {"rows": expected["rows"]})
+
+
+def test_an_unexpected_error_is_json_without_a_traceback(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    _record, token = TokenStore(ws.db).create("t")
+    app = create_app(ws)
+
+    def boom() -> str:
+        raise RuntimeError("secret detail /etc/passwd")
+
+    app.add_url_rule("/api/v1/boom", view_func=boom)
+    answer = app.test_client().get("/api/v1/boom", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 500
+    assert answer.get_json() == {
+        "error": {"code": "Internal", "message": "internal error: RuntimeError"}
+    }
+    assert b"Traceback" not in answer.data and b"secret" not in answer.data
