@@ -41,7 +41,10 @@ def list_models() -> Response:
     args = request.args
     tags = parse_pairs(args.getlist("tag"), "tag") if args.getlist("tag") else None
     records = hub().ws.models.list(
-        name=args.get("name"), tags=tags, latest=paging.bool_arg(args, "latest")
+        name=args.get("name"),
+        tags=tags,
+        latest=paging.bool_arg(args, "latest"),
+        run_id=args.get("run_id") or None,
     )
     items, token = paging.page_of(records, args)
     return jsonify({"items": [r.to_dict() for r in items], "next": token})

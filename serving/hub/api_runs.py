@@ -74,6 +74,7 @@ def list_runs() -> Response:
         parent_id=parent,
         top_level=parent is None,
         status=status,
+        target=args.get("target") or None,
         limit=limit + 1,
         after=after,
         oldest_first=sort == "created_at",

@@ -29,7 +29,7 @@ def test_every_read_route_answers_and_matches_the_document(server: Server) -> No
     trained, long = server.runs["trained"], server.runs["long"]
     calls = {
         "/experiments": "/experiments",
-        "/runs": "/runs?experiment=trained&status=Completed",
+        "/runs": "/runs?experiment=trained&status=Completed&target=local",
         "/runs/{run_id}": f"/runs/{trained}",
         "/runs/{run_id}/metrics": f"/runs/{trained}/metrics",
         "/runs/{run_id}/log": f"/runs/{trained}/log",
@@ -60,6 +60,8 @@ def test_every_read_route_answers_and_matches_the_document(server: Server) -> No
     names = {f["name"] for f in bodies["/runs/{run_id}/files"]["items"]}
     assert "outputs/model/weights.bin" in names
     assert [m["id"] for m in bodies["/models"]["items"]] == ["single:1"]
+    assert server.checked("GET", f"/models?run_id={trained}")["items"] == []
+    assert server.checked("GET", "/runs?target=elsewhere")["items"] == []
     assert bodies["/models/{name}/{version}"]["kind"] == "dir"
     assert bodies["/endpoints/{name}"]["models"] == ["single:1"]
     assert bodies["/endpoints/{name}/keys"]["primary_key"] == "key-one"
