@@ -120,3 +120,16 @@ def test_a_request_collecting_without_a_folder_is_refused(ws: Workspace, tmp_pat
             ws, "svc", False, ["digits"], SKLEARN / "score.py", str(SKLEARN / "env.yml"),
             deployment=DeploymentSpec(collect_model_data=True),
         )  # fmt: skip
+
+
+def test_sdk_and_cli_resolve_the_default_datastore(ws: Workspace, tmp_path: Path) -> None:
+    from serving.runs.datastores import DatastoreStore, model_data_folder
+    from serving.sdk.webservice import _with_model_data
+
+    assert model_data_folder(ws) == str(ws.path / "datastores" / "workspaceblobstore")
+    (tmp_path / "other").mkdir()
+    DatastoreStore(ws.path, ws.db).register("other", tmp_path / "other")
+    DatastoreStore(ws.path, ws.db).set_default("other")
+    spec = _with_model_data(ws, DeploymentSpec(collect_model_data=True))
+    assert spec.model_data_dir == str((tmp_path / "other").resolve())
+    assert _with_model_data(ws, DeploymentSpec()).model_data_dir is None

@@ -1,5 +1,7 @@
-"""Acceptance for model data collection on the cluster target: a score.py collecting its
-inputs and predictions on a 2-replica endpoint (two workers each) under concurrent load.
+"""Model data collection in containers. The docker target: the container writes into the
+mounted folder as its own user, and the records are the user's to read and delete.
+Acceptance on the cluster target: a score.py collecting its inputs and predictions on a
+2-replica endpoint (two workers each) under concurrent load.
 After a graceful stop (the endpoint deleted) every request's records are in the default
 datastore, exactly once each; with the buffer forced to one record every request still
 succeeds and the replicas' drop counters (/metrics) rise, and what was written plus what
@@ -7,6 +9,7 @@ was dropped is every record collected."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,18 +48,20 @@ def collect_ws(
     remove_workspace_debris(engine, ws.path, "dc-")
 
 
-def _deploy(ws: Workspace, name: str, env: Path) -> str:
+def _deploy(ws: Workspace, name: str, env: Path, target: str = "cluster") -> str:
     record = service.deploy(
         ws,
         name,
         models=["digits:1"],
         entry_script=FIXTURES / "collects_model_data.py",
         env=str(env),
-        target="cluster",
+        target=target,
         auth=False,
         workers=2,
         deployment=DeploymentSpec(
-            replicas=ReplicaPolicy(2, max_queue_wait_ms=10000),
+            replicas=ReplicaPolicy(2, max_queue_wait_ms=10000)
+            if target == "cluster"
+            else ReplicaPolicy(),
             collect_model_data=True,
             model_data_dir=model_data_folder(ws),
         ),
@@ -75,6 +80,21 @@ def _replica_counters(uri: str, replicas: int = 2, timeout_s: float = 30) -> dic
         assert answer.status_code == 200, answer.text
         seen[answer.headers["x-serving-replica"]] = counters(answer.text)
     return {key: sum(c[key] for c in seen.values()) for key in ("dropped", "written")}
+
+
+def test_docker_container_writes_files_the_user_can_remove(collect_ws: Workspace) -> None:
+    name = "dc-docker"
+    uri = _deploy(collect_ws, name, SKLEARN / "env.yml", target="docker")
+    sent = send_many(uri, clients=4, per_client=50, limit_s=LIMIT_S, prefix="d")
+    assert not sent.failed and len(sent.ok) == 200, sent.failed[:3]
+    service.delete(collect_ws, name)  # docker stop: SIGTERM, the workers flush
+    root = Path(model_data_folder(collect_ws))
+    expected = dict.fromkeys(sent.ok, 1)
+    assert collected(root, name, "inputs") == expected
+    assert collected(root, name, "predictions") == expected
+    files = list((root / "modeldata" / name).rglob("*.jsonl"))
+    assert files and all(f.stat().st_mode & 0o777 == 0o660 for f in files)
+    shutil.rmtree(root / "modeldata" / name)  # what the container wrote is the user's
 
 
 def test_cluster_every_request_is_collected_after_a_graceful_stop(
