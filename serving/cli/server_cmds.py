@@ -44,6 +44,12 @@ def start(host: str, port: int, workers: int) -> None:
     check_port_free(options)
     say(f"Workspace {ws.name} served at {options.url}/api/v1 (Ctrl-C to stop)", console=err)
     say(f"API document: {options.url}/api/v1/openapi.json", console=err)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        say(
+            "warning: plain HTTP beyond this machine: tokens travel in clear text; put a "
+            "TLS-terminating proxy in front",
+            console=err,
+        )
     if not TokenStore(ws.db).list():
         say("No token yet: create one with 'serving server tokens create NAME'", console=err)
     say("Studio pages are not served yet (a later release); use the API.", console=err)
