@@ -35,6 +35,7 @@ with no registry. The swarm was left again (``docker swarm leave --force``).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import warnings
 from pathlib import Path
@@ -49,7 +50,7 @@ from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Sta
 from serving.deploy.cluster import supervisor
 from serving.deploy.cluster.balancer import ensure_balancer_image, ensure_network
 from serving.deploy.cluster.haproxy import TLS_BUNDLE
-from serving.deploy.cluster.pool import Pool, balancer_dir, keys_dir
+from serving.deploy.cluster.pool import STOP_TIMEOUT_S, Pool, balancer_dir, keys_dir
 from serving.deploy.cluster.state import (
     DEFAULT_QUEUE_WAIT_MS,
     DEFAULT_REPLICAS,
@@ -71,6 +72,7 @@ from serving.deploy.folders import endpoint_folder
 from serving.deploy.spec import DeploymentSpec, check_replicas
 from serving.deploy.toolkit import (
     ENDPOINT_LABEL,
+    ROLE_LABEL,
     WORKSPACE_LABEL,
     check_port,
     free_port,
@@ -230,6 +232,10 @@ class ClusterTarget:
             supervisor.stop(state)
         filters = {"label": [f"{ENDPOINT_LABEL}={endpoint}", f"{WORKSPACE_LABEL}={workspace}"]}
         for container in self.docker.client.containers.list(all=True, filters=filters):
+            if container.labels.get(ROLE_LABEL) == "replica":
+                # SIGTERM first: a replica flushes what it holds (collected model data)
+                with contextlib.suppress(docker.errors.APIError):  # paused, or already gone
+                    container.stop(timeout=STOP_TIMEOUT_S)
             container.remove(force=True)
         try:
             network = self.docker.client.networks.get(network_name(endpoint))
