@@ -111,3 +111,18 @@ def test_parse_since() -> None:
     assert layout.parse_since("2026-12-05T10:00+01:00") == datetime(2026, 12, 5, 9, tzinfo=UTC)
     with pytest.raises(UserInputError, match="cannot read time 'yesterday'"):
         layout.parse_since("yesterday")
+
+
+def test_the_writers_encoding_is_the_records() -> None:
+    when = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
+    for data, names in (
+        (np.array([[1.0, np.nan]]), ["x", "y"]),
+        (pd.DataFrame({"a": [1]}), None),
+        ({"k": [1, 2]}, None),
+    ):
+        record = layout.make_record(
+            endpoint="ep", model_name="m", model_version=None, designation="inputs",
+            correlation_id='c"1', data=data, feature_names=names, time=when,
+        )  # fmt: skip
+        head = layout.record_head("ep", "m", None, "inputs")
+        assert layout.encode_parts(when, head, 'c"1', names, data) == layout.encode(record)

@@ -95,7 +95,8 @@ def record_file(
 
 
 # -- records ---------------------------------------------------------------------------
-_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+_DATA_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_OPTIONS = _DATA_OPTIONS | orjson.OPT_APPEND_NEWLINE
 
 
 def _jsonable(value: Any) -> Any:
@@ -152,6 +153,41 @@ def make_record(
 def encode(record: dict[str, Any]) -> bytes:
     """One JSON Lines line (with its newline, UTF-8) for ``record``."""
     return orjson.dumps(record, default=_jsonable, option=_OPTIONS)
+
+
+def record_head(
+    endpoint: str, model_name: str, model_version: str | None, designation: str
+) -> bytes:
+    """The fields every record of one model and designation shares, encoded once (for
+    :func:`encode_parts`)."""
+    version = None if model_version is None else str(model_version)
+    fields = {"endpoint": endpoint, "model_name": model_name, "model_version": version,
+              "designation": designation}  # fmt: skip
+    return orjson.dumps(fields)[1:-1]
+
+
+def encode_parts(
+    time: datetime, head: bytes, correlation_id: str, feature_names: list[str] | None, data: Any
+) -> bytes:
+    """The same line as ``encode(make_record(...))`` (``time`` aware), built around a
+    :func:`record_head`: the writer's per-record path, which skips the dict and re-encoding
+    the shared fields."""
+    value, names = normalise(data, feature_names)
+    return b"".join(
+        (
+            b'{"time":',
+            orjson.dumps(time.astimezone(UTC).isoformat()),
+            b",",
+            head,
+            b',"correlation_id":',
+            orjson.dumps(correlation_id),
+            b',"feature_names":',
+            orjson.dumps(names),
+            b',"data":',
+            orjson.dumps(value, default=_jsonable, option=_DATA_OPTIONS),
+            b"}\n",
+        )
+    )
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -287,6 +323,7 @@ __all__ = [
     "UNVERSIONED",
     "day_dir",
     "encode",
+    "encode_parts",
     "endpoint_dir",
     "iter_records",
     "make_record",
@@ -295,6 +332,7 @@ __all__ = [
     "read_file",
     "record_file",
     "record_files",
+    "record_head",
     "record_rows",
     "record_time",
     "segment",
