@@ -75,14 +75,40 @@ def receive(stream: IO[bytes], dest: Path, expected: int | None) -> int:
     return done
 
 
+def _refused(member: tarfile.TarInfo) -> str | None:
+    """Why ``member`` may not be unpacked, or None: only plain files and folders with
+    relative names that stay inside. Links are refused outright rather than left to the
+    ``data`` filter: the filter's link checks had bypasses until Python 3.11.13
+    (CVE-2025-4517, -4330, -4138), and a model needs the bytes, not the link."""
+    name = member.name
+    if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+        return "has an absolute name or one with '..'"
+    if member.issym() or member.islnk():
+        return "is a link (send the files themselves: tar --dereference)"
+    if not (member.isfile() or member.isdir()):
+        return "is not a plain file or folder"
+    return None
+
+
 def unpack_tar(archive: Path, dest: Path) -> None:
-    """Extract an uploaded tar (plain or compressed) with tarfile's ``data`` filter, which
-    refuses absolute paths, ``..``, links out of ``dest`` and device files."""
+    """Extract an uploaded tar (plain or compressed): every member checked first
+    (:func:`_refused`), then extracted with tarfile's ``data`` filter as a second guard.
+    Messages name the member, never a path on the server."""
     try:
         with tarfile.open(archive) as tar:
+            for member in tar:
+                why = _refused(member)
+                if why is not None:
+                    raise UserInputError(f"the uploaded archive's member {member.name!r} {why}")
             tar.extractall(dest, filter="data")
-    except (tarfile.TarError, OSError) as exc:
-        raise UserInputError(f"the uploaded archive cannot be unpacked: {exc}") from None
+    except tarfile.FilterError as exc:
+        name = exc.tarinfo.name
+        raise UserInputError(f"the uploaded archive's member {name!r} is refused") from None
+    except tarfile.TarError as exc:
+        raise UserInputError(f"the uploaded archive cannot be read: {exc}") from None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise UserInputError(f"the uploaded archive cannot be unpacked: {why}") from None
 
 
 def tar_stream(members: Iterable[tuple[str, Path, bool]]) -> Iterator[bytes]:

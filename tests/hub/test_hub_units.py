@@ -3,13 +3,15 @@ store and its migration, the gunicorn command line."""
 
 from __future__ import annotations
 
+import io
 import sqlite3
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
-from serving.hub import paging
+from serving.hub import paging, streams
 from serving.hub.app import create_app
 from serving.hub.launch import APP, HubServerOptions, hub_argv
 from serving.hub.series import downsample, summary
@@ -136,3 +138,43 @@ def test_an_unexpected_error_is_json_without_a_traceback(tmp_path: Path) -> None
         "error": {"code": "Internal", "message": "internal error: RuntimeError"}
     }
     assert b"Traceback" not in answer.data and b"secret" not in answer.data
+
+
+def _tar_with(tmp: Path, name: str, kind: bytes, link: str = "") -> Path:
+    archive = tmp / f"{len(list(tmp.iterdir()))}.tar"
+    with tarfile.open(archive, "w") as tar:
+        ok = tarfile.TarInfo("ok.bin")
+        ok.size = 2
+        tar.addfile(ok, io.BytesIO(b"ok"))
+        odd = tarfile.TarInfo(name)
+        odd.type, odd.linkname = kind, link
+        tar.addfile(odd, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    return archive
+
+
+def test_an_uploaded_tar_holds_only_plain_files_and_folders(tmp_path: Path) -> None:
+    """Links (even ones pointing inside), devices, absolute names and '..' are refused
+    before anything is written, with a message naming the member and no server path."""
+    bad = [
+        ("inner", tarfile.SYMTYPE, "ok.bin"),
+        ("outer", tarfile.SYMTYPE, "/etc/passwd"),
+        ("hard", tarfile.LNKTYPE, "ok.bin"),
+        ("dev", tarfile.CHRTYPE, ""),
+        ("fifo", tarfile.FIFOTYPE, ""),
+        ("/abs.bin", tarfile.REGTYPE, ""),
+        ("sub/../../up.bin", tarfile.REGTYPE, ""),
+    ]
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    for name, kind, link in bad:
+        dest = tmp_path / "dest" / name.strip("/").replace("/", "_")
+        dest.mkdir(parents=True)
+        with pytest.raises(UserInputError) as refused:
+            streams.unpack_tar(_tar_with(archives, name, kind, link), dest)
+        assert repr(name) in refused.value.message and str(tmp_path) not in refused.value.message
+        assert not any(dest.iterdir()), name
+    assert not (tmp_path / "up.bin").exists()
+    fine = tmp_path / "fine"
+    fine.mkdir()
+    streams.unpack_tar(_tar_with(archives, "sub/w.bin", tarfile.REGTYPE), fine)
+    assert (fine / "ok.bin").read_bytes() == b"ok" and (fine / "sub" / "w.bin").is_file()
