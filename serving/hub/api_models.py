@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, send_file
 from werkzeug.utils import secure_filename
 
-from serving.errors import NotFoundError, UserInputError
+from serving.errors import NotFoundError, ServingError, UserInputError
 from serving.hub import paging, streams
 from serving.hub.context import hub
 from serving.registry.frameworks import FRAMEWORKS
@@ -145,7 +145,11 @@ def register_model(name: str) -> tuple[Response, int]:
             target = folder / "unpacked" / filename
             target.mkdir(parents=True)
             streams.unpack_tar(archive, target)
-        record = ws.models.register(target, name, **options)
+        try:
+            record = ws.models.register(target, name, **options)
+        except ServingError as exc:  # name what the client sent, not the temp folder
+            exc.message = exc.message.replace(str(target), filename)
+            raise
     return jsonify(_shown(record)), 201
 
 

@@ -21,7 +21,7 @@ def create_app(ws: Workspace) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     hub = Hub.of(ws)
     app.extensions[KEY] = hub
-    errors.install(app)
+    errors.install(app, ws.path)
     auth.install(app, hub.tokens)
     for blueprint in (api_runs.bp, api_models.bp, api_environments.bp, api_endpoints.bp):
         app.register_blueprint(blueprint, url_prefix=API)

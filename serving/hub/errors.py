@@ -3,12 +3,15 @@
 Handlers cover werkzeug's HTTPException (unknown route, wrong method, bad body), the
 platform's :class:`~serving.errors.ServingError` (which carries its HTTP status) and, last,
 anything unexpected (500, logged with its traceback, never sent to the client). So a
-client never sees an HTML error page or a traceback.
+client never sees an HTML error page or a traceback. Messages written for the local CLI
+may name files in the workspace; the server shows its folder as ``<workspace>``, so a
+client learns nothing of the server's file system.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
@@ -53,10 +56,14 @@ def _http(exc: HTTPException) -> Response:
     return response
 
 
-def _serving(exc: ServingError) -> Response:
+def _serving(exc: ServingError, hidden: tuple[str, ...] = ()) -> Response:
     if exc.http_status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.one_line())
-    return json_error(exc.http_status, error_code(exc), exc.message, exc.hint)
+    message, hint = exc.message, exc.hint
+    for text in hidden:
+        message = message.replace(text, "<workspace>")
+        hint = hint.replace(text, "<workspace>") if hint else hint
+    return json_error(exc.http_status, error_code(exc), message, hint)
 
 
 def _unexpected(exc: Exception) -> Response:
@@ -64,7 +71,13 @@ def _unexpected(exc: Exception) -> Response:
     return json_error(500, "Internal", f"internal error: {type(exc).__name__}")
 
 
-def install(app: Flask) -> None:
+def install(app: Flask, workspace: Path | None = None) -> None:
+    """JSON for every error; ``workspace``'s path (as given and resolved) is hidden."""
+    hidden = tuple(
+        sorted({str(workspace), str(workspace.resolve())}, key=len, reverse=True)
+        if workspace is not None
+        else ()
+    )
     app.register_error_handler(HTTPException, _http)
-    app.register_error_handler(ServingError, _serving)
+    app.register_error_handler(ServingError, lambda exc: _serving(exc, hidden))
     app.register_error_handler(Exception, _unexpected)

@@ -178,3 +178,32 @@ def test_an_uploaded_tar_holds_only_plain_files_and_folders(tmp_path: Path) -> N
     fine.mkdir()
     streams.unpack_tar(_tar_with(archives, "sub/w.bin", tarfile.REGTYPE), fine)
     assert (fine / "ok.bin").read_bytes() == b"ok" and (fine / "sub" / "w.bin").is_file()
+
+
+def test_error_messages_never_name_the_server_folder(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    _record, token = TokenStore(ws.db).create("t")
+    app = create_app(ws)
+
+    def local_message() -> str:
+        raise UserInputError(f"file {ws.path.resolve()}/blobs/ab is odd", hint=f"see {ws.path}")
+
+    app.add_url_rule("/api/v1/odd", view_func=local_message)
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    odd = client.get("/api/v1/odd", headers=auth).get_json()["error"]
+    assert odd == {
+        "code": "UserInput",
+        "message": "file <workspace>/blobs/ab is odd",
+        "hint": "see <workspace>",
+    }
+    empty = io.BytesIO()
+    tarfile.open(fileobj=empty, mode="w").close()
+    answer = client.post(
+        "/api/v1/models/m?filename=folder",
+        data=empty.getvalue(),
+        headers=auth | {"Content-Type": "application/x-tar"},
+    )
+    assert answer.status_code == 400
+    message = answer.get_json()["error"]["message"]
+    assert message.startswith("model folder folder is empty") and str(tmp_path) not in message
