@@ -60,6 +60,13 @@ def check_replicas(value: object) -> int:
     return count
 
 
+def check_cooldown(seconds: float) -> float:
+    """An autoscaling cool-down (``SERVING_AUTOSCALE_COOLDOWN_S``): finite, 0 or more."""
+    if not 0 <= seconds < float("inf"):  # NaN fails too
+        raise UserInputError(f"SERVING_AUTOSCALE_COOLDOWN_S must be 0 or more, not {seconds}")
+    return seconds
+
+
 def _positive(value: object, flag: str) -> int | None:
     """None, or a whole number of at least 1."""
     if value is None:

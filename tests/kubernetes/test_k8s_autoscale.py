@@ -15,6 +15,7 @@ from serving.deploy.kubernetes.manifests import manifests
 from serving.deploy.kubernetes.target import kubernetes_spec
 from serving.deploy.kubernetes.validate import validate_all
 from serving.deploy.spec import AutoscalePolicy, DeploymentSpec, ReplicaPolicy
+from serving.errors import UserInputError
 from serving.workspace import Workspace
 from tests.helpers import SKLEARN
 
@@ -72,3 +73,12 @@ def test_without_autoscale_the_hpa_is_unchanged(ws: Workspace, tmp_path: Path) -
     assert (spec["minReplicas"], spec["maxReplicas"]) == (3, 10)
     assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
     assert "behavior" not in spec
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_a_bad_cool_down_is_one_line(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SERVING_AUTOSCALE_COOLDOWN_S", value)
+    with pytest.raises(UserInputError, match="SERVING_AUTOSCALE_COOLDOWN_S must be 0 or more"):
+        _hpa(ws, tmp_path, DeploymentSpec(autoscale=AutoscalePolicy(True)))

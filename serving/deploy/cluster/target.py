@@ -69,7 +69,7 @@ from serving.deploy.cluster.state import (
 from serving.deploy.cluster.views import autoscale_view, replica_logs, replica_rows
 from serving.deploy.containers import Docker, RunSpec, releasing
 from serving.deploy.folders import endpoint_folder
-from serving.deploy.spec import DeploymentSpec, check_replicas
+from serving.deploy.spec import DeploymentSpec, check_cooldown, check_replicas
 from serving.deploy.toolkit import (
     ENDPOINT_LABEL,
     ROLE_LABEL,
@@ -80,7 +80,7 @@ from serving.deploy.toolkit import (
     write_mounted_keys,
     write_private,
 )
-from serving.errors import DeploymentError, UserInputError
+from serving.errors import DeploymentError
 from serving.registry import EndpointRecord
 from serving.workspace import Workspace
 
@@ -97,14 +97,12 @@ def autoscaling_of(request: DeployRequest, cooldown_s: float) -> Autoscaling | N
     policy = request.deployment.autoscale
     if not policy.enabled:
         return None
-    if not cooldown_s >= 0:
-        raise UserInputError(f"SERVING_AUTOSCALE_COOLDOWN_S must be 0 or more, not {cooldown_s}")
     return Autoscaling(
         min_replicas=policy.lowest,
         max_replicas=policy.highest,
         target_utilization=policy.target,
         refresh_s=policy.refresh,
-        cooldown_s=cooldown_s,
+        cooldown_s=check_cooldown(cooldown_s),
     )
 
 

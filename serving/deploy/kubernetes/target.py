@@ -36,7 +36,7 @@ from serving.deploy.containers import (
 from serving.deploy.kubernetes import apply as k8s_apply
 from serving.deploy.kubernetes.manifests import KubernetesSpec, TlsPair, file_name, manifests
 from serving.deploy.kubernetes.validate import validate_all
-from serving.deploy.spec import DeploymentSpec, TlsOptions, check_replicas
+from serving.deploy.spec import DeploymentSpec, TlsOptions, check_cooldown, check_replicas
 from serving.errors import DeploymentError
 from serving.images.build import BuiltImage
 from serving.images.dockerfile import ENV_PYTHON
@@ -92,8 +92,8 @@ def _scaling(deployment: DeploymentSpec) -> tuple[int, int, int, int | None]:
     as before autoscaling existed."""
     policy = deployment.autoscale
     if policy.enabled:
-        cooldown = PlatformSettings.from_env().autoscale_cooldown_s
-        return policy.lowest, policy.highest, policy.target, min(3600, max(0, round(cooldown)))
+        cooldown = check_cooldown(PlatformSettings.from_env().autoscale_cooldown_s)
+        return policy.lowest, policy.highest, policy.target, min(3600, round(cooldown))
     k8s = deployment.kubernetes
     replicas = deployment.replicas.count(1)
     return replicas, k8s.max_replicas or max(10, replicas), k8s.target_cpu_percent, None
