@@ -28,6 +28,7 @@ from serving.deploy.cluster.state import (
     Limits,
     Member,
 )
+from serving.deploy.cluster.supervisor import autoscale
 from serving.deploy.cluster.target import autoscaling_of, cluster_options
 from serving.deploy.spec import AutoscalePolicy, DeploymentSpec
 from serving.environments import EnvSpec
@@ -259,5 +260,45 @@ def test_an_autoscaling_endpoint_starts_at_its_minimum_with_its_policy_recorded(
     defaults = autoscaling_of(_autoscale_request(AutoscalePolicy(True)), cooldown_s=60.0)
     assert defaults == Autoscaling(1, 10, 70, 1.0, 60.0)  # Azure's defaults
     assert autoscaling_of(_autoscale_request(AutoscalePolicy()), cooldown_s=60.0) is None
-    with pytest.raises(UserInputError, match="SERVING_AUTOSCALE_COOLDOWN_S"):
-        autoscaling_of(request, cooldown_s=-1.0)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(UserInputError, match="SERVING_AUTOSCALE_COOLDOWN_S"):
+            autoscaling_of(request, cooldown_s=bad)
+
+
+class _BrokenPool:
+    """A pool whose resize fails with Docker's own error mid-way (a fault no test can cause
+    on demand): records ``count`` first, as :meth:`Pool.resize` does."""
+
+    def __init__(self, state: ClusterState) -> None:
+        self.state, self.saved = state, 0
+
+    def snapshot(self) -> tuple[dict[int, ServerStatus], int]:
+        return parse_stat(SHOW_STAT), 9
+
+    def resize(self, count: int) -> None:
+        import docker
+
+        self.state.replicas = count
+        raise docker.errors.APIError("500 Server Error: the engine hiccuped")
+
+    def save(self) -> None:
+        self.saved += 1
+
+
+def test_a_resize_failing_with_a_docker_error_is_recorded_and_not_retried_by_heal() -> None:
+    state = ClusterState(
+        endpoint="ep", workspace="/ws", replicas=2, revision=1, image="sha256:x",
+        image_tag="serving/ep:1", port=1234, run={}, limits=Limits(max_concurrent=4),
+        members={1: Member(1, "sha256:x"), 2: Member(1, "sha256:x")}, autoscale=policy(),
+    )  # fmt: skip
+    pool, scaler = _BrokenPool(state), Autoscaler()
+    for tick in range(2):
+        scaler.observe(load(tick, 16, 2))
+    done = autoscale(pool, scaler, 2.0)  # type: ignore[arg-type]
+    assert done == ["autoscaled 2 -> 2"]
+    assert state.replicas == 2 and pool.saved == 1  # what serves: heal adds nothing
+    assert state.autoscale is not None
+    (decision,) = state.autoscale.decisions
+    assert not decision.ok and (decision.from_replicas, decision.to_replicas) == (2, 4)
+    assert "APIError" in decision.reason and "engine hiccuped" in decision.reason
+    assert scaler.blocked_until >= 2.0 + FAILURE_BACKOFF_S - 1

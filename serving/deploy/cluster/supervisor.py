@@ -135,10 +135,11 @@ def autoscale(pool: Pool, scaler: Autoscaler, now: float) -> list[str]:
     decided, started = _now_iso(), time.monotonic()
     try:
         pool.resize(plan.to)
-    except ServingError as exc:
-        ok, outcome = False, f"failed after {time.monotonic() - started:.0f} s: {exc.message}"
-        _log(f"autoscaling failed: {exc.one_line()}")
-        state.replicas = len(state.members)  # what serves; heal must not retry it
+    except Exception as exc:  # Docker's own errors too: recorded, and heal must not retry
+        why = exc.message if isinstance(exc, ServingError) else f"{type(exc).__name__}: {exc}"
+        ok, outcome = False, f"failed after {time.monotonic() - started:.0f} s: {why}"
+        _log(f"autoscaling failed: {why}")
+        state.replicas = len(state.members)  # what serves
     else:
         ok, outcome = True, f"done in {time.monotonic() - started:.0f} s"
     reason = f"{plan.reason}; {outcome}"
