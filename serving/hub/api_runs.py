@@ -166,14 +166,17 @@ def run_files(run_id: str) -> Response:
 @bp.get("/runs/<run_id>/file")
 def run_file(run_id: str) -> Response:
     """One file of the run, streamed; ``name`` is its path as ``files`` lists it (a query
-    argument, since names hold '/')."""
+    argument, since names hold '/'). As ``files``, it never follows a symbolic link: a run's
+    script could leave ``outputs/x -> /etc/...`` for any token holder to read."""
     name = request.args.get("name", "")
     if not name:
         raise UserInputError("say which file: ?name=PATH (see the run's files)")
     store = hub().runs
     store.get(run_id)
-    path = artifacts.artifact_path(store.run_dir(run_id), name)
-    if not path.is_file():
+    folder = store.run_dir(run_id)
+    path = artifacts.artifact_path(folder, name)
+    inside = folder.resolve() / path.relative_to(folder)
+    if not path.is_file() or path.resolve() != inside:
         raise NotFoundError(f"run {run_id} has no file {name}")
     return send_file(
         path, mimetype="application/octet-stream", as_attachment=True, download_name=path.name

@@ -18,6 +18,8 @@ from serving.hub.series import downsample, summary
 from serving.hub.tokens import PREFIX, TokenStore, token_hash
 from serving.registry.db import MIGRATIONS, SCHEMA_VERSION, Database
 from serving.runs import metrics as m
+from serving.runs import records as rec
+from serving.runs.store import RunStore
 from serving.workspace import Workspace
 
 
@@ -207,3 +209,30 @@ def test_error_messages_never_name_the_server_folder(tmp_path: Path) -> None:
     assert answer.status_code == 400
     message = answer.get_json()["error"]["message"]
     assert message.startswith("model folder folder is empty") and str(tmp_path) not in message
+
+
+def test_a_run_file_behind_a_symbolic_link_is_not_served(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    _record, token = TokenStore(ws.db).create("t", read_only=True)
+    store = RunStore(ws.path, ws.db)
+    run = store.create_run("e", kind=rec.INTERACTIVE, target="local")
+    outputs = store.run_dir(run.id) / "outputs"
+    outputs.mkdir(parents=True)
+    (outputs / "real.txt").write_text("mine")
+    secret = tmp_path / "secret"
+    (secret / "sub").mkdir(parents=True)
+    (secret / "key").write_text("server secret")
+    (secret / "sub" / "key").write_text("server secret")
+    (outputs / "leak").symlink_to(secret / "key")
+    (outputs / "dir").symlink_to(secret)
+    (outputs / "alias").symlink_to(outputs / "real.txt")
+    client = create_app(ws).test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"/api/v1/runs/{run.id}"
+    with client.get(f"{base}/file?name=outputs/real.txt", headers=auth) as real:
+        assert real.data == b"mine"
+    for name in ("outputs/leak", "outputs/dir/key", "outputs/dir/sub/key", "outputs/alias"):
+        answer = client.get(f"{base}/file?name={name}", headers=auth)
+        assert answer.status_code == 404, (name, answer.data)
+    listed = client.get(f"{base}/files", headers=auth).get_json()["items"]
+    assert [f["name"] for f in listed] == ["outputs/real.txt"]
