@@ -18,6 +18,12 @@ Point = tuple[Any, Any, float]
 """(step, value, time) as :func:`serving.runs.metrics.history` gives them."""
 
 
+def _ranked(value: Any, nan_as: float) -> Any:
+    """NaN compares false with everything, so a bucket starting with one would keep it as
+    both its min and max; it ranks last instead."""
+    return nan_as if value != value else value
+
+
 def downsample(points: Sequence[Point], max_points: int) -> list[Point]:
     """At most ``max_points`` (>= 3) of ``points``, keeping each bucket's min, max, last."""
     if len(points) <= max_points:
@@ -30,8 +36,8 @@ def downsample(points: Sequence[Point], max_points: int) -> list[Point]:
         if lo >= hi:
             continue
         chunk = range(lo, hi)
-        low = min(chunk, key=lambda i: points[i][1])
-        high = max(chunk, key=lambda i: points[i][1])
+        low = min(chunk, key=lambda i: _ranked(points[i][1], math.inf))
+        high = max(chunk, key=lambda i: _ranked(points[i][1], -math.inf))
         kept.extend(points[i] for i in sorted({low, high, hi - 1}))
     return kept
 

@@ -236,3 +236,11 @@ def test_a_run_file_behind_a_symbolic_link_is_not_served(tmp_path: Path) -> None
         assert answer.status_code == 404, (name, answer.data)
     listed = client.get(f"{base}/files", headers=auth).get_json()["items"]
     assert [f["name"] for f in listed] == ["outputs/real.txt"]
+
+
+def test_downsample_keeps_extremes_of_a_bucket_that_starts_with_nan() -> None:
+    points = [(i, float(i % 10), float(i)) for i in range(100)]
+    points[0] = (0, float("nan"), 0.0)
+    points[50], points[60] = (50, -7.0, 50.0), (60, 99.0, 60.0)
+    kept = downsample(points, 3)
+    assert [p[0] for p in kept] == [50, 60, 99]
