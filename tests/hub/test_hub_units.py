@@ -244,3 +244,29 @@ def test_downsample_keeps_extremes_of_a_bucket_that_starts_with_nan() -> None:
     points[50], points[60] = (50, -7.0, 50.0), (60, 99.0, 60.0)
     kept = downsample(points, 3)
     assert [p[0] for p in kept] == [50, 60, 99]
+
+
+def test_keyset_pages_of_runs_with_equal_timestamps_miss_and_repeat_nothing(
+    tmp_path: Path,
+) -> None:
+    """Runs made within one millisecond share created_at (and runs of two experiments
+    share numbers): the page key's number and id still order them totally."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    _record, token = TokenStore(ws.db).create("t", read_only=True)
+    store = RunStore(ws.path, ws.db)
+    made = {store.create_run(e, kind=rec.INTERACTIVE, target="local").id for e in "ab" * 4}
+    with ws.db.write() as conn:
+        conn.execute("UPDATE runs SET created_at = '2026-01-01T00:00:00.000+00:00'")
+    client = create_app(ws).test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    for sort in ("-created_at", "created_at"):
+        seen: list[str] = []
+        url = f"/api/v1/runs?limit=3&sort={sort}"
+        while url:
+            body = client.get(url, headers=auth).get_json()
+            seen += [r["id"] for r in body["items"]]
+            url = f"/api/v1/runs?limit=3&sort={sort}&after={body['next']}" if body["next"] else ""
+            assert len(seen) <= len(made)
+        assert sorted(seen) == sorted(made)
+        whole = store.list(oldest_first=sort == "created_at")
+        assert seen == [r.id for r in whole]
