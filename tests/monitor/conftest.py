@@ -60,7 +60,7 @@ def collect(ws: Workspace) -> Collect:
         when = datetime.now(UTC) - ago
         path = layout.record_file(root, endpoint, "model", "1", "inputs", when.date(), writer)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
+        with path.open("ab") as handle:  # layout.encode gives bytes
             for start in range(0, len(data), per_record):
                 record = layout.make_record(
                     endpoint=endpoint, model_name="model", model_version="1",
