@@ -17,33 +17,17 @@ from __future__ import annotations
 
 import csv
 import glob
-import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
+from serving.runs import datasets
+from serving.runs.datasets import FILE, TABULAR, DatasetDefinition
 from serving.workspace import Workspace
-
-TABULAR = "tabular"
-FILE = "file"
-_PREFIX = "dataset:"
-
-
-@dataclass(frozen=True)
-class _Definition:
-    kind: str
-    paths: tuple[tuple[str | None, str], ...]
-    """(datastore name or None for a local path / URL, path)."""
-    separator: str = ","
-    header: bool = True
-    name: str | None = None
-    version: int | None = None
-    description: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _one_path(item: Any) -> tuple[str | None, str]:
@@ -83,7 +67,7 @@ class Dataset:
     Tabular: type[TabularDatasetFactory]
     File: type[FileDatasetFactory]
 
-    def __init__(self, definition: _Definition, workspace: Workspace | None = None) -> None:
+    def __init__(self, definition: DatasetDefinition, workspace: Workspace | None = None) -> None:
         self._definition = definition
         self.workspace = workspace
 
@@ -114,10 +98,10 @@ class Dataset:
     ) -> Dataset:
         """Record this definition as ``name``; an existing name needs ``create_new_version``
         (unless the definition is the same, which returns the registered one)."""
-        versions = _versions(workspace, name)
+        versions = datasets.versions(workspace, name)
         plain = replace(self._definition, name=None, version=None, description=None, tags={})
         if versions:
-            latest = _load(workspace, name, versions[-1])
+            latest = datasets.load(workspace, name, versions[-1])
             same = replace(latest, name=None, version=None, description=None, tags={}) == plain
             if same:
                 return Dataset(latest, workspace)
@@ -126,32 +110,19 @@ class Dataset:
         version = (versions[-1] if versions else 0) + 1
         definition = replace(plain, name=name, version=version, description=description,
                              tags=dict(tags or {}))  # fmt: skip
-        data = asdict(definition)
-        with workspace.db.write() as conn:
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                (f"{_PREFIX}{name}:{version}", json.dumps(data)),
-            )
+        datasets.save(workspace, definition)
         return Dataset(definition, workspace)
 
     @staticmethod
     def get_by_name(workspace: Workspace, name: str, version: str | int = "latest") -> Dataset:
-        versions = _versions(workspace, name)
-        if not versions:
-            raise NotFoundError(f"dataset {name} not found", hint="register it with .register()")
-        chosen = versions[-1] if str(version) == "latest" else int(version)
-        if chosen not in versions:
-            raise NotFoundError(f"dataset {name} has no version {version}")
-        return Dataset(_load(workspace, name, chosen), workspace)
+        chosen = None if str(version) == "latest" else int(version)
+        found = datasets.find(workspace, name, chosen, hint="register it with .register()")
+        return Dataset(found, workspace)
 
     @staticmethod
     def registered(workspace: Workspace) -> dict[str, Dataset]:
         """``ws.datasets``: name -> latest version."""
-        with workspace.db.read() as conn:
-            keys = [r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE ?",
-                                               (_PREFIX + "%",))]  # fmt: skip
-        names = sorted({key[len(_PREFIX) :].rpartition(":")[0] for key in keys})
-        return {name: Dataset.get_by_name(workspace, name) for name in names}
+        return {name: Dataset.get_by_name(workspace, name) for name in datasets.names(workspace)}
 
     # -- files ---------------------------------------------------------------------------
     def _workspace_for(self, path_ws: Workspace | None) -> Workspace:
@@ -172,22 +143,11 @@ class Dataset:
         return files
 
     def _resolve(self, store: str | None, path: str) -> list[str]:
-        if store is None and urlparse(path).scheme in ("http", "https"):
+        if datasets.is_url(store, path):
             return [_fetch(path)]
-        if store is None:
-            base = Path(path)
-        else:
-            from serving.sdk.datastore import Datastore
-
-            base = Datastore.get(self._workspace_for(None), store).local_path / path
-        matches = sorted(glob.glob(str(base), recursive=True)) if glob.has_magic(str(base)) \
-            else ([str(base)] if base.exists() else [])  # fmt: skip
-        out: list[str] = []
-        for match in matches:
-            found = Path(match)
-            out.extend(sorted(str(p) for p in found.rglob("*") if p.is_file()) if found.is_dir()
-                       else [str(found)])  # fmt: skip
-        return out
+        base = Path(path) if store is None else \
+            datasets.path_of(self._workspace_for(None), store, path)  # fmt: skip
+        return [str(found) for found in datasets.local_files(base)]
 
     def download(self, target_path: str | Path | None = None, overwrite: bool = False) -> list[str]:
         """Copy the files into ``target_path`` (default: a new temporary folder)."""
@@ -254,21 +214,6 @@ def _fetch(url: str) -> str:
     return str(target)
 
 
-def _versions(workspace: Workspace, name: str) -> list[int]:
-    with workspace.db.read() as conn:
-        keys = [r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE ?",
-                                           (f"{_PREFIX}{name}:%",))]  # fmt: skip
-    return sorted(int(k.rpartition(":")[2]) for k in keys if k.rpartition(":")[0] == _PREFIX + name)
-
-
-def _load(workspace: Workspace, name: str, version: int) -> _Definition:
-    value = workspace._meta(f"{_PREFIX}{name}:{version}")
-    assert value is not None
-    data = json.loads(value)
-    data["paths"] = tuple((s, p) for s, p in data["paths"])
-    return _Definition(**data)
-
-
 @dataclass(frozen=True)
 class DatasetConsumptionConfig:
     """``dataset.as_named_input(name)``: ``as_mount()``/``as_download()`` give the data
@@ -322,7 +267,7 @@ class TabularDatasetFactory:
         })  # fmt: skip
         has_header = header not in (False, None, "NO_HEADERS", 0) and str(header) != \
             "PromoteHeadersBehavior.NO_HEADERS"  # fmt: skip
-        definition = _Definition(TABULAR, _paths(path), separator, has_header)
+        definition = DatasetDefinition(TABULAR, _paths(path), separator, has_header)
         return Dataset(definition, _workspace_of(path))
 
 
@@ -337,7 +282,7 @@ class FileDatasetFactory:
         from serving.sdk.configs import warn_ignored
 
         warn_ignored("Dataset.File.from_files", {"partition_format": partition_format})
-        return Dataset(_Definition(FILE, _paths(path)), _workspace_of(path))
+        return Dataset(DatasetDefinition(FILE, _paths(path)), _workspace_of(path))
 
 
 Dataset.Tabular = TabularDatasetFactory
