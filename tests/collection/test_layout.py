@@ -74,6 +74,9 @@ def test_iter_records_filters_by_designation_and_since_and_skips_torn_lines(
     newest = layout.record_file(tmp_path, "ep", "m", "2", "inputs", date(2026, 12, 6), "w1")
     with open(newest, "a", encoding="utf-8") as handle:
         handle.write('{"time": "2026-12-06T00:0')
+    # a line cut inside a multi-byte character (a killed writer, or its buffer written out)
+    cut = layout.record_file(tmp_path, "ep", "m", "2", "inputs", date(2026, 12, 6), "w2")
+    cut.write_bytes('{"correlation_id": "caf\u00e9"}'.encode()[:-3])
     everything = list(layout.iter_records(tmp_path, "ep"))
     assert sorted(r["correlation_id"] for r in everything) == ["new", "new", "old"]
     inputs = list(layout.iter_records(tmp_path, "ep", designation="inputs"))

@@ -26,7 +26,6 @@ a last line still being written and skips a line that does not parse.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -253,11 +252,12 @@ def record_files(
 
 def read_file(path: Path, since: datetime | None = None) -> Iterator[dict[str, Any]]:
     """The records of one file (lines that do not parse, such as a line still being
-    written, are skipped), from ``since`` on when given."""
-    with open(path, encoding="utf-8") as handle:
+    written, are skipped), from ``since`` on when given. Read as bytes: a line torn inside
+    a multi-byte character is skipped like any other torn line, not a decoding error."""
+    with open(path, "rb") as handle:
         for line in handle:
             try:
-                record = json.loads(line)
+                record = orjson.loads(line)
                 if since is not None and record_time(record) < since:
                     continue
             except (ValueError, KeyError, TypeError):
