@@ -58,17 +58,7 @@ EXPERIMENT_COLUMNS = [
     ("created_at", "CREATED"),
     ("tags", "TAGS"),
 ]
-STATUSES = (
-    rec.NOT_STARTED,
-    rec.QUEUED,
-    rec.PREPARING,
-    rec.RUNNING,
-    rec.FINALIZING,
-    rec.CANCEL_REQUESTED,
-    rec.COMPLETED,
-    rec.FAILED,
-    rec.CANCELED,
-)
+STATUSES = rec.STATUSES
 
 
 def _store() -> RunStore:

@@ -21,17 +21,7 @@ from serving.runs.store import STD_LOG, SYSTEM_LOG
 
 bp = Blueprint("runs", __name__)
 
-STATUSES = (
-    rec.NOT_STARTED,
-    rec.QUEUED,
-    rec.PREPARING,
-    rec.RUNNING,
-    rec.FINALIZING,
-    rec.CANCEL_REQUESTED,
-    rec.COMPLETED,
-    rec.FAILED,
-    rec.CANCELED,
-)
+STATUSES = rec.STATUSES
 SORTS = ("-created_at", "created_at")
 LOGS = {"user": STD_LOG, "system": SYSTEM_LOG}
 MAX_LOG_BYTES = 1024 * 1024

@@ -22,6 +22,18 @@ COMPLETED = "Completed"
 FAILED = "Failed"
 CANCELED = "Canceled"
 
+STATUSES = (
+    NOT_STARTED,
+    QUEUED,
+    PREPARING,
+    RUNNING,
+    FINALIZING,
+    CANCEL_REQUESTED,
+    COMPLETED,
+    FAILED,
+    CANCELED,
+)
+"""Every status, in lifecycle order (what ``--status`` and ``?status=`` accept)."""
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
 ACTIVE = frozenset({QUEUED, PREPARING, RUNNING, FINALIZING, CANCEL_REQUESTED})
 
