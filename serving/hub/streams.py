@@ -23,20 +23,11 @@ from pathlib import Path
 from typing import IO
 
 from serving.errors import UserInputError
+from serving.registry.artifacts import pid_alive
 
 CHUNK = 1024 * 1024
 BLOCK = tarfile.BLOCKSIZE
 UPLOADS = Path("tmp") / "uploads"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def clean_stale_uploads(workspace: Path) -> int:
@@ -45,7 +36,7 @@ def clean_stale_uploads(workspace: Path) -> int:
     removed = 0
     for folder in root.glob("*.*") if root.is_dir() else ():
         pid = folder.name.split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed

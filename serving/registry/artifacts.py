@@ -56,7 +56,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists (staging and upload folders carry the pid of
+    the process writing them; a gone pid means the folder is stale)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -101,7 +103,7 @@ class ArtifactStore:
             return 0
         for part in self.tmp.glob("*.part"):
             pid_text = part.name.split(".", 1)[0]
-            if pid_text.isdigit() and _pid_alive(int(pid_text)):
+            if pid_text.isdigit() and pid_alive(int(pid_text)):
                 continue
             part.unlink(missing_ok=True)
             removed += 1
@@ -198,7 +200,7 @@ def _staging(dest: Path) -> Path:
     prefix = f".{dest.name}."
     for stale in dest.parent.glob(f"{glob_escape(prefix)}*.tmp"):
         pid = _staging_pid(stale.name, prefix)
-        if pid is None or _pid_alive(pid):
+        if pid is None or pid_alive(pid):
             continue
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
