@@ -142,3 +142,17 @@ def test_collection_off_records_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.delenv("SERVING_MODEL_DATA_DIR", raising=False)
     ModelDataCollector("m", designation="inputs").collect([[1]])
     assert writer._current is None
+
+
+def test_a_file_left_mid_line_is_ended_before_appending(tmp_path: Path) -> None:
+    """A process killed mid-write left a torn line; the next one with the same writer id
+    (a restarted container repeats pids) must not glue its first record onto it."""
+    torn = layout.record_file(tmp_path, "ep", "m", None, "inputs", T0.date(), "w")
+    torn.parent.mkdir(parents=True)
+    torn.write_bytes(layout.encode({"time": T0.isoformat(), "correlation_id": "kept"})
+                     + b'{"time": "2026-12-06T23:5')  # fmt: skip
+    sink = writer.Writer(tmp_path, "ep", writer_id="w")
+    sink.submit(_item("next"))
+    sink.stop()
+    ids = [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")]
+    assert ids == ["kept", "next"]

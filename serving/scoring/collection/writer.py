@@ -102,9 +102,19 @@ def _make_dirs(folder: Path) -> None:
 
 
 def _open_append(path: Path) -> IO[bytes]:
+    """Open this writer's file for appending. A file that ends inside a line (an earlier
+    process of the same replica and pid was killed mid-write: pids repeat in a restarted
+    container) gets its newline first, so the torn line does not swallow the next record."""
     _make_dirs(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _FILE_MODE)
-    os.fchmod(fd, _FILE_MODE)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, _FILE_MODE)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b"\n")
+    except OSError:
+        os.close(fd)
+        raise
     return os.fdopen(fd, "ab", buffering=_FILE_BUFFER)
 
 
