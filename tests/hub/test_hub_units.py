@@ -270,3 +270,29 @@ def test_keyset_pages_of_runs_with_equal_timestamps_miss_and_repeat_nothing(
         assert sorted(seen) == sorted(made)
         whole = store.list(oldest_first=sort == "created_at")
         assert seen == [r.id for r in whole]
+
+
+def test_a_workspace_with_runs_from_before_migration_4_upgrades_in_place(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    store = RunStore(ws.path, ws.db)
+    made = [store.create_run("old", kind=rec.INTERACTIVE, target="local").id for _ in range(3)]
+    with ws.db.write() as conn:  # back to schema 3: no tokens table, no paging index
+        conn.execute("DROP INDEX runs_parent_created")
+        conn.execute("DROP TABLE tokens")
+    with sqlite3.connect(ws.db.path) as conn:
+        conn.execute("PRAGMA user_version = 3")
+    upgraded = Workspace.open(tmp_path / "ws")
+    with upgraded.db.read() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE parent_id IS NULL"
+                " ORDER BY created_at DESC, number DESC, id DESC LIMIT 5"
+            )
+        )
+    assert "runs_parent_created" in plan and "TEMP B-TREE" not in plan, plan
+    again = RunStore(upgraded.path, upgraded.db)
+    assert [r.id for r in again.list()] == made[::-1]
+    _record, token = TokenStore(upgraded.db).create("after-upgrade")
+    assert TokenStore(upgraded.db).verify(token) is not None
