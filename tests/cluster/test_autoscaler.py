@@ -27,6 +27,7 @@ from serving.deploy.cluster.state import (
     Decision,
     Limits,
     Member,
+    endpoint_lock,
 )
 from serving.deploy.cluster.supervisor import autoscale
 from serving.deploy.cluster.target import autoscaling_of, cluster_options
@@ -302,3 +303,24 @@ def test_a_resize_failing_with_a_docker_error_is_recorded_and_not_retried_by_hea
     assert not decision.ok and (decision.from_replicas, decision.to_replicas) == (2, 4)
     assert "APIError" in decision.reason and "engine hiccuped" in decision.reason
     assert scaler.blocked_until >= 2.0 + FAILURE_BACKOFF_S - 1
+
+
+def test_a_command_waiting_behind_a_supervisor_step_says_so(tmp_path: Path) -> None:
+    """An autoscaling step holds the lock while replicas start (up to their ready timeout):
+    a command queued behind it reports that it waits rather than hanging silently."""
+    import threading
+
+    heard: list[str] = []
+
+    def command() -> None:
+        with endpoint_lock(tmp_path, progress=heard.append):
+            pass
+
+    with endpoint_lock(tmp_path):
+        waiter = threading.Thread(target=command)
+        waiter.start()
+        waiter.join(timeout=0.5)
+        assert waiter.is_alive()  # still waiting
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert heard == ["waiting for the endpoint's supervisor (replicas starting or draining)"]

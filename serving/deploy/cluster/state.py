@@ -13,7 +13,7 @@ from typing import Any
 
 from serving.deploy.toolkit import KEYS_FILE
 from serving.errors import ConflictError
-from serving.proc import file_lock
+from serving.proc import Progress, file_lock
 from serving.workspace import Workspace
 
 SLOTS = 20
@@ -193,7 +193,11 @@ def has_keys(folder: Path) -> bool:
     return any(line.strip() for line in text.splitlines())
 
 
-def endpoint_lock(folder: Path, *, wait_s: float | None = None) -> AbstractContextManager[bool]:
+def endpoint_lock(
+    folder: Path, *, wait_s: float | None = None, progress: Progress | None = None
+) -> AbstractContextManager[bool]:
     """Hold the cluster state's lock (the CLI's and the supervisor's, one pass at a time);
-    yields False when ``wait_s`` passed without getting it."""
-    return file_lock(folder / "lock", wait_s=wait_s)
+    yields False when ``wait_s`` passed without getting it. ``progress`` hears when a
+    command must wait (an autoscaling step may start replicas, up to their ready timeout)."""
+    waiting = "waiting for the endpoint's supervisor (replicas starting or draining)"
+    return file_lock(folder / "lock", progress, waiting, wait_s=wait_s)

@@ -262,7 +262,7 @@ class ClusterTarget:
     ) -> Deployed:
         """Rolling update: one new replica ready, then one old one drained, and so on."""
         built = self.docker.build(ws, request, progress)
-        with endpoint_lock(state_dir(ws, record.name)):
+        with endpoint_lock(state_dir(ws, record.name), progress=progress):
             pool = self._pool(ws, record.name, progress)
             state = pool.state
             new = Member(state.revision + 1, built.record.image_id)
@@ -293,7 +293,7 @@ class ClusterTarget:
     ) -> Deployed:
         """Add replicas (in the pool once ready) or drain and stop the newest ones."""
         count = check_replicas(replicas)
-        with endpoint_lock(state_dir(ws, record.name)):
+        with endpoint_lock(state_dir(ws, record.name), progress=progress):
             pool = self._pool(ws, record.name, progress)
             state = pool.state
             pool.resize(count)
