@@ -156,3 +156,41 @@ def test_a_file_left_mid_line_is_ended_before_appending(tmp_path: Path) -> None:
     sink.stop()
     ids = [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")]
     assert ids == ["kept", "next"]
+
+
+@pytest.mark.usefixtures("process_writer")
+def test_a_writer_that_cannot_be_made_turns_collection_off_without_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SERVING_MODEL_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(collector, "_unavailable", False)
+
+    def broken() -> writer.Counted:
+        raise OSError("metrics folder not writable")
+
+    monkeypatch.setattr(writer, "prometheus_counter", broken)
+    collect = ModelDataCollector("m", designation="inputs")
+    assert collect.collect([[1]], "a") == "a" and collect.collect([[2]], "b") == "b"
+    assert writer._current is None and collector._unavailable
+    assert [r.message for r in caplog.records].count(
+        "model data collection is off in this process: metrics folder not writable"
+    ) == 1
+
+
+def test_new_correlation_ids_are_uuid_shaped_and_differ_across_forks() -> None:
+    import os
+    import uuid
+
+    parent = [collector.correlation_id() for _ in range(3)]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids, then out without running pytest's teardown
+        os.write(write, collector.correlation_id().encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as handle:
+        child = handle.read().decode()
+    os.waitpid(pid, 0)
+    assert len({*parent, child}) == 4
+    assert {uuid.UUID(i).version for i in [*parent, child]} == {4}
+    assert child[:24] != parent[0][:24]

@@ -3,20 +3,47 @@
 (``SERVING_MODEL_DATA_DIR`` set by the deploy target), else nothing.
 
 The settings are read once per process; the writer (and its thread) is made on the first
-``collect()``, in the worker that calls it, never in a gunicorn master before a fork.
+``collect()``, in the worker that calls it, never in a gunicorn master before a fork. If it
+cannot be made (say the metrics folder is unwritable), collection is off for the process,
+with one warning: a request is never failed by collection.
+
+New correlation ids are UUID 4 shaped: a random prefix per process (74 random bits, drawn
+again after a fork) and a counter, ~0.2 us, where ``str(uuid.uuid4())`` (a ``urandom``
+call and a ``UUID`` object per request) measured ~2.5 us in the request thread.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 import socket
+import uuid
 from typing import Any
 
 from serving.config import ServerSettings
 from serving.scoring.collection import writer as writers
 from serving.scoring.collection.layout import segment
 
+log = logging.getLogger("serving.model_data")
+
 _settings: ServerSettings | None = None
+_unavailable = False
+_ids = (str(uuid.uuid4())[:24], itertools.count())
+
+
+def _new_ids() -> None:
+    global _ids
+    _ids = (str(uuid.uuid4())[:24], itertools.count())
+
+
+os.register_at_fork(after_in_child=_new_ids)  # a forked child must not repeat the parent's
+
+
+def correlation_id() -> str:
+    """A new correlation id, unique across processes (see the module doc)."""
+    prefix, counter = _ids
+    return f"{prefix}{next(counter):012x}"
 
 
 def settings() -> ServerSettings:
@@ -54,9 +81,15 @@ def record(
 ) -> None:
     """Queue one ``collect()`` call (nothing when collection is off). Never raises: a
     failure here is a dropped record, not a failed request."""
-    if not enabled():
+    global _unavailable
+    if _unavailable or not enabled():
         return
-    sink = writers.current(_make)
+    try:
+        sink = writers.current(_make)
+    except Exception as exc:  # whatever it is, the request goes on
+        _unavailable = True
+        log.warning("model data collection is off in this process: %s", exc)
+        return
     try:
         if hasattr(data, "tolist") and hasattr(data, "copy") and not hasattr(data, "columns"):
             data = data.copy()  # a numpy array: the script may reuse it (encoded later)
@@ -68,4 +101,4 @@ def record(
     sink.submit(item)
 
 
-__all__ = ["enabled", "record", "settings"]
+__all__ = ["correlation_id", "enabled", "record", "settings"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from typing import Any
 
 from serving.scoring.collection import collector
@@ -50,7 +49,9 @@ class ModelDataCollector:
     def collect(self, input_data: Any, user_correlation_id: str = "") -> str:
         """Record one batch of data; returns the correlation id (given, the one
         :meth:`add_correlations` attached to this very object, or a new one)."""
-        correlation_id = user_correlation_id or self._attached(input_data) or str(uuid.uuid4())
+        correlation_id = (
+            user_correlation_id or self._attached(input_data) or collector.correlation_id()
+        )
         if self._debug:
             print(
                 f"ModelDataCollector {self.model_name}/{self.designation} "
