@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.deploy import keys as keyring
-from serving.deploy.base import Progress, ReplicatedTarget
+from serving.deploy.base import Autoscaled, Progress, ReplicatedTarget
 from serving.deploy.inputs import (
     AUTH_BY_DEFAULT,
     check_script,
@@ -31,7 +31,7 @@ from serving.deploy.locks import endpoint_command, endpoint_lock_path
 from serving.deploy.recording import command, locked_record, quiet, remove, run
 from serving.deploy.spec import DeploymentSpec
 from serving.deploy.targets import get_target
-from serving.deploy.update import autoscaling, scale, update
+from serving.deploy.update import scale, update
 from serving.environments import EnvSpec
 from serving.errors import ConflictError, NotFoundError, UserInputError
 from serving.proc import file_lock
@@ -137,6 +137,16 @@ def replicas(ws: Workspace, name: str) -> list[dict[str, Any]]:
     if not isinstance(backend, ReplicatedTarget) or record.state == "Failed":
         return []
     return backend.replicas(ws, record)
+
+
+def autoscaling(ws: Workspace, name: str) -> dict[str, Any] | None:
+    """The autoscaler's policy, size and last decisions (None: the endpoint does not
+    autoscale, or its target cannot)."""
+    record = ws.endpoints.get(name)
+    backend = get_target(record.target)
+    if not isinstance(backend, Autoscaled) or record.state == "Failed":
+        return None
+    return backend.autoscaling(ws, record)
 
 
 def observe(ws: Workspace, name: str) -> EndpointRecord:

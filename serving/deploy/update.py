@@ -11,7 +11,6 @@ from typing import Any
 
 from serving.deploy import process
 from serving.deploy.base import (
-    Autoscaled,
     Change,
     DeployRequest,
     Progress,
@@ -33,7 +32,6 @@ from serving.deploy.recording import (
     run,
 )
 from serving.deploy.spec import DeploymentSpec
-from serving.deploy.targets import get_target
 from serving.environments import EnvSpec
 from serving.errors import DeploymentError, UserInputError
 from serving.registry import EndpointRecord, parse_ref
@@ -180,13 +178,3 @@ def _refuse_autoscaled(record: EndpointRecord) -> None:
             "replicas: change --min-replicas/--max-replicas by redeploying it with "
             "--overwrite (or without --autoscale for a fixed count)"
         )
-
-
-def autoscaling(ws: Workspace, name: str) -> dict[str, Any] | None:
-    """The autoscaler's policy, size and last decisions (None: the endpoint does not
-    autoscale, or its target cannot)."""
-    record = ws.endpoints.get(name)
-    backend = get_target(record.target)
-    if not isinstance(backend, Autoscaled) or record.state == "Failed":
-        return None
-    return backend.autoscaling(ws, record)
