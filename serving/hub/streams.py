@@ -14,6 +14,7 @@ The tar stream is written by hand (tarfile's headers, the file bytes, padding) b
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tarfile
 import uuid
@@ -66,32 +67,61 @@ def receive(stream: IO[bytes], dest: Path, expected: int | None) -> int:
     return done
 
 
-def _refused(member: tarfile.TarInfo) -> str | None:
-    """Why ``member`` may not be unpacked, or None: only plain files and folders with
-    relative names that stay inside. Links are refused outright rather than left to the
-    ``data`` filter: the filter's link checks had bypasses until Python 3.11.13
-    (CVE-2025-4517, -4330, -4138), and a model needs the bytes, not the link."""
-    name = member.name
-    if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+def _clean(name: str) -> str | None:
+    """``name`` normalised (``./a//b`` -> ``a/b``), or None when it is absolute or has
+    ``..`` (it could land outside the folder)."""
+    text = name.replace("\\", "/")
+    if text.startswith("/") or ".." in text.split("/"):
+        return None
+    return posixpath.normpath(text)
+
+
+def _refused(member: tarfile.TarInfo, files: set[str]) -> str | None:
+    """Why ``member`` may not be unpacked, or None: plain files and folders with relative
+    names that stay inside, and hard links to a plain file met earlier (``tar -h`` writes
+    those for files it meets twice; they are unpacked as copies). Symbolic links are
+    refused, and no link is left to the ``data`` filter: its link checks had bypasses until
+    Python 3.11.13 (CVE-2025-4517, -4330, -4138)."""
+    if _clean(member.name) is None:
         return "has an absolute name or one with '..'"
-    if member.issym() or member.islnk():
-        return "is a link (send the files themselves: tar --dereference)"
+    if member.issym():
+        return "is a symbolic link (send the files themselves: tar --dereference)"
+    if member.islnk():
+        target = _clean(member.linkname)
+        return None if target in files else "is a hard link to no plain file before it"
     if not (member.isfile() or member.isdir()):
         return "is not a plain file or folder"
     return None
 
 
+def _checked(tar: tarfile.TarFile) -> tuple[list[tarfile.TarInfo], list[tarfile.TarInfo]]:
+    """(the files and folders, the hard links) of ``tar``, each member checked first."""
+    plain: list[tarfile.TarInfo] = []
+    links: list[tarfile.TarInfo] = []
+    files: set[str] = set()
+    for member in tar:
+        why = _refused(member, files)
+        if why is not None:
+            raise UserInputError(f"the uploaded archive's member {member.name!r} {why}")
+        (links if member.islnk() else plain).append(member)
+        if member.isfile():
+            files.add(str(_clean(member.name)))
+    return plain, links
+
+
 def unpack_tar(archive: Path, dest: Path) -> None:
     """Extract an uploaded tar (plain or compressed): every member checked first
-    (:func:`_refused`), then extracted with tarfile's ``data`` filter as a second guard.
-    Messages name the member, never a path on the server."""
+    (:func:`_refused`), files and folders extracted with tarfile's ``data`` filter as a
+    second guard, hard links copied from their (already extracted) targets. Messages name
+    the member, never a path on the server."""
     try:
         with tarfile.open(archive) as tar:
-            for member in tar:
-                why = _refused(member)
-                if why is not None:
-                    raise UserInputError(f"the uploaded archive's member {member.name!r} {why}")
-            tar.extractall(dest, filter="data")
+            plain, links = _checked(tar)
+            tar.extractall(dest, members=plain, filter="data")
+        for link in links:
+            copy = dest / str(_clean(link.name))
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(dest / str(_clean(link.linkname)), copy)
     except tarfile.FilterError as exc:
         name = exc.tarinfo.name
         raise UserInputError(f"the uploaded archive's member {name!r} is refused") from None

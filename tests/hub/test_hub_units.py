@@ -155,12 +155,16 @@ def _tar_with(tmp: Path, name: str, kind: bytes, link: str = "") -> Path:
 
 
 def test_an_uploaded_tar_holds_only_plain_files_and_folders(tmp_path: Path) -> None:
-    """Links (even ones pointing inside), devices, absolute names and '..' are refused
-    before anything is written, with a message naming the member and no server path."""
+    """Symbolic links (even ones pointing inside), hard links to anything but an earlier
+    file, devices, absolute names and '..' are refused before anything is written, with a
+    message naming the member and no server path; a hard link to an earlier file (what
+    ``tar -h`` writes) is unpacked as a copy."""
     bad = [
         ("inner", tarfile.SYMTYPE, "ok.bin"),
         ("outer", tarfile.SYMTYPE, "/etc/passwd"),
-        ("hard", tarfile.LNKTYPE, "ok.bin"),
+        ("hard", tarfile.LNKTYPE, "/etc/passwd"),
+        ("hard_up", tarfile.LNKTYPE, "../ok.bin"),
+        ("hard_later", tarfile.LNKTYPE, "later.bin"),
         ("dev", tarfile.CHRTYPE, ""),
         ("fifo", tarfile.FIFOTYPE, ""),
         ("/abs.bin", tarfile.REGTYPE, ""),
@@ -180,6 +184,11 @@ def test_an_uploaded_tar_holds_only_plain_files_and_folders(tmp_path: Path) -> N
     fine.mkdir()
     streams.unpack_tar(_tar_with(archives, "sub/w.bin", tarfile.REGTYPE), fine)
     assert (fine / "ok.bin").read_bytes() == b"ok" and (fine / "sub" / "w.bin").is_file()
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    streams.unpack_tar(_tar_with(archives, "./deep/twin.bin", tarfile.LNKTYPE, "./ok.bin"), copied)
+    twin = copied / "deep" / "twin.bin"
+    assert twin.read_bytes() == b"ok" and twin.stat().st_nlink == 1
 
 
 def test_error_messages_never_name_the_server_folder(tmp_path: Path) -> None:
