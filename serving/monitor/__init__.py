@@ -1,10 +1,12 @@
 """Drift monitoring: compare what endpoints collected (``ModelDataCollector``) with a
 baseline, per feature, and write the report (``serving monitor drift``).
 
-Modules, one job each: :mod:`~serving.monitor.window` (``--window`` spellings),
-:mod:`~serving.monitor.collected` (the collected inputs as a table),
-:mod:`~serving.monitor.baseline` (the baseline as a table), :mod:`~serving.monitor.stats`
-(the per-feature tests), :mod:`~serving.monitor.report` (HTML and PNG) and
+Modules, one job each: :mod:`~serving.monitor.collected` (the collected inputs as a table;
+``--window`` spellings are the collection layout's ``parse_since``),
+:mod:`~serving.monitor.baseline` (the baseline as a table, from
+:mod:`~serving.monitor.files` or :mod:`~serving.monitor.datasets`),
+:mod:`~serving.monitor.stats` (the per-feature tests), :mod:`~serving.monitor.report` (HTML
+and PNG), :mod:`~serving.monitor.errors` (the CI gate's exit code) and
 :mod:`~serving.monitor.drift` (all of it, the face the CLI and SDK call).
 """
 
