@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
@@ -129,3 +130,15 @@ def test_the_writers_encoding_is_the_records() -> None:
         )  # fmt: skip
         head = layout.record_head("ep", "m", None, "inputs")
         assert layout.encode_parts(when, head, 'c"1', names, data) == layout.encode(record)
+        if names is not None:  # the writer's cached names give the same line
+            given = layout.encode_names(names)
+            assert layout.encode_parts(when, head, 'c"1', names, data, given) == layout.encode(
+                record
+            )
+    frame = pd.DataFrame({"a": [1]})  # names from its columns, even when empty ones are given
+    line = layout.encode_parts(when, b'"endpoint":"ep"', "c", [], frame, b"[]")
+    assert orjson.loads(line)["feature_names"] == ["a"] and orjson.loads(line)["data"] == [[1]]
+    local = datetime(2026, 12, 6, 11, 0, 0, 5, tzinfo=timezone(timedelta(hours=1)))
+    line = layout.encode_parts(local, b'"endpoint":"ep"', "c", [1, "b"], [[1, 2]], b'["1","b"]')
+    assert orjson.loads(line)["time"] == "2026-12-06T10:00:00.000005+00:00"
+    assert orjson.loads(line)["feature_names"] == ["1", "b"]

@@ -165,25 +165,41 @@ def record_head(
     return orjson.dumps(fields)[1:-1]
 
 
+def encode_names(feature_names: list[str]) -> bytes:
+    """``feature_names`` as recorded, encoded (for :func:`encode_parts`'s ``names_json``)."""
+    return orjson.dumps([str(n) for n in feature_names])
+
+
 def encode_parts(
-    time: datetime, head: bytes, correlation_id: str, feature_names: list[str] | None, data: Any
+    time: datetime,
+    head: bytes,
+    correlation_id: str,
+    feature_names: list[str] | None,
+    data: Any,
+    names_json: bytes | None = None,
 ) -> bytes:
     """The same line as ``encode(make_record(...))`` (``time`` aware), built around a
     :func:`record_head`: the writer's per-record path, which skips the dict and re-encoding
-    the shared fields."""
-    value, names = normalise(data, feature_names)
+    the shared fields. ``names_json`` is :func:`encode_names` of ``feature_names`` when the
+    caller has it (the writer keeps it per model and designation: converting 64 names per
+    record cost more than the data); a DataFrame's names are still taken from it. The time
+    is written by ``orjson`` itself, the same text as ``isoformat()``, ~8 times faster."""
+    if names_json is None or (hasattr(data, "columns") and hasattr(data, "to_numpy")):
+        data, names = normalise(data, feature_names)
+        names_json = orjson.dumps(names)
+    stamp = time if time.tzinfo is UTC else time.astimezone(UTC)
     return b"".join(
         (
             b'{"time":',
-            orjson.dumps(time.astimezone(UTC).isoformat()),
+            orjson.dumps(stamp),
             b",",
             head,
             b',"correlation_id":',
             orjson.dumps(correlation_id),
             b',"feature_names":',
-            orjson.dumps(names),
+            names_json,
             b',"data":',
-            orjson.dumps(value, default=_jsonable, option=_DATA_OPTIONS),
+            orjson.dumps(data, default=_jsonable, option=_DATA_OPTIONS),
             b"}\n",
         )
     )
@@ -323,6 +339,7 @@ __all__ = [
     "UNVERSIONED",
     "day_dir",
     "encode",
+    "encode_names",
     "encode_parts",
     "endpoint_dir",
     "iter_records",
