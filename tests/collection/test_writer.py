@@ -194,3 +194,25 @@ def test_new_correlation_ids_are_uuid_shaped_and_differ_across_forks() -> None:
     assert len({*parent, child}) == 4
     assert {uuid.UUID(i).version for i in [*parent, child]} == {4}
     assert child[:24] != parent[0][:24]
+
+
+@pytest.mark.usefixtures("process_writer")
+def test_a_child_forked_while_the_guard_is_held_makes_its_own_writer(tmp_path: Path) -> None:
+    import os
+    import time
+
+    with writer._guard:  # a parent's thread making its writer at the moment of the fork
+        pid = os.fork()
+        if pid == 0:
+            made = writer.current(lambda: writer.Writer(tmp_path, "ep", writer_id="child"))
+            made.submit(_item("from-child"))
+            made.stop()
+            os._exit(0)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and done[1] == 0, "the child hung on the parent's guard"
+    assert [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")] == ["from-child"]

@@ -277,9 +277,11 @@ _guard = threading.Lock()
 
 
 def _forget() -> None:
-    """In a forked child: the parent's writer (and its thread) is not this process's."""
-    global _current
+    """In a forked child: the parent's writer (and its thread) is not this process's, and
+    the guard may have been held by a parent's thread that the child does not have."""
+    global _current, _guard
     _current = None
+    _guard = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget)  # cheaper than comparing pids per collect()
