@@ -216,3 +216,18 @@ def test_a_child_forked_while_the_guard_is_held_makes_its_own_writer(tmp_path: P
         os.waitpid(pid, 0)
     assert done[0] == pid and done[1] == 0, "the child hung on the parent's guard"
     assert [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")] == ["from-child"]
+
+
+def test_a_stop_that_times_out_counts_what_it_could_not_write(tmp_path: Path) -> None:
+    counts: Counter[str] = Counter()
+    sink = writer.Writer(tmp_path, "ep", writer_id="w", counted=lambda r, n: counts.update({r: n}))
+    gate = Gate()
+    assert sink.submit(_item("held", data=gate))
+    assert gate.entered.wait(10)  # a hung disk: the thread is stuck in one record
+    for i in range(5):
+        assert sink.submit(_item(f"c{i}"))
+    sink.stop(timeout_s=0.2)
+    assert counts["stopped"] == 5 and sink.dropped == 5
+    gate.open.set()  # the disk comes back: the record the thread held is still written
+    sink._thread.join(10)
+    assert counts["written"] == 1 and counts["written"] + counts["stopped"] == 6

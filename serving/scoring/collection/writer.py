@@ -118,6 +118,18 @@ def _open_append(path: Path) -> IO[bytes]:
     return os.fdopen(fd, "ab", buffering=_FILE_BUFFER)
 
 
+def _take_all(buffer: deque[Item]) -> list[Item]:
+    """What ``buffer`` holds now, each record taken once even if another thread takes
+    from it at the same time."""
+    taken = []
+    while buffer:
+        try:
+            taken.append(buffer.popleft())
+        except IndexError:  # the other thread took the last one
+            break
+    return taken
+
+
 class Writer:
     """Queues records and appends them to this writer's files on ``root`` (see the module
     doc); ``counted`` receives drops by reason and writes (for the metrics)."""
@@ -177,16 +189,22 @@ class Writer:
 
     # -- the writer thread -----------------------------------------------------------------
     def _drain(self) -> None:
+        """Every :data:`DRAIN_INTERVAL_S` (at once when stopping) write what the buffer
+        holds; once stopping and drained, close the files (here, not in :meth:`stop`: a
+        stop that timed out leaves the thread the only one using them)."""
         while True:
             stopping = self._wake.wait(DRAIN_INTERVAL_S)
-            batch = []
-            buffer = self._buffer
-            while buffer:
-                batch.append(buffer.popleft())
+            batch = _take_all(self._buffer)
             if batch:
                 self._write(batch)
-            if stopping and not buffer:
-                return
+            if stopping and not self._buffer:
+                break
+        for handle in self._files.values():
+            try:
+                handle.close()
+            except OSError as exc:
+                self._warn(exc)
+        self._files.clear()
 
     def _write(self, items: list[Item]) -> None:
         written = 0
@@ -258,13 +276,9 @@ class Writer:
         self._wake.set()
         self._thread.join(timeout_s)
         # a hung disk kept the thread, or a collect() raced the stop: lost, but counted
-        if left := len(self._buffer):
-            self._buffer.clear()
+        # (taken one by one: a record the still-running thread takes is not counted twice)
+        if left := len(_take_all(self._buffer)):
             self._drop("stopped", left)
-        if not self._thread.is_alive():
-            for handle in self._files.values():
-                handle.close()
-            self._files.clear()
         if self.dropped:
             log.warning(
                 "model data collection: %d records written, %d dropped", self.written, self.dropped
