@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -64,6 +65,9 @@ def test_counts_and_merged_exports(ws: Workspace, cli: Cli, tmp_path: Path) -> N
     with open(out / "epx-predictions.csv", newline="") as handle:
         assert [r["f0"] for r in csv.DictReader(handle)][:3] == ["0", "1", "0"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no partial files
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {0o666 & ~umask}  # not 0600
 
 
 def test_deleted_endpoint_data_stays_exportable(ws: Workspace, cli: Cli) -> None:

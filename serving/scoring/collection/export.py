@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -88,8 +88,12 @@ def counts(
 
 
 def _write_atomic(path: Path, write: Callable[[Any], int]) -> int:
-    """Write ``path`` through a temporary file in its folder; returns ``write``'s count."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    """Write ``path`` through a temporary file in its folder; returns ``write``'s count.
+    A fresh name opened exclusively rather than ``mkstemp``, whose 0600 would stick: the
+    export gets the umask's mode, as ``monitor drift``'s reports do (a notebook or another
+    user of the group reads it)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             count = write(handle)
