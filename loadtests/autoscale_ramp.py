@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from loadtests.ramp_shape import Ramp
-from serving.loadtest.runner import STOP_GRACE_S, locust_env
+from serving.loadtest.runner import locust_env, stop_locust
 from serving.loadtest.target import Target
 from serving.loadtest.timeline import TimelineTail
 
@@ -113,7 +112,7 @@ def run_ramp(
                 _take(tail, replicas, result, progress)
                 time.sleep(0.25)
         finally:
-            result.stopped = _stop(proc)
+            result.stopped = stop_locust(proc)
     _take(tail, replicas, result, progress)
     totals = folder / "totals.json"
     result.totals = json.loads(totals.read_text()) if totals.is_file() else {}
@@ -130,16 +129,3 @@ def _take(
         second = Second(point.t_s, point.users, replicas(), point.rps, point.failures)
         result.seconds.append(second)
         progress(second)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> bool:
-    """SIGINT (locust writes its totals), SIGKILL after the grace; True if it had to be."""
-    if proc.poll() is not None:
-        return False
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    return True

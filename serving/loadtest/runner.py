@@ -122,7 +122,7 @@ def run_locust(
         try:
             overrun = _follow(proc, tail, deadline, progress)
         except BaseException:
-            _stop(proc)
+            stop_locust(proc)
             raise
     for point in tail.new_points():
         if progress is not None:
@@ -146,7 +146,7 @@ def _follow(
     """Wait for ``proc``, passing on new points; True when it had to be stopped."""
     while proc.poll() is None:
         if time.monotonic() > deadline:
-            _stop(proc)
+            stop_locust(proc)
             return True
         for point in tail.new_points():
             if progress is not None:
@@ -155,16 +155,18 @@ def _follow(
     return False
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGINT (locust then writes its reports), SIGKILL if it does not stop in time."""
+def stop_locust(proc: subprocess.Popen[bytes]) -> bool:
+    """SIGINT (locust then writes its reports), SIGKILL if it does not stop in time; True
+    when it was still running (it had to be stopped)."""
     if proc.poll() is not None:
-        return
+        return False
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(STOP_GRACE_S)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    return True
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
