@@ -231,3 +231,20 @@ def test_a_stop_that_times_out_counts_what_it_could_not_write(tmp_path: Path) ->
     gate.open.set()  # the disk comes back: the record the thread held is still written
     sink._thread.join(10)
     assert counts["written"] == 1 and counts["written"] + counts["stopped"] == 6
+
+
+class Unconvertible:
+    """Data the script collected that raises when the writer's thread converts it."""
+
+    def tolist(self) -> list[int]:
+        raise RuntimeError("no list for you")
+
+
+def test_data_that_cannot_be_encoded_is_counted_and_the_thread_goes_on(tmp_path: Path) -> None:
+    counts: Counter[str] = Counter()
+    sink = writer.Writer(tmp_path, "ep", writer_id="w", counted=lambda r, n: counts.update({r: n}))
+    sink.submit(_item("bad", data=Unconvertible()))
+    sink.submit(_item("good"))
+    sink.stop()
+    assert counts == {"encode_error": 1, "written": 1}
+    assert [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")] == ["good"]

@@ -212,10 +212,15 @@ class Writer:
             if count % _YIELD_EVERY == 0:
                 time.sleep(0)  # let a waiting request thread have the GIL between chunks
             try:
-                handle = self._handle(item)
-                handle.write(self._line(item))
+                line = self._line(item)
+            except Exception as exc:  # the script's data, whatever it raises: not the thread
+                self._drop("encode_error", 1)
+                self._warn(exc, "cannot encode a record")
+                continue
+            try:
+                self._handle(item).write(line)
                 written += 1
-            except (OSError, TypeError, ValueError) as exc:
+            except OSError as exc:
                 self._drop("write_error", 1)
                 self._warn(exc)
         try:
@@ -261,10 +266,11 @@ class Writer:
             handle = self._files[key] = _open_append(path)
         return handle
 
-    def _warn(self, exc: BaseException) -> None:
+    def _warn(self, exc: BaseException, what: str = "") -> None:
         if not self._warned:  # once per process: a full disk would flood the log
             self._warned = True
-            log.warning("model data collection: cannot write records under %s: %s", self.root, exc)
+            what = what or f"cannot write records under {self.root}"
+            log.warning("model data collection: %s: %r", what, exc)
 
     # -- stopping --------------------------------------------------------------------------
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
