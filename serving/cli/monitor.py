@@ -119,6 +119,12 @@ def _show(result: DriftReport) -> None:
     )  # fmt: skip
     if facts["skipped_records"]:
         notice(f"{facts['skipped_records']} collected record(s) could not be read as rows")
+    for f in result.features:
+        if f.unreadable_count:
+            notice(
+                f"{f.feature}: {f.unreadable_count} collected value(s) are not numbers "
+                f"({f.unreadable_share:.0%}; {'drift' if f.drifted else 'under --min-effect'})"
+            )
     for verdict in (MISSING_COLLECTED, MISSING_BASELINE):
         names = [f.feature for f in result.features if f.verdict == verdict]
         if names:

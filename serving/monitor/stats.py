@@ -13,6 +13,13 @@ the effect is at least ``min_effect``:
 - categorical: the total variation distance between the category shares (half the sum of
   absolute differences, 0 to 1: 0.1 means a tenth of the traffic changed category).
 
+The baseline decides a feature's kind. A numeric feature whose collected values include
+some that are not numbers ("N/A", "", a category) compares the numbers it has and counts
+the rest as *unreadable*; a share of unreadable values of ``min_effect`` or more is drift
+on its own (the callers started sending something else), reported with that share as the
+effect. Letting one stray string turn the feature categorical instead would run chi-square
+over almost unique floats and miss any shift.
+
 Many features mean many tests: at ``alpha`` 0.05, one feature in twenty would reject by
 chance (a random split of scikit-learn's 64-pixel digits flags two or three pixels), so
 the p-values are adjusted across the tested features with Benjamini-Hochberg (scipy's
@@ -70,6 +77,14 @@ class FeatureDrift:
     baseline_count: int
     collected_count: int
     verdict: str
+    unreadable_count: int = 0
+    """Collected values a numeric feature could not read as numbers (not in
+    ``collected_count``)."""
+
+    @property
+    def unreadable_share(self) -> float:
+        total = self.collected_count + self.unreadable_count
+        return self.unreadable_count / total if total else 0.0
 
     @property
     def drifted(self) -> bool:
@@ -111,6 +126,7 @@ def adjust(results: list[FeatureDrift], limits: Thresholds) -> list[FeatureDrift
 
 def _judged(result: FeatureDrift, p_adjusted: float, limits: Thresholds) -> FeatureDrift:
     drifted = p_adjusted < limits.alpha and (result.effect or 0.0) >= limits.min_effect
+    drifted = drifted or result.unreadable_share >= limits.min_effect
     return replace(result, p_adjusted=p_adjusted, verdict=DRIFT if drifted else NO_DRIFT)
 
 
@@ -131,22 +147,33 @@ def _missing(name: str, base: int, cur: int, verdict: str) -> FeatureDrift:
     return FeatureDrift(name, None, None, None, None, None, None, None, base, cur, verdict)
 
 
-def feature_kind(baseline: Any, collected: Any) -> str:
-    """Numeric when every non-missing value on both sides is a number (booleans are
-    categories), else categorical."""
+def feature_kind(baseline: Any) -> str:
+    """Numeric when every non-missing baseline value is a number or a number's text
+    (booleans are categories), else categorical: the baseline decides (module doc)."""
     import pandas as pd
 
-    for column in (baseline, collected):
-        if pd.api.types.is_bool_dtype(column):
-            return CATEGORICAL
-        if pd.api.types.is_numeric_dtype(column):
-            continue  # numbers all (a typed column): no need to look at each value
-        values = column.dropna()
-        if values.map(lambda v: isinstance(v, bool)).any():
-            return CATEGORICAL
-        if pd.to_numeric(values, errors="coerce").isna().any():
-            return CATEGORICAL
+    if pd.api.types.is_bool_dtype(baseline):
+        return CATEGORICAL
+    if pd.api.types.is_numeric_dtype(baseline):
+        return NUMERIC  # numbers all (a typed column): no need to look at each value
+    values = baseline.dropna()
+    if values.map(lambda v: isinstance(v, bool)).any():
+        return CATEGORICAL
+    if pd.to_numeric(values, errors="coerce").isna().any():
+        return CATEGORICAL
     return NUMERIC
+
+
+def unreadable_count(column: Any) -> int:
+    """Non-missing values of ``column`` that are not numbers (booleans count)."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return 0
+    values = column.dropna()
+    booleans = values.map(lambda v: isinstance(v, bool))
+    numbers = pd.to_numeric(values[~booleans], errors="coerce")
+    return int(booleans.sum()) + int(numbers.isna().sum())
 
 
 def numeric_values(column: Any) -> Any:
@@ -166,15 +193,20 @@ def category_values(column: Any) -> Any:
 def compare(name: str, baseline: Any, collected: Any, limits: Thresholds) -> FeatureDrift:
     """Test one feature's baseline values against its collected values (alone: its
     p-value is not adjusted)."""
-    kind = feature_kind(baseline, collected)
+    kind = feature_kind(baseline)
+    unreadable = 0
     if kind == NUMERIC:
         base, cur = numeric_values(baseline), numeric_values(collected)
+        unreadable = unreadable_count(collected)
     else:
         base, cur = category_values(baseline), category_values(collected)
+    counts = {"baseline_count": len(base), "collected_count": len(cur)}
     if min(len(base), len(cur)) < limits.min_count:
-        return FeatureDrift(
-            name, kind, None, None, None, None, None, None, len(base), len(cur), TOO_FEW
-        )
+        few = FeatureDrift(name, kind, None, None, None, None, None, None, **counts,
+                           verdict=TOO_FEW, unreadable_count=unreadable)  # fmt: skip
+        if few.unreadable_share >= limits.min_effect and unreadable >= limits.min_count:
+            return replace(few, verdict=DRIFT)  # numbers replaced by something else
+        return few
     with warnings.catch_warnings():
         # ks_2samp notes when it falls back from the exact to the asymptotic p-value
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -182,8 +214,8 @@ def compare(name: str, baseline: Any, collected: Any, limits: Thresholds) -> Fea
             test, measure, (stat, p, effect) = "ks", "wasserstein/std", _numeric(base, cur)
         else:
             test, measure, (stat, p, effect) = "chi2", "total variation", _categorical(base, cur)
-    result = FeatureDrift(name, kind, test, stat, p, None, effect, measure, len(base), len(cur),
-                          NO_DRIFT)  # fmt: skip
+    result = FeatureDrift(name, kind, test, stat, p, None, effect, measure, **counts,
+                          verdict=NO_DRIFT, unreadable_count=unreadable)  # fmt: skip
     return _judged(result, p, limits)
 
 

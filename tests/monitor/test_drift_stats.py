@@ -62,6 +62,35 @@ def test_numbers_sent_as_text_compare_as_numbers() -> None:
     assert (result.kind, result.verdict) == ("numeric", NO_DRIFT)
 
 
+def test_stray_text_in_a_numeric_feature_does_not_hide_a_shift() -> None:
+    """The baseline decides the kind: a few "N/A" among collected numbers are counted as
+    unreadable, the numbers still compared (a shift is found, none is not invented)."""
+    rng = np.random.default_rng(8)
+    base = pd.Series(rng.normal(0, 1, 2000))
+    same = pd.Series([*rng.normal(0, 1, 995), *["N/A"] * 5], dtype=object)
+    shifted = pd.Series([*rng.normal(5, 1, 995), *["N/A"] * 5], dtype=object)
+    calm = compare("x", base, same, Thresholds())
+    assert (calm.kind, calm.test, calm.verdict, calm.unreadable_count) == (
+        "numeric",
+        "ks",
+        NO_DRIFT,
+        5,
+    )
+    moved = compare("x", base, shifted, Thresholds())
+    assert (moved.kind, moved.verdict) == ("numeric", DRIFT)
+    assert moved.effect is not None and moved.effect > 4
+
+
+def test_numbers_replaced_by_text_are_drift() -> None:
+    base = pd.Series(np.arange(500, dtype=float))
+    half = pd.Series([*range(250), *["missing"] * 250], dtype=object)
+    result = compare("x", base, half, Thresholds())
+    assert result.verdict == DRIFT and math.isclose(result.unreadable_share, 0.5)
+    words = pd.Series(["none"] * 300)
+    result = compare("x", base, words, Thresholds())
+    assert (result.verdict, result.collected_count, result.unreadable_count) == (DRIFT, 0, 300)
+
+
 def test_constant_features_and_missing_values() -> None:
     zeros = pd.Series([0.0] * 100)
     assert compare("z", zeros, zeros, Thresholds()).verdict == NO_DRIFT
