@@ -6,8 +6,9 @@
   in turn with wrk at 8 keep-alive connections POSTing the one-row sample. Target: TLS costs
   at most 15 % of req/s.
 * ``collect``: the same score.py with ``ModelDataCollector`` for its inputs and predictions
-  (as Azure's data-collection sample does), deployed twice on the local target, with and
-  without ``--collect-model-data``, loaded in turn at 8 connections. Target: collection costs
+  (as Azure's data-collection sample does), deployed twice on the local target (one worker
+  each, so that how wrk's connections fall on the workers does not decide the figure), with
+  and without ``--collect-model-data``, loaded in turn at 8 connections. Target: collection costs
   at most 5 % of req/s. The records written are counted after the run.
 
 Rounds alternate the two endpoints of a part (A B A B ...) and the medians are compared, so a
@@ -170,7 +171,10 @@ def count_records(ws: Path) -> int:
 def collect_part(ws: Path, work: Path, args: argparse.Namespace, lua: Path) -> None:
     score = work / "collect_score.py"
     score.write_text(COLLECT_SCORE)
-    common = ("--entry-script", str(score), "--env", str(TEMPLATE / "env.yml"))
+    # one worker each: with two, wrk's 8 keep-alive connections split between the workers
+    # by chance (all on one, or 4 and 4), which moved single rounds between ~2 200 and
+    # ~3 900 req/s whatever collection did
+    common = ("--entry-script", str(score), "--env", str(TEMPLATE / "env.yml"), "--workers", "1")
     off = deploy(ws, "bench-nocollect", *common)
     on = deploy(ws, "bench-collect", *common, "--collect-model-data")
     try:
@@ -180,7 +184,8 @@ def collect_part(ws: Path, work: Path, args: argparse.Namespace, lua: Path) -> N
             cli(ws, "endpoints", "delete", name)
     cost = 1 - medians["on"] / medians["off"]
     print(
-        f"data collection (local target, inputs + predictions, {CONNECTIONS} connections): "
+        f"data collection (local target, 1 worker, inputs + predictions, {CONNECTIONS} "
+        f"connections): "
         f"off {medians['off']:.0f} req/s, on {medians['on']:.0f} req/s, "
         f"cost {cost * 100:.1f} % (target <= 5 %): {'MET' if cost <= 0.05 else 'NOT MET'}; "
         f"{count_records(ws)} records written"

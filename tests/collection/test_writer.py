@@ -138,6 +138,36 @@ def test_collector_records_with_versions_and_correlations(
 
 
 @pytest.mark.usefixtures("process_writer")
+def test_collect_encodes_at_once_so_later_changes_and_bad_data_do_not_leak(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list or DataFrame changed after collect() is recorded as it was collected; data
+    that cannot be encoded is an encode_error counted in collect(), not a failed request."""
+    import pandas as pd
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("SERVING_MODEL_DATA_DIR", str(store))
+    monkeypatch.setenv("AML_APP_ROOT", str(tmp_path / "app"))
+    monkeypatch.setenv("SERVICE_NAME", "ep")
+    counts: Counter[str] = Counter()
+    monkeypatch.setattr(writer, "prometheus_counter", lambda: lambda r, n: counts.update({r: n}))
+    dc = ModelDataCollector("m", designation="inputs")
+    rows = [[1, 2]]
+    first = dc.collect(rows)
+    rows[0][0] = 99  # the script reuses its objects at once
+    frame = pd.DataFrame({"age": [30], "city": ["Oslo"]})
+    second = dc.collect(frame)
+    frame["age"] = 31
+    dc.collect(Unconvertible())  # raises while being encoded: dropped, counted
+    writer.stop_current()
+    got = {r["correlation_id"]: r for r in layout.iter_records(store, "ep")}
+    assert got[first]["data"] == [[1, 2]]
+    assert got[second]["data"] == [[30, "Oslo"]]
+    assert got[second]["feature_names"] == ["age", "city"]
+    assert counts["encode_error"] == 1 and counts["written"] == 2
+
+
+@pytest.mark.usefixtures("process_writer")
 def test_collection_off_records_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SERVING_MODEL_DATA_DIR", raising=False)
     ModelDataCollector("m", designation="inputs").collect([[1]])
