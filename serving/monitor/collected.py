@@ -9,7 +9,6 @@ is counted and skipped, never fatal (the collector writes what ``score.py`` hand
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,7 @@ from serving.workspace import Workspace
 
 DESIGNATION = "inputs"
 
-PROGRESS_STEP = 1 << 20
+PROGRESS_STEP = layout.PROGRESS_STEP
 Progress = Callable[[int, int], None]
 """Called as ``progress(bytes_read, total_bytes)`` while the record files are read."""
 
@@ -96,30 +95,14 @@ def read_collected(
 def _records(
     path: Path, since: datetime, advance: Callable[[int], None]
 ) -> Iterator[dict[str, Any]]:
-    """:func:`layout.read_file`'s records (unparseable or torn lines skipped, from ``since``
-    on), read here line by line in bytes so that progress moves inside a big file (one
-    writer writes one file a day); ``advance`` gets the bytes read, a MiB at a time."""
-    pending = 0
+    """:func:`layout.read_file`'s records from ``since`` on; a file removed since it was
+    listed has none, one that cannot be read is the user's to fix."""
     try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed by the with below)
-    except FileNotFoundError:  # removed since it was listed
+        yield from layout.read_file(path, since, advance)
+    except FileNotFoundError:
         return
     except OSError as exc:
         raise UserInputError(f"cannot read collected data {path}: {exc.strerror}") from None
-    with handle:
-        for line in handle:
-            pending += len(line)
-            if pending >= PROGRESS_STEP:
-                advance(pending)
-                pending = 0
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict) or layout.record_time(record) < since:
-                    continue
-            except (ValueError, KeyError, TypeError):
-                continue
-            yield record
-    advance(pending)
 
 
 def _size(path: Path) -> int:

@@ -27,7 +27,7 @@ a last line still being written and skips a line that does not parse.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ MODELDATA_DIR = "modeldata"
 UNVERSIONED = "unversioned"
 """The version folder of a model collected without a version."""
 SUFFIX = ".jsonl"
+PROGRESS_STEP = 1 << 20
+"""How many bytes :func:`read_file` reads between two calls of its ``advance``."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
@@ -273,12 +275,24 @@ def record_files(
     return found
 
 
-def read_file(path: Path, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+def read_file(
+    path: Path,
+    since: datetime | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> Iterator[dict[str, Any]]:
     """The records of one file (lines that do not parse, such as a line still being
     written, are skipped), from ``since`` on when given. Read as bytes: a line torn inside
-    a multi-byte character is skipped like any other torn line, not a decoding error."""
+    a multi-byte character is skipped like any other torn line, not a decoding error.
+    ``advance``, when given, gets the bytes read, a MiB at a time and the rest at the end,
+    so that a reader's progress moves inside a big file (one writer writes one file a day)."""
+    pending = 0
     with open(path, "rb") as handle:
         for line in handle:
+            if advance is not None:
+                pending += len(line)
+                if pending >= PROGRESS_STEP:
+                    advance(pending)
+                    pending = 0
             try:
                 record = orjson.loads(line)
                 if since is not None and record_time(record) < since:
@@ -287,6 +301,8 @@ def read_file(path: Path, since: datetime | None = None) -> Iterator[dict[str, A
                 continue
             if isinstance(record, dict):
                 yield record
+    if advance is not None:
+        advance(pending)
 
 
 def iter_records(
