@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 Progress = Callable[[str], None]
 
@@ -180,3 +181,25 @@ def reap_in_background(proc: subprocess.Popen[bytes]) -> None:
     """Wait for a detached child on a daemon thread: no zombie when it exits while this
     process lives on (the SDK in a notebook), and no 'still running' warning at exit."""
     threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+
+
+def run_foreground(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run a server (gunicorn) in the foreground until it exits; returns its exit code.
+
+    Ctrl-C reaches the child through the terminal's process group, so this process only
+    waits on; SIGTERM is passed on to the child (a service manager stops us, not it).
+    """
+    process = subprocess.Popen(list(argv), env=dict(env))
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        process.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                continue  # the child got the same SIGINT and is shutting down
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -11,13 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 
 import click
 
@@ -25,6 +22,7 @@ from serving.cli.common import batch_options
 from serving.config import ServerSettings
 from serving.errors import NotFoundError, UserInputError
 from serving.images.model import serve_nocode
+from serving.proc import run_foreground
 from serving.scoring.layout import MODELS_FOLDER, AppLayout, write_app_dir
 from serving.server.gunicorn import gunicorn_argv, gunicorn_env
 
@@ -209,17 +207,4 @@ def run_server(settings: ServerSettings) -> int:
     click.echo(
         f"Serving on http://{settings.host}:{settings.port}/score (Ctrl-C to stop)", err=True
     )
-    process = subprocess.Popen(gunicorn_argv(settings, python=sys.executable), env=env)
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        process.send_signal(signum)
-
-    previous = signal.signal(signal.SIGTERM, forward)
-    try:
-        while True:
-            try:
-                return process.wait()
-            except KeyboardInterrupt:
-                continue  # gunicorn got the same SIGINT and is shutting down
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return run_foreground(gunicorn_argv(settings, python=sys.executable), env)

@@ -10,13 +10,11 @@ SQLite connections.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
+from serving import proc
 from serving.deploy.toolkit import port_in_use
 from serving.errors import ConflictError, UserInputError
 from serving.server.gunicorn import bind_address
@@ -90,20 +88,6 @@ def check_port_free(options: HubServerOptions) -> None:
 
 
 def run_foreground(options: HubServerOptions) -> int:
-    """Run the server until Ctrl-C (which reaches gunicorn through the terminal's process
-    group) or SIGTERM (passed on); returns gunicorn's exit code."""
+    """Run the server until Ctrl-C or SIGTERM; returns gunicorn's exit code."""
     check_port_free(options)
-    process = subprocess.Popen(hub_argv(options), env=hub_env(options))
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        process.send_signal(signum)
-
-    previous = signal.signal(signal.SIGTERM, forward)
-    try:
-        while True:
-            try:
-                return process.wait()
-            except KeyboardInterrupt:
-                continue  # gunicorn got the same SIGINT and is shutting down
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return proc.run_foreground(hub_argv(options), hub_env(options))
