@@ -70,17 +70,18 @@ def _records(
 def counts(
     root: Path, endpoint: str, *, designation: str | None = None, since: datetime | None = None
 ) -> list[Count]:
-    """Records per (model, version, designation), with the first and last record's time."""
-    records = _records(root, endpoint, designation, since)
+    """Records per (model, version, designation), with the first and last record's time:
+    streamed, as counting needs neither the records held nor sorted."""
     tally: Counter[tuple[str, str | None, str]] = Counter()
     first: dict[tuple[str, str | None, str], str] = {}
     last: dict[tuple[str, str | None, str], str] = {}
-    for record in records:
+    for record in layout.iter_records(root, endpoint, designation=designation, since=since):
         key = (str(record.get("model_name")), record.get("model_version"),
                str(record.get("designation")))  # fmt: skip
+        time = str(record.get("time"))
         tally[key] += 1
-        first.setdefault(key, str(record.get("time")))
-        last[key] = str(record.get("time"))
+        first[key] = min(first.get(key, time), time)
+        last[key] = max(last.get(key, time), time)
     return [
         Count(name, version, kind, n, first[(name, version, kind)], last[(name, version, kind)])
         for (name, version, kind), n in sorted(tally.items(), key=lambda kv: str(kv[0]))
