@@ -29,13 +29,13 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from serving.deploy.toolkit import free_port  # noqa: E402
 from serving.hub.launch import HubServerOptions, hub_argv, hub_env  # noqa: E402
 from serving.hub.tokens import TokenStore  # noqa: E402
 from serving.runs import metrics as m  # noqa: E402
 from serving.runs import records as rec  # noqa: E402
 from serving.runs.store import RunStore  # noqa: E402
 from serving.workspace import Workspace  # noqa: E402
-from tests.hub.conftest import free_port  # noqa: E402
 
 REAL_RUNS = 200
 EXPERIMENTS = ("alpha", "beta", "gamma", "delta")
