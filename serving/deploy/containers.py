@@ -88,9 +88,7 @@ class RunSpec:
             mem_limit=resources.memory_bytes,
             max_batch_size=request.deployment.batching[0],
             max_batch_delay_ms=request.deployment.batching[1],
-            model_data_dir=request.deployment.model_data_dir
-            if request.deployment.collect_model_data
-            else None,
+            model_data_dir=request.deployment.model_data_dir,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -306,9 +306,10 @@ class LocalTarget:
 
 def _model_data(request: DeployRequest) -> Path | None:
     """The datastore folder the server collects model data into (None: off); the server
-    process writes there itself, as this user."""
+    process writes there itself, as this user. The spec keeps ``model_data_dir`` only
+    with ``collect_model_data``."""
     folder = request.deployment.model_data_dir
-    return Path(folder) if request.deployment.collect_model_data and folder else None
+    return Path(folder) if folder else None
 
 
 def _released(port: int, timeout_s: float = PORT_RELEASE_S) -> None:
