@@ -3,11 +3,12 @@
 ``collect()`` hands a record to :meth:`Writer.submit`, which only appends it to a bounded
 in-memory buffer (a ``deque``; appending is atomic and takes no lock): a full buffer drops
 the record and counts it, so collection never slows or fails a request. One daemon thread
-wakes every :data:`DRAIN_INTERVAL_S`, takes what the buffer holds, encodes the records
-(:mod:`.layout`) and appends them to one JSON Lines file per model, designation and day for
-this writer, then flushes. :meth:`Writer.stop` (gunicorn's ``worker_exit`` hook and
-``atexit``: SIGTERM, a graceful reload, an endpoint stopped or deleted) wakes it at once,
-waits for everything buffered to be written and closes the files.
+wakes every :data:`DRAIN_INTERVAL_S`, takes what the buffer holds, frames the records
+around their data (:mod:`.collector` encodes it in ``collect()``) and appends them to one
+JSON Lines file per model, designation and day for this writer, then flushes.
+:meth:`Writer.stop` (gunicorn's ``worker_exit`` hook and ``atexit``: SIGTERM, a graceful
+reload, an endpoint stopped or deleted) wakes it at once, waits for everything buffered to
+be written and closes the files.
 
 The thread is not woken per record (as a ``queue.Queue`` consumer would be): each wake-up
 costs the request thread a lock, a notify and a GIL hand-off, which measured as most of the
@@ -63,7 +64,8 @@ Counted = Callable[[str, int], None]
 
 
 class Item(NamedTuple):
-    """One ``collect()`` call, as queued (encoded by the writer's thread); a named tuple:
+    """One ``collect()`` call, as queued: :mod:`.collector` queues ``data`` already encoded
+    (an ``orjson.Fragment``), other data is encoded by the writer's thread; a named tuple:
     made in the request, so it should cost little."""
 
     time: datetime
