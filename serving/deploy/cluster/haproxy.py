@@ -201,9 +201,14 @@ def parse_backend_queue(text: str) -> int:
     ``show stat``): those no replica could take yet, each at its ``maxconn``."""
     for row in csv.DictReader(io.StringIO(text.lstrip("# "))):
         if row.get("pxname") == BACKEND and row.get("svname") == "BACKEND":
-            value = row.get("qcur") or "0"
-            return int(value) if value.isdigit() else 0
+            return _count(row, "qcur")
     return 0
+
+
+def _count(row: dict[str, str], key: str) -> int:
+    """A counter of a ``show stat`` row (0 when empty or not a number)."""
+    value = row.get(key) or "0"
+    return int(value) if value.isdigit() else 0
 
 
 def parse_stat(text: str) -> dict[int, ServerStatus]:
@@ -214,18 +219,13 @@ def parse_stat(text: str) -> dict[int, ServerStatus]:
         name = row.get("svname") or ""
         if row.get("pxname") != BACKEND or not name.startswith("r") or not name[1:].isdigit():
             continue
-
-        def number(key: str, row: dict[str, str] = row) -> int:
-            value = row.get(key) or "0"
-            return int(value) if value.isdigit() else 0
-
         out[int(name[1:])] = ServerStatus(
             slot=int(name[1:]),
             status=row.get("status") or "",
             check=row.get("check_status") or "",
-            in_flight=number("scur"),
-            queued=number("qcur"),
-            since_s=number("lastchg"),
+            in_flight=_count(row, "scur"),
+            queued=_count(row, "qcur"),
+            since_s=_count(row, "lastchg"),
         )
     return out
 
