@@ -112,13 +112,21 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def is_running(ref: ProcessRef) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts). Staging and upload folders carry
+    the pid of the process writing them: a gone pid means the folder is stale."""
     try:
-        os.kill(ref.pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def is_running(ref: ProcessRef) -> bool:
+    if not pid_alive(ref.pid):
+        return False
     if ref.start_ticks is not None and start_ticks(ref.pid) != ref.start_ticks:
         return False
     state = Path(f"/proc/{ref.pid}/stat")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from serving.errors import UserInputError
-from serving.registry.artifacts import pid_alive
+from serving.proc import pid_alive
 
 CHUNK = 1024 * 1024
 BLOCK = tarfile.BLOCKSIZE

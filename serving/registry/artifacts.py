@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from serving.errors import IntegrityError
+from serving.proc import pid_alive
 
 CHUNK = 1024 * 1024
 
@@ -54,18 +55,6 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` still exists (staging and upload folders carry the pid of
-    the process writing them; a gone pid means the folder is stale)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ArtifactStore:
