@@ -28,9 +28,6 @@ HEAL_AFTER_S = 20.0
 STATE_FOLDER = "cluster"
 KEYS_FOLDER = "keys"
 """The folder (in the state folder) the replicas mount, holding the keys file."""
-COOLDOWN_S = 60.0
-"""Load must stay low this long before the autoscaler removes replicas (docs/autoscale.md;
-``SERVING_AUTOSCALE_COOLDOWN_S`` at deploy time)."""
 DECISIONS_KEPT = 20
 """The autoscaler's last decisions kept in the state file (``endpoints show``)."""
 
@@ -94,7 +91,10 @@ class Autoscaling:
     max_replicas: int
     target_utilization: int
     refresh_s: float
-    cooldown_s: float = COOLDOWN_S
+    cooldown_s: float
+    """Load must stay low this long before replicas are removed (docs/autoscale.md):
+    ``SERVING_AUTOSCALE_COOLDOWN_S`` when the endpoint was deployed, whose default is
+    :attr:`serving.config.PlatformSettings.autoscale_cooldown_s`."""
     decisions: list[Decision] = field(default_factory=list)
 
     def record(self, decision: Decision) -> None:
