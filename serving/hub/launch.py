@@ -88,6 +88,6 @@ def check_port_free(options: HubServerOptions) -> None:
 
 
 def run_foreground(options: HubServerOptions) -> int:
-    """Run the server until Ctrl-C or SIGTERM; returns gunicorn's exit code."""
-    check_port_free(options)
+    """Run the server until Ctrl-C or SIGTERM; returns gunicorn's exit code (the caller
+    checks the port first, with :func:`check_port_free`, before it prints the URL)."""
     return proc.run_foreground(hub_argv(options), hub_env(options))
