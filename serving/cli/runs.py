@@ -58,7 +58,6 @@ EXPERIMENT_COLUMNS = [
     ("created_at", "CREATED"),
     ("tags", "TAGS"),
 ]
-STATUSES = rec.STATUSES
 
 
 def _store() -> RunStore:
@@ -164,7 +163,7 @@ def _no_metric(metric: str, run_ids: tuple[str, ...]) -> NotFoundError:
 # -- looking at runs -----------------------------------------------------------------------
 @runs.command("list")
 @click.option("--experiment", "-e", help="Only runs of this experiment.")
-@click.option("--status", type=click.Choice(STATUSES, case_sensitive=False), help="Only these.")
+@click.option("--status", type=click.Choice(rec.STATUSES, case_sensitive=False), help="Only these.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), help="At most N runs (newest first).")
 @shows
 def list_runs(experiment: str | None, status: str | None, limit: int | None) -> None:
@@ -172,7 +171,7 @@ def list_runs(experiment: str | None, status: str | None, limit: int | None) -> 
     store = _store()
     if experiment is not None and experiment not in {e["name"] for e in store.experiments()}:
         raise NotFoundError(f"experiment {experiment} not found")
-    wanted = next((s for s in STATUSES if status and s.lower() == status.lower()), None)
+    wanted = next((s for s in rec.STATUSES if status and s.lower() == status.lower()), None)
     found = store.list(experiment=experiment, status=wanted, top_level=True, limit=limit)
     emit_list([views.list_row(r) for r in found], LIST_COLUMNS)
 

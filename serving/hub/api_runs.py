@@ -21,7 +21,6 @@ from serving.runs.store import STD_LOG, SYSTEM_LOG
 
 bp = Blueprint("runs", __name__)
 
-STATUSES = rec.STATUSES
 SORTS = ("-created_at", "created_at")
 LOGS = {"user": STD_LOG, "system": SYSTEM_LOG}
 MAX_LOG_BYTES = 1024 * 1024
@@ -46,8 +45,8 @@ def list_runs() -> Response:
     """Top-level runs by default; ``parent`` lists a run's children instead."""
     args = request.args
     status = args.get("status")
-    if status is not None and status not in STATUSES:
-        raise UserInputError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+    if status is not None and status not in rec.STATUSES:
+        raise UserInputError(f"unknown status {status!r}: use one of {', '.join(rec.STATUSES)}")
     sort = args.get("sort", SORTS[0])
     if sort not in SORTS:
         raise UserInputError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
