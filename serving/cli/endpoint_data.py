@@ -84,7 +84,12 @@ def data(
     ws = workspace()
     root = data_folder(ws, name)
     after = layout.parse_since(since) if since else None
-    counts = exports.counts(root, name, designation=designation, since=after)
+    if output is None:  # counting streams; an export reads the records once, for both
+        records = None
+        counts = exports.counts(root, name, designation=designation, since=after)
+    else:
+        records = exports.load(root, name, designation=designation, since=after)
+        counts = exports.tally(records)
     if not counts:
         window = f" since {after.isoformat(timespec='seconds')}" if after else ""
         which = f" ({designation})" if designation else ""
@@ -93,13 +98,11 @@ def data(
             hint="ModelDataCollector.collect() in the score.py records once the endpoint "
             "was deployed with --collect-model-data",
         )
-    if output is None:
+    if output is None or records is None:
         emit_list([c.to_dict() for c in counts], COUNT_COLUMNS)
         return
     with step_progress(f"exporting the model data of {name}") as progress:
-        written = exports.export(
-            root, name, output, designation=designation, since=after, fmt=fmt, progress=progress
-        )
+        written = exports.export(records, name, output, fmt=fmt, progress=progress)
     if is_json():
         print_json(
             {

@@ -59,9 +59,10 @@ class Exported:
     rows: int
 
 
-def _records(
-    root: Path, endpoint: str, designation: str | None, since: datetime | None
+def load(
+    root: Path, endpoint: str, *, designation: str | None = None, since: datetime | None = None
 ) -> list[dict[str, Any]]:
+    """The records an export writes, sorted by time (then correlation id)."""
     found = list(layout.iter_records(root, endpoint, designation=designation, since=since))
     found.sort(key=lambda r: (str(r.get("time")), str(r.get("correlation_id"))))
     return found
@@ -70,21 +71,25 @@ def _records(
 def counts(
     root: Path, endpoint: str, *, designation: str | None = None, since: datetime | None = None
 ) -> list[Count]:
-    """Records per (model, version, designation), with the first and last record's time:
-    streamed, as counting needs neither the records held nor sorted."""
-    tally: Counter[tuple[str, str | None, str]] = Counter()
+    """:func:`tally` of the records on disk, streamed (counting holds none of them)."""
+    return tally(layout.iter_records(root, endpoint, designation=designation, since=since))
+
+
+def tally(records: Iterable[dict[str, Any]]) -> list[Count]:
+    """Records per (model, version, designation), with the first and last record's time."""
+    seen: Counter[tuple[str, str | None, str]] = Counter()
     first: dict[tuple[str, str | None, str], str] = {}
     last: dict[tuple[str, str | None, str], str] = {}
-    for record in layout.iter_records(root, endpoint, designation=designation, since=since):
+    for record in records:
         key = (str(record.get("model_name")), record.get("model_version"),
                str(record.get("designation")))  # fmt: skip
         time = str(record.get("time"))
-        tally[key] += 1
+        seen[key] += 1
         first[key] = min(first.get(key, time), time)
         last[key] = max(last.get(key, time), time)
     return [
         Count(name, version, kind, n, first[(name, version, kind)], last[(name, version, kind)])
-        for (name, version, kind), n in sorted(tally.items(), key=lambda kv: str(kv[0]))
+        for (name, version, kind), n in sorted(seen.items(), key=lambda kv: str(kv[0]))
     ]
 
 
@@ -140,17 +145,15 @@ def _cell(value: Any) -> Any:
 
 
 def export(
-    root: Path,
+    records: list[dict[str, Any]],
     endpoint: str,
     output: Path,
     *,
-    designation: str | None = None,
-    since: datetime | None = None,
     fmt: str = "jsonl",
     progress: Progress | None = None,
 ) -> list[Exported]:
-    """Write one merged file per designation into ``output`` (see the module doc)."""
-    records = _records(root, endpoint, designation, since)
+    """Write ``records`` (from :func:`load`) as one merged file per designation into
+    ``output`` (see the module doc)."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_kind.setdefault(str(record.get("designation")), []).append(record)
