@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.errors import NotFoundError, UserInputError
-from serving.runs.datastores import model_data_folder
 from serving.scoring.collection import layout
-from serving.workspace import Workspace
 
 DESIGNATION = "inputs"
 
@@ -40,11 +38,6 @@ class Collected:
     """``name:version`` of every model whose inputs are pooled."""
     first: datetime | None
     last: datetime | None
-
-
-def datastore_root(ws: Workspace) -> Path:
-    """The folder of the workspace's default datastore, where collectors write."""
-    return Path(model_data_folder(ws))
 
 
 def read_collected(

@@ -12,7 +12,7 @@ from typing import Any
 from serving.errors import UserInputError
 from serving.monitor import baseline as baselines
 from serving.monitor import report
-from serving.monitor.collected import Collected, Progress, datastore_root, read_collected
+from serving.monitor.collected import Collected, Progress, read_collected
 from serving.monitor.stats import (
     MISSING_BASELINE,
     MISSING_COLLECTED,
@@ -20,6 +20,7 @@ from serving.monitor.stats import (
     Thresholds,
     compare_frames,
 )
+from serving.runs.datastores import model_data_folder
 from serving.scoring.collection import layout
 from serving.workspace import Workspace
 
@@ -105,7 +106,7 @@ def drift_report(
     limits = limits or Thresholds()
     since = layout.parse_since(window)
     base = _named(baselines.load_baseline(ws, baseline))
-    collected = read_collected(data_root or datastore_root(ws), endpoint, since, progress)
+    collected = read_collected(data_root or Path(model_data_folder(ws)), endpoint, since, progress)
     collected.frame = _named(collected.frame)
     common = [c for c in base.columns if c in set(collected.frame.columns)]
     if not common:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from serving.monitor.collected import PROGRESS_STEP, datastore_root, read_collected
+from serving.monitor.collected import PROGRESS_STEP, read_collected
+from serving.runs.datastores import model_data_folder
 from serving.workspace import Workspace
 from tests.monitor.conftest import ENDPOINT, Collect, frame
 
@@ -18,7 +19,8 @@ def test_progress_moves_inside_one_big_file(ws: Workspace, collect: Collect) -> 
     assert size > 3 * PROGRESS_STEP
     seen: list[tuple[int, int]] = []
     since = datetime.now(UTC) - timedelta(days=1)
-    got = read_collected(datastore_root(ws), ENDPOINT, since, lambda d, t: seen.append((d, t)))
+    root = Path(model_data_folder(ws))
+    got = read_collected(root, ENDPOINT, since, lambda d, t: seen.append((d, t)))
     assert len(got.frame) == 40_000 and got.files == 1
     assert len(seen) >= 3 and seen[-1] == (size, size)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
@@ -30,7 +32,7 @@ def test_odd_records_are_skipped_not_fatal(ws: Workspace, collect: Collect) -> N
         handle.write('{"time": "not a time", "data": [[1, 2]]}\n')  # unreadable time
         handle.write('{"time": "2026-12-06T10:00:00+00:00", "data"')  # a torn last line
     since = datetime.now(UTC) - timedelta(days=1)
-    got = read_collected(datastore_root(ws), ENDPOINT, since)
+    got = read_collected(Path(model_data_folder(ws)), ENDPOINT, since)
     assert len(got.frame) == 80 and got.records == 10 and got.models == ["model:1"]
 
 
