@@ -153,8 +153,8 @@ def run_bench(base: str, token: str, long_run: str, args: argparse.Namespace) ->
     for label, url in cases:
         first, p50, p95, size = timed(session, url, args.repeat)
         print(f"{label:<40} {first:>9.1f} {p50:>8.1f} {p95:>8.1f} {size:>9}")
-    print("metrics: the first call parses the file; later calls hit the per-worker cache")
-    print("(keyed by the file's size and mtime), so a running run's chart is parsed anew.")
+    print("metrics: the first call parses the file; later calls read only what was appended")
+    print("since (each worker keeps the last 8 files read), so they cost downsampling and JSON.")
 
 
 if __name__ == "__main__":

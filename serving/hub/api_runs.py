@@ -3,7 +3,8 @@ log (from an offset, for tailing), files (list, streamed download) and cancel.""
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +86,25 @@ def show_run(run_id: str) -> Response:
     return jsonify(data)
 
 
-@functools.lru_cache(maxsize=8)
-def _parsed(path: str, _size: int, _mtime_ns: int, name: str | None) -> tuple[Any, Any]:
-    """The metrics file read once per (size, mtime): a finished run's chart, refreshed or
-    opened again, is not parsed again; a running run's grows, so it is."""
-    return m.history_and_values(Path(path), name)
+_READERS: OrderedDict[tuple[Path, str | None], tuple[threading.Lock, m.SeriesReader]] = (
+    OrderedDict()
+)
+_READERS_LOCK = threading.Lock()
+MAX_READERS = 8
+"""Metrics files kept parsed per worker (the charts being looked at): a refreshed chart
+reads only what its run appended since; the least recently used is dropped."""
+
+
+def _reader(path: Path, name: str | None) -> tuple[threading.Lock, m.SeriesReader]:
+    key = (path, name)
+    with _READERS_LOCK:
+        found = _READERS.get(key)
+        if found is None:
+            found = _READERS[key] = (threading.Lock(), m.SeriesReader(path, name))
+            while len(_READERS) > MAX_READERS:
+                _READERS.popitem(last=False)
+        _READERS.move_to_end(key)
+        return found
 
 
 @bp.get("/runs/<run_id>/metrics")
@@ -100,13 +115,11 @@ def run_metrics(run_id: str) -> Response:
     store.get(run_id)
     max_points = paging.int_arg(request.args, "max_points", DEFAULT_MAX_POINTS, 3, 100_000)
     path = store.metrics_file(run_id)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return jsonify({"series": {}, "values": {}})
-    found, values = _parsed(str(path), stat.st_size, stat.st_mtime_ns, request.args.get("name"))
-    series = {name: summary(points, max_points) for name, points in found.items()}
-    return jsonify({"series": series, "values": values})
+    lock, reader = _reader(path, request.args.get("name"))
+    with lock:  # the reader's lists grow under it: use them before letting go
+        found, values = reader.read()
+        series = {name: summary(points, max_points) for name, points in found.items()}
+        return jsonify({"series": series, "values": values})
 
 
 @bp.get("/runs/<run_id>/log")

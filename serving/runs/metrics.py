@@ -198,13 +198,8 @@ def _line(name: str, kind: str, value: Any, step: Any, stamp: float, description
         return json.dumps(record, default=str) + "\n"
 
 
-def records(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of a metrics file in order (torn lines of killed writers skipped)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return
-    for line in text.splitlines():
+def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
+    for line in data.decode("utf-8", errors="replace").splitlines():
         if not line.strip():
             continue
         try:
@@ -213,6 +208,15 @@ def records(path: Path) -> Iterator[dict[str, Any]]:
             continue
         if isinstance(record, dict) and "n" in record:
             yield record
+
+
+def records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a metrics file in order (torn lines of killed writers skipped)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return
+    yield from _parse_lines(data)
 
 
 def _decode(value: Any) -> Any:
@@ -295,24 +299,57 @@ def history(path: Path) -> dict[str, Points]:
     return {key: series for key, series in out.items() if series}
 
 
+class SeriesReader:
+    """:func:`history` and, for the names without a numeric series, :func:`read_metrics`,
+    kept up to date by reading only what was appended since the last :meth:`read`: a
+    server polled for a running run's chart parses each record once. A file that shrank
+    (rewritten) is read again from the start; a line not yet ended waits for its newline.
+    Not thread-safe: the caller holds a lock around :meth:`read` and the use of its result.
+    """
+
+    def __init__(self, path: Path, name: str | None = None) -> None:
+        self.path, self.name = Path(path), name
+        self._reset()
+
+    def _reset(self) -> None:
+        self.offset = 0
+        self._points: dict[str, Points] = {}
+        self._shapers: dict[str, _Shaper] = {}
+
+    def _add(self, record: dict[str, Any]) -> None:
+        if self.name is not None and record["n"] != self.name:
+            return
+        _add_points(self._points, record)
+        kind = str(record.get("k", SCALAR))
+        if kind in (SCALAR, LIST) and self._points.get(record["n"]):
+            return  # a numeric series: its values are in ``_points``
+        shaper = self._shapers.get(record["n"])
+        if shaper is None:
+            shaper = self._shapers[record["n"]] = _Shaper(kind)
+        shaper.add(kind, record.get("v"))
+
+    def read(self) -> tuple[dict[str, Points], dict[str, Any]]:
+        try:
+            with self.path.open("rb") as fh:
+                if os.fstat(fh.fileno()).st_size < self.offset:
+                    self._reset()
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            self._reset()
+            data = b""
+        end = data.rfind(b"\n") + 1
+        for record in _parse_lines(data[:end]):
+            self._add(record)
+        self.offset += end
+        series = {key: points for key, points in self._points.items() if points}
+        values = {key: s.shape() for key, s in self._shapers.items() if key not in series}
+        return series, values
+
+
 def history_and_values(
     path: Path, name: str | None = None
 ) -> tuple[dict[str, Points], dict[str, Any]]:
     """:func:`history` and, for the names without a numeric series, :func:`read_metrics`,
     in one pass over the file (a chart and a table of one run read it once)."""
-    out: dict[str, Points] = {}
-    shapers: dict[str, _Shaper] = {}
-    for record in records(path):
-        if name is not None and record["n"] != name:
-            continue
-        _add_points(out, record)
-        kind = str(record.get("k", SCALAR))
-        if kind in (SCALAR, LIST) and out.get(record["n"]):
-            continue  # a numeric series: its values are in ``out``
-        shaper = shapers.get(record["n"])
-        if shaper is None:
-            shaper = shapers[record["n"]] = _Shaper(kind)
-        shaper.add(kind, record.get("v"))
-    series = {key: points for key, points in out.items() if points}
-    values = {key: s.shape() for key, s in shapers.items() if key not in series}
-    return series, values
+    return SeriesReader(path, name).read()

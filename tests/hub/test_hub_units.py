@@ -305,3 +305,25 @@ def test_a_workspace_with_runs_from_before_migration_4_upgrades_in_place(tmp_pat
     assert [r.id for r in again.list()] == made[::-1]
     _record, token = TokenStore(upgraded.db).create("after-upgrade")
     assert TokenStore(upgraded.db).verify(token) is not None
+
+
+def test_series_reader_reads_only_what_was_appended(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    reader = m.SeriesReader(path)
+    assert reader.read() == ({}, {})
+    writer = m.MetricsWriter(path)
+    writer.add("loss", m.SCALAR, 0.5, 0)
+    writer.add("note", m.SCALAR, "text")
+    writer.flush()
+    assert reader.read() == m.history_and_values(path)
+    done = reader.offset
+    with path.open("ab") as fh:
+        fh.write(b'{"n": "loss", "k": "scalar", "v": 0.4, "s": 1, "t": 1.0}\n{"n": "lo')
+    series, values = reader.read()
+    assert [p[1] for p in series["loss"]] == [0.5, 0.4] and values == {"note": "text"}
+    assert reader.offset > done  # the unfinished line is left for the next read
+    with path.open("ab") as fh:
+        fh.write(b'ss", "k": "scalar", "v": 0.3, "s": 2, "t": 2.0}\n')
+    assert reader.read() == m.history_and_values(path)
+    path.write_bytes(b'{"n": "acc", "k": "scalar", "v": 1, "s": 0, "t": 0.0}\n')
+    assert reader.read() == m.history_and_values(path) == ({"acc": [(0, 1, 0.0)]}, {})
