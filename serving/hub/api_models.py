@@ -21,6 +21,7 @@ from serving.hub.context import hub
 from serving.registry.frameworks import FRAMEWORKS
 from serving.registry.models import ModelRecord
 from serving.registry.names import Ref, check_model_name, parse_pairs
+from serving.workspace import Workspace
 
 bp = Blueprint("models", __name__)
 
@@ -55,6 +56,18 @@ def show_model(name: str, version: str) -> Response:
     return jsonify(_shown(hub().ws.models.get(model_ref(name, version))))
 
 
+def _send_blob(ws: Workspace, sha256: str, download_name: str) -> Response:
+    """One stored file as a download, its recorded hash in ``X-Model-SHA256``."""
+    response = send_file(
+        ws.store.blob_path(sha256),
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=download_name,
+    )
+    response.headers["X-Model-SHA256"] = sha256
+    return response
+
+
 @bp.get("/models/<name>/<version>/download")
 def download_model(name: str, version: str) -> Response:
     """The file itself, or a folder model as a tar stream; ``X-Model-SHA256`` carries a
@@ -62,15 +75,7 @@ def download_model(name: str, version: str) -> Response:
     ws = hub().ws
     record = ws.models.get(model_ref(name, version))
     if record.kind == "file":
-        f = record.files[0]
-        response = send_file(
-            ws.store.blob_path(f.sha256),
-            mimetype="application/octet-stream",
-            as_attachment=True,
-            download_name=record.root_name,
-        )
-        response.headers["X-Model-SHA256"] = f.sha256
-        return response
+        return _send_blob(ws, record.files[0].sha256, record.root_name)
     members = [
         (f"{record.root_name}/{f.relpath}", ws.store.blob_path(f.sha256), f.executable)
         for f in record.files
@@ -87,14 +92,7 @@ def model_file(name: str, version: str) -> Response:
     record = ws.models.get(model_ref(name, version))
     for f in record.files:
         if f.relpath == relpath:
-            response = send_file(
-                ws.store.blob_path(f.sha256),
-                mimetype="application/octet-stream",
-                as_attachment=True,
-                download_name=relpath.rsplit("/", 1)[-1],
-            )
-            response.headers["X-Model-SHA256"] = f.sha256
-            return response
+            return _send_blob(ws, f.sha256, relpath.rsplit("/", 1)[-1])
     raise NotFoundError(f"model {record.ref} has no file {relpath}")
 
 
