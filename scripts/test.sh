@@ -15,10 +15,15 @@ for arg in "$@"; do
     if [ "$arg" = "--fast" ]; then fast=1; else args+=("$arg"); fi
 done
 
-# The docker tests bootstrap a base image offline with mmdebstrap (a Debian package).
-if [ "$fast" = 0 ] && ! command -v mmdebstrap >/dev/null && [ "$(id -u)" = 0 ] \
-    && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+# Debian packages the tests drive: mmdebstrap (the docker tests bootstrap a base image
+# offline with it), chromium and chromium-driver (the studio's browser tests).
+missing=()
+command -v mmdebstrap >/dev/null || [ "$fast" = 1 ] || missing+=(mmdebstrap)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 python3 -m venv .venv

@@ -156,6 +156,30 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX tokens_live_name ON tokens(name) WHERE revoked_at IS NULL;
     CREATE INDEX runs_parent_created ON runs(parent_id, created_at, number, id)
     """,
+    # 5: the workspace server's run-scoped tokens (a run on remote compute may write only
+    # its own run), studio sign-in sessions (only a SHA-256 of the session id is kept), and
+    # a per-run summary of each numeric metric so run tables sort by metric columns
+    """
+    ALTER TABLE tokens ADD COLUMN run_id TEXT;
+    CREATE TABLE sessions (
+        sha256 TEXT PRIMARY KEY,
+        token_id INTEGER NOT NULL REFERENCES tokens(id),
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE run_metric_summary (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        name TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        last REAL,
+        min REAL,
+        max REAL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE INDEX run_metric_summary_name_last ON run_metric_summary(name, last)
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
