@@ -76,6 +76,11 @@ class PlatformSettings:
 
     workspace: Path | None = None
     """SERVING_WORKSPACE: the workspace directory (else discovered from the cwd)."""
+    workspace_url: str | None = None
+    """SERVING_WORKSPACE given as ``http(s)://host:port``: a workspace server (then
+    :attr:`workspace` is None)."""
+    token: str | None = None
+    """SERVING_TOKEN: the workspace server's API token."""
     debug: bool = False
     """SERVING_DEBUG: print tracebacks for errors."""
     python: str | None = None
@@ -102,8 +107,11 @@ class PlatformSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PlatformSettings:
         environ = os.environ if environ is None else environ
         ws = _env(environ, "SERVING_WORKSPACE")
+        url = ws if ws and ws.split("://", 1)[0].lower() in ("http", "https") else None
         return cls(
-            workspace=Path(ws).expanduser() if ws else None,
+            workspace=Path(ws).expanduser() if ws and not url else None,
+            workspace_url=url,
+            token=_env(environ, "SERVING_TOKEN"),
             debug=_bool(environ, "SERVING_DEBUG", default=False),
             python=_env(environ, "SERVING_PYTHON"),
             pip_index_url=_env(environ, "SERVING_PIP_INDEX_URL"),

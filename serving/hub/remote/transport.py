@@ -1,0 +1,180 @@
+"""HTTP to a workspace server: the bearer token, the base URL, error mapping, paging and
+streamed transfers, for every remote registry and run call.
+
+The server answers every failure as ``{"error": {"code", "message", "hint"?}}``
+(:mod:`serving.hub.errors`); :meth:`HubClient.request` turns that back into the same
+:class:`~serving.errors.ServingError` subclass the folder workspace raises (``NotFound`` ->
+:class:`~serving.errors.NotFoundError`, ...), so the CLI prints the same one-line message
+and exits with the same code whichever kind of workspace it talks to. Connection failures
+become :class:`~serving.errors.BackendUnavailableError` naming the server. Loopback URLs
+skip environment proxies (:mod:`serving.httpclient`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from serving import errors as e
+from serving import httpclient
+from serving.hub.errors import Forbidden, Unauthorized
+
+API_PREFIX = "/api/v1"
+TIMEOUT_S = 60.0
+CHUNK = 1 << 20
+
+_ERRORS: dict[str, type[e.ServingError]] = {
+    "UserInput": e.UserInputError,
+    "BadRequest": e.UserInputError,
+    "NotFound": e.NotFoundError,
+    "Conflict": e.ConflictError,
+    "Integrity": e.IntegrityError,
+    "EnvironmentSpec": e.EnvironmentSpecError,
+    "Deployment": e.DeploymentError,
+    "BackendUnavailable": e.BackendUnavailableError,
+    "Unauthorized": Unauthorized,
+    "Forbidden": Forbidden,
+}
+_BY_STATUS: dict[int, type[e.ServingError]] = {
+    400: e.UserInputError,
+    401: Unauthorized,
+    403: Forbidden,
+    404: e.NotFoundError,
+    409: e.ConflictError,
+    413: e.UserInputError,
+    503: e.BackendUnavailableError,
+}
+
+
+def is_url(text: str | Path | None) -> bool:
+    """Whether a workspace given as text names a server (``http://`` or ``https://``)."""
+    return isinstance(text, str) and urlsplit(text).scheme in ("http", "https")
+
+
+def segment(text: str) -> str:
+    """One path segment, ``/`` included, percent-encoded (image names hold ``/``)."""
+    return quote(str(text), safe="")
+
+
+def _error(response: requests.Response) -> e.ServingError:
+    """The ServingError a server's error answer stands for."""
+    try:
+        body = response.json()["error"]
+        code, message, hint = str(body["code"]), str(body["message"]), body.get("hint")
+    except (ValueError, KeyError, TypeError):
+        code, message, hint = "", f"HTTP {response.status_code} from the workspace server", None
+    cls = _ERRORS.get(code) or _BY_STATUS.get(response.status_code, e.ServingError)
+    if response.status_code == 401 and hint is None:
+        hint = "set SERVING_TOKEN to a token from 'serving server tokens create'"
+    return cls(message, hint=hint)
+
+
+class HubClient:
+    """One workspace server: ``base_url`` (``http(s)://host:port``) and a bearer token."""
+
+    def __init__(self, base_url: str, token: str | None, *, timeout: float = TIMEOUT_S) -> None:
+        if not is_url(base_url):
+            raise e.UserInputError(f"{base_url!r} is not a workspace server URL (http[s]://...)")
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{API_PREFIX}{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One call; an error answer raises the matching ServingError (``ok`` lists the
+        statuses that are answers)."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = httpclient.request(
+                method, self.url(path), params=params, headers=headers, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise e.BackendUnavailableError(
+                f"cannot reach the workspace server {self.base_url}: {type(exc).__name__}",
+                hint="is 'serving server start' running there?",
+            ) from exc
+        if response.status_code not in ok:
+            with response:
+                raise _error(response)
+        return response
+
+    # -- JSON ------------------------------------------------------------------------------
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=_plain(params)).json()
+
+    def send(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        """POST/PUT/PATCH/DELETE with a JSON body; the JSON answer (None when empty)."""
+        response = self.request(method, path, params=_plain(params), json=body)
+        return response.json() if response.content else None
+
+    def items(self, path: str, *, limit: int = 500, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a paged list, following ``next`` tokens."""
+        query = [*_plain(params), ("limit", limit)]
+        after: str | None = None
+        while True:
+            extra = [] if after is None else [("after", after)]
+            page = self.request("GET", path, params=query + extra).json()
+            yield from page["items"]
+            after = page.get("next")
+            if not after:
+                return
+
+    # -- streams ---------------------------------------------------------------------------
+    def upload(
+        self, path: str, body: IO[bytes] | Iterable[bytes], content_type: str, **params: Any
+    ) -> Any:
+        """POST a streamed body (a file object or chunks); the JSON answer."""
+        response = self.request(
+            "POST",
+            path,
+            params=_plain(params),
+            data=body,
+            headers={"Content-Type": content_type},
+            timeout=(self.timeout, None),
+        )
+        return response.json() if response.content else None
+
+    def download(self, path: str, dest: Path, **params: Any) -> requests.Response:
+        """Stream a GET into ``dest`` (written to ``dest.partial`` then renamed, so a cut
+        transfer leaves no file under the final name); the response, for its headers."""
+        partial = dest.with_name(dest.name + ".partial")
+        response = self.request(
+            "GET", path, params=_plain(params), stream=True, timeout=(self.timeout, None)
+        )
+        try:
+            with response, partial.open("wb") as out:
+                shutil.copyfileobj(response.raw, out, CHUNK)
+            partial.replace(dest)
+        finally:
+            partial.unlink(missing_ok=True)
+        return response
+
+
+def _plain(params: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Query arguments without Nones; a list value repeats its key; bools as true/false."""
+    out: list[tuple[str, Any]] = []
+    for key, value in params.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            if item is None:
+                continue
+            out.append((key, ("true" if item else "false") if isinstance(item, bool) else item))
+    return out
