@@ -56,7 +56,10 @@ from serving.workspace import Workspace
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
-STOP_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 35
+"""Seconds ``docker stop`` waits after SIGTERM before it kills: gunicorn's graceful timeout
+in the container (SERVING_GRACEFUL_TIMEOUT, 30 s) plus a margin, so requests in flight
+finish and workers write the model data they collected (an idle server stops at once)."""
 
 
 @contextlib.contextmanager
