@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
-from serving.hub import api_endpoints, api_environments, api_models, api_runs, auth, errors
+from serving.hub import (
+    api_endpoints,
+    api_environments,
+    api_models,
+    api_run_writes,
+    api_runs,
+    auth,
+    errors,
+)
 from serving.hub.context import KEY, Hub
 from serving.hub.openapi import document
 from serving.workspace import Workspace
@@ -23,7 +31,8 @@ def create_app(ws: Workspace) -> Flask:
     app.extensions[KEY] = hub
     errors.install(app, ws.path)
     auth.install(app, hub.tokens)
-    for blueprint in (api_runs.bp, api_models.bp, api_environments.bp, api_endpoints.bp):
+    blueprints = (api_runs.bp, api_run_writes.bp, api_models.bp, api_environments.bp)
+    for blueprint in (*blueprints, api_endpoints.bp):
         app.register_blueprint(blueprint, url_prefix=API)
 
     @app.get(f"{API}/openapi.json")

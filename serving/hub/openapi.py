@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from serving import __version__
-from serving.hub.openapi_schemas import JSON, Schema, obj, page, ref, schemas
+from serving.hub.openapi_schemas import JSON, Schema, nullable, obj, page, ref, schemas
 
 
 def _param(name: str, where: str = "query", kind: str = "string", **extra: Any) -> Schema:
@@ -125,6 +125,99 @@ def _run_paths() -> dict[str, Schema]:
             )
         },
     }
+
+
+def _body(kind: str, schema: Schema) -> Schema:
+    return {"required": True, "content": {kind: {"schema": schema}}}
+
+
+def _run_write_ops() -> dict[str, dict[str, Schema]]:
+    """The run writes (:mod:`serving.hub.api_run_writes`), by path then method."""
+    run, text, free = _path("run_id"), {"type": "string"}, {"type": "object"}
+    binary = {"type": "string", "format": "binary"}
+    tar = {"application/x-tar": {"schema": binary}}
+    written = obj({"items": {"type": "array", "items": text}})
+    return {
+        "/experiments/{name}/runs": {
+            "post": _op(
+                "Submit a script run: a tar of job.json and source/; it runs on the server's "
+                "machine",
+                ref("Run"),
+                _path("name"),
+                requestBody={"required": True, "content": tar},
+                status="201",
+                operation_id="submitRun",
+            )
+        },
+        "/runs/{run_id}": {
+            "patch": _op(
+                "Add or remove tags, add properties (write-once)",
+                ref("Run"),
+                run,
+                requestBody=_body(
+                    JSON,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "add_tags": free,
+                            "remove_tags": {"type": "array", "items": text},
+                            "add_properties": free,
+                        },
+                    },
+                ),
+                operation_id="updateRun",
+            )
+        },
+        "/runs/{run_id}/metrics": {
+            "post": _op(
+                "Append a batch of metric records (JSON lines)",
+                obj({"appended": {"type": "integer"}}),
+                run,
+                requestBody=_body("application/x-ndjson", text),
+                operation_id="appendRunMetrics",
+            )
+        },
+        "/runs/{run_id}/files": {
+            "post": _op(
+                "Upload a file (octet-stream) or a folder (tar) as the run's files under name",
+                written,
+                [*run, _param("name", required=True)],
+                requestBody={
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": binary}} | tar,
+                },
+                status="201",
+                operation_id="uploadRunFiles",
+            )
+        },
+        "/runs/{run_id}/register": {
+            "post": _op(
+                "Register a file or folder of the run's files as a model version",
+                ref("Model"),
+                run,
+                requestBody=_body(
+                    JSON,
+                    obj(
+                        {"model_name": text},
+                        model_path=text,
+                        tags=free,
+                        properties=free,
+                        description=nullable("string"),
+                        model_framework=nullable("string"),
+                        model_framework_version=nullable("string"),
+                    ),
+                ),
+                status="201",
+                operation_id="registerRunModel",
+            )
+        },
+    }
+
+
+def _with_run_writes(paths: dict[str, Schema]) -> dict[str, Schema]:
+    for path, ops in _run_write_ops().items():
+        paths[path] = {**paths.get(path, {}), **ops}
+    return paths
 
 
 def _model_paths() -> dict[str, Schema]:
@@ -307,7 +400,7 @@ def document() -> dict[str, Any]:
         "info": {"title": "serving workspace server", "version": __version__},
         "servers": [{"url": "/api/v1"}],
         "security": [{"token": []}],
-        "paths": _run_paths() | _model_paths() | _other_paths(),
+        "paths": _with_run_writes(_run_paths() | _model_paths() | _other_paths()),
         "components": {
             "schemas": schemas(),
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},

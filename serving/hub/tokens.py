@@ -13,10 +13,8 @@ normally one indexed read, never a write lock on every call.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
-import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,9 +22,8 @@ from typing import Any
 
 from serving.errors import ConflictError, NotFoundError, UserInputError
 from serving.registry.db import Database
+from serving.runs.run_tokens import PREFIX, RUN_TOKEN_PREFIX, new_token, token_hash
 
-PREFIX = "srvt_"
-TOKEN_BYTES = 32
 TOUCH_EVERY = timedelta(seconds=60)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -39,15 +36,16 @@ def _stamp(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds")
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def check_token_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise UserInputError(
             f"token name {name!r} is not valid: 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
+        )
+    if name.startswith(RUN_TOKEN_PREFIX):
+        raise UserInputError(
+            f"token name {name!r} is reserved: names starting with {RUN_TOKEN_PREFIX!r} "
+            "belong to the tokens runs get"
         )
     return name
 
@@ -61,6 +59,8 @@ class TokenRecord:
     created_at: str
     last_used_at: str | None
     revoked_at: str | None
+    run_id: str | None = None
+    """Set for a run's own token: it may act on that run only (:mod:`serving.hub.auth`)."""
 
     @property
     def revoked(self) -> bool:
@@ -74,6 +74,7 @@ class TokenRecord:
             "last_used_at": self.last_used_at,
             "revoked": self.revoked,
             "revoked_at": self.revoked_at,
+            "run_id": self.run_id,
         }
 
 
@@ -84,6 +85,7 @@ def _record(row: sqlite3.Row) -> TokenRecord:
         row["created_at"],
         row["last_used_at"],
         row["revoked_at"],
+        row["run_id"],
     )
 
 
@@ -96,7 +98,7 @@ class TokenStore:
     def create(self, name: str, *, read_only: bool = False) -> tuple[TokenRecord, str]:
         """A new token named ``name``: (its record, the token, to show once)."""
         check_token_name(name)
-        token = PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+        token = new_token()
         with self.db.write() as conn:
             if conn.execute(
                 "SELECT 1 FROM tokens WHERE name = ? AND revoked_at IS NULL", (name,)

@@ -20,6 +20,16 @@ pure and unit-tested):
 
 The container's output is appended to ``plan.std_log`` while it runs; the container is
 removed once its exit has been read.
+
+A run that reports to its workspace server (``plan.report``: submitted through the
+server's API) gets no workspace folder at all: its working copy is put into the container
+(``/tmp/serving-run``, owned by the run's user) before it starts, and the script runs under
+:mod:`serving.runs.remote_entry`, which sends ``./outputs`` and ``./logs`` to the server at
+the end; metrics, tags and models go through the API with the run's token. Such a
+container uses the host's network (``network_mode="host"``): the server binds loopback by
+default, and a container on a bridge network cannot reach the host's loopback (binding the
+server to the bridge gateway as well would expose the API to every container on that
+bridge, not only the run's). The data references' folders are still mounted read-only.
 """
 
 from __future__ import annotations
@@ -28,11 +38,13 @@ import contextlib
 import math
 import os
 import sys
+import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import serving
 from serving.config import PlatformSettings
@@ -59,6 +71,8 @@ DROPPED_ENV = ("PATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH")
 """Host variables that would break the image's interpreter if a plan carried them."""
 LOG_CONFIG = {"type": "json-file", "config": {"max-size": "50m", "max-file": "2"}}
 LOG_JOIN_S = 10.0
+REMOTE_WORK_DIR = "/tmp/serving-run"
+"""Where a reporting run's working copy is put inside its container."""
 
 
 def container_name(run_id: str) -> str:
@@ -83,7 +97,7 @@ def _outermost(paths: Iterable[Path]) -> list[Path]:
 def volumes(plan: Plan, package: Path) -> dict[str, dict[str, str]]:
     """Bind mounts: workspace (and run and work folders outside it) read-write; the plan's
     mounts, the serving package and other ``PYTHONPATH`` folders read-only."""
-    writable = _outermost([plan.workspace, plan.run_dir, plan.work_dir])
+    writable = [] if plan.report else _outermost([plan.workspace, plan.run_dir, plan.work_dir])
     binds: dict[str, dict[str, str]] = {str(p): {"bind": str(p), "mode": "rw"} for p in writable}
     read_only = [m.host for m in plan.mounts if m.read_only]
     binds.update(
@@ -146,7 +160,11 @@ def container_kwargs(
         "log_config": LOG_CONFIG,
         "detach": True,
     }
-    if not spec.network:
+    if plan.report is not None:
+        kwargs["command"] = ["-m", "serving.runs.remote_entry", REMOTE_WORK_DIR, *plan.script_argv]
+        kwargs["working_dir"] = "/tmp"
+        kwargs["network_mode"] = "host"  # the server listens on the host's loopback
+    elif not spec.network:
         kwargs["network_mode"] = "none"
     if spec.cpu:
         cpus = min(spec.cpu, host_cpus) if host_cpus else spec.cpu
@@ -161,6 +179,26 @@ def _host_env_spec() -> EnvSpec:
     """The environment of a user-managed plan on Docker: the runtime alone, on this
     interpreter's Python version."""
     return EnvSpec(name="user-managed", python=f"{sys.version_info[0]}.{sys.version_info[1]}")
+
+
+def working_copy_tar(work_dir: Path, out: IO[bytes], *, uid: int, gid: int) -> None:
+    """The working copy as a tar for ``put_archive`` into ``/tmp``: everything under
+    ``serving-run/``, owned by the run's user; links (the live ``logs`` link to the run
+    folder) are left out, ``logs/`` is an empty folder."""
+    root = Path(REMOTE_WORK_DIR).name
+
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if info.issym() or info.islnk():
+            return None
+        info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+        return info
+
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        tar.add(work_dir, root, filter=owned)
+        logs = tarfile.TarInfo(f"{root}/logs")
+        logs.type, logs.mode = tarfile.DIRTYPE, 0o755
+        if not (work_dir / "logs").is_dir() or (work_dir / "logs").is_symlink():
+            tar.addfile(owned(logs))  # type: ignore[arg-type]
 
 
 class DockerExecution:
@@ -281,7 +319,10 @@ class DockerExecutor(EngineUser):
         self._remove_leftover(kwargs["name"])
         plan.std_log.parent.mkdir(parents=True, exist_ok=True)
         try:
-            container = self.client.containers.run(**kwargs)
+            if plan.report is None:
+                container = self.client.containers.run(**kwargs)
+            else:
+                container = self._start_reporting(plan, kwargs)
         except docker.errors.APIError as exc:
             detail = " ".join(str(exc.explanation or exc).split())[:300]
             raise ServingError(
@@ -289,6 +330,17 @@ class DockerExecutor(EngineUser):
                 hint="check that Docker can bind-mount the workspace folder",
             ) from exc
         return DockerExecution(self.client, container, plan.std_log)
+
+    def _start_reporting(self, plan: Plan, kwargs: dict[str, Any]) -> Container:
+        """Create the container, put the working copy in, start it."""
+        kwargs = {k: v for k, v in kwargs.items() if k != "detach"}
+        container = self.client.containers.create(**kwargs)
+        with tempfile.TemporaryFile() as archive:
+            working_copy_tar(plan.work_dir, archive, uid=os.getuid(), gid=os.getgid())
+            archive.seek(0)
+            container.put_archive("/tmp", archive)
+        container.start()
+        return container
 
     def attach(self, container_id: str, std_log: Path) -> DockerExecution | None:
         """The execution of a container started earlier (None when it is gone); its output

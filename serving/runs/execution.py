@@ -14,7 +14,10 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from serving.runs.reporting import Report
 
 Progress = Callable[[str], None]
 
@@ -52,6 +55,9 @@ class Plan:
     max_run_duration_s: float | None = None
     data: dict[str, Path] = field(default_factory=dict)
     """Where each data reference was materialised (upload-mode ones are copied back)."""
+    report: Report | None = None
+    """Set when the run reports to its workspace server (Docker compute of a server's
+    workspace): the container gets the working copy and this, never the workspace."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 FLUSH_INTERVAL_S = 0.25
+BATCH_RECORDS = 20_000
+"""Records waiting that wake the flushing thread before its interval (bounded memory, and
+bounded batches for a writer that sends them to a server)."""
 
 SCALAR, LIST, ROW, TABLE = "scalar", "list", "row", "table"
 ARTIFACT_KINDS = frozenset(
@@ -89,12 +92,13 @@ def _from_json(value: Any) -> Any:
 _writers: weakref.WeakSet[MetricsWriter] = weakref.WeakSet()
 
 
-def _flush_all() -> None:
+def flush_all() -> None:
+    """Flush every writer of this process (at exit, and before a run sends its outputs)."""
     for writer in list(_writers):
         writer.flush()
 
 
-atexit.register(_flush_all)
+atexit.register(flush_all)
 
 
 class MetricsWriter:
@@ -113,9 +117,12 @@ class MetricsWriter:
         self, name: str, kind: str, value: Any, step: Any = None, description: str = ""
     ) -> None:
         """Queue one record (the caller has checked and converted ``value``)."""
-        self._pending.append((name, kind, value, step, time.time(), description))
+        pending = self._pending
+        pending.append((name, kind, value, step, time.time(), description))
         if self._thread is None:
             self._start()
+        elif len(pending) >= BATCH_RECORDS:
+            self._wake.set()
 
     def _start(self) -> None:
         with self._lock:
@@ -146,15 +153,46 @@ class MetricsWriter:
             self._count += len(batch)
 
     def _append(self, data: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        append(self.path, data)
+
+
+def append(path: Path, data: bytes) -> None:
+    """Append whole lines with one ``O_APPEND`` write: writers in other processes (the
+    server's workers) never interleave inside a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and _last_byte(path, size) != b"\n":
+            data = b"\n" + data  # a killed writer's torn line stays on its own
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+KINDS = frozenset({SCALAR, LIST, ROW, TABLE}) | ARTIFACT_KINDS
+
+
+def check_lines(data: bytes) -> int:
+    """How many records ``data`` (JSON lines as :func:`_line` writes them) holds; raises
+    :class:`MetricValueError` naming the first line that is not a record."""
+    count = 0
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
         try:
-            size = os.fstat(fd).st_size
-            if size and _last_byte(self.path, size) != b"\n":
-                data = b"\n" + data  # a killed writer's torn line stays on its own
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+            record = json.loads(line)
+        except ValueError:
+            raise MetricValueError(f"metrics line {number} is not JSON") from None
+        if not (
+            isinstance(record, dict)
+            and isinstance(record.get("n"), str)
+            and record.get("k", SCALAR) in KINDS
+            and isinstance(record.get("t", 0.0), (int, float))
+        ):
+            raise MetricValueError(f"metrics line {number} is not a metric record")
+        count += 1
+    return count
 
 
 def _last_byte(path: Path, size: int) -> bytes:

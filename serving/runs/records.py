@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 NOT_STARTED = "NotStarted"
@@ -87,6 +87,13 @@ class RunRecord:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """A record from :meth:`to_dict`'s shape (a workspace server's answer); fields
+        it lacks take their defaults."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
         return {

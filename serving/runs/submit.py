@@ -148,3 +148,107 @@ def start_supervisor(store: RunStore, run_id: str, argv: Sequence[str] | None = 
 def stringify(arguments: Sequence[Any]) -> list[str]:
     """Arguments as the script sees them: every item ``str()``-ed at launch (v1)."""
     return [str(a) for a in arguments]
+
+
+# -- a job sent to a workspace server -----------------------------------------------------
+WIRE_FIELDS = frozenset(
+    {
+        "script",
+        "arguments",
+        "environment",
+        "interpreter",
+        "compute",
+        "data_references",
+        "environment_variables",
+        "max_run_duration_seconds",
+        "source_directory",
+        "submitted_by",
+        "display_name",
+        "tags",
+    }
+)
+"""What a client may say about a run it submits to a server (``job.json`` beside the
+source); anything else is refused, so a field the server would ignore is not silent."""
+
+
+def job_to_wire(
+    job: ScriptJob, *, display_name: str | None = None, tags: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The job as JSON for a server: the source folder travels as the tar beside it, the
+    interpreter only when one was named (the client's own interpreter is not the server's)."""
+    if job.extra:
+        raise UserErrorException(
+            "this run configuration cannot be submitted to a workspace server yet: "
+            f"it carries {', '.join(sorted(job.extra))}"
+        )
+    interpreter = job.interpreter if job.interpreter not in (None, sys.executable) else None
+    return {
+        "script": job.script,
+        "arguments": list(job.arguments),
+        "environment": job.environment,
+        "interpreter": interpreter,
+        "compute": job.compute,
+        "data_references": job.data_references,
+        "environment_variables": job.environment_variables,
+        "max_run_duration_seconds": job.max_run_duration_seconds,
+        "source_directory": str(job.source_directory),
+        "submitted_by": _user(),
+        "display_name": display_name,
+        "tags": {k: None if v is None else str(v) for k, v in (tags or {}).items()},
+    }
+
+
+def _wire_check(ok: bool, what: str) -> None:
+    if not ok:
+        raise UserErrorException(f"the submitted job's {what}")
+
+
+def job_from_wire(data: Any, source: Path) -> tuple[ScriptJob, dict[str, Any]]:
+    """(the job, ``{"display_name", "tags"}``) from a client's ``job.json``, its source
+    unpacked at ``source``; refuses fields of the wrong type, unknown fields, and an
+    interpreter that is not a program on this machine."""
+    _wire_check(isinstance(data, dict), "description must be a JSON object")
+    unknown = set(data) - WIRE_FIELDS
+    _wire_check(not unknown, f"fields {', '.join(sorted(unknown))} are unknown")
+    script, args = data.get("script"), data.get("arguments") or []
+    _wire_check(isinstance(script, str) and bool(script), "script must be a file name")
+    _wire_check(isinstance(args, list), "arguments must be a list")
+    env_vars = data.get("environment_variables") or {}
+    _wire_check(
+        isinstance(env_vars, dict) and all(isinstance(v, str) for v in env_vars.values()),
+        "environment_variables must map names to strings",
+    )
+    environment = data.get("environment")
+    _wire_check(environment is None or isinstance(environment, dict), "environment is not one")
+    refs = data.get("data_references") or {}
+    _wire_check(isinstance(refs, dict), "data_references must be an object")
+    interpreter = data.get("interpreter")
+    if interpreter is not None and not (
+        isinstance(interpreter, str)
+        and os.access(interpreter, os.X_OK)
+        and os.path.isfile(interpreter)
+    ):
+        raise UserErrorException(
+            f"interpreter_path {interpreter!r} is not a program on the workspace server's "
+            "machine, where runs of this workspace execute",
+            hint="register an Environment (its packages are installed there), or leave "
+            "interpreter_path unset to use the server's interpreter",
+        )
+    job = ScriptJob(
+        source_directory=source,
+        script=script,
+        arguments=[str(a) for a in args],
+        environment=environment,
+        interpreter=interpreter,
+        compute=str(data.get("compute") or "local"),
+        data_references=refs,
+        environment_variables={str(k): v for k, v in env_vars.items()},
+        max_run_duration_seconds=data.get("max_run_duration_seconds"),
+        extra={
+            "source_directory": str(data.get("source_directory") or ""),
+            "submitted_by": str(data.get("submitted_by") or ""),
+        },
+    )
+    tags = data.get("tags") or {}
+    _wire_check(isinstance(tags, dict), "tags must be an object")
+    return job, {"display_name": data.get("display_name"), "tags": tags}

@@ -6,6 +6,11 @@ Preparing (environment, working copy, data), Running, Finalizing (``outputs/`` c
 then Completed, Failed (with the exit status and the log's tail) or Canceled (on SIGTERM
 from ``cancel``: the script's whole process tree or container is ended first). Its own
 log is ``system_logs/supervisor.txt`` in the run folder.
+
+A run submitted through a workspace server (``report_to`` in its definition) on Docker
+compute reports through that server: just before its container starts the supervisor
+mints a token for the run alone (:mod:`serving.runs.run_tokens`) and hands it over with
+the URL (``Plan.report``); the token is revoked when the run ends, whatever the end.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from serving.errors import ServingError
 from serving.proc import tail
 from serving.runs import records as rec
+from serving.runs import run_tokens
 from serving.runs.execution import Execution, Executor, Exit, Mount, Plan
 from serving.runs.owner import Canceled, owner_main, say
 from serving.runs.records import RunRecord
@@ -42,6 +49,7 @@ class Supervisor:
         self.run_id = run_id
         self.cancelled = False
         self.execution: Execution | None = None
+        self.token_minted = False
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.cancelled = True
@@ -71,6 +79,8 @@ class Supervisor:
                 rec.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"}
             )
         finally:
+            if self.token_minted:
+                run_tokens.revoke(self.store.db, self.run_id)
             shutil.rmtree(self.store.run_dir(self.run_id) / WORK_DIR, ignore_errors=True)
         return 0
 
@@ -82,6 +92,7 @@ class Supervisor:
         plan = self._plan(record, compute)
         executor.prepare(plan, say)
         self.check()
+        plan = self._reporting(record, compute, plan)
         self.execution = executor.start(plan)
         self.store.update_json(self.run_id, "supervisor", self.execution.describe())
         self.store.set_status(self.run_id, rec.RUNNING)
@@ -128,6 +139,19 @@ class Supervisor:
         from serving.runs.plan import build_plan
 
         return build_plan(self.store, record, compute.to_dict() if compute else {}, COMPAT_DIR)
+
+    def _reporting(self, record: RunRecord, compute: ComputeRecord | None, plan: Plan) -> Plan:
+        """The plan with the run's token when it reports to a server from Docker compute."""
+        url = record.definition.get("report_to")
+        if not url or compute is None or compute.kind != "docker":
+            return plan
+        from serving.runs.reporting import Report
+
+        self.token_minted = True
+        report = Report(str(url), run_tokens.mint(self.store.db, self.run_id))
+        env = {k: v for k, v in plan.env.items() if k != "SERVING_RUN_WORKSPACE"}
+        say(f"the run reports to {url} with a token of its own")
+        return replace(plan, report=report, env=env | report.variables())
 
     def _wait(self, execution: Execution, plan: Plan) -> Exit:
         deadline = (

@@ -67,6 +67,9 @@ class Run(RunFiles, RunLogging):
     ) -> Any:
         """The run this script executes in, or an offline run outside one."""
         run_id, root = os.environ.get(RUN_ENV), os.environ.get(WORKSPACE_ENV)
+        reporting = _reporting_context()
+        if reporting is not None:
+            return reporting
         if run_id and root:
             key = f"{root}:{run_id}"
             if key not in _context:
@@ -409,6 +412,23 @@ class Run(RunFiles, RunLogging):
     def clean(self) -> None:
         """Remove the run's working copy if one is left (a crashed supervisor's)."""
         shutil.rmtree(self._run_dir / ".work", ignore_errors=True)
+
+
+def _reporting_context() -> Any:
+    """The run of a script that reports to its workspace server (Docker compute of a
+    server's workspace), or None."""
+    from serving.runs.reporting import from_environment
+
+    found = from_environment()
+    if found is None:
+        return None
+    run_id, reporter = found
+    key = f"server:{run_id}"
+    if key not in _context:
+        from serving.sdk.run_reporting import ReportingRun
+
+        _context[key] = ReportingRun(reporter, os.environ.get("AZUREML_EXPERIMENT_ID", ""))
+    return _context[key]
 
 
 _TYPED = {

@@ -1,0 +1,216 @@
+"""Runs written through the API: submit a script run (its source as a tar), and what a
+running script reports (metrics in batches, files, tags and properties, a model
+registered from its files).
+
+A run submitted here executes on the server's machine (compute targets are resources of
+the workspace, as in Azure: ``local`` is the workspace's machine): the body is a tar of
+``job.json`` (:func:`serving.runs.submit.job_from_wire`) and ``source/`` (the client's
+source folder after its ignore rules), unpacked to a private folder and handed to the same
+:func:`serving.runs.submit.submit` a folder workspace uses, which snapshots it. A run on
+Docker compute is told where to report (``report_to`` in its definition, the address the
+server listens on) and gets a token for its own run when its script starts.
+
+Metrics arrive as JSON lines in the metrics file's own format; each line is checked, then
+the batch is appended with one ``O_APPEND`` write (:func:`serving.runs.metrics.append`),
+so batches from several workers never interleave within a line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from serving.errors import ServingError, UserInputError
+from serving.hub import streams
+from serving.hub.context import hub
+from serving.runs import artifacts
+from serving.runs import metrics as m
+from serving.runs.registration import register_from_run
+from serving.runs.submit import job_from_wire, submit
+
+bp = Blueprint("run_writes", __name__)
+
+TAR_TYPES = frozenset({"application/x-tar", "application/gzip", "application/x-gtar"})
+JOB_FILE = "job.json"
+SOURCE_DIR = "source"
+MAX_METRICS_BYTES = 64 * 1024 * 1024
+"""One metrics batch at most (a client sends far smaller ones: every 0.25 s)."""
+
+
+def _report_url() -> str:
+    """Where this server listens (gunicorn puts the listening socket's address in
+    ``SERVER_NAME``/``SERVER_PORT``; the Host header is the client's to choose, and a run's
+    token must not be sent where a client says)."""
+    env = request.environ
+    host = str(env.get("SERVER_NAME", "127.0.0.1"))
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{env.get('wsgi.url_scheme', 'http')}://{host}:{env.get('SERVER_PORT')}"
+
+
+@bp.post("/experiments/<name>/runs")
+def submit_run(name: str) -> tuple[Response, int]:
+    """Submit a script run: the body is a tar of ``job.json`` and ``source/`` (201)."""
+    if (request.mimetype or "") not in TAR_TYPES:
+        raise UserInputError("send the job as application/x-tar (job.json and source/)")
+    ws = hub().ws
+    with streams.upload_folder(ws.path) as folder:
+        archive = folder / ".upload.tar"
+        streams.receive(request.stream, archive, request.content_length)
+        unpacked = folder / "unpacked"
+        unpacked.mkdir()
+        streams.unpack_tar(archive, unpacked)
+        job_path, source = unpacked / JOB_FILE, unpacked / SOURCE_DIR
+        if not job_path.is_file():
+            raise UserInputError(f"the archive has no {JOB_FILE}")
+        source.mkdir(exist_ok=True)
+        try:
+            data = json.loads(job_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise UserInputError(f"{JOB_FILE} is not JSON: {exc}") from None
+        job, options = job_from_wire(data, source)
+        job.extra["report_to"] = _report_url()
+        try:
+            record = submit(
+                hub().runs,
+                name,
+                job,
+                display_name=options["display_name"],
+                tags=options["tags"],
+            )
+        except ServingError as exc:  # name the client's folder, not the temp one
+            exc.message = exc.message.replace(str(source), "the source directory")
+            raise
+    return jsonify(_run_row(record.to_dict())), 201
+
+
+def _run_row(data: dict[str, Any]) -> dict[str, Any]:
+    data.pop("definition")
+    return data
+
+
+@bp.post("/runs/<run_id>/metrics")
+def append_metrics(run_id: str) -> Response:
+    """Append a batch of metric records (JSON lines: ``{"n", "k", "v", "s"?, "t", "d"?}``)."""
+    store = hub().runs
+    store.get(run_id)
+    length = request.content_length
+    if length is not None and length > MAX_METRICS_BYTES:
+        raise UserInputError(f"a metrics batch is at most {MAX_METRICS_BYTES} bytes")
+    data = request.get_data(cache=False)
+    try:
+        count = m.check_lines(data)
+    except m.MetricValueError as exc:
+        raise UserInputError(str(exc)) from None
+    if count:
+        m.append(store.metrics_file(run_id), data if data.endswith(b"\n") else data + b"\n")
+    return jsonify({"appended": count})
+
+
+@bp.post("/runs/<run_id>/files")
+def upload_files(run_id: str) -> tuple[Response, int]:
+    """Upload one file (``application/octet-stream``) as ``name``, or a folder (a tar)
+    whose files land under ``name``; each file is written atomically."""
+    store = hub().runs
+    store.get(run_id)
+    name = request.args.get("name", "")
+    if not name:
+        raise UserInputError("say where the upload goes: ?name=PATH")
+    run_dir = store.run_dir(run_id)
+    artifacts.artifact_path(run_dir, name)  # refuses names outside or reserved
+    mimetype = request.mimetype or ""
+    written: list[str] = []
+    with streams.upload_folder(hub().ws.path) as folder:
+        if mimetype == "application/octet-stream":
+            target = folder / "file"
+            streams.receive(request.stream, target, request.content_length)
+            artifacts.write_atomic(artifacts.artifact_path(run_dir, name), target)
+            written.append(name)
+        elif mimetype in TAR_TYPES:
+            archive = folder / ".upload.tar"
+            streams.receive(request.stream, archive, request.content_length)
+            unpacked = folder / "unpacked"
+            unpacked.mkdir()
+            streams.unpack_tar(archive, unpacked)
+            for rel in artifacts.names(unpacked):
+                dest = f"{name.rstrip('/')}/{rel}"
+                artifacts.write_atomic(artifacts.artifact_path(run_dir, dest), unpacked / rel)
+                written.append(dest)
+        else:
+            raise UserInputError(
+                "upload a file as application/octet-stream or a folder as application/x-tar"
+            )
+    return jsonify({"items": written}), 201
+
+
+def _str_map(body: dict[str, Any], key: str) -> dict[str, str | None]:
+    value = body.get(key) or {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in value.items()
+    ):
+        raise UserInputError(f"{key} must be an object of strings")
+    return value
+
+
+@bp.patch("/runs/<run_id>")
+def update_run(run_id: str) -> Response:
+    """JSON body: ``add_tags`` {k: v}, ``remove_tags`` [k], ``add_properties`` {k: v}
+    (properties are write-once: a key already set keeps its value)."""
+    store = hub().runs
+    store.get(run_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"add_tags", "remove_tags", "add_properties"}:
+        raise UserInputError("send a JSON object of add_tags, remove_tags, add_properties")
+    tags, props = _str_map(body, "add_tags"), _str_map(body, "add_properties")
+    remove = body.get("remove_tags") or []
+    if not isinstance(remove, list) or not all(isinstance(k, str) for k in remove):
+        raise UserInputError("remove_tags must be a list of strings")
+    if tags:
+        store.update_json(run_id, "tags", tags)
+    if remove:
+        store.remove_tags(run_id, remove)
+    if props:
+        store.update_json(run_id, "properties", props, write_once=True)
+    return jsonify(_run_row(store.get(run_id).to_dict()))
+
+
+@bp.post("/runs/<run_id>/register")
+def register_model(run_id: str) -> tuple[Response, int]:
+    """Register a file or folder of the run's files as a new model version with the run
+    as its lineage (``run.register_model``). JSON body: ``model_name``, ``model_path``,
+    ``tags``, ``properties``, ``description``, ``model_framework``,
+    ``model_framework_version``."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("model_name"), str):
+        raise UserInputError("send a JSON object with model_name (and model_path)")
+    allowed = {
+        "model_name",
+        "model_path",
+        "tags",
+        "properties",
+        "description",
+        "model_framework",
+        "model_framework_version",
+    }
+    if set(body) - allowed:
+        raise UserInputError(f"unknown fields: {', '.join(sorted(set(body) - allowed))}")
+    text = {k: body.get(k) for k in allowed - {"tags", "properties"}}
+    if not all(v is None or isinstance(v, str) for v in text.values()):
+        raise UserInputError("model_path, description and the framework fields are strings")
+    hub().runs.get(run_id)
+    record = register_from_run(
+        hub().ws,
+        run_id,
+        body["model_name"],
+        text["model_path"],
+        tags={k: str(v) for k, v in _str_map(body, "tags").items()},
+        properties={k: str(v) for k, v in _str_map(body, "properties").items()},
+        description=text["description"],
+        model_framework=text["model_framework"],
+        model_framework_version=text["model_framework_version"],
+    )
+    shown = record.to_dict() | {"endpoints": hub().ws.models.endpoints_using(record)}
+    return jsonify(shown), 201
