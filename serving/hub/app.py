@@ -19,6 +19,7 @@ from serving.hub import (
 )
 from serving.hub.context import KEY, Hub
 from serving.hub.openapi import document
+from serving.hub.studio import web as studio
 from serving.workspace import Workspace
 
 API = "/api/v1"
@@ -34,6 +35,7 @@ def create_app(ws: Workspace) -> Flask:
     blueprints = (api_runs.bp, api_run_writes.bp, api_models.bp, api_environments.bp)
     for blueprint in (*blueprints, api_endpoints.bp):
         app.register_blueprint(blueprint, url_prefix=API)
+    studio.register(app)
 
     @app.get(f"{API}/openapi.json")
     def openapi() -> Response:

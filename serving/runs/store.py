@@ -32,6 +32,7 @@ from serving.errors import NotFoundError, UserInputError
 from serving.proc import ProcessRef, is_running
 from serving.registry.db import Database
 from serving.runs import records as rec
+from serving.runs import summary
 from serving.runs.records import RunRecord
 
 RUNS_DIR = "runs"
@@ -269,6 +270,8 @@ class RunStore:
                     "UPDATE runs SET started_at = COALESCE(started_at, ?) WHERE id = ?",
                     (now_text(), run_id),
                 )
+        if status in rec.TERMINAL:
+            summary.refresh(self.db, run_id, self.metrics_file(run_id))
         return True
 
     def update_json(

@@ -1,0 +1,123 @@
+"""Studio pages of endpoints: the list with state and replicas; one endpoint with its
+models, keys hidden until asked (a POST with the CSRF value, read-write tokens only), a
+test form and the latest load-test report.
+
+The test form's body starts as the example of the endpoint's swagger document (what
+``serving loadtest`` sends, :func:`serving.loadtest.target.fetch_example`); the POST is
+sent by this server to the scoring URI the registry holds (never a URL from the form), with
+the endpoint's key, and the answer is shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request, send_file
+from werkzeug.wrappers import Response
+
+from serving import httpclient
+from serving.deploy import service
+from serving.errors import ServingError
+from serving.hub.context import hub
+from serving.hub.studio import guard, loadtests
+from serving.loadtest.target import TIMEOUT_S, Target, fetch_example, resolve_target
+
+bp = Blueprint("endpoints", __name__)
+
+MAX_BODY = 64 * 1024
+MAX_ANSWER = 64 * 1024
+
+
+@bp.get("/endpoints")
+def endpoints() -> str:
+    records = service.observe_all(hub().ws)
+    return render_template("studio/endpoints.html", endpoints=records)
+
+
+def _example(target: Target | None) -> tuple[str, str | None]:
+    if target is None:
+        return "", "the endpoint has no scoring URI"
+    try:
+        return fetch_example(target).decode("utf-8", errors="replace"), None
+    except ServingError as exc:
+        return "", exc.one_line()
+
+
+def _target(name: str) -> Target | None:
+    try:
+        return resolve_target(name, workspace=hub().ws)
+    except ServingError:
+        return None
+
+
+def _page(name: str, **extra: Any) -> str:
+    ws = hub().ws
+    record = service.observe(ws, name)
+    target = _target(name)
+    body = extra.pop("body", None)
+    example_error = None
+    if body is None:
+        body, example_error = _example(target)
+    return render_template(
+        "studio/endpoint.html",
+        endpoint=record,
+        replicas=service.replicas(ws, name),
+        body=body,
+        example_error=example_error,
+        report=loadtests.latest(name, ws.path),
+        **({"keys": None, "answer": None} | extra),
+    )
+
+
+@bp.get("/endpoints/<name>")
+def endpoint(name: str) -> str:
+    return _page(name)
+
+
+@bp.post("/endpoints/<name>/keys")
+def reveal_keys(name: str) -> str:
+    guard.require_write(f"read the keys of endpoint {name}")
+    return _page(name, keys=list(hub().ws.endpoints.get(name).keys))
+
+
+@bp.post("/endpoints/<name>/test")
+def test(name: str) -> str:
+    guard.require_write(f"send requests to endpoint {name}")
+    hub().ws.endpoints.get(name)
+    target = _target(name)
+    body = request.form.get("body", "")[:MAX_BODY]
+    if target is None:
+        return _page(name, body=body, answer={"error": "the endpoint has no scoring URI"})
+    if not body.strip():
+        body, error = _example(target)
+        if error:
+            return _page(name, body=body, answer={"error": error})
+    return _page(name, body=body, answer=_send(target, body))
+
+
+def _send(target: Target, body: str) -> dict[str, Any]:
+    try:
+        response = httpclient.request(
+            "POST",
+            target.scoring_uri,
+            data=body.encode("utf-8"),
+            headers=target.headers(),
+            timeout=TIMEOUT_S,
+            allow_redirects=False,
+        )
+    except OSError as exc:  # requests' errors are OSErrors
+        return {"error": f"cannot reach {target.scoring_uri}: {type(exc).__name__}"}
+    text = response.text[:MAX_ANSWER]
+    with contextlib.suppress(ValueError):
+        text = json.dumps(response.json(), indent=2)[:MAX_ANSWER]
+    return {"status": response.status_code, "text": text}
+
+
+@bp.get("/endpoints/<name>/loadtest-chart.png")
+def loadtest_chart(name: str) -> Response:
+    report = loadtests.latest(name, hub().ws.path)
+    if report is None or report.chart is None:
+        abort(404)
+    return send_file(report.chart, mimetype="image/png", max_age=60)

@@ -1,0 +1,154 @@
+"""Studio pages of experiments and runs: the experiments list, one experiment's runs
+table (sorted, paged, metric columns), a run (with its sweep or pipeline view), cancel.
+
+Metric columns read ``run_metric_summary``; runs of the page lacking a summary (ended
+before it existed) or still running get theirs computed here, at most
+:data:`REFRESH_PER_PAGE` per page view, so a page's work stays bounded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from serving.errors import NotFoundError
+from serving.hub import paging
+from serving.hub.context import hub
+from serving.hub.studio import guard, runtable
+from serving.hub.studio.pipeline_graph import layout
+from serving.runs import artifacts, control, summary
+from serving.runs.pipelines import spec as pipeline_spec
+from serving.runs.records import RunRecord
+from serving.runs.store import STD_LOG
+from serving.runs.sweeps import results
+from serving.runs.sweeps.spec import KIND as SWEEP_KIND
+
+bp = Blueprint("runs", __name__)
+
+PAGE_SIZE = 50
+REFRESH_PER_PAGE = 20
+MAX_METRIC_COLUMNS = 6
+LOG_TAIL_BYTES = 64 * 1024
+CANCEL_WAIT_S = 5.0
+
+
+@bp.get("/experiments")
+def experiments() -> str:
+    return render_template("studio/experiments.html", experiments=hub().runs.experiments())
+
+
+def _duration(record: RunRecord) -> float | None:
+    if not record.started_at or not record.ended_at:
+        return None
+    start, end = datetime.fromisoformat(record.started_at), datetime.fromisoformat(record.ended_at)
+    return (end - start).total_seconds()
+
+
+@bp.get("/experiments/<name>")
+def experiment(name: str) -> str:
+    store = hub().runs
+    if not any(e["name"] == name for e in store.experiments()):
+        raise NotFoundError(f"experiment {name} not found")
+    sort = runtable.Sort.parse(request.args.get("sort"), request.args.get("dir"))
+    limit = paging.int_arg(request.args, "limit", PAGE_SIZE, 1, 500)
+    ids, next_token = runtable.page(store.db, name, sort, request.args.get("after"), limit)
+    records = [store.find(run_id) for run_id in ids]
+    pairs = [(r.id, r.terminal) for r in records]
+    for run_id in summary.stale(store.db, pairs, REFRESH_PER_PAGE):
+        summary.refresh(store.db, run_id, store.metrics_file(run_id))
+    names = summary.names_in_experiment(store.db, name)
+    shown = [n for n in request.args.getlist("metric") if n in names] or names[:MAX_METRIC_COLUMNS]
+    if sort.metric and sort.metric not in shown:
+        shown.append(sort.metric)
+    values = summary.lasts(store.db, ids, shown)
+    rows = [{"run": r, "duration": _duration(r), "metrics": values.get(r.id, {})} for r in records]
+    return render_template(
+        "studio/experiment.html",
+        name=name,
+        rows=rows,
+        metrics=shown,
+        all_metrics=names,
+        sort=sort,
+        next_token=next_token,
+        first_page=not request.args.get("after"),
+    )
+
+
+def _files(record: RunRecord) -> list[dict[str, Any]]:
+    folder = hub().runs.run_dir(record.id)
+    out = []
+    for name in artifacts.names(folder)[:500]:
+        path = folder / name
+        if path.is_file() and not path.is_symlink():
+            out.append({"name": name, "size": path.stat().st_size})
+    return out
+
+
+def _log_start(record: RunRecord) -> int:
+    path = hub().runs.run_dir(record.id) / STD_LOG
+    size = path.stat().st_size if path.is_file() else 0
+    return max(0, size - LOG_TAIL_BYTES)
+
+
+@bp.get("/runs/<run_id>")
+def run(run_id: str) -> str:
+    store = hub().runs
+    record = store.find(run_id)
+    context: dict[str, Any] = {
+        "run": record,
+        "duration": _duration(record),
+        "files": _files(record),
+        "log_start": _log_start(record),
+        "children": store.list(parent_id=run_id) if record.kind != SWEEP_KIND else [],
+        "sweep": _sweep(record) if record.kind == SWEEP_KIND else None,
+        "pipeline": _pipeline(record) if record.kind == pipeline_spec.PIPELINE_KIND else None,
+    }
+    return render_template("studio/run.html", **context)
+
+
+def _sweep(parent: RunRecord) -> dict[str, Any]:
+    """The children table, the parallel-coordinates data and the best child."""
+    store = hub().runs
+    spec = results.sweep_definition(parent)
+    goal = str(spec.get("primary_metric_goal", "MAXIMIZE"))
+    children = results.children(store, parent)
+    rows = results.table_rows(children)
+    best_id = results.best_from_table(store, parent.id)
+    if best_id is None:
+        best = results.best_child(children, goal)
+        best_id = best.id if best is not None else None
+    names = sorted({k for row in rows for k in row["parameters"]})
+    return {
+        "metric": spec.get("primary_metric_name", ""),
+        "goal": goal,
+        "names": names,
+        "rows": rows,
+        "best": best_id,
+        "parcoords": {
+            "names": names,
+            "metric": spec.get("primary_metric_name", ""),
+            "rows": [
+                {"params": row["parameters"], "value": row["best_primary_metric"]} for row in rows
+            ],
+        },
+    }
+
+
+def _pipeline(record: RunRecord) -> dict[str, Any]:
+    spec = pipeline_spec.PipelineSpec.from_dict(record.definition["pipeline"])
+    steps: dict[str, RunRecord] = {}
+    for child in hub().runs.list(parent_id=record.id, oldest_first=True):
+        steps[str(child.properties.get(pipeline_spec.STEP_NAME) or child.display_name)] = child
+    return {"graph": layout(spec, steps), "steps": steps}
+
+
+@bp.post("/runs/<run_id>/cancel")
+def cancel(run_id: str) -> Response:
+    store = hub().runs
+    store.get(run_id)
+    guard.require_write(f"cancel run {run_id}")
+    control.cancel(store, run_id, wait_s=CANCEL_WAIT_S)
+    return redirect(url_for("studio.runs.run", run_id=run_id))

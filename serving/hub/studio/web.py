@@ -1,0 +1,162 @@
+"""The studio's blueprint: sign-in and sign-out, its static files (plotly.js from the
+installed ``plotly`` package, the stylesheet and script from this package), error pages,
+and the page blueprints registered under it (they share its guard, :mod:`.guard`).
+
+plotly.js is served by this server from the wheel's bundled file, never a CDN: the studio
+works on a machine without internet access and loads no third-party code at run time. Its
+URL carries plotly's version, so it is cached for a year (``immutable``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import plotly
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
+
+from serving.errors import ServingError
+from serving.hub.context import KEY as HUB_KEY
+from serving.hub.context import Hub, hub
+from serving.hub.errors import error_code, json_error
+from serving.hub.studio import data, guard, pages_endpoints, pages_models, pages_runs
+from serving.hub.studio.sessions import COOKIE, LIFETIME, SessionStore
+
+log = logging.getLogger("serving.hub")
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_VERSION = str(plotly.__version__)
+YEAR_S = 365 * 24 * 3600
+DAY_S = 24 * 3600
+
+bp = Blueprint("studio", __name__, template_folder="templates")
+bp.before_request(guard.before)
+
+
+@bp.context_processor
+def _page_context() -> dict[str, Any]:
+    session = g.get("studio_session")
+    return {
+        "session": session,
+        "csrf": session.csrf if session else "",
+        "plotly_version": PLOTLY_VERSION,
+    }
+
+
+@bp.get("/static/plotly-<version>.min.js")
+def plotly_js(version: str) -> BaseResponse:
+    if version != PLOTLY_VERSION:
+        return redirect(url_for("studio.plotly_js", version=PLOTLY_VERSION))
+    response = send_file(PLOTLY_JS, mimetype="text/javascript", max_age=YEAR_S)
+    response.headers["Cache-Control"] = f"public, max-age={YEAR_S}, immutable"
+    return response
+
+
+@bp.get("/static/<name>")
+def static_file(name: str) -> Response:
+    if name not in ("studio.css", "studio.js"):
+        abort(404)
+    return send_file(STATIC / name, max_age=DAY_S)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | tuple[str, int]:
+    target = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("studio/login.html", next=target, message=None), 200
+    opened = guard.sessions().open(request.form.get("token", ""))
+    if opened is None:
+        page = render_template(
+            "studio/login.html",
+            next=target,
+            message="That token is not valid (unknown or revoked).",
+        )
+        return page, 401
+    session_id, _session = opened
+    response = redirect(target)
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=int(LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
+    return response
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    guard.sessions().close(request.cookies.get(COOKIE, ""))
+    response = redirect(url_for("studio.login"))
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict")
+    return response
+
+
+@bp.get("/")
+def home() -> BaseResponse:
+    return redirect(url_for("studio.runs.experiments"))
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path of this studio (no ``//host`` or scheme: no open redirect)."""
+    if value and value.startswith("/studio/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return url_for("studio.runs.experiments")
+
+
+def _error_page(status: int, title: str, message: str, hint: str | None) -> BaseResponse:
+    if request.blueprint == "studio.data":
+        return json_error(status, title, message, hint)
+    body = render_template(
+        "studio/error.html", status=status, title=title, message=message, hint=hint
+    )
+    return make_response(body, status)
+
+
+@bp.errorhandler(ServingError)
+def _serving_error(exc: ServingError) -> BaseResponse:
+    message, hint = exc.message, exc.hint
+    for hidden in sorted({str(p) for p in _workspace_paths()}, key=len, reverse=True):
+        message = message.replace(hidden, "<workspace>")
+        hint = hint.replace(hidden, "<workspace>") if hint else hint
+    return _error_page(exc.http_status, error_code(exc), message, hint)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> BaseResponse:
+    return _error_page(exc.code or 500, exc.name or "Error", exc.description or "", None)
+
+
+def _workspace_paths() -> tuple[Path, ...]:
+    path = hub().ws.path
+    return (path, path.resolve())
+
+
+for _child in (pages_runs.bp, pages_models.bp, pages_endpoints.bp, data.bp):
+    bp.register_blueprint(_child)
+
+
+def register(app: Flask) -> None:
+    """Register the studio under ``/studio`` on ``app`` (made by ``create_app``)."""
+    app.register_blueprint(bp, url_prefix="/studio")
+    found: Hub = app.extensions[HUB_KEY]
+    app.extensions[guard.KEY] = SessionStore(found.ws.db, found.tokens)
