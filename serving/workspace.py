@@ -16,7 +16,8 @@ changed.
 
 Discovery, in order: an explicit path (``--workspace``), ``SERVING_WORKSPACE``, the nearest
 ``.serving/`` folder upward from the current directory, else the per-user default workspace
-(created on first use).
+(created on first use). ``SERVING_WORKSPACE`` naming a server (a URL) is refused here: the
+CLI and SDK open servers themselves (:mod:`serving.hub.remote`).
 """
 
 from __future__ import annotations
@@ -157,6 +158,12 @@ class Workspace:
             return cls.open(_resolve_explicit(explicit), create=True)
         if settings.workspace is not None:
             return cls.open(_resolve_explicit(settings.workspace), create=True)
+        if settings.workspace_url is not None:  # never a folder found instead of the server
+            raise UserInputError(
+                f"SERVING_WORKSPACE names a workspace server ({settings.workspace_url}); "
+                "this needs a workspace folder",
+                hint="set --workspace or SERVING_WORKSPACE to the folder",
+            )
         found = find_upward(Path.cwd().resolve())
         if found is not None:
             return cls.open(found)

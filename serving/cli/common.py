@@ -24,6 +24,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
+from serving.config import PlatformSettings
+from serving.hub.remote.transport import is_url
+from serving.hub.remote.workspace import RemoteWorkspace, not_remote, open_remote
 from serving.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,12 +73,12 @@ def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
 workspace_option = click.option(
     "--workspace",
     "-w",
-    type=click.Path(path_type=Path),
     expose_value=False,
     is_eager=True,
     callback=_store("workspace"),
-    metavar="PATH",
-    help="Workspace folder (else SERVING_WORKSPACE, the nearest .serving/, or the default).",
+    metavar="PATH|URL",
+    help="Workspace folder, or a workspace server's http(s):// URL (token: SERVING_TOKEN) "
+    "(else SERVING_WORKSPACE, the nearest .serving/, or the default).",
 )
 format_option = click.option(
     "-o",
@@ -165,12 +168,38 @@ app_inputs = options(
 made of (``serving deploy``, ``images build``, ``images package``)."""
 
 
+def _server_url(ctx: click.Context) -> str | None:
+    """The workspace server named by ``--workspace`` or ``SERVING_WORKSPACE``, if any."""
+    given = ctx.meta.get("workspace")
+    if given is not None:
+        return str(given) if is_url(given) else None
+    return PlatformSettings.from_env().workspace_url
+
+
+def any_workspace(ctx: click.Context | None = None) -> Workspace | RemoteWorkspace:
+    """The workspace of a command that works against a folder and a server alike: a
+    :class:`RemoteWorkspace` when ``--workspace``/``SERVING_WORKSPACE`` is a URL."""
+    ctx = ctx or click.get_current_context()
+    cached = ctx.meta.get("workspace_obj")
+    if isinstance(cached, Workspace | RemoteWorkspace):
+        return cached
+    url = _server_url(ctx)
+    ws = open_remote(url) if url is not None else workspace(ctx)
+    ctx.meta["workspace_obj"] = ws
+    return ws
+
+
 def workspace(ctx: click.Context | None = None) -> Workspace:
+    """The workspace folder; a command that needs one refuses a server in one line."""
     ctx = ctx or click.get_current_context()
     cached = ctx.meta.get("workspace_obj")
     if isinstance(cached, Workspace):
         return cached
-    ws = Workspace.discover(ctx.meta.get("workspace"))
+    url = _server_url(ctx)
+    if url is not None:
+        raise not_remote(f"'serving {ctx.command_path.partition(' ')[2]}'", url)
+    given = ctx.meta.get("workspace")
+    ws = Workspace.discover(None if given is None else Path(given))
     ctx.meta["workspace_obj"] = ws
     return ws
 

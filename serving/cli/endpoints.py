@@ -11,6 +11,7 @@ import requests
 
 from serving import httpclient
 from serving.cli.common import (
+    any_workspace,
     batch_options,
     emit_list,
     emit_one,
@@ -34,6 +35,7 @@ from serving.deploy.spec import (
 )
 from serving.deploy.targets import target_names
 from serving.errors import DeploymentError, UserInputError
+from serving.hub.remote.workspace import RemoteWorkspace
 from serving.registry import EndpointRecord
 from serving.runs.datastores import model_data_folder
 from serving.workspace import Workspace
@@ -274,7 +276,9 @@ def endpoints() -> None:
 @shows
 def list_endpoints() -> None:
     """List endpoints with their real state."""
-    emit_list([r.to_dict() for r in service.observe_all(workspace())], LIST_COLUMNS)
+    ws = any_workspace()
+    records = ws.endpoints.list() if isinstance(ws, RemoteWorkspace) else service.observe_all(ws)
+    emit_list([r.to_dict() for r in records], LIST_COLUMNS)
 
 
 @endpoints.command("show")
@@ -282,7 +286,11 @@ def list_endpoints() -> None:
 @shows
 def show(name: str) -> None:
     """Show one endpoint (state reconciled with the running process)."""
-    ws = workspace()
+    found = any_workspace()
+    if isinstance(found, RemoteWorkspace):  # the server reconciles; replicas stay there
+        emit_one(found.endpoints.get(name).to_dict())
+        return
+    ws = found
     record = service.observe(ws, name)
     data = record.to_dict()
     data["runtime"] = record.runtime
@@ -376,7 +384,11 @@ def invoke(name: str, data: str, key: str | None) -> None:
 @shows
 def logs(name: str, tail: int, replica: str | None) -> None:
     """Print the endpoint's server log (of each replica, or of one)."""
-    text = service.logs(workspace(), name, tail, replica=replica)
+    ws = any_workspace()
+    if isinstance(ws, RemoteWorkspace):
+        text = ws.endpoints.logs(name, tail, replica)
+    else:
+        text = service.logs(ws, name, tail, replica=replica)
     if is_json():
         emit_one({"name": name, "lines": text.splitlines()})
     else:
@@ -393,14 +405,18 @@ def logs(name: str, tail: int, replica: str | None) -> None:
 @shows
 def keys(name: str, regen: str | None) -> None:
     """Print (or regenerate) the endpoint's primary and secondary keys."""
-    ws = workspace()
-    record = service.regen_key(ws, name, regen) if regen else ws.endpoints.get(name)
-    if not record.keys:
+    found = any_workspace()
+    if isinstance(found, RemoteWorkspace) and not regen:
+        keys = found.endpoints.keys(name)
+    else:
+        ws = workspace()
+        keys = (service.regen_key(ws, name, regen) if regen else ws.endpoints.get(name)).keys
+    if not keys:
         raise UserInputError(f"endpoint {name} has no keys: it was deployed without --auth")
     if is_json():
-        emit_one({"primary": record.keys[0], "secondary": record.keys[1]})
+        emit_one({"primary": keys[0], "secondary": keys[1]})
     else:
-        out.print(f"primary:   {record.keys[0]}\nsecondary: {record.keys[1]}", highlight=False)
+        out.print(f"primary:   {keys[0]}\nsecondary: {keys[1]}", highlight=False)
 
 
 @endpoints.command("update")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from serving.catalog import register_env_file
-from serving.cli.common import emit_list, emit_one, is_json, notice, say, shows, workspace
+from serving.catalog import ResolvedEnv, parse_env_file, register_env_file
+from serving.cli.common import any_workspace, emit_list, emit_one, is_json, notice, say, shows
+from serving.hub.remote.workspace import RemoteWorkspace
 from serving.registry.names import parse_ref
 
 LIST_COLUMNS = [
@@ -37,7 +38,11 @@ def envs() -> None:
 @shows
 def register(path: Path, name: str | None) -> None:
     """Parse and record an environment; same content as the latest version reuses it."""
-    resolved = register_env_file(workspace(), path, name)
+    ws = any_workspace()
+    if isinstance(ws, RemoteWorkspace):
+        resolved = _register_on_server(ws, path, name)
+    else:
+        resolved = register_env_file(ws, path, name)
     for line in resolved.spec.notices:
         notice(line)
     assert resolved.record is not None
@@ -48,13 +53,28 @@ def register(path: Path, name: str | None) -> None:
     say(f"{resolved.record.ref}{suffix}")
 
 
+def _register_on_server(ws: RemoteWorkspace, path: Path, name: str | None) -> ResolvedEnv:
+    """:func:`register_env_file` for a server: the file is parsed here (its notices
+    shown here), the server checks and hashes the spec again."""
+    spec = parse_env_file(path, name)
+    record, created = ws.environments.register(
+        name or spec.name,
+        spec=spec.to_dict(),
+        content_hash=spec.content_hash(),
+        python=spec.python,
+        source_text=Path(path).read_text(encoding="utf-8"),
+        source_name=Path(path).name,
+    )
+    return ResolvedEnv(spec, record, created)
+
+
 @envs.command("list")
 @click.option("--name", "-n", help="Only this environment name.")
 @click.option("--latest", is_flag=True, help="Only the latest version of each name.")
 @shows
 def list_envs(name: str | None, latest: bool) -> None:
     """List registered environments."""
-    records = workspace().environments.list(name=name, latest=latest)
+    records = any_workspace().environments.list(name=name, latest=latest)
     rows = [
         r.to_dict() | {"content_hash": r.content_hash[:12]} if not is_json() else r.to_dict()
         for r in records
@@ -67,5 +87,5 @@ def list_envs(name: str | None, latest: bool) -> None:
 @shows
 def show(ref: str) -> None:
     """Show one environment version with its resolved requirements."""
-    record = workspace().environments.get(parse_ref(ref, "environment"))
+    record = any_workspace().environments.get(parse_ref(ref, "environment"))
     emit_one(record.to_dict())

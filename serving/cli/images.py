@@ -11,6 +11,7 @@ import click
 
 from serving.catalog import resolve_env
 from serving.cli.common import (
+    any_workspace,
     app_inputs,
     emit_list,
     emit_one,
@@ -194,7 +195,8 @@ def build(request: BuildRequest) -> None:
 @shows
 def list_images(name: str | None) -> None:
     """List recorded model images."""
-    rows = [r.to_dict() | {"size": _mb(r.size_bytes)} for r in workspace().images.list(name=name)]
+    records = any_workspace().images.list(name=name)
+    rows = [r.to_dict() | {"size": _mb(r.size_bytes)} for r in records]
     emit_list(rows, LIST_COLUMNS)
 
 
@@ -203,7 +205,7 @@ def list_images(name: str | None) -> None:
 @shows
 def show(ref: str) -> None:
     """Show one image: models, hashes, labels."""
-    emit_one(workspace().images.get(ref).to_dict())
+    emit_one(any_workspace().images.get(ref).to_dict())
 
 
 @images.command("delete")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from serving.cli.common import (
+    any_workspace,
     byte_progress,
     emit_list,
     emit_one,
@@ -65,7 +66,7 @@ def register(
     run_id: str | None,
 ) -> None:
     """Register the file or folder PATH as a new version of model NAME."""
-    ws = workspace()
+    ws = any_workspace()
     with byte_progress(f"registering {name}") as progress:
         record = ws.models.register(
             path,
@@ -93,7 +94,7 @@ def list_models(name: str | None, tags: tuple[str, ...], run_id: str | None, lat
     for item in tags:
         key, sep, value = item.partition("=")
         wanted[key] = value if sep else None
-    records = workspace().models.list(name=name, tags=wanted, latest=latest, run_id=run_id)
+    records = any_workspace().models.list(name=name, tags=wanted, latest=latest, run_id=run_id)
     emit_list([r.to_dict() for r in records], LIST_COLUMNS)
 
 
@@ -102,7 +103,7 @@ def list_models(name: str | None, tags: tuple[str, ...], run_id: str | None, lat
 @shows
 def show(ref: str) -> None:
     """Show one model version (the latest when no version is given)."""
-    ws = workspace()
+    ws = any_workspace()
     record = ws.models.get(parse_ref(ref))
     data = record.to_dict()
     data["endpoints"] = ws.models.endpoints_using(record)
@@ -123,7 +124,7 @@ def show(ref: str) -> None:
 @shows
 def download(ref: str, target: Path) -> None:
     """Write the model's file or folder into TARGET, verifying every hash."""
-    dest = workspace().models.download(parse_ref(ref), target)
+    dest = any_workspace().models.download(parse_ref(ref), target)
     emit_or_say({"path": str(dest)}, str(dest))
 
 
@@ -142,7 +143,7 @@ def update(
     description: str | None,
 ) -> None:
     """Change a model version's tags, properties (add only) or description."""
-    record = workspace().models.update(
+    record = any_workspace().models.update(
         parse_ref(ref),
         add_tags=parse_pairs(tags, "tag"),
         remove_tags=remove_tags,
@@ -158,7 +159,7 @@ def update(
 @shows
 def delete(ref: str, force: bool) -> None:
     """Delete one model version and its unshared files."""
-    record = workspace().models.delete(parse_ref(ref), force=force)
+    record = any_workspace().models.delete(parse_ref(ref), force=force)
     emit_or_say({"deleted": record.ref}, f"deleted {record.ref}")
 
 

@@ -40,7 +40,7 @@ def _shown(record: ModelRecord) -> dict[str, Any]:
 @bp.get("/models")
 def list_models() -> Response:
     args = request.args
-    tags = parse_pairs(args.getlist("tag"), "tag") if args.getlist("tag") else None
+    tags = _tag_filter(args.getlist("tag"))
     records = hub().ws.models.list(
         name=args.get("name"),
         tags=tags,
@@ -49,6 +49,19 @@ def list_models() -> Response:
     )
     items, token = paging.page_of(records, args)
     return jsonify({"items": [r.to_dict() for r in items], "next": token})
+
+
+def _tag_filter(items: list[str]) -> dict[str, str | None] | None:
+    """``tag=K=V`` (K has the value V) or ``tag=K`` (K is present), as ``models list``."""
+    if not items:
+        return None
+    wanted: dict[str, str | None] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UserInputError(f"invalid tag filter {item!r}: use K or K=V")
+        wanted[key] = value if sep else None
+    return wanted
 
 
 @bp.get("/models/<name>/<version>")
@@ -133,16 +146,17 @@ def register_model(name: str) -> tuple[Response, int]:
         raise UserInputError("say the model's file or folder name: ?filename=NAME")
     options = _register_options()
     ws = hub().ws
+    limit = streams.max_upload_bytes()
     with streams.upload_folder(ws.path) as folder:
         if kind == "file":
             target = folder / filename
-            streams.receive(request.stream, target, request.content_length)
+            streams.receive(request.stream, target, request.content_length, limit)
         else:
             archive = folder / ".upload.tar"
-            streams.receive(request.stream, archive, request.content_length)
+            streams.receive(request.stream, archive, request.content_length, limit)
             target = folder / "unpacked" / filename
             target.mkdir(parents=True)
-            streams.unpack_tar(archive, target)
+            streams.unpack_tar(archive, target, limit)
         try:
             record = ws.models.register(target, name, **options)
         except ServingError as exc:  # name what the client sent, not the temp folder

@@ -43,6 +43,10 @@ def _op(summary: str, ok: Schema | None, params: Sequence[Schema] = (), **extra:
     """One operation answering ``ok`` (a JSON schema; None: a binary stream of the media
     types ``binary`` lists)."""
     status = extra.pop("status", "200")
+    also = {
+        code: {"description": summary, "content": {JSON: {"schema": schema}}}
+        for code, schema in extra.pop("also", {}).items()
+    }
     content = (
         {JSON: {"schema": ok}}
         if ok is not None
@@ -52,7 +56,7 @@ def _op(summary: str, ok: Schema | None, params: Sequence[Schema] = (), **extra:
         "summary": summary,
         "operationId": extra.pop("operation_id"),
         "parameters": list(params),
-        "responses": {status: {"description": summary, "content": content}} | _ERRORS,
+        "responses": {status: {"description": summary, "content": content}} | also | _ERRORS,
         **extra,
     }
 
@@ -322,6 +326,20 @@ def _model_paths() -> dict[str, Schema]:
     }
 
 
+_ENV_BODY = {
+    "required": True,
+    "content": {
+        JSON: {
+            "schema": obj(
+                {"spec": {"type": "object"}},
+                source_text={"type": "string"},
+                source_name={"type": "string"},
+            )
+        }
+    },
+}
+
+
 def _other_paths() -> dict[str, Schema]:
     versioned = [*_path("name"), _VERSION]
     endpoint = _path("name")
@@ -332,6 +350,18 @@ def _other_paths() -> dict[str, Schema]:
                 page("Environment"),
                 [_param("name"), _param("latest", kind="boolean"), *_PAGING],
                 operation_id="listEnvironments",
+            )
+        },
+        "/environments/{name}": {
+            "post": _op(
+                "Register an environment (a new version unless the latest has the same "
+                "content: 201 new, 200 unchanged)",
+                ref("Environment"),
+                _path("name"),
+                requestBody=_ENV_BODY,
+                status="201",
+                operation_id="registerEnvironment",
+                also={"200": ref("Environment")},
             )
         },
         "/environments/{name}/{version}": {

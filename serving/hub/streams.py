@@ -7,6 +7,11 @@ removed when the next server starts (:func:`clean_stale_uploads`). Only a comple
 (as long as its Content-Length, or a chunked body read to its end) is handed on, so an
 upload cut off midway never reaches the registry.
 
+Uploads are capped (``SERVING_SERVER_MAX_UPLOAD_BYTES``, default 10 GiB): a declared
+Content-Length over the cap is refused before a byte is read, a body is counted while it
+is received, and a tar's members are added up before anything is unpacked (a compressed
+archive cannot expand past the cap); each answers 413.
+
 The tar stream is written by hand (tarfile's headers, the file bytes, padding) because
 :mod:`tarfile` writes whole members to a file object and cannot yield between chunks.
 """
@@ -18,17 +23,40 @@ import posixpath
 import shutil
 import tarfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from serving.errors import UserInputError
+from serving.errors import ServingError, UserInputError
 from serving.proc import pid_alive
 
 CHUNK = 1024 * 1024
 BLOCK = tarfile.BLOCKSIZE
 UPLOADS = Path("tmp") / "uploads"
+MAX_UPLOAD_ENV = "SERVING_SERVER_MAX_UPLOAD_BYTES"
+DEFAULT_MAX_UPLOAD = 10 * 2**30
+
+
+class TooLargeError(ServingError, http_status=413, exit_code=2):
+    """An upload (or what its archive unpacks to) over the server's cap."""
+
+
+def max_upload_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The upload cap in bytes: ``SERVING_SERVER_MAX_UPLOAD_BYTES``, else 10 GiB."""
+    raw = (os.environ if environ is None else environ).get(MAX_UPLOAD_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_UPLOAD
+    if not raw.isdigit() or int(raw) < 1:
+        raise UserInputError(f"{MAX_UPLOAD_ENV} must be a positive number of bytes, not {raw!r}")
+    return int(raw)
+
+
+def _too_large(limit: int, what: str = "the upload") -> TooLargeError:
+    return TooLargeError(
+        f"{what} is larger than this server accepts ({limit} bytes)",
+        hint=f"the server's {MAX_UPLOAD_ENV} sets the cap",
+    )
 
 
 def clean_stale_uploads(workspace: Path) -> int:
@@ -54,14 +82,21 @@ def upload_folder(workspace: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def receive(stream: IO[bytes], dest: Path, expected: int | None) -> int:
+def receive(
+    stream: IO[bytes], dest: Path, expected: int | None, limit: int = DEFAULT_MAX_UPLOAD
+) -> int:
     """Copy the request body to ``dest`` in chunks; refuses a body shorter than
-    ``expected`` (the client went away). Returns the bytes written."""
+    ``expected`` (the client went away) or longer than ``limit`` (before reading when
+    ``expected`` says so). Returns the bytes written."""
+    if expected is not None and expected > limit:
+        raise _too_large(limit)
     done = 0
     with dest.open("wb") as out:
         while chunk := stream.read(CHUNK):
-            out.write(chunk)
             done += len(chunk)
+            if done > limit:
+                raise _too_large(limit)
+            out.write(chunk)
     if expected is not None and done != expected:
         raise UserInputError(f"the upload ended after {done} of {expected} bytes")
     return done
@@ -76,7 +111,7 @@ def _clean(name: str) -> str | None:
     return posixpath.normpath(text)
 
 
-def _refused(member: tarfile.TarInfo, files: set[str]) -> str | None:
+def _refused(member: tarfile.TarInfo, files: Container[str]) -> str | None:
     """Why ``member`` may not be unpacked, or None: plain files and folders with relative
     names that stay inside, and hard links to a plain file met earlier (``tar -h`` writes
     those for files it meets twice; they are unpacked as copies). Symbolic links are
@@ -94,29 +129,39 @@ def _refused(member: tarfile.TarInfo, files: set[str]) -> str | None:
     return None
 
 
-def _checked(tar: tarfile.TarFile) -> tuple[list[tarfile.TarInfo], list[tarfile.TarInfo]]:
-    """(the files and folders, the hard links) of ``tar``, each member checked first."""
+def _checked(
+    tar: tarfile.TarFile, limit: int
+) -> tuple[list[tarfile.TarInfo], list[tarfile.TarInfo]]:
+    """(the files and folders, the hard links) of ``tar``, each member checked first and
+    their sizes (hard links unpack as copies) added up against ``limit``."""
     plain: list[tarfile.TarInfo] = []
     links: list[tarfile.TarInfo] = []
-    files: set[str] = set()
+    files: dict[str, int] = {}
+    total = 0
     for member in tar:
         why = _refused(member, files)
         if why is not None:
             raise UserInputError(f"the uploaded archive's member {member.name!r} {why}")
         (links if member.islnk() else plain).append(member)
         if member.isfile():
-            files.add(str(_clean(member.name)))
+            files[str(_clean(member.name))] = member.size
+            total += member.size
+        elif member.islnk():
+            total += files[str(_clean(member.linkname))]
+        if total > limit:
+            raise _too_large(limit, "the uploaded archive unpacked")
     return plain, links
 
 
-def unpack_tar(archive: Path, dest: Path) -> None:
+def unpack_tar(archive: Path, dest: Path, limit: int = DEFAULT_MAX_UPLOAD) -> None:
     """Extract an uploaded tar (plain or compressed): every member checked first
     (:func:`_refused`), files and folders extracted with tarfile's ``data`` filter as a
-    second guard, hard links copied from their (already extracted) targets. Messages name
-    the member, never a path on the server."""
+    second guard, hard links copied from their (already extracted) targets; refused
+    whole when the files add up to more than ``limit``. Messages name the member, never
+    a path on the server."""
     try:
         with tarfile.open(archive) as tar:
-            plain, links = _checked(tar)
+            plain, links = _checked(tar, limit)
             tar.extractall(dest, members=plain, filter="data")
         for link in links:
             copy = dest / str(_clean(link.name))

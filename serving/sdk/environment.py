@@ -20,7 +20,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serving.catalog import parse_env_file, spec_of
 from serving.environments import EnvSpec, parse_conda_file, parse_pip_requirements_file
@@ -28,7 +28,9 @@ from serving.errors import NotFoundError, UserInputError
 from serving.registry import EnvironmentRecord, Ref
 from serving.sdk.conda_dependencies import CondaDependencies
 from serving.sdk.curated import CURATED, curated_spec, is_curated
-from serving.workspace import Workspace
+
+if TYPE_CHECKING:  # the SDK stays import-light: the remote client loads when used
+    from serving.hub.remote.workspace import AnyWorkspace
 
 
 @dataclass
@@ -159,7 +161,7 @@ class Environment:
     @classmethod
     def get(
         cls,
-        workspace: Workspace,
+        workspace: AnyWorkspace,
         name: str,
         version: int | str | None = None,
         label: str | None = None,
@@ -186,7 +188,7 @@ class Environment:
         return cls._from_record(record)
 
     @classmethod
-    def list(cls, workspace: Workspace) -> dict[str, Environment]:
+    def list(cls, workspace: AnyWorkspace) -> dict[str, Environment]:
         """Registered environments (latest versions) and the curated names, by name."""
         out: dict[str, Environment] = {}
         for name in CURATED:
@@ -250,7 +252,7 @@ class Environment:
     def content_hash(self) -> str:
         return self.spec.content_hash()
 
-    def register(self, workspace: Workspace) -> Environment:
+    def register(self, workspace: AnyWorkspace) -> Environment:
         """Record this environment as built; unchanged content keeps the latest version."""
         spec = self.spec
         deps = self.python.conda_dependencies
@@ -270,7 +272,7 @@ class Environment:
         )
         return Environment._from_record(record)
 
-    def get_image_details(self, workspace: Workspace) -> dict[str, Any]:
+    def get_image_details(self, workspace: AnyWorkspace) -> dict[str, Any]:
         """What an image of this environment holds here (no registry is involved)."""
         spec = self.spec
         return {"python": spec.python, "requirements": builtins.list(spec.requirements)}

@@ -12,12 +12,15 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serving.errors import UserInputError
 from serving.registry import ModelRecord, Ref
 from serving.registry.frameworks import framework_id as _framework_id
 from serving.workspace import Workspace
+
+if TYPE_CHECKING:  # the SDK stays import-light: the remote client loads when used
+    from serving.hub.remote.workspace import AnyWorkspace
 
 
 class Framework:
@@ -104,7 +107,7 @@ class Model:
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: AnyWorkspace,
         name: str | None = None,
         id: str | None = None,
         version: int | None = None,
@@ -119,7 +122,7 @@ class Model:
         self._record = workspace.models.get(Ref(name, version))
 
     @classmethod
-    def _wrap(cls, workspace: Workspace, record: ModelRecord) -> Model:
+    def _wrap(cls, workspace: AnyWorkspace, record: ModelRecord) -> Model:
         obj = cls.__new__(cls)
         obj.workspace = workspace
         obj._record = record
@@ -129,7 +132,7 @@ class Model:
     @classmethod
     def register(
         cls,
-        workspace: Workspace,
+        workspace: AnyWorkspace,
         model_path: str | Path,
         model_name: str,
         tags: Mapping[str, str] | None = None,
@@ -171,7 +174,7 @@ class Model:
     @classmethod
     def list(
         cls,
-        workspace: Workspace,
+        workspace: AnyWorkspace,
         name: str | None = None,
         tags: Sequence[Any] | Mapping[str, str] | None = None,
         run_id: str | None = None,
@@ -185,7 +188,7 @@ class Model:
 
     @staticmethod
     def get_model_path(
-        model_name: str, version: int | None = None, _workspace: Workspace | None = None
+        model_name: str, version: int | None = None, _workspace: AnyWorkspace | None = None
     ) -> str:
         """On the client (v1's ``_workspace=ws``): download the model into
         ``./azureml-models/<name>/<version>/`` (once) and return the path of its file or
@@ -228,7 +231,15 @@ class Model:
         from serving.sdk.dataset import Dataset
 
         name = self._record.properties.get(key)
-        return None if name is None else Dataset.get_by_name(self.workspace, name)
+        return None if name is None else Dataset.get_by_name(self._folder("datasets"), name)
+
+    def _folder(self, what: str) -> Workspace:
+        """The workspace folder, for what a server does not offer yet."""
+        if not isinstance(self.workspace, Workspace):
+            from serving.hub.remote.workspace import not_remote
+
+            raise not_remote(what, self.workspace.url)
+        return self.workspace
 
     @property
     def record(self) -> ModelRecord:
@@ -285,7 +296,7 @@ class Model:
             atol, rtol, None if sample is None else Path(sample), rows, opset,
             None if onnx_file is None else Path(onnx_file),
         )  # fmt: skip
-        done = convert(self.workspace.models, Ref(self.name, self.version), options)
+        done = convert(self._folder("Model.convert").models, Ref(self.name, self.version), options)
         return Model._wrap(self.workspace, done.record)
 
     def serialize(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from serving.config import PlatformSettings
 from serving.errors import UserInputError
 from serving.runs.errors import UserErrorException
 from serving.runs.store import RunStore
@@ -26,6 +27,7 @@ from serving.workspace import Workspace as _FolderWorkspace
 if TYPE_CHECKING:
     from serving.sdk.experiment import Experiment
     from serving.sdk.run import Run
+    from serving.sdk.server_workspace import ServerWorkspace
 
 LOCAL = "local"
 """The subscription, resource group and location of a workspace no config.json describes."""
@@ -56,9 +58,28 @@ def _read_config(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if v is not None}
 
 
+def _server_url(name: str | None, path: str | Path | None) -> str | None:
+    """The workspace server ``Workspace.get`` is asked for: a URL as ``path`` or ``name``,
+    else ``SERVING_WORKSPACE`` when no folder is given and it is a URL."""
+    for given in (path, name):
+        if isinstance(given, str) and given.split("://", 1)[0].lower() in ("http", "https"):
+            return given
+    return PlatformSettings.from_env().workspace_url if path is None else None
+
+
 class Workspace(_FolderWorkspace):
     """An open workspace; ``Workspace.from_config()`` finds the nearest ``.serving`` (or a
     v1 ``config.json``, beside which the workspace is then created)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Workspace:
+        """``Workspace("http://host:port")`` (or ``path=`` a URL) is that server's
+        :class:`ServerWorkspace` (token: ``SERVING_TOKEN``); anything else a folder's."""
+        given = kwargs.get("path", args[0] if len(args) == 1 else None)
+        if isinstance(given, str) and _server_url(None, given) is not None:
+            from serving.sdk.server_workspace import ServerWorkspace
+
+            return ServerWorkspace(given, PlatformSettings.from_env().token)  # type: ignore[return-value]
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -90,6 +111,11 @@ class Workspace(_FolderWorkspace):
             location=_location,
             **azure_only,
         )
+        if not isinstance(found, _FolderWorkspace):
+            raise UserInputError(
+                f"Workspace(..., workspace_name) opens a folder, not the server {found.url}",
+                hint="use Workspace.get(path=URL)",
+            )
         super().__init__(found.path)
 
     def __post_init__(self) -> None:
@@ -143,7 +169,7 @@ class Workspace(_FolderWorkspace):
         return ws
 
     @classmethod
-    def get(
+    def get(  # type: ignore[override]
         cls,
         name: str | None = None,
         path: str | Path | None = None,
@@ -153,9 +179,11 @@ class Workspace(_FolderWorkspace):
         resource_group: str | None = None,
         location: str | None = None,
         **azure_only: Any,
-    ) -> Workspace:
+    ) -> Workspace | ServerWorkspace:
         """v1's ``Workspace.get``: the workspace found from ``path`` (or the cwd), checked to
-        be called ``name``; the Azure identifiers given are recorded as its details."""
+        be called ``name``; the Azure identifiers given are recorded as its details. A
+        server's URL as ``path`` (or ``name``, or ``SERVING_WORKSPACE``) gives the
+        :class:`ServerWorkspace` there, with the token of ``SERVING_TOKEN``."""
         given = sorted(k for k, v in {"auth": auth, **azure_only}.items() if v is not None)
         if given:
             warnings.warn(
@@ -163,6 +191,11 @@ class Workspace(_FolderWorkspace):
                 UserWarning,
                 stacklevel=2,
             )
+        url = _server_url(name, path)
+        if url is not None:
+            from serving.sdk.server_workspace import ServerWorkspace
+
+            return ServerWorkspace(url, PlatformSettings.from_env().token)
         ws = super().get(name, path)
         assert isinstance(ws, Workspace)
         ws._record_details(subscription_id, resource_group, location)
@@ -172,9 +205,11 @@ class Workspace(_FolderWorkspace):
     def from_config(  # type: ignore[override]
         cls, path: str | Path | None = None, auth: Any = None, _logger: Any = None,
         _file_name: str | None = None,
-    ) -> Workspace:  # fmt: skip
+    ) -> Workspace | ServerWorkspace:  # fmt: skip
         """v1's ``from_config``: the nearest ``.serving`` upward from ``path`` (default the
-        cwd); a ``config.json`` found first names the workspace, created beside it."""
+        cwd); a ``config.json`` found first names the workspace, created beside it, or a
+        workspace server (its ``workspace_url``; the token from ``SERVING_TOKEN``, else
+        its ``token`` key, and then the file must be mode 0600)."""
         if auth is not None:
             warnings.warn(
                 "Workspace.from_config: auth is not used (a local workspace needs no login)",
@@ -186,6 +221,13 @@ class Workspace(_FolderWorkspace):
         found = find_upward(start if start.is_dir() else start.parent)
         if config is not None:
             values = _read_config(config)
+            if "workspace_url" in values:  # serving.hub.remote.workspace.URL_KEY
+                from serving.hub.remote.workspace import server_config
+                from serving.sdk.server_workspace import ServerWorkspace
+
+                remote = server_config(config, values, ServerWorkspace)
+                assert remote is not None  # the key is there
+                return remote
             home = config.parent.parent if config.parent.name in (".azureml", "aml_config") \
                 else config.parent  # fmt: skip
             if found is None or not found.parent.is_relative_to(home):

@@ -37,7 +37,9 @@ def test_valid_names_still_pass() -> None:
     assert parse_image_tag("serving/digits:v1") == ("serving/digits", "v1")
 
 
-def test_registries_refuse_newline_names(ws: Workspace, digits_model: Path) -> None:
+def test_registries_refuse_newline_names(
+    ws: Workspace, backing: Workspace, digits_model: Path
+) -> None:
     with pytest.raises(UserInputError):
         ws.models.register(digits_model, "digits\n")
     with pytest.raises(UserInputError):
@@ -45,7 +47,7 @@ def test_registries_refuse_newline_names(ws: Workspace, digits_model: Path) -> N
             "env\n", spec={}, content_hash="0" * 64, python="3.11", source_text="", source_name=""
         )
     with pytest.raises(UserInputError):
-        ws.endpoints.create("svc-a\n", "local", {}, [], [])
+        backing.endpoints.create("svc-a\n", "local", {}, [], [])  # no endpoint writes on a server
     assert ws.models.list() == []
 
 

@@ -42,7 +42,7 @@ def test_links_inside_are_registered_as_their_targets(
 
 
 def test_a_link_outside_is_refused_and_nothing_is_stored(
-    ws: Workspace, folder: Path, tmp_path: Path
+    ws: Workspace, backing: Workspace, folder: Path, tmp_path: Path
 ) -> None:
     outside = tmp_path / "id_rsa"
     outside.write_text("private")
@@ -51,7 +51,7 @@ def test_a_link_outside_is_refused_and_nothing_is_stored(
         ws.models.register(folder, "m")
     text = caught.value.one_line()
     assert "'weights/extra.bin'" in text and str(outside) in text and "\n" not in text
-    assert ws.models.list() == [] and list(ws.store.all_blobs()) == []
+    assert ws.models.list() == [] and list(backing.store.all_blobs()) == []
 
 
 def test_a_link_loop_does_not_hang(ws: Workspace, folder: Path) -> None:

@@ -26,18 +26,20 @@ def test_versions_increment_and_latest(ws: Workspace, digits_model: Path) -> Non
     assert len(first.files) == 1 and len(first.files[0].sha256) == 64
 
 
-def test_folder_roundtrip_and_dedup(ws: Workspace, small_tree: Path, tmp_path: Path) -> None:
+def test_folder_roundtrip_and_dedup(
+    ws: Workspace, backing: Workspace, small_tree: Path, tmp_path: Path
+) -> None:
     a = ws.models.register(small_tree, "tree")
     b = ws.models.register(small_tree, "tree-copy")
     assert a.kind == "dir" and [f.relpath for f in a.files] == ["sub/config.json", "weights.bin"]
-    assert len(list(ws.store.all_blobs())) == 2  # same content stored once
+    assert len(list(backing.store.all_blobs())) == 2  # same content stored once
     dest = ws.models.download(Ref("tree", 1), tmp_path / "out")
     assert dest == tmp_path / "out" / "model_dir"
     assert (dest / "sub" / "config.json").read_text() == '{"a": 1}'
     ws.models.delete(Ref("tree", 1))
-    assert len(list(ws.store.all_blobs())) == 2  # still used by tree-copy
+    assert len(list(backing.store.all_blobs())) == 2  # still used by tree-copy
     ws.models.delete(Ref(b.name, 1))
-    assert list(ws.store.all_blobs()) == []
+    assert list(backing.store.all_blobs()) == []
 
 
 def test_bad_inputs(ws: Workspace, tmp_path: Path) -> None:
@@ -74,9 +76,12 @@ def test_list_filters(ws: Workspace, small_tree: Path) -> None:
     assert [r.ref for r in ws.models.list(run_id="run-1")] == ["b:1"]
 
 
-def test_delete_refused_while_endpoint_uses_it(ws: Workspace, small_tree: Path) -> None:
-    rec = ws.models.register(small_tree, "m")
-    ws.endpoints.create("svc-one", "local", {}, [], [rec.id])
+def test_delete_refused_while_endpoint_uses_it(
+    ws: Workspace, backing: Workspace, small_tree: Path
+) -> None:
+    ws.models.register(small_tree, "m")
+    rec = backing.models.get(Ref("m", 1))  # endpoints are recorded where the folder is
+    backing.endpoints.create("svc-one", "local", {}, [], [rec.id])
     with pytest.raises(ConflictError, match="svc-one"):
         ws.models.delete(Ref("m", 1))
     ws.models.delete(Ref("m", 1), force=True)
@@ -84,11 +89,11 @@ def test_delete_refused_while_endpoint_uses_it(ws: Workspace, small_tree: Path) 
 
 
 def test_corrupt_artifact_fails_download_naming_file(
-    ws: Workspace, small_tree: Path, tmp_path: Path
+    ws: Workspace, backing: Workspace, small_tree: Path, tmp_path: Path
 ) -> None:
     rec = ws.models.register(small_tree, "m")
     weights = next(f for f in rec.files if f.relpath == "weights.bin")
-    blob = ws.store.blob_path(weights.sha256)
+    blob = backing.store.blob_path(weights.sha256)
     os.chmod(blob, 0o644)
     blob.write_bytes(b"tampered")
     with pytest.raises(IntegrityError, match=r"weights\.bin"):

@@ -24,6 +24,9 @@ from serving.workspace import Workspace
 from tests.helpers import cli_env, serving_cmd
 
 PAUSE_S = 6.0
+# folder only: these race real CLI processes on one workspace folder's SQLite database and
+# blob store (the store's lock, gc, fsyncs); a server runs the same registry code
+pytestmark = pytest.mark.folder_only
 
 
 def _start(ws_path: Path, *args: str, pause: float | None = None) -> subprocess.Popen[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -49,6 +49,12 @@ _BY_STATUS: dict[int, type[e.ServingError]] = {
     413: e.UserInputError,
     503: e.BackendUnavailableError,
 }
+
+
+class Readable(Protocol):
+    """A body requests reads in chunks (a file object, or a wrapper counting progress)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def is_url(text: str | Path | None) -> bool:
@@ -139,7 +145,7 @@ class HubClient:
 
     # -- streams ---------------------------------------------------------------------------
     def upload(
-        self, path: str, body: IO[bytes] | Iterable[bytes], content_type: str, **params: Any
+        self, path: str, body: Readable | Iterable[bytes], content_type: str, **params: Any
     ) -> Any:
         """POST a streamed body (a file object or chunks); the JSON answer."""
         response = self.request(

@@ -1,0 +1,11 @@
+"""The registry suite runs against a workspace folder and a workspace server
+(:mod:`tests.remote_fixtures`); tests marked ``folder_only`` inspect folder internals."""
+
+from tests.remote_fixtures import (  # noqa: F401  (fixtures and hooks)
+    backing,
+    cli,
+    hub_server,
+    pytest_configure,
+    pytest_generate_tests,
+    ws,
+)
