@@ -129,12 +129,16 @@ def lasts(
 
 
 def names_in_experiment(db: Database, experiment: str, limit: int = 50) -> list[str]:
-    """The numeric metric names the experiment's top-level runs logged (alphabetical)."""
+    """The numeric metric names the experiment's top-level runs logged (alphabetical).
+    Each name of the workspace is checked with an EXISTS that stops at its first run, on
+    the (name, last) index, instead of a DISTINCT over every run of the experiment."""
     with db.read() as conn:
         rows = conn.execute(
-            "SELECT DISTINCT s.name FROM run_metric_summary s JOIN runs r ON r.id = s.run_id"
+            "SELECT n.name FROM (SELECT DISTINCT name FROM run_metric_summary) n"
+            " WHERE EXISTS (SELECT 1 FROM run_metric_summary s JOIN runs r ON r.id = s.run_id"
             " JOIN experiments e ON e.id = r.experiment_id"
-            " WHERE e.name = ? AND r.parent_id IS NULL ORDER BY s.name LIMIT ?",
+            " WHERE s.name = n.name AND e.name = ? AND r.parent_id IS NULL)"
+            " ORDER BY n.name LIMIT ?",
             (experiment, limit),
         ).fetchall()
     return [row[0] for row in rows]

@@ -210,7 +210,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
         run_cli(ws.path, "endpoints", "delete", "tiny-svc", timeout=60)
 
 
-def _browser_missing() -> str | None:
+def browser_missing() -> str | None:
     for path in (CHROMIUM, CHROMEDRIVER):
         if not path.exists() or shutil.which(str(path)) is None:
             return f"{path} is not installed (apt-get install chromium chromium-driver)"
@@ -221,7 +221,7 @@ def _browser_missing() -> str | None:
 def browser() -> Iterator[object]:
     """Headless Debian Chromium through its own chromedriver (never a downloaded browser:
     both paths are given, so selenium-manager has nothing to look for)."""
-    missing = _browser_missing()
+    missing = browser_missing()
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the studio's browser tests must run under CI: {missing}")

@@ -20,9 +20,14 @@ from selenium.webdriver.support.ui import WebDriverWait
 from serving.hub.tokens import TokenStore
 from serving.runs import records as rec
 from serving.runs.store import RunStore
-from tests.studio.conftest import Studio
+from tests.studio.conftest import Studio, browser_missing
 
 pytestmark = pytest.mark.timeout(300)
+
+if browser_missing():  # before any fixture builds the workspace
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the studio's browser tests must run under CI: {browser_missing()}")
+    pytest.skip(str(browser_missing()), allow_module_level=True)
 
 WAIT_S = 20
 SHOTS_ENV = "SERVING_STUDIO_SCREENSHOTS"

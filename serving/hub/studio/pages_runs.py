@@ -14,7 +14,6 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from serving.errors import NotFoundError
 from serving.hub import paging
 from serving.hub.context import hub
 from serving.hub.studio import guard, runtable
@@ -50,12 +49,12 @@ def _duration(record: RunRecord) -> float | None:
 @bp.get("/experiments/<name>")
 def experiment(name: str) -> str:
     store = hub().runs
-    if not any(e["name"] == name for e in store.experiments()):
-        raise NotFoundError(f"experiment {name} not found")
+    with store.db.read() as conn:
+        store.experiment_id(conn, name, create=False)  # NotFound for an unknown one
     sort = runtable.Sort.parse(request.args.get("sort"), request.args.get("dir"))
     limit = paging.int_arg(request.args, "limit", PAGE_SIZE, 1, 500)
     ids, next_token = runtable.page(store.db, name, sort, request.args.get("after"), limit)
-    records = [store.find(run_id) for run_id in ids]
+    records = runtable.records(store, ids)
     pairs = [(r.id, r.terminal) for r in records]
     for run_id in summary.stale(store.db, pairs, REFRESH_PER_PAGE):
         summary.refresh(store.db, run_id, store.metrics_file(run_id))

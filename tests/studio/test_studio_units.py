@@ -1,0 +1,148 @@
+"""The studio's parts without a browser: metric summaries (refreshed when a run ends),
+keyset pages of the runs table in every sort (each run exactly once, runs without a value
+last), sessions (expiry, revoked token, run tokens refused), the Host check."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from serving.errors import UserInputError
+from serving.hub.app import create_app
+from serving.hub.studio import runtable
+from serving.hub.studio.sessions import SessionStore, sha256
+from serving.hub.tokens import TokenStore
+from serving.runs import metrics as m
+from serving.runs import records as rec
+from serving.runs import summary
+from serving.runs.store import RunStore
+from serving.workspace import Workspace
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> RunStore:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    return RunStore(ws.path, ws.db)
+
+
+def _run(store: RunStore, values: list[float], *, end: bool = True) -> str:
+    record = store.create_run("exp", kind=rec.INTERACTIVE, target="local")
+    writer = m.MetricsWriter(store.metrics_file(record.id))
+    for i, value in enumerate(values):
+        writer.add("acc", m.SCALAR, value, i)
+    writer.add("note", m.SCALAR, "text", None)
+    writer.flush()
+    store.set_status(record.id, rec.RUNNING)
+    if end:
+        store.set_status(record.id, rec.COMPLETED)
+    return record.id
+
+
+def test_summary_is_written_when_a_run_ends_and_skips_nan(store: RunStore) -> None:
+    run_id = _run(store, [0.5, math.nan, 0.9, 0.7])
+    found = summary.lasts(store.db, [run_id], ["acc", "note"])
+    assert found == {run_id: {"acc": 0.7}}
+    with store.db.read() as conn:
+        row = conn.execute("SELECT count, min, max FROM run_metric_summary").fetchone()
+    assert tuple(row) == (4, 0.5, 0.9)
+    running = _run(store, [0.1], end=False)
+    assert summary.stale(store.db, [(run_id, True), (running, False)], 10) == [running]
+
+
+def _all_pages(store: RunStore, sort: runtable.Sort, limit: int) -> list[str]:
+    ids: list[str] = []
+    token = None
+    for _ in range(100):
+        page, token = runtable.page(store.db, "exp", sort, token, limit)
+        ids.extend(page)
+        if token is None:
+            return ids
+    raise AssertionError("paging did not end")
+
+
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("column", ["created", "status", "duration", "metric:acc"])
+def test_every_sort_pages_through_each_run_once_missing_values_last(
+    store: RunStore, column: str, descending: bool
+) -> None:
+    made = [_run(store, [float(i % 4)]) for i in range(9)]
+    no_metric = store.create_run("exp", kind=rec.INTERACTIVE, target="local").id
+    sort = runtable.Sort(column, descending)
+    ids = _all_pages(store, sort, limit=4)
+    assert sorted(ids) == sorted([*made, no_metric])
+    if column == "metric:acc":
+        assert ids[-1] == no_metric
+        lasts = summary.lasts(store.db, ids[:-1], ["acc"])
+        values = [lasts[i]["acc"] for i in ids[:-1]]
+        assert values == sorted(values, reverse=descending)
+    if column == "duration":
+        assert ids[-1] == no_metric  # never ended: no duration
+
+
+def test_bad_sorts_and_tokens_are_user_errors(store: RunStore) -> None:
+    with pytest.raises(UserInputError):
+        runtable.Sort.parse("name", None)
+    with pytest.raises(UserInputError):
+        runtable.Sort.parse("created", "up")
+    with pytest.raises(UserInputError):
+        runtable.page(store.db, "exp", runtable.Sort("created", True), "WzFd", 5)
+
+
+def test_sessions_end_with_their_token_or_their_time(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    tokens = TokenStore(ws.db)
+    sessions = SessionStore(ws.db, tokens)
+    token = tokens.create("alice")[1]
+    assert sessions.open("srvt_wrong") is None
+    opened = sessions.open(token)
+    assert opened is not None
+    session_id, session = opened
+    assert sessions.find(session_id) == session and not session.read_only
+    with ws.db.read() as conn:
+        stored = [r[0] for r in conn.execute("SELECT sha256 FROM sessions")]
+    assert stored == [sha256(session_id)]  # never the id itself
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="milliseconds")
+    with ws.db.write() as conn:
+        conn.execute("UPDATE sessions SET expires_at = ?", (past,))
+    assert sessions.find(session_id) is None
+    second = sessions.open(token)
+    assert second is not None
+    tokens.revoke("alice")
+    assert sessions.find(second[0]) is None
+    with ws.db.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("127.0.0.1:8600", 302), ("localhost", 302), ("[::1]:8600", 302), ("evil.example", 403)],
+)
+def test_host_header_is_checked(tmp_path: Path, host: str, status: int) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    client = create_app(ws).test_client()
+    answer = client.get("/studio/experiments", headers={"Host": host})
+    assert answer.status_code == status
+
+
+def test_studio_hosts_setting_adds_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVING_STUDIO_HOSTS", "studio.lan, other.lan")
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    client = create_app(ws).test_client()
+    assert client.get("/studio/login", headers={"Host": "studio.lan:80"}).status_code == 200
+    assert client.get("/studio/login", headers={"Host": "x.lan"}).status_code == 403
+
+
+def test_next_after_sign_in_stays_in_the_studio(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    token = TokenStore(ws.db).create("alice")[1]
+    client = create_app(ws).test_client()
+    for given, expected in [
+        ("/studio/models", "/studio/models"),
+        ("//evil.example/studio/", "/studio/experiments"),
+        ("https://evil.example/", "/studio/experiments"),
+    ]:
+        answer = client.post("/studio/login", data={"token": token, "next": given})
+        assert answer.status_code == 302 and answer.headers["Location"] == expected
