@@ -1,0 +1,74 @@
+"""Acceptance 3: a run on Docker compute of a server's workspace reports metrics, tags and
+outputs through the API with a token of its own, and registers a model from inside; the
+container never sees the workspace folder, and the token dies with the run."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from serving.hub.remote.runs import RemoteRunStore
+from serving.registry import Ref
+from serving.runs import records as rec
+from serving.runs.compute import ComputeStore
+from serving.runs.submit import ScriptJob
+from tests.helpers import DOCKER_TIMEOUT
+from tests.hub.conftest import Server
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(DOCKER_TIMEOUT)]
+
+SCRIPT = """
+import os, sys
+from azureml.core import Run
+run = Run.get_context()
+print("workspace visible:", os.path.exists(sys.argv[1]), type(run).__name__, flush=True)
+for i in range(1000):
+    run.log("loss", 1.0 / (i + 1), step=i)
+run.log_row("table", epoch=1, acc=0.5)
+run.tag("where", "docker")
+run.add_properties({"p": "1"})
+os.makedirs("outputs", exist_ok=True)
+open("outputs/model.txt", "w").write("weights")
+model = run.register_model("docker-remote", "outputs/model.txt", tags={"from": "run"})
+print("registered", model.name, model.version, flush=True)
+try:
+    run.child_run()
+except Exception as exc:
+    print("child refused:", type(exc).__name__, flush=True)
+"""
+
+
+def test_a_docker_run_reports_through_the_api(
+    base_image: str, engine: DockerClient, hub_server: Server, remote_runs: RemoteRunStore,
+    source: Path,
+) -> None:  # fmt: skip
+    ws = hub_server.ws
+    ComputeStore(ws.path, ws.db).create("cpu-remote")
+    (source / "train.py").write_text(textwrap.dedent(SCRIPT))
+    job = ScriptJob(source, "train.py", arguments=[str(ws.path)], compute="cpu-remote")
+    record = remote_runs.submit("docker-remote", job)
+    out = io.StringIO()
+    ended = remote_runs.wait(record.id, out=out, timeout_s=DOCKER_TIMEOUT)
+    log = out.getvalue()
+    assert ended.status == rec.COMPLETED, log
+    assert "workspace visible: False ReportingRun" in log
+    assert "registered docker-remote 1" in log and "child refused: UserErrorException" in log
+    metrics = remote_runs.get_metrics(record.id)
+    assert len(metrics["loss"]) == 1000 and metrics["loss"][-1] == pytest.approx(0.001)
+    assert metrics["table"] == {"epoch": 1, "acc": 0.5}
+    assert ended.tags == {"where": "docker"} and ended.properties == {"p": "1"}
+    assert "outputs/model.txt" in remote_runs.file_names(record.id)
+    model = ws.models.get(Ref("docker-remote", 1))
+    assert model.run_id == record.id and model.tags == {"from": "run"}
+    with ws.db.read() as conn:
+        rows = conn.execute("SELECT revoked_at FROM tokens WHERE run_id = ?", (record.id,))
+        revoked = [row[0] for row in rows.fetchall()]
+    assert len(revoked) == 1 and revoked[0] is not None  # minted at start, revoked at the end
+    assert not engine.containers.list(all=True, filters={"label": f"serving.run={record.id}"})

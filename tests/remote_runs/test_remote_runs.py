@@ -1,0 +1,174 @@
+"""Runs submitted to a workspace server and followed through its API (local compute: the
+server's machine), the run token's scope, and metric batches from several workers."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from serving.errors import UserInputError
+from serving.hub.remote.runs import RemoteRunStore
+from serving.runs import metrics as m
+from serving.runs import records as rec
+from serving.runs import run_tokens
+from serving.runs.store import RunStore
+from serving.runs.submit import ScriptJob
+from tests.hub.conftest import Server
+from tests.hub.openapi_check import check
+
+TRAIN = """
+import os, sys
+from azureml.core import Run
+run = Run.get_context()
+for i in range(50):
+    run.log("loss", 1.0 / (i + 1), step=i)
+run.tag("stage", "done")
+os.makedirs("outputs", exist_ok=True)
+open("outputs/model.txt", "w").write("weights")
+print("trained with", sys.argv[1:])
+"""
+
+
+def _write(source: Path, text: str, name: str = "train.py") -> None:
+    (source / name).write_text(textwrap.dedent(text))
+
+
+def test_a_run_submitted_to_a_server_runs_there_and_is_followed(
+    remote_runs: RemoteRunStore, hub_server: Server, source: Path, tmp_path: Path
+) -> None:
+    _write(source, TRAIN)
+    (source / ".amlignore").write_text("data/\n")
+    (source / "data").mkdir()
+    (source / "data" / "big.bin").write_bytes(b"x" * 1000)
+    job = ScriptJob(source, "train.py", arguments=["--lr", "0.1"])
+    record = remote_runs.submit("remote", job, tags={"who": "test"})
+    out = io.StringIO()
+    ended = remote_runs.wait(record.id, out=out, timeout_s=120)
+    assert ended.status == rec.COMPLETED, out.getvalue()
+    assert "trained with ['--lr', '0.1']" in out.getvalue()
+    assert "Execution Summary" in out.getvalue()
+    snapshot = RunStore(hub_server.ws.path, hub_server.ws.db).run_dir(record.id) / "snapshot"
+    assert (snapshot / "train.py").is_file() and not (snapshot / "data").exists()
+    metrics = remote_runs.get_metrics(record.id)
+    assert metrics["loss"][0] == 1.0 and len(metrics["loss"]) == 50
+    shown = remote_runs.get(record.id)
+    assert shown.tags == {"who": "test", "stage": "done"}
+    assert shown.definition["source_directory"] == str(source)
+    assert "outputs/model.txt" in remote_runs.file_names(record.id)
+    got = remote_runs.download(record.id, "outputs/model.txt", tmp_path / "got.txt")
+    assert got.read_text() == "weights"
+    model = remote_runs.register_model(record.id, "remote-model", model_path="outputs/model.txt")
+    assert model["run_id"] == record.id and model["version"] == 1
+    updated = remote_runs.update(record.id, add_tags={"k": "v"}, remove_tags=["who"])
+    assert updated.tags == {"stage": "done", "k": "v"}
+
+
+def test_a_running_run_is_canceled_through_the_server(
+    remote_runs: RemoteRunStore, source: Path
+) -> None:
+    _write(source, "import time\nprint('sleeping', flush=True)\ntime.sleep(300)\n")
+    record = remote_runs.submit("remote", ScriptJob(source, "train.py"))
+    deadline = time.monotonic() + 60
+    while remote_runs.get(record.id).status != rec.RUNNING:
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.2)
+    assert remote_runs.cancel(record.id).status == rec.CANCELED
+
+
+def test_what_cannot_travel_is_refused_with_a_message(
+    remote_runs: RemoteRunStore, hub_server: Server, source: Path
+) -> None:
+    _write(source, "print(1)\n")
+    job = ScriptJob(source, "train.py", interpreter="/no/such/python")
+    with pytest.raises(UserInputError, match="not a program on the workspace server"):
+        remote_runs.submit("remote", job)
+    with pytest.raises(UserInputError, match=r"script train2\.py not found"):
+        remote_runs.submit("remote", ScriptJob(source, "train2.py"))
+    bad = hub_server.call(
+        "POST", "/experiments/remote/runs", data=b"not a tar",
+        headers={"Content-Type": "application/x-tar"},
+    )  # fmt: skip
+    assert bad.status_code == 400
+    check(bad, hub_server.base)
+
+
+def test_a_run_token_reaches_its_own_run_only(hub_server: Server) -> None:
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    own = store.create_run("scoped", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING).id
+    other = store.create_run("scoped", kind=rec.SCRIPT, target="cpu").id
+    token = run_tokens.mint(hub_server.ws.db, own)
+    line = b'{"n":"acc","k":"scalar","v":0.5,"t":1.0}\n'
+    post = {"data": line, "headers": {"Content-Type": "application/x-ndjson"}}
+    ok = hub_server.call("POST", f"/runs/{own}/metrics", token=token, **post)
+    assert check(ok, hub_server.base) == {"appended": 1}
+    assert hub_server.call("GET", f"/runs/{own}", token=token).status_code == 200
+    patched = hub_server.call("PATCH", f"/runs/{own}", token=token, json={"add_tags": {"a": "1"}})
+    assert check(patched, hub_server.base)["tags"] == {"a": "1"}
+    refused = [
+        hub_server.call("POST", f"/runs/{other}/metrics", token=token, **post),
+        hub_server.call("GET", f"/runs/{other}", token=token),
+        hub_server.call("GET", "/runs", token=token),
+        hub_server.call("GET", "/models", token=token),
+        hub_server.call("POST", f"/runs/{own}/cancel", token=token),
+        hub_server.call("GET", "/endpoints", token=token),
+    ]
+    for answer in refused:
+        assert answer.status_code == 403, answer.text
+        assert "may only report" in check(answer, hub_server.base)["error"]["message"]
+    store.set_status(own, rec.COMPLETED)
+    ended = hub_server.call("GET", f"/runs/{own}", token=token)
+    assert ended.status_code == 401  # its supervisor died before revoking: the end counts
+    assert run_tokens.revoke(hub_server.ws.db, own) == 1
+    assert hub_server.call("GET", f"/runs/{own}", token=token).status_code == 401
+
+
+def test_metric_batches_from_many_clients_never_interleave(hub_server: Server) -> None:
+    """Several threads post batches at once (the server has two workers, four threads
+    each); every line of the file is whole and every record arrived."""
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    run_id = store.create_run("batches", kind=rec.INTERACTIVE, target="local").id
+    per_batch, batches, threads = 2000, 5, 4
+
+    def post(worker: int) -> None:
+        for b in range(batches):
+            lines = "".join(
+                json.dumps({"n": f"w{worker}", "k": "scalar", "v": i, "s": b * per_batch + i,
+                            "t": 1.0, "d": "x" * 40}) + "\n"
+                for i in range(per_batch)
+            )  # fmt: skip
+            answer = hub_server.call(
+                "POST", f"/runs/{run_id}/metrics", data=lines.encode(),
+                headers={"Content-Type": "application/x-ndjson"},
+            )  # fmt: skip
+            assert answer.status_code == 200, answer.text
+
+    workers = [threading.Thread(target=post, args=(w,)) for w in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=120)
+    raw = store.metrics_file(run_id).read_bytes().splitlines()
+    assert len(raw) == per_batch * batches * threads
+    assert all(json.loads(line)["k"] == "scalar" for line in raw)
+    history = m.history(store.metrics_file(run_id))
+    assert {name: len(points) for name, points in history.items()} == {
+        f"w{w}": per_batch * batches for w in range(threads)
+    }
+
+
+def test_bad_metric_lines_are_refused_whole(hub_server: Server) -> None:
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    run_id = store.create_run("batches", kind=rec.INTERACTIVE, target="local").id
+    body = b'{"n":"a","k":"scalar","v":1,"t":1}\n{"n": 3}\n'
+    answer = hub_server.call(
+        "POST", f"/runs/{run_id}/metrics", data=body,
+        headers={"Content-Type": "application/x-ndjson"},
+    )  # fmt: skip
+    assert answer.status_code == 400 and "line 2" in answer.json()["error"]["message"]
+    assert not store.metrics_file(run_id).exists()
