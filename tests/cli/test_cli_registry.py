@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from serving.workspace import Workspace
 from tests.helpers import CliResult
 
 Cli = Callable[..., CliResult]
@@ -113,16 +114,15 @@ def test_bad_input_is_one_line(
     one_line_error(cli(*(subs.get(a, a) for a in args)), code, needle)
 
 
-def test_delete_in_use_needs_force(cli: Cli, digits_model: Path) -> None:
-    from serving.workspace import Workspace
-
+def test_delete_in_use_needs_force(cli: Cli, backing: Workspace, digits_model: Path) -> None:
     cli("models", "register", digits_model, "--name", "digits")
-    ws = Workspace.discover()
-    ws.endpoints.create("digits-svc", "local", {}, [], [ws.models.list()[0].id])
+    # endpoints are recorded where the workspace folder is (a server does not deploy)
+    backing.endpoints.create("digits-svc", "local", {}, [], [backing.models.list()[0].id])
     one_line_error(cli("models", "delete", "digits:1"), 4, "digits-svc")
     assert cli("models", "delete", "digits:1", "--force").code == 0
 
 
+@pytest.mark.folder_only  # creates and finds workspace folders
 def test_workspace_create_show(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SERVING_WORKSPACE")
     r = cli("workspace", "create", tmp_path / "proj", "--name", "proj", "-o", "json")

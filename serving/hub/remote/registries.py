@@ -60,8 +60,19 @@ def image_record(data: Mapping[str, Any]) -> ImageRecord:
     )
 
 
-def endpoint_record(data: Mapping[str, Any], keys: tuple[str, ...] = ()) -> EndpointRecord:
-    return EndpointRecord(
+@dataclasses.dataclass(frozen=True)
+class RemoteEndpointRecord(EndpointRecord):
+    """An endpoint as a server shows it: no keys (``auth_enabled`` says whether it has
+    them; :meth:`RemoteEndpoints.keys` asks for them)."""
+
+    auth_enabled: bool = False
+
+    def to_dict(self, *, with_keys: bool = False) -> dict[str, Any]:
+        return super().to_dict(with_keys=with_keys) | {"auth_enabled": self.auth_enabled}
+
+
+def endpoint_record(data: Mapping[str, Any]) -> RemoteEndpointRecord:
+    return RemoteEndpointRecord(
         name=str(data["name"]),
         target=str(data["target"]),
         state=str(data["state"]),
@@ -69,11 +80,12 @@ def endpoint_record(data: Mapping[str, Any], keys: tuple[str, ...] = ()) -> Endp
         swagger_uri=data.get("swagger_uri"),
         spec={},
         runtime={},
-        keys=keys,
+        keys=(),
         error=data.get("error"),
         created_at=str(data["created_at"]),
         updated_at=str(data["updated_at"]),
         models=tuple(data.get("models") or ()),
+        auth_enabled=bool(data.get("auth_enabled")),
     )
 
 

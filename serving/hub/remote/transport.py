@@ -75,7 +75,7 @@ def _error(response: requests.Response) -> e.ServingError:
     except (ValueError, KeyError, TypeError):
         code, message, hint = "", f"HTTP {response.status_code} from the workspace server", None
     cls = _ERRORS.get(code) or _BY_STATUS.get(response.status_code, e.ServingError)
-    if response.status_code == 401 and hint is None:
+    if response.status_code == 401:  # the client's way to send one, not the HTTP header
         hint = "set SERVING_TOKEN to a token from 'serving server tokens create'"
     return cls(message, hint=hint)
 
