@@ -130,6 +130,7 @@ def run_bench(base: str, token: str, long_run: str, args: argparse.Namespace) ->
     deep = max(1, min(99, args.runs // 50 - 2))
     chart = f"{base}/data/runs/{long_run}/metrics?max_points=1000"
     cases = [
+        ("experiments list", f"{base}/experiments"),
         ("runs table, created, page 1 (50)", table),
         ("runs table, by metric acc, page 1", by_metric),
         (f"runs table, by metric acc, page {deep + 1}", deep_url(session, by_metric, deep)),

@@ -25,6 +25,7 @@ import requests
 
 from serving.hub.launch import HubServerOptions, hub_argv, hub_env
 from serving.hub.tokens import TokenStore
+from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs.store import RunStore
 from serving.sdk import Experiment, ScriptRunConfig
@@ -104,6 +105,26 @@ def _script_run(sws: SdkWorkspace, tmp: Path) -> tuple[str, str]:
     assert run.wait_for_completion()["status"] == "Completed"
     model = run.register_model("digits-model", "outputs/model.pkl", tags={"stage": "test"})
     return str(run.id), f"{model.name}:{model.version}"
+
+
+def _tuning_runs(store: RunStore) -> list[str]:
+    """Runs logged from a notebook (interactive): a fuller runs table."""
+    made = []
+    for i, (acc, lr) in enumerate([(0.62, 0.3), (0.71, 0.2), (0.84, 0.1), (0.78, 0.15)]):
+        record = store.create_run(
+            "digits", kind=rec.INTERACTIVE, target="local", display_name=f"notebook-{i}"
+        )
+        store.set_status(record.id, rec.RUNNING)
+        writer = m.MetricsWriter(store.metrics_file(record.id))
+        for step in range(20):
+            writer.add("accuracy", m.SCALAR, acc * (1 - 0.5 ** (step + 1)), step)
+            writer.add("loss", m.SCALAR, (1 - acc) + lr * 0.5**step, step)
+        writer.flush()
+        store.update_json(record.id, "tags", {"lr": str(lr)})
+        time.sleep(0.05 * (i + 1))
+        store.set_status(record.id, rec.COMPLETED)
+        made.append(record.id)
+    return made
 
 
 def _sweep(sws: SdkWorkspace, tmp: Path) -> str:
@@ -195,6 +216,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     ids["sweep"] = _sweep(sws, tmp)
     ids["pipeline"] = _pipeline(sws, tmp)
     store = RunStore(ws.path, ws.db)
+    ids["tuning"] = ",".join(_tuning_runs(store))
     active = store.create_run("digits", kind=rec.INTERACTIVE, target="local", display_name="live")
     store.set_status(active.id, rec.RUNNING)
     ids["active"] = active.id

@@ -18,8 +18,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from serving.hub.tokens import TokenStore
+from serving.runs import metrics as m
 from serving.runs import records as rec
-from serving.runs.store import RunStore
+from serving.runs.store import STD_LOG, RunStore
 from tests.studio.conftest import Studio, browser_missing
 
 pytestmark = pytest.mark.timeout(300)
@@ -83,7 +84,7 @@ def test_sign_in_is_required_and_sign_out_ends_the_session(
     assert "not valid" in wait_for(browser, "#login-error").text
     sign_in(browser, studio, "rw")
     table = wait_for(browser, "#experiments").text
-    assert re.search(r"digits\s+2\b", table) and "sweeps" in table and "pipes" in table
+    assert re.search(r"digits\s+6\b", table) and "sweeps" in table and "pipes" in table
     cookie = browser.get_cookie("serving_studio")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
     shot(browser, tmp_path, "studio-experiments.png")
@@ -220,13 +221,33 @@ def test_read_only_token_looks_but_cannot_change(
     assert RunStore(studio.ws.path, studio.ws.db).get(studio.ids["active"]).status == rec.RUNNING
 
 
-def test_cancel_and_revoked_token(studio: Studio, browser: Any) -> None:
-    sign_in(browser, studio, "rw", f"/runs/{studio.ids['active']}")
-    wait_for(browser, "#cancel").click()
+def test_active_run_page_polls_charts_and_log_then_cancel(
+    studio: Studio, browser: Any, tmp_path: Path
+) -> None:
+    store = RunStore(studio.ws.path, studio.ws.db)
+    active = studio.ids["active"]
+    sign_in(browser, studio, "rw", f"/runs/{active}")
+    assert "no numeric metrics" in wait_for(browser, "#charts-empty").text
+    writer = m.MetricsWriter(store.metrics_file(active))
+    for step in range(30):
+        writer.add("live_loss", m.SCALAR, 1.0 / (step + 1), step)
+    writer.flush()
+    log = store.run_dir(active) / STD_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("step 30 of 100\n")
+    wait_for(browser, ".chart[data-metric='live_loss'] .main-svg")  # no reload: polled
+    WebDriverWait(browser, WAIT_S).until(
+        lambda d: "step 30 of 100" in d.find_element(By.ID, "log").text
+    )
+    shot(browser, tmp_path, "studio-run-live.png")
+    browser.find_element(By.ID, "cancel").click()
     WebDriverWait(browser, WAIT_S).until(
         lambda d: "Canceled" in d.find_element(By.TAG_NAME, "h1").text
     )
     assert RunStore(studio.ws.path, studio.ws.db).get(studio.ids["active"]).status == rec.CANCELED
+
+
+def test_revoking_the_token_ends_its_sessions(studio: Studio, browser: Any) -> None:
     tokens = TokenStore(studio.ws.db)
     studio.tokens["bob"] = tokens.create("bob")[1]
     sign_in(browser, studio, "bob")
