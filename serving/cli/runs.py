@@ -5,6 +5,10 @@ and look at what they left (logs, metrics, files, charts, registered models).
 stdout gets the final run record) with a ``metric ...`` line whenever new values arrive;
 it exits 0 for Completed and 8 for Failed or Canceled. Ctrl-C stops following only: the
 run belongs to its supervisor and goes on.
+
+With ``--workspace``/``SERVING_WORKSPACE`` a server URL every command but ``compare`` and
+``chart`` works the same through the server's API (:mod:`serving.cli.runs_remote`); a
+submitted run then executes on the server's machine.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import TextIO
 import click
 
 from serving.cli import run_views as views
+from serving.cli import runs_remote as remote
 from serving.cli.common import (
+    any_workspace,
     emit_list,
     emit_one,
     emit_or_say,
@@ -31,6 +37,8 @@ from serving.cli.common import (
 )
 from serving.cli.sweep_views import print_sweep, sweep_chart_data
 from serving.errors import NotFoundError
+from serving.hub.remote.runs import RemoteRunStore
+from serving.hub.remote.workspace import RemoteWorkspace
 from serving.registry.names import parse_pairs
 from serving.runs import follow
 from serving.runs import metrics as m
@@ -65,6 +73,12 @@ def _store() -> RunStore:
     return RunStore(ws.path, ws.db)
 
 
+def _remote() -> RemoteRunStore | None:
+    """The server's runs when the workspace is a URL, else None (a folder)."""
+    ws = any_workspace()
+    return ws.runs if isinstance(ws, RemoteWorkspace) else None
+
+
 def _stream() -> TextIO:
     """Where a followed log goes: stdout, or stderr when stdout carries JSON."""
     return sys.stderr if is_json() else sys.stdout
@@ -84,6 +98,10 @@ def experiments() -> None:
 @shows
 def list_experiments() -> None:
     """List experiments with their number of runs."""
+    runs_there = _remote()
+    if runs_there is not None:
+        remote.show_experiments(runs_there, EXPERIMENT_COLUMNS)
+        return
     emit_list(_store().experiments(), EXPERIMENT_COLUMNS)
 
 
@@ -125,10 +143,9 @@ def submit(
     metric values stream until the run ends; exit code 0 for Completed, 8 for Failed or
     Canceled. Ctrl-C stops following and leaves the run running.
     """
-    ws = workspace()
-    store = RunStore(ws.path, ws.db)
+    ws = any_workspace()
     source, script_name = views.locate_script(script, source_dir)
-    environment = views.job_environment(ws, env, user_managed)
+    environment = views.job_environment(ws, env, user_managed)  # type: ignore[arg-type]
     job = ScriptJob(
         source_directory=source,
         script=script_name,
@@ -138,6 +155,15 @@ def submit(
         compute=compute,
         extra=environment.extra,
     )
+    if isinstance(ws, RemoteWorkspace):
+        options = {"display_name": display_name, "tags": parse_pairs(tags, "tag"), "detach": detach}
+        found = remote.submit(
+            ws, job, experiment or views.experiment_for(source), options, _stream()
+        )
+        if found is not None:
+            _end_of_follow(found)
+        return
+    store = RunStore(ws.path, ws.db)
     record = submit_job(
         store,
         experiment or views.experiment_for(source),
@@ -148,7 +174,10 @@ def submit(
     if detach:
         emit_or_say(record.to_dict(), record.id)
         return
-    final = views.follow_run(store, record.id, _stream())
+    _end_of_follow(views.follow_run(store, record.id, _stream()))
+
+
+def _end_of_follow(final: RunRecord) -> None:
     if is_json():
         print_json(final.to_dict())
     if final.status != rec.COMPLETED:
@@ -168,10 +197,14 @@ def _no_metric(metric: str, run_ids: tuple[str, ...]) -> NotFoundError:
 @shows
 def list_runs(experiment: str | None, status: str | None, limit: int | None) -> None:
     """List runs, newest first."""
+    wanted = next((s for s in rec.STATUSES if status and s.lower() == status.lower()), None)
+    runs_there = _remote()
+    if runs_there is not None:
+        emit_list(remote.list_runs(runs_there, experiment, wanted, limit), LIST_COLUMNS)
+        return
     store = _store()
     if experiment is not None and experiment not in {e["name"] for e in store.experiments()}:
         raise NotFoundError(f"experiment {experiment} not found")
-    wanted = next((s for s in rec.STATUSES if status and s.lower() == status.lower()), None)
     found = store.list(experiment=experiment, status=wanted, top_level=True, limit=limit)
     emit_list([views.list_row(r) for r in found], LIST_COLUMNS)
 
@@ -187,6 +220,10 @@ def show(run_id: str, watch: bool) -> None:
     run its error with the tail of its log. For a sweep (HyperDrive parent) also the table
     of its children: status, parameters, best primary metric, the policy that stopped it;
     with --watch the table is printed again whenever it changes, until the sweep ends."""
+    runs_there = _remote()
+    if runs_there is not None:
+        remote.show(runs_there, run_id)
+        return
     store = _store()
     record = store.find(run_id)
     data = views.run_details(store, record)
@@ -207,6 +244,10 @@ def logs(run_id: str, follow_log: bool, system: bool) -> None:
     """Print a run's log.
 
     The script's stdout and stderr or, with --system, the supervisor's log."""
+    runs_there = _remote()
+    if runs_there is not None:
+        remote.logs(runs_there, run_id, follow_log, system, _stream())
+        return
     store = _store()
     record = store.find(run_id)
     name = SYSTEM_LOG if system else STD_LOG
@@ -248,9 +289,13 @@ def metrics(run_id: str, name: str | None) -> None:
     """Show a run's metrics.
 
     With -o json exactly what run.get_metrics() returns."""
-    store = _store()
-    store.get(run_id)
-    values = m.read_metrics(store.metrics_file(run_id), name)
+    runs_there = _remote()
+    if runs_there is not None:
+        values = remote.metrics(runs_there, run_id, name)
+    else:
+        store = _store()
+        store.get(run_id)
+        values = m.read_metrics(store.metrics_file(run_id), name)
     if name is not None and not values:
         raise NotFoundError(f"run {run_id} has no metric {name}")
     if is_json():
@@ -273,6 +318,10 @@ def cancel(run_id: str) -> None:
     """Cancel a run.
 
     Its script (process tree or container) is ended and the run is Canceled."""
+    runs_there = _remote()
+    if runs_there is not None:
+        remote.cancel(runs_there, run_id)
+        return
     store = _store()
     record = store.find(run_id)
     if record.terminal:
@@ -298,10 +347,14 @@ def download(run_id: str, prefix: str | None, output_dir: Path | None) -> None:
     """Download a run's files.
 
     Outputs, logs and uploads are copied into the folder, keeping their paths."""
-    store = _store()
-    store.get(run_id)
     dest = output_dir or Path(run_id)
-    done = views.download(store, run_id, prefix, dest)
+    runs_there = _remote()
+    if runs_there is not None:
+        done = remote.download(runs_there, run_id, prefix, dest)
+    else:
+        store = _store()
+        store.get(run_id)
+        done = views.download(store, run_id, prefix, dest)
     count = len(done)
     emit_or_say(
         {"id": run_id, "output_dir": str(dest), "files": done},
@@ -354,6 +407,13 @@ def register(
 
     PATH is a file or folder of the run (outputs/model.pkl); the model records the run
     and its experiment as its lineage (see `serving models show`)."""
+    runs_there = _remote()
+    if runs_there is not None:
+        options = {"model_path": model_path, "tags": parse_pairs(tags, "tag")}
+        remote.register(
+            runs_there, run_id, {**options, "description": description, "model_name": name}
+        )
+        return
     record = register_from_run(
         workspace(),
         run_id,

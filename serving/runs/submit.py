@@ -165,6 +165,7 @@ WIRE_FIELDS = frozenset(
         "submitted_by",
         "display_name",
         "tags",
+        "environment_name",
     }
 )
 """What a client may say about a run it submits to a server (``job.json`` beside the
@@ -176,10 +177,11 @@ def job_to_wire(
 ) -> dict[str, Any]:
     """The job as JSON for a server: the source folder travels as the tar beside it, the
     interpreter only when one was named (the client's own interpreter is not the server's)."""
-    if job.extra:
+    unknown = set(job.extra) - WIRE_FIELDS
+    if unknown:
         raise UserErrorException(
             "this run configuration cannot be submitted to a workspace server yet: "
-            f"it carries {', '.join(sorted(job.extra))}"
+            f"it carries {', '.join(sorted(unknown))}"
         )
     interpreter = job.interpreter if job.interpreter not in (None, sys.executable) else None
     return {
@@ -195,6 +197,7 @@ def job_to_wire(
         "submitted_by": _user(),
         "display_name": display_name,
         "tags": {k: None if v is None else str(v) for k, v in (tags or {}).items()},
+        **job.extra,
     }
 
 
@@ -247,6 +250,11 @@ def job_from_wire(data: Any, source: Path) -> tuple[ScriptJob, dict[str, Any]]:
         extra={
             "source_directory": str(data.get("source_directory") or ""),
             "submitted_by": str(data.get("submitted_by") or ""),
+            **(
+                {"environment_name": str(data["environment_name"])}
+                if data.get("environment_name")
+                else {}
+            ),
         },
     )
     tags = data.get("tags") or {}

@@ -3,6 +3,11 @@
 ``submit(config)`` hands the config to its own ``_submit(experiment, tags, **kwargs)``
 (ScriptRunConfig, the estimators, later HyperDrive and pipelines), so this layer does not
 know every config type.
+
+In a workspace server (``Workspace.get(path="http://...")``) an experiment's runs are the
+server's (:class:`serving.sdk.run_remote.RemoteRun`): script runs and estimators are
+submitted there and execute on the server's machine; sweeps, pipelines and interactive
+runs are refused in one line until the API carries them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from serving.runs import records as rec
 from serving.runs.errors import UserErrorException
 from serving.runs.store import RunStore
 from serving.sdk.run import Run, _tags_match, typed_run
+from serving.sdk.run_remote import RemoteRun, not_on_a_server, remote_runs
 
 if TYPE_CHECKING:
     from serving.workspace import Workspace
@@ -32,6 +38,10 @@ class Experiment:
     ) -> None:
         self.workspace = workspace
         self.name = name
+        self._remote = remote_runs(workspace)
+        if self._remote is not None:
+            rec.check_experiment_name(name)  # made on the server by its first run
+            return
         self._store = RunStore(workspace.path, workspace.db)
         if _create:
             self._store.ensure_experiment(name)
@@ -43,7 +53,8 @@ class Experiment:
     def list(
         cls, workspace: Workspace, experiment_name: str | None = None, **kwargs: Any
     ) -> list[Experiment]:
-        found = RunStore(workspace.path, workspace.db).experiments()
+        runs = remote_runs(workspace)
+        found = runs.experiments() if runs else RunStore(workspace.path, workspace.db).experiments()
         return [
             cls(workspace, e["name"], _create=False)
             for e in found
@@ -56,7 +67,8 @@ class Experiment:
 
     @property
     def tags(self) -> dict[str, Any]:
-        for e in self._store.experiments():
+        found = self._remote.experiments() if self._remote else self._store.experiments()
+        for e in found:
             if e["name"] == self.name:
                 return dict(e["tags"])
         return {}
@@ -65,6 +77,8 @@ class Experiment:
         self.set_tags({key: value})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
+        if self._remote is not None:
+            raise not_on_a_server("tagging an experiment")
         self._store.experiment_tags(
             self.name, {k: None if v is None else str(v) for k, v in tags.items()}
         )
@@ -72,6 +86,9 @@ class Experiment:
     def submit(self, config: Any, tags: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         """Submit a run configuration; ``tags`` are set on the run after submission."""
         submit = getattr(config, "_submit", None)
+        if self._remote is not None and not hasattr(config, "to_job"):
+            config = _as_script_run(config)
+            submit = config._submit
         if submit is None:
             raise UserErrorException(
                 f"cannot submit a {type(config).__name__}: use a ScriptRunConfig, an "
@@ -91,6 +108,8 @@ class Experiment:
         **kwargs: Any,
     ) -> Run:
         """An interactive run (a notebook logs into it), Running until ``complete()``."""
+        if self._remote is not None:
+            raise not_on_a_server("an interactive run (start_logging)")
         record = self._store.create_run(
             self.name,
             kind=rec.INTERACTIVE,
@@ -112,8 +131,11 @@ class Experiment:
         tags: Any = None,
         properties: Any = None,
         include_children: bool = False,
-    ) -> Iterator[Run]:
+    ) -> Iterator[Any]:
         """Runs newest first (top-level only unless ``include_children``)."""
+        if self._remote is not None:
+            yield from self._remote_runs(type, tags, properties)
+            return
         for record in self._store.list(experiment=self.name, top_level=not include_children):
             if (
                 (type is None or record.kind == type)
@@ -122,6 +144,27 @@ class Experiment:
             ):
                 yield typed_run(self, record)
 
+    def _remote_runs(self, kind: str | None, tags: Any, properties: Any) -> Iterator[RemoteRun]:
+        assert self._remote is not None
+        for record in self._remote.list(experiment=self.name):
+            if (
+                (kind is None or record.kind == kind)
+                and _tags_match(record.tags, tags)
+                and _tags_match(record.properties, properties)
+            ):
+                yield RemoteRun(self, record.id)
+
     def archive(self) -> None:
+        if self._remote is not None:
+            raise not_on_a_server("archiving an experiment")
         with self._store.db.write() as conn:
             conn.execute("UPDATE experiments SET archived = 1 WHERE name = ?", (self.name,))
+
+
+def _as_script_run(config: Any) -> Any:
+    """An estimator as the ScriptRunConfig it stands for; anything else cannot yet be
+    submitted to a server."""
+    convert = getattr(config, "to_script_run_config", None)
+    if convert is None:
+        raise not_on_a_server(f"submitting a {type(config).__name__}")
+    return convert()

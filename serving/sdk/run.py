@@ -115,6 +115,15 @@ class Run(RunFiles, RunLogging):
     @classmethod
     def get(cls, workspace: Workspace, run_id: str) -> Run:
         from serving.sdk.experiment import Experiment
+        from serving.sdk.run_remote import remote_runs
+
+        runs = remote_runs(workspace)
+        if runs is not None:  # a workspace server's run
+            from serving.sdk.run_remote import RemoteRun
+
+            found = runs.get(run_id)
+            remote = RemoteRun(Experiment(workspace, found.experiment, _create=False), run_id)
+            return remote  # type: ignore[return-value]
 
         record = RunStore(workspace.path, workspace.db).get(run_id)
         experiment = Experiment(workspace, record.experiment, _create=False)

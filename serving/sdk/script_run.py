@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from serving.runs.errors import UserErrorException
 from serving.runs.submit import ScriptJob, stringify, submit
@@ -184,10 +184,23 @@ class ScriptRunConfig:
         )
 
     def _submit(self, experiment: Experiment, show_output: bool = False, **kwargs: Any) -> Run:
+        """The submitted run: a Run, or in a workspace server a RemoteRun (the same
+        methods over the API)."""
         from serving.sdk.run import Run
 
-        record = submit(experiment._store, experiment.name, self.to_job(), tags=kwargs.get("tags"))
-        run = Run(experiment, record.id)
+        run: Run
+        if experiment._remote is not None:  # a workspace server: the run executes there
+            from serving.sdk.run_remote import RemoteRun
+
+            found = experiment._remote.submit(
+                experiment.name, self.to_job(), tags=kwargs.get("tags")
+            )
+            run = cast("Run", RemoteRun(experiment, found.id))
+        else:
+            record = submit(
+                experiment._store, experiment.name, self.to_job(), tags=kwargs.get("tags")
+            )
+            run = Run(experiment, record.id)
         if show_output:
             run.wait_for_completion(show_output=True)
         return run

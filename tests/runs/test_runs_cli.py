@@ -1,6 +1,13 @@
 """`serving runs ...` and `serving experiments list` on real local runs in the current
 interpreter (user-managed: no environment is built, so each run starts in well under a
-second). The CLI runs in-process through ``serving.cli.main.main``."""
+second). The CLI runs in-process through ``serving.cli.main.main``.
+
+Every test that goes through the CLI runs twice (``kind``): against the workspace folder,
+and against a real workspace server (gunicorn) over it (``--workspace http://...`` with
+``SERVING_TOKEN``), where runs are submitted through the API and execute on the server's
+machine. Reading the folder behind the server (``RunStore``) stays the tests' oracle in
+both. ``runs compare`` and ``runs chart`` are not offered against a server yet: there the
+tests check the one-line refusal."""
 
 from __future__ import annotations
 
@@ -8,11 +15,12 @@ import _thread
 import contextlib
 import io
 import json
+import os
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,7 @@ from serving.runs.store import STD_LOG, RunStore
 from serving.sdk import Workspace as SdkWorkspace
 from serving.workspace import Workspace
 from tests.helpers import CliResult
+from tests.remote_fixtures import HubProcess, start_hub, stop_hub
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -100,11 +109,25 @@ def wait_for(store: RunStore, run_id: str, wanted: set[str], timeout_s: float = 
     raise AssertionError(f"run {run_id} did not reach {sorted(wanted)}")
 
 
-def _submit_detached(ws_path: Path, *args: object) -> str:
+@contextlib.contextmanager
+def _token(token: str | None) -> Iterator[None]:
+    """``SERVING_TOKEN`` set (or unset) for a block outside any monkeypatch."""
+    before = os.environ.pop("SERVING_TOKEN", None)
+    if token:
+        os.environ["SERVING_TOKEN"] = token
+    try:
+        yield
+    finally:
+        os.environ.pop("SERVING_TOKEN", None)
+        if before is not None:
+            os.environ["SERVING_TOKEN"] = before
+
+
+def _submit_detached(target: str, token: str | None, *args: object) -> str:
     """``runs submit --detach -o json`` in-process, outside any capsys (module fixtures)."""
     out, errors = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errors):
-        code = main(["--workspace", str(ws_path), "runs", "submit", *(str(a) for a in args)])
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errors), _token(token):
+        code = main(["--workspace", target, "runs", "submit", *(str(a) for a in args)])
     assert code == 0, errors.getvalue()
     run_id: str = json.loads(out.getvalue())["id"]
     return run_id
@@ -119,18 +142,42 @@ class Trained:
     store: RunStore
     first: str
     second: str
+    target: str
+    """The folder, or the URL of the server over it."""
+    token: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.token is not None
+
+
+@pytest.fixture(scope="module", params=["folder", "server"])
+def kind(request: pytest.FixtureRequest) -> str:
+    param: str = request.param
+    return param
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+def trained(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     _register_commands()
     root = tmp_path_factory.mktemp("runs-cli")
     ws = Workspace.open(root / "ws", create=True)
+    hub = start_hub(ws, root / "server.log") if kind == "server" else None
+    target, token = (hub.base, hub.tokens["rw"]) if hub else (str(ws.path), None)
+    try:
+        yield _train(ws, root, target, token)
+    finally:
+        if hub is not None:
+            stop_hub(hub)
+
+
+def _train(ws: Workspace, root: Path, target: str, token: str | None) -> Trained:
     source = root / "my project"
     write(source, "train.py", TRAIN)
     env = write(root / "envs", "env.yml", ENV)
     first = _submit_detached(
-        ws.path,
+        target,
+        token,
         source / "train.py",
         "--detach",
         "-o",
@@ -142,28 +189,33 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
         "0.1",
     )
     second = _submit_detached(
-        ws.path, "train.py", "--source-dir", source, "--experiment", "tuning",
+        target, token, "train.py", "--source-dir", source, "--experiment", "tuning",
         "--env", env, "--user-managed", "--display-name", "second",
         "--detach", "-o", "json", "--", "--lr", "0.5",
     )  # fmt: skip
     store = RunStore(ws.path, ws.db)
     for run_id in (first, second):
         assert follow.wait(store, run_id, timeout_s=60).status == rec.COMPLETED
-    return Trained(ws.path, source, store, first, second)
+    return Trained(ws.path, source, store, first, second, target, token)
 
 
 @pytest.fixture()
 def cli_at(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[[Path], Cli]:
-    """The CLI in-process against a given workspace."""
+) -> Callable[..., Cli]:
+    """The CLI in-process against a given workspace (a folder, or a server's URL and
+    token)."""
     _register_commands()
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("SERVING_TOKEN", raising=False)
 
-    def at(ws_path: Path) -> Cli:
+    def at(target: str | Path, token: str | None = None) -> Cli:
+        if token:
+            monkeypatch.setenv("SERVING_TOKEN", token)
+
         def run(*args: object) -> CliResult:
             capsys.readouterr()
-            code = main(["--workspace", str(ws_path), *(str(a) for a in args)])
+            code = main(["--workspace", str(target), *(str(a) for a in args)])
             captured = capsys.readouterr()
             return CliResult(code, captured.out, captured.err)
 
@@ -173,8 +225,8 @@ def cli_at(
 
 
 @pytest.fixture()
-def shared(trained: Trained, cli_at: Callable[[Path], Cli]) -> Cli:
-    return cli_at(trained.ws)
+def shared(trained: Trained, cli_at: Callable[..., Cli]) -> Cli:
+    return cli_at(trained.target, trained.token)
 
 
 @pytest.fixture()
@@ -183,8 +235,26 @@ def fresh_ws(tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture()
-def fresh(fresh_ws: Workspace, cli_at: Callable[[Path], Cli]) -> Cli:
-    return cli_at(fresh_ws.path)
+def fresh_hub(kind: str, fresh_ws: Workspace, tmp_path: Path) -> Iterator[HubProcess | None]:
+    """A server over the fresh workspace in ``server`` mode."""
+    if kind == "folder":
+        yield None
+        return
+    hub = start_hub(fresh_ws, tmp_path / "server.log")
+    try:
+        yield hub
+    finally:
+        stop_hub(hub)
+
+
+@pytest.fixture()
+def fresh(fresh_ws: Workspace, fresh_hub: HubProcess | None, cli_at: Callable[..., Cli]) -> Cli:
+    if fresh_hub is None:
+        return cli_at(fresh_ws.path)
+    return cli_at(fresh_hub.base, fresh_hub.tokens["rw"])
+
+
+NOT_ON_A_SERVER = "not available against a workspace server yet"
 
 
 def rows_of(result: CliResult) -> list[dict[str, Any]]:
@@ -399,6 +469,10 @@ def test_download(
 
 
 def test_compare(shared: Cli, trained: Trained) -> None:
+    if trained.remote:  # reads every point of several runs: folder only for now
+        refused = shared("runs", "compare", trained.first, trained.second)
+        assert refused.code == 2 and NOT_ON_A_SERVER in one_error_line(refused)
+        return
     rows = rows_of(shared("runs", "compare", trained.first, trained.second, "-o", "json"))
     assert [r["arguments"] for r in rows] == [["--lr", "0.1"], ["--lr", "0.5"]]
     assert rows[0]["metrics"]["loss"] == {
@@ -437,6 +511,10 @@ def test_chart(
     shared: Cli, trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     both = tmp_path / "both.png"
+    if trained.remote:  # reads every point of several runs: folder only for now
+        refused = shared("runs", "chart", trained.first, "--output", both)
+        assert refused.code == 2 and NOT_ON_A_SERVER in one_error_line(refused)
+        return
     result = shared("runs", "chart", trained.first, trained.second, "--output", both)
     assert (result.code, result.out.strip()) == (0, f"wrote {both}")
     assert both.read_bytes().startswith(PNG)
@@ -466,8 +544,13 @@ def test_chart(
         ["register", "--name", "m", "--path", "outputs/model.pkl"],
     ],
 )
-def test_unknown_run_is_exit_3_on_one_line(shared: Cli, command: list[str]) -> None:
+def test_unknown_run_is_exit_3_on_one_line(
+    shared: Cli, trained: Trained, command: list[str]
+) -> None:
     name, *rest = command
     result = shared("runs", name, "nope_1_2", *rest)
+    if trained.remote and name in ("compare", "chart"):
+        assert result.code == 2 and NOT_ON_A_SERVER in one_error_line(result)
+        return
     assert result.code == 3
     assert one_error_line(result) == "error: run nope_1_2 not found"

@@ -12,12 +12,13 @@ follows it through the log route as :func:`serving.runs.follow.wait` does a loca
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import os
 import tarfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,10 +28,11 @@ from serving.runs import follow
 from serving.runs.errors import ExperimentExecutionException
 from serving.runs.records import RunRecord
 from serving.runs.snapshot import SNAPSHOT_IGNORE_FILES
+from serving.runs.store import STD_LOG
 from serving.runs.submit import ScriptJob, check_job, job_to_wire
 from serving.sourcefiles import source_entries
 
-POLL_S = 0.5
+POLL_S = 0.25
 JOB_FILE = "job.json"
 
 
@@ -116,7 +118,7 @@ class RemoteRunStore:
                 break
         return out
 
-    def experiments(self) -> list[dict[str, Any]]:
+    def experiments(self) -> builtins.list[dict[str, Any]]:
         return list(self.client.get("/experiments")["items"])
 
     def metrics(
@@ -130,13 +132,16 @@ class RemoteRunStore:
         return found
 
     def get_metrics(self, run_id: str, name: str | None = None) -> dict[str, Any]:
-        """v1's ``get_metrics()`` shapes (a bare value for a name logged once)."""
+        """v1's ``get_metrics()`` shapes (a bare value for a name logged once); numeric
+        series first, then the other values. A series past 100 000 points comes
+        downsampled (the route's limit)."""
         found = self.metrics(run_id, name)
-        out: dict[str, Any] = dict(found["values"])
+        out: dict[str, Any] = {}
         for key, series in found["series"].items():
-            values = [point[1] for point in series["points"]]
-            out[key] = values[0] if len(values) == 1 else values
-        return out
+            points = [point[1] for point in series["points"]]
+            out[key] = points[0] if len(points) == 1 else points
+        others: dict[str, Any] = found["values"]
+        return out | others
 
     def log(self, run_id: str, offset: int = 0, which: str = "user") -> dict[str, Any]:
         found: dict[str, Any] = self.client.get(
@@ -144,7 +149,7 @@ class RemoteRunStore:
         )
         return found
 
-    def file_names(self, run_id: str) -> list[str]:
+    def file_names(self, run_id: str) -> builtins.list[str]:
         found = self.client.get(f"/runs/{segment(run_id)}/files")
         return [str(item["name"]) for item in found["items"]]
 
@@ -163,7 +168,7 @@ class RemoteRunStore:
         run_id: str,
         *,
         add_tags: Mapping[str, str | None] | None = None,
-        remove_tags: list[str] | None = None,
+        remove_tags: builtins.list[str] | None = None,
         add_properties: Mapping[str, str] | None = None,
     ) -> RunRecord:
         body: dict[str, Any] = {}
@@ -175,7 +180,7 @@ class RemoteRunStore:
             body["add_properties"] = dict(add_properties)
         return RunRecord.from_dict(self.client.send("PATCH", f"/runs/{segment(run_id)}", body))
 
-    def upload_file(self, run_id: str, name: str, source: Path) -> list[str]:
+    def upload_file(self, run_id: str, name: str, source: Path) -> builtins.list[str]:
         with source.open("rb") as fh:
             found = self.client.upload(
                 f"/runs/{segment(run_id)}/files", fh, "application/octet-stream", name=name
@@ -197,14 +202,19 @@ class RemoteRunStore:
 
     # -- following -------------------------------------------------------------------------
     def wait(
-        self, run_id: str, *, out: TextIO | None = None, timeout_s: float | None = None
+        self,
+        run_id: str,
+        *,
+        out: TextIO | None = None,
+        timeout_s: float | None = None,
+        on_poll: Callable[[RunRecord], None] | None = None,
     ) -> RunRecord:
         """Block until the run ends; with ``out``, stream its log there in v1's format
         (:func:`serving.runs.follow.wait`'s, through the log route)."""
         record = self.get(run_id)
         if out is not None:
             out.write(f"RunId: {run_id}\nWeb View: {self.client.base_url}\n\n")
-            out.write(f"Streaming {follow.STD_LOG}\n{'=' * (10 + len(follow.STD_LOG))}\n\n")
+            out.write(f"Streaming {STD_LOG}\n{'=' * (10 + len(STD_LOG))}\n\n")
             out.flush()
         offset = 0
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -212,6 +222,8 @@ class RemoteRunStore:
             while True:
                 if out is not None:
                     offset = self._emit(run_id, offset, out)
+                if on_poll is not None:
+                    on_poll(record)
                 if record.terminal or (deadline is not None and time.monotonic() > deadline):
                     break
                 time.sleep(POLL_S)

@@ -1,0 +1,303 @@
+"""``Run`` of a workspace server, seen from a notebook or the CLI's machine: the same
+methods as :class:`serving.sdk.run.Run` for a submitted run, over
+:class:`serving.hub.remote.runs.RemoteRunStore` (status, details, metrics, files,
+download, tags, properties, cancel, ``wait_for_completion(show_output=True)`` tailing the
+log route, ``register_model``, children).
+
+What needs the workspace folder has no remote form yet and says so in one line:
+interactive runs (``start_logging``), child runs made from outside, logging into a run
+from outside it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from serving.runs import follow
+from serving.runs import records as rec
+from serving.runs.errors import ActivityFailedException, UserErrorException
+from serving.runs.records import RunRecord
+
+if TYPE_CHECKING:
+    from serving.hub.remote.runs import RemoteRunStore
+    from serving.sdk.experiment import Experiment
+
+
+def remote_runs(workspace: Any) -> RemoteRunStore | None:
+    """The run store of a workspace server, or None for a folder workspace."""
+    if getattr(workspace, "client", None) is None:
+        return None
+    from serving.hub.remote.runs import RemoteRunStore
+
+    runs = getattr(workspace, "runs", None)
+    return runs if isinstance(runs, RemoteRunStore) else None
+
+
+def not_on_a_server(what: str) -> UserErrorException:
+    return UserErrorException(
+        f"{what} is not available against a workspace server yet",
+        hint="submit a ScriptRunConfig: the run executes on the server's machine",
+    )
+
+
+class RemoteRun:
+    """A run of an experiment in a workspace server."""
+
+    def __init__(self, experiment: Experiment, run_id: str, **kwargs: Any) -> None:
+        runs = remote_runs(experiment.workspace)
+        if runs is None:
+            raise UserErrorException("RemoteRun needs a workspace server")
+        self._experiment = experiment
+        self._runs: RemoteRunStore = runs
+        self._run_id = run_id
+        self._record: RunRecord = runs.get(run_id)
+
+    # -- identity --------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._run_id
+
+    @property
+    def name(self) -> str:
+        return self._run_id
+
+    @property
+    def experiment(self) -> Experiment:
+        return self._experiment
+
+    @property
+    def record(self) -> RunRecord:
+        return self._runs.get(self._run_id)
+
+    @property
+    def number(self) -> int:
+        return self._record.number
+
+    @property
+    def type(self) -> str:
+        return self._record.kind
+
+    @property
+    def display_name(self) -> str:
+        return self.record.display_name or self._run_id
+
+    @property
+    def status(self) -> str:
+        return self.get_status()
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        return self.get_tags()
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return self.get_properties()
+
+    @property
+    def parent(self) -> RemoteRun | None:
+        parent_id = self._record.parent_id
+        return None if parent_id is None else RemoteRun(self._experiment, parent_id)
+
+    def __repr__(self) -> str:
+        return (
+            f"Run(Experiment: {self._experiment.name},\nId: {self._run_id},\n"
+            f"Type: {self.type},\nStatus: {self.get_status()})"
+        )
+
+    # -- status and details ----------------------------------------------------------------
+    def get_status(self) -> str:
+        return self.record.status
+
+    def get_details(self) -> dict[str, Any]:
+        record = self.record
+        props = dict(record.properties)
+        if record.snapshot_id:
+            props.setdefault("ContentSnapshotId", record.snapshot_id)
+        details: dict[str, Any] = {
+            "runId": record.id,
+            "target": record.target,
+            "status": record.status,
+            "startTimeUtc": record.started_at,
+            "endTimeUtc": record.ended_at,
+            "properties": props,
+            "inputDatasets": [],
+            "outputDatasets": [],
+            "runDefinition": dict(record.definition),
+            "logFiles": {n: n for n in self._log_files()},
+            "submittedBy": record.definition.get("submitted_by") or "",
+        }
+        if record.error:
+            details["error"] = {"error": record.error}
+        if record.warnings:
+            details["warnings"] = [{"message": w} for w in record.warnings]
+        return details
+
+    def _log_files(self) -> list[str]:
+        prefixes = ("user_logs/", "system_logs/", "logs/", "azureml-logs/")
+        return [n for n in self.get_file_names() if n.startswith(prefixes)]
+
+    def get_portal_url(self) -> str:
+        return f"{self._runs.client.base_url}/runs/{self._run_id}"
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+    ) -> dict[str, Any]:
+        """Wait for the run to end (streaming its log with ``show_output``); a Failed run
+        raises :class:`ActivityFailedException` with its error."""
+        out = follow.default_out() if show_output else None
+        record = self._runs.wait(self._run_id, out=out)
+        if raise_on_error and record.status == rec.FAILED:
+            raise ActivityFailedException(error_details={"error": record.error or {}})
+        return self.get_details()
+
+    # -- metrics ---------------------------------------------------------------------------
+    def get_metrics(
+        self, name: str | None = None, recursive: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
+        own = self._runs.get_metrics(self._run_id, name)
+        if not recursive:
+            return own
+        out = {self._run_id: own}
+        for child in self.get_children(recursive=True):
+            out[child.id] = child.get_metrics(name)
+        return out
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        raise not_on_a_server("logging into a run from outside it")
+
+    # -- tags and properties ---------------------------------------------------------------
+    def tag(self, key: str, value: Any = None) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        clean = {str(k): None if v is None else str(v) for k, v in tags.items()}
+        self._runs.update(self._run_id, add_tags=clean)
+
+    def remove_tags(self, tags: Sequence[str]) -> None:
+        self._runs.update(self._run_id, remove_tags=[str(t) for t in tags])
+
+    def get_tags(self) -> dict[str, Any]:
+        return dict(self.record.tags)
+
+    def add_properties(self, properties: Mapping[str, Any]) -> None:
+        clean = {str(k): str(v) for k, v in properties.items()}
+        self._runs.update(self._run_id, add_properties=clean)
+
+    def get_properties(self) -> dict[str, Any]:
+        return dict(self.record.properties)
+
+    # -- files -----------------------------------------------------------------------------
+    def get_file_names(self) -> list[str]:
+        return self._runs.file_names(self._run_id)
+
+    def download_file(
+        self, name: str, output_file_path: str | Path | None = None, **kwargs: Any
+    ) -> None:
+        if name not in self.get_file_names():
+            raise UserErrorException(
+                f"run {self._run_id} has no file {name}; it has: {self.get_file_names()}"
+            )
+        dest = Path(output_file_path) if output_file_path else Path(Path(name).name)
+        if dest.is_dir():
+            dest = dest / Path(name).name
+        self._runs.download(self._run_id, name, dest)
+
+    def download_files(
+        self,
+        prefix: str | None = None,
+        output_directory: str | Path | None = None,
+        output_paths: Sequence[str] | None = None,
+        append_prefix: bool = True,
+        **kwargs: Any,
+    ) -> list[str]:
+        wanted = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
+        root = Path(output_directory) if output_directory else Path.cwd()
+        done = []
+        for i, name in enumerate(wanted):
+            rel = name if append_prefix or not prefix else name[len(prefix) :].lstrip("/")
+            dest = Path(output_paths[i]) if output_paths else root / rel
+            self._runs.download(self._run_id, name, dest)
+            done.append(str(dest))
+        return done
+
+    def upload_file(self, name: str, path_or_stream: str | Path, **kwargs: Any) -> dict[str, str]:
+        self._runs.upload_file(self._run_id, name, Path(path_or_stream))
+        return {"name": name, "path": name}
+
+    def get_snapshot_id(self) -> str | None:
+        return self.record.snapshot_id
+
+    # -- children and lifecycle ------------------------------------------------------------
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,
+        status: str | None = None,
+        **kwargs: Any,
+    ) -> Iterator[RemoteRun]:
+        from serving.sdk.run import _tags_match
+
+        for record in reversed(self._runs.list(parent_id=self._run_id)):
+            if (
+                (type is None or record.kind == type)
+                and (status is None or record.status == status)
+                and _tags_match(record.tags, tags)
+            ):
+                yield RemoteRun(self._experiment, record.id)
+            if recursive:
+                yield from RemoteRun(self._experiment, record.id).get_children(
+                    recursive=True, tags=tags, type=type, status=status
+                )
+
+    def child_run(self, *args: Any, **kwargs: Any) -> Any:
+        raise not_on_a_server("making a child run from outside a run")
+
+    def complete(self, _set_status: bool = True) -> None:
+        raise not_on_a_server("completing a run from outside it")
+
+    def fail(self, *args: Any, **kwargs: Any) -> None:
+        raise not_on_a_server("failing a run from outside it")
+
+    def cancel(self) -> None:
+        self._runs.cancel(self._run_id)
+
+    def clean(self) -> None:
+        warnings.warn("a server's run has no working copy here to clean", stacklevel=2)
+
+    # -- models ----------------------------------------------------------------------------
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, str] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        description: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Register the run's file or folder ``model_path`` on the server (the run as
+        lineage); the SDK's Model of the new version."""
+        found = self._runs.register_model(
+            self._run_id,
+            model_name,
+            model_path=model_path,
+            tags=dict(tags or {}),
+            properties=dict(properties or {}),
+            description=description,
+            model_framework=model_framework,
+            model_framework_version=model_framework_version,
+        )
+        ws = self._experiment.workspace
+        from serving.registry import Ref
+        from serving.sdk.model import Model
+
+        return Model._wrap(ws, ws.models.get(Ref(found["name"], int(found["version"]))))
