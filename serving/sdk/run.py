@@ -49,6 +49,14 @@ _context: dict[str, Any] = {}
 class Run(RunFiles, RunLogging):
     """A run of an experiment: ``Run(experiment, run_id)``."""
 
+    def __new__(cls, experiment: Experiment, run_id: str, *args: Any, **kwargs: Any) -> Any:
+        """``Run(experiment, id)`` of a workspace server's experiment is its RemoteRun."""
+        if cls is Run and getattr(experiment, "_remote", None) is not None:
+            from serving.sdk.run_remote import RemoteRun
+
+            return RemoteRun(experiment, run_id)
+        return super().__new__(cls)
+
     def __init__(
         self, experiment: Experiment, run_id: str, outputs: str | None = None, **kwargs: Any
     ) -> None:

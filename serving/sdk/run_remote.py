@@ -11,6 +11,8 @@ from outside it.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -158,15 +160,35 @@ class RemoteRun:
 
     # -- metrics ---------------------------------------------------------------------------
     def get_metrics(
-        self, name: str | None = None, recursive: bool = False, **kwargs: Any
+        self,
+        name: str | None = None,
+        recursive: bool = False,
+        run_type: str | None = None,
+        populate: bool = False,
     ) -> dict[str, Any]:
+        """v1's shapes (:meth:`serving.sdk.run.Run.get_metrics`); ``populate`` reads the
+        JSON behind artifact-backed metrics (confusion matrices ...) from the server."""
         own = self._runs.get_metrics(self._run_id, name)
+        if populate:
+            own = {k: self._populate(v) for k, v in own.items()}
         if not recursive:
             return own
         out = {self._run_id: own}
         for child in self.get_children(recursive=True):
-            out[child.id] = child.get_metrics(name)
+            if run_type is None or child.type == run_type:
+                out[child.id] = child.get_metrics(name, populate=populate)
         return out
+
+    def _populate(self, value: Any) -> Any:
+        prefix = f"aml://artifactId/ExperimentRun/dcid.{self._run_id}/"
+        if not (isinstance(value, str) and value.startswith(prefix)):
+            return value
+        name = value[len(prefix) :]
+        if not name.endswith(".json"):
+            return name
+        with tempfile.TemporaryDirectory() as tmp:
+            dest = self._runs.download(self._run_id, name, Path(tmp) / "metric.json")
+            return json.loads(dest.read_text(encoding="utf-8"))
 
     def log(self, *args: Any, **kwargs: Any) -> None:
         raise not_on_a_server("logging into a run from outside it")

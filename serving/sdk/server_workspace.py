@@ -82,6 +82,12 @@ class ServerWorkspace(RemoteWorkspace):
     def friendly_name(self) -> str:
         return self.name
 
+    def get_run(self, run_id: str) -> Any:
+        """The server's run ``run_id`` (a RemoteRun)."""
+        from serving.sdk.run import Run
+
+        return Run.get(self, run_id)  # type: ignore[arg-type]
+
     def get_details(self) -> dict[str, Any]:
         return {
             "name": self.name,
