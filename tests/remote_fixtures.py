@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from serving.cli.main import main
+from serving.deploy.toolkit import free_port
 from serving.hub.launch import HubServerOptions, hub_argv, hub_env
 from serving.hub.tokens import TokenStore
 from serving.workspace import Workspace, garbage_collect
@@ -33,12 +34,6 @@ START_TIMEOUT_S = 60
 KINDS = ("folder", "server")
 REGISTRY_TABLES = ("endpoint_models", "model_files", "models", "endpoints", "environments",
                    "images")  # fmt: skip
-
-
-def free_port() -> int:
-    from serving.deploy.toolkit import free_port as pick
-
-    return int(pick())
 
 
 @dataclass

@@ -28,10 +28,10 @@ def create(path: Path | None, name: str | None) -> None:
 @workspace_group.command("show")
 @shows
 def show() -> None:
-    """Show the workspace in use and what it holds."""
-    from serving.cli.common import workspace
+    """Show the workspace in use (a folder, or a server) and what it holds."""
+    from serving.cli.common import any_workspace
 
-    emit_one(workspace().describe())
+    emit_one(any_workspace().describe())
 
 
 @workspace_group.command("gc")

@@ -4,10 +4,8 @@ endpoint record, with a read-write, a read-only and a revoked token."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import textwrap
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from serving.deploy.toolkit import free_port
 from serving.hub.launch import HubServerOptions, hub_argv, hub_env
 from serving.hub.tokens import TokenStore
 from serving.runs import metrics as m
@@ -25,8 +24,8 @@ from serving.sdk import Experiment, ScriptRunConfig
 from serving.sdk import Workspace as SdkWorkspace
 from serving.workspace import Workspace
 from tests.hub.openapi_check import check
+from tests.remote_fixtures import wait_up
 
-START_TIMEOUT_S = 60
 PAGED_RUNS = 300
 LONG_SERIES = 100_000
 
@@ -42,12 +41,6 @@ print("training done")
 os.makedirs("outputs/model", exist_ok=True)
 open("outputs/model/weights.bin", "wb").write(b"w" * 1000)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -150,13 +143,5 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def _wait_up(srv: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert srv.process is not None and srv.process.poll() is None, "the server exited"
-        try:
-            if requests.get(srv.url("/openapi.json"), timeout=5).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the workspace server did not answer")
+    assert srv.process is not None
+    wait_up(srv.base, srv.process)

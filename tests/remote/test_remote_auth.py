@@ -99,12 +99,16 @@ def test_read_only_token_reads_but_cannot_write(
         ("endpoints", "keys", "svc", "--regen", "primary"),
         ("models", "convert", "digits:1"),
         ("workspace", "gc"),
-        ("workspace", "show"),
     ],
     ids=lambda a: " ".join(a[:2]),
 )
 def test_folder_commands_refuse_a_server_in_one_line(run: Run, args: tuple[str, ...]) -> None:
     one_line(run(*args), 2, "not available against a workspace server yet")
+
+
+def test_workspace_show_names_the_server(run: Run, hub_server: HubProcess) -> None:
+    shown = run("workspace", "show", "-o", "json").json()
+    assert shown["url"] == hub_server.base and shown["models"] == 0  # type: ignore[index]
 
 
 def test_workspace_option_takes_a_url(
