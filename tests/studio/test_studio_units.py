@@ -146,3 +146,12 @@ def test_next_after_sign_in_stays_in_the_studio(tmp_path: Path) -> None:
     ]:
         answer = client.post("/studio/login", data={"token": token, "next": given})
         assert answer.status_code == 302 and answer.headers["Location"] == expected
+
+
+def test_pages_forbid_framing_and_foreign_scripts(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    answer = create_app(ws).test_client().get("/studio/login")
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    policy = answer.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert answer.headers["Cache-Control"] == "no-store"

@@ -58,8 +58,10 @@ def _page(name: str, **extra: Any) -> str:
     target = _target(name)
     body = extra.pop("body", None)
     example_error = None
-    if body is None:
+    if body is None and record.state == "Healthy":
         body, example_error = _example(target)
+    elif body is None:
+        body, example_error = "", f"the endpoint is {record.state}"
     return render_template(
         "studio/endpoint.html",
         endpoint=record,

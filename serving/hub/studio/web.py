@@ -46,8 +46,28 @@ PLOTLY_VERSION = str(plotly.__version__)
 YEAR_S = 365 * 24 * 3600
 DAY_S = 24 * 3600
 
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data: blob:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+"""Only this server's scripts (plotly.js included; its WebGL traces, the parallel
+coordinates, compile code at run time: 'unsafe-eval', and plotly's PyPI package has no
+strict-CSP bundle); plotly sets inline styles; no inline scripts; no framing (a framed
+Cancel button could be clicked by another page)."""
+
 bp = Blueprint("studio", __name__, template_folder="templates")
 bp.before_request(guard.before)
+
+
+@bp.after_request
+def _headers(response: BaseResponse) -> BaseResponse:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 @bp.context_processor
@@ -139,6 +159,12 @@ def _serving_error(exc: ServingError) -> BaseResponse:
         message = message.replace(hidden, "<workspace>")
         hint = hint.replace(hidden, "<workspace>") if hint else hint
     return _error_page(exc.http_status, error_code(exc), message, hint)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> BaseResponse:
+    log.exception("unexpected error in the studio")
+    return _error_page(500, "Internal", f"internal error: {type(exc).__name__}", None)
 
 
 @bp.errorhandler(HTTPException)
