@@ -1,10 +1,10 @@
 """The rest of the v1 run API: snapshots, data references, files, images, lookups,
 recorded offline runs, live logs. Real runs with the user-managed interpreter.
 
-Tests of the SDK's surface run twice (``kind``): on a workspace folder, and on a real
-workspace server over a fresh folder (``Workspace.get(path=URL)``), where runs are
-submitted through the API and execute on the server's machine. Data references and
-recorded offline runs are folder-only: datastores and offline runs have no API yet."""
+Tests of the SDK's surface run twice (``any_ws``, conftest): on a workspace folder, and on
+a real workspace server over a fresh folder, where runs are submitted through the API and
+execute on the server's machine. Data references and recorded offline runs are
+folder-only (``sws``): datastores and offline runs have no API yet."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,35 +21,14 @@ import pytest
 from serving.runs.snapshot import take_snapshot
 from serving.sdk import Datastore, Experiment, ScriptRunConfig, Workspace
 from serving.sdk.run import Run
-from serving.workspace import Workspace as FolderWorkspace
-from tests.remote_fixtures import server_ws, start_hub, stop_hub
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(params=["folder", "server"])
-def kind(request: pytest.FixtureRequest) -> str:
-    param: str = request.param
-    return param
 
 
 @pytest.fixture()
 def sws(tmp_path: Path) -> Workspace:
     """A workspace folder (the tests that only a folder can run)."""
     return Workspace.create(path=tmp_path / "proj")
-
-
-@pytest.fixture()
-def any_ws(kind: str, tmp_path: Path) -> Iterator[Any]:
-    """The SDK workspace under test: a folder, or a server over a fresh folder."""
-    if kind == "folder":
-        yield Workspace.create(path=tmp_path / "proj")
-        return
-    hub = start_hub(FolderWorkspace.open(tmp_path / "served", create=True), tmp_path / "log")
-    try:
-        yield server_ws(hub)
-    finally:
-        stop_hub(hub)
 
 
 def write(folder: Path, name: str, body: str) -> Path:

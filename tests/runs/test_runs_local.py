@@ -2,6 +2,10 @@
 
 The scripts use the user-managed environment (this interpreter), so no virtual
 environment is built: each run takes well under a second to start.
+
+The tests of the SDK's surface run on a folder and on a real workspace server (``any_ws``,
+conftest); those that reach into a folder's processes or files (the script's pid, the
+supervisor, interactive and offline runs, a killed submitter) stay on a folder (``sws``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +44,7 @@ def write(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-def submit(ws: Workspace, source: Path, script: str = "train.py", **kwargs: object) -> Run:
+def submit(ws: Any, source: Path, script: str = "train.py", **kwargs: object) -> Run:
     config = ScriptRunConfig(str(source), script, **kwargs)  # type: ignore[arg-type]
     run: Run = Experiment(ws, "tests").submit(config)
     return run
@@ -82,7 +87,8 @@ open("outputs/model.pkl", "wb").write(b"m")
 """
 
 
-def test_metrics_shapes_outputs_and_register(sws: Workspace, tmp_path: Path) -> None:
+def test_metrics_shapes_outputs_and_register(any_ws: Any, tmp_path: Path) -> None:
+    sws = any_ws
     write(tmp_path / "src", "train.py", METRICS_SCRIPT)
     run = submit(sws, tmp_path / "src")
     details = run.wait_for_completion()
@@ -97,7 +103,8 @@ def test_metrics_shapes_outputs_and_register(sws: Workspace, tmp_path: Path) -> 
     assert metrics["rows"] == {"epoch": [1, 2], "acc": [0.5, 0.7]}
     assert metrics["tbl"] == {"a": [1, 2], "b": [3, 4]}
     assert "bad" not in metrics
-    log = (sws.runs.run_dir(run.id) / "user_logs/std_log.txt").read_text()
+    run.download_file("user_logs/std_log.txt", tmp_path / "log.txt")
+    log = (tmp_path / "log.txt").read_text()
     assert "refused: run.log does not support list type. Use run.log_list instead" in log
     assert run.get_tags()["stage"] == "test"
     names = run.get_file_names()
@@ -111,7 +118,8 @@ def test_metrics_shapes_outputs_and_register(sws: Workspace, tmp_path: Path) -> 
     assert "outputs/model.pkl" in str(info.value)
 
 
-def test_details_and_environment_variables(sws: Workspace, tmp_path: Path) -> None:
+def test_details_and_environment_variables(any_ws: Any, tmp_path: Path) -> None:
+    sws = any_ws
     write(
         tmp_path / "src",
         "train.py",
@@ -128,7 +136,8 @@ def test_details_and_environment_variables(sws: Workspace, tmp_path: Path) -> No
         assert key in details
     assert details["runDefinition"]["arguments"] == ["--n", "3", "--lr", "0.5"]
     assert details["properties"]["ContentSnapshotId"]
-    log = (sws.runs.run_dir(run.id) / "user_logs/std_log.txt").read_text()
+    run.download_file("user_logs/std_log.txt", tmp_path / "log.txt")
+    log = (tmp_path / "log.txt").read_text()
     env = json.loads(log.splitlines()[0])
     assert env["AZUREML_RUN_ID"] == run.id
     assert env["AZUREML_ARM_PROJECT_NAME"] == "tests"
@@ -137,9 +146,9 @@ def test_details_and_environment_variables(sws: Workspace, tmp_path: Path) -> No
     assert run.id.startswith("tests_") and run.number == 1
 
 
-def test_failing_script_is_failed_with_log_tail(sws: Workspace, tmp_path: Path) -> None:
+def test_failing_script_is_failed_with_log_tail(any_ws: Any, tmp_path: Path) -> None:
     write(tmp_path / "src", "train.py", "print('about to fail')\nraise SystemExit(1)\n")
-    run = submit(sws, tmp_path / "src")
+    run = submit(any_ws, tmp_path / "src")
     with pytest.raises(ActivityFailedException) as info:
         run.wait_for_completion()
     error = json.loads(info.value.error_details)["error"]
@@ -148,7 +157,8 @@ def test_failing_script_is_failed_with_log_tail(sws: Workspace, tmp_path: Path) 
     assert run.get_status() == "Failed"
 
 
-def test_sigkilled_script_is_failed(sws: Workspace, tmp_path: Path) -> None:
+def test_sigkilled_script_is_failed(any_ws: Any, tmp_path: Path) -> None:
+    sws = any_ws
     write(tmp_path / "src", "train.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     run = submit(sws, tmp_path / "src")
     run.wait_for_completion(raise_on_error=False)
@@ -225,8 +235,9 @@ def test_lost_supervisor_is_failed(sws: Workspace, tmp_path: Path) -> None:
     os.killpg(script.pid, signal.SIGKILL)
 
 
-def test_real_azureml_core_is_shadowed(sws: Workspace, tmp_path: Path) -> None:
+def test_real_azureml_core_is_shadowed(any_ws: Any, tmp_path: Path) -> None:
     """An installed azureml-core must not be reached inside a run: ours comes first."""
+    sws = any_ws
     fake = tmp_path / "site" / "azureml" / "core"
     write(fake, "__init__.py", "raise RuntimeError('the real azureml-core tried to reach Azure')\n")
     write(tmp_path / "site" / "azureml", "__init__.py", "")

@@ -23,6 +23,7 @@ import requests
 from serving import errors as e
 from serving import httpclient
 from serving.hub.errors import Forbidden, Unauthorized
+from serving.runs.errors import ModelPathNotFoundException, UserErrorException
 
 API_PREFIX = "/api/v1"
 TIMEOUT_S = 60.0
@@ -39,6 +40,8 @@ _ERRORS: dict[str, type[e.ServingError]] = {
     "BackendUnavailable": e.BackendUnavailableError,
     "Unauthorized": Unauthorized,
     "Forbidden": Forbidden,
+    "UserErrorException": UserErrorException,
+    "ModelPathNotFoundException": ModelPathNotFoundException,
 }
 _BY_STATUS: dict[int, type[e.ServingError]] = {
     400: e.UserInputError,
