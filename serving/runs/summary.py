@@ -5,7 +5,8 @@ instead of reading every run's metrics file.
 A run's rows are (re)computed from its metrics file by :func:`refresh`: once when the run
 reaches a terminal status (:meth:`serving.runs.store.RunStore.set_status`), and lazily by
 the studio for runs that lack them (finished before this table existed) or are still
-running (:func:`stale`, a bounded number per page). A run's rows are replaced in one
+running (:func:`stale`, :func:`refresh_within`: a bounded number of runs and of bytes read
+per page). A run's rows are replaced in one
 transaction, so a reader never sees half of them. NaN and infinities are kept out of
 ``min`` and ``max`` (SQLite has no NaN); a last value that is not finite is stored as NULL.
 """
@@ -84,6 +85,23 @@ def refresh(db: Database, run_id: str, path: Path) -> None:
         store(db, run_id, compute(path))
     except (OSError, sqlite3.Error) as exc:
         log.warning("metric summary of run %s not refreshed: %s", run_id, exc)
+
+
+def refresh_within(db: Database, runs: Sequence[tuple[str, Path]], max_bytes: int) -> int:
+    """Refresh ``runs`` (id, metrics file) in order until their files add up to more than
+    ``max_bytes`` (the first is always refreshed); returns how many were. Bounds the work
+    a page view does for runs whose summaries are missing or old."""
+    spent, done = 0, 0
+    for run_id, path in runs:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        if done and spent + size > max_bytes:
+            break
+        refresh(db, run_id, path)
+        spent, done = spent + size, done + 1
+    return done
 
 
 def stale(db: Database, runs: Iterable[tuple[str, bool]], limit: int) -> list[str]:

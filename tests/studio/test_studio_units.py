@@ -155,3 +155,12 @@ def test_pages_forbid_framing_and_foreign_scripts(tmp_path: Path) -> None:
     policy = answer.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
     assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_lazy_refresh_stops_at_its_byte_budget(store: RunStore) -> None:
+    ids = [_run(store, [0.1] * 50, end=False) for _ in range(3)]
+    paths = [(i, store.metrics_file(i)) for i in ids]
+    size = paths[0][1].stat().st_size
+    assert summary.refresh_within(store.db, paths, max_bytes=size + 1) == 1
+    assert summary.refresh_within(store.db, paths, max_bytes=10 * size) == 3
+    assert set(summary.lasts(store.db, ids, ["acc"])) == set(ids)

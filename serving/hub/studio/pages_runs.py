@@ -3,7 +3,8 @@ table (sorted, paged, metric columns), a run (with its sweep or pipeline view), 
 
 Metric columns read ``run_metric_summary``; runs of the page lacking a summary (ended
 before it existed) or still running get theirs computed here, at most
-:data:`REFRESH_PER_PAGE` per page view, so a page's work stays bounded.
+:data:`REFRESH_PER_PAGE` runs and :data:`REFRESH_BYTES` of metrics files per page view,
+so a page's work stays bounded.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ bp = Blueprint("runs", __name__)
 
 PAGE_SIZE = 50
 REFRESH_PER_PAGE = 20
+REFRESH_BYTES = 16 * 1024 * 1024
+"""Metrics bytes a page view may read to fill summaries (a 100 000-point file is ~6 MiB)."""
 MAX_METRIC_COLUMNS = 6
 LOG_TAIL_BYTES = 64 * 1024
 CANCEL_WAIT_S = 5.0
@@ -56,8 +59,8 @@ def experiment(name: str) -> str:
     ids, next_token = runtable.page(store.db, name, sort, request.args.get("after"), limit)
     records = runtable.records(store, ids)
     pairs = [(r.id, r.terminal) for r in records]
-    for run_id in summary.stale(store.db, pairs, REFRESH_PER_PAGE):
-        summary.refresh(store.db, run_id, store.metrics_file(run_id))
+    stale = summary.stale(store.db, pairs, REFRESH_PER_PAGE)
+    summary.refresh_within(store.db, [(i, store.metrics_file(i)) for i in stale], REFRESH_BYTES)
     names = summary.names_in_experiment(store.db, name)
     shown = [n for n in request.args.getlist("metric") if n in names] or names[:MAX_METRIC_COLUMNS]
     if sort.metric and sort.metric not in shown:
