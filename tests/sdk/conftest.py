@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from serving.sdk import Workspace as SdkWorkspace
+from tests.remote_fixtures import (  # noqa: F401  (fixtures and hooks)
+    HubProcess,
+    hub_server,
+    pytest_configure,
+    pytest_generate_tests,
+    server_ws,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +44,15 @@ def v1ws(project: Path) -> SdkWorkspace:
         exist_ok=True,
         show_output=False,
     )
+
+
+@pytest.fixture()
+def sdk_ws(workspace_kind: str, request: pytest.FixtureRequest) -> Any:
+    """The v1 samples' workspace, or (``server``) the workspace server over a folder:
+    Model and Environment tests that use only the public surface run against both."""
+    if workspace_kind == "server":
+        hub: HubProcess = request.getfixturevalue("hub_server")
+        hub.reset()
+        request.getfixturevalue("project")  # the cwd is the project folder either way
+        return server_ws(hub)
+    return request.getfixturevalue("v1ws")

@@ -15,7 +15,7 @@ from tests.helpers import SKLEARN
 from tests.sdk.v1helpers import digits_env
 
 
-def test_environment_management_notebook_flow(v1ws: Workspace) -> None:
+def test_environment_management_notebook_flow(sdk_ws: Workspace) -> None:
     env = Environment("sklearn-env")
     assert env.spec.requirements == () and env.spec.replaced == ("azureml-defaults",)
     conda_dep = CondaDependencies()
@@ -32,41 +32,41 @@ def test_environment_management_notebook_flow(v1ws: Workspace) -> None:
         env.docker.shm_size = "2g"
     env.docker.enabled = True  # kept: docker runs use the environment's own image
 
-    registered = env.register(workspace=v1ws)
+    registered = env.register(workspace=sdk_ws)
     assert registered.version == "1"
     assert registered.spec.requirements == ("joblib==1.4.2", "scikit-learn")
     assert registered.environment_variables == {"MODE": "fast"}
     assert registered.spec.base_image == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
-    assert env.register(v1ws).version == "1"  # unchanged content: same version
+    assert env.register(sdk_ws).version == "1"  # unchanged content: same version
 
-    got = Environment.get(workspace=v1ws, name="sklearn-env", version="1")
+    got = Environment.get(workspace=sdk_ws, name="sklearn-env", version="1")
     assert got.version == "1" and got.spec.content_hash() == registered.spec.content_hash()
     assert "joblib==1.4.2" in got.python.conda_dependencies.pip_packages  # type: ignore[union-attr]
 
     got.python.conda_dependencies.add_pip_package("pandas")  # type: ignore[union-attr]
-    assert got.register(v1ws).version == "2"  # what was built is what is registered
+    assert got.register(sdk_ws).version == "2"  # what was built is what is registered
 
-    envs = Environment.list(workspace=v1ws)
+    envs = Environment.list(workspace=sdk_ws)
     assert {"sklearn-env", "AzureML-Minimal", "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu"} <= set(
         envs
     )
     assert envs["sklearn-env"].version == "2"
 
 
-def test_curated_environment_is_an_approximation_with_a_notice(v1ws: Workspace) -> None:
+def test_curated_environment_is_an_approximation_with_a_notice(sdk_ws: Workspace) -> None:
     with pytest.warns(CuratedEnvironmentNotice, match="approximation"):
-        env = Environment.get(v1ws, "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu")
+        env = Environment.get(sdk_ws, "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu")
     assert "scikit-learn" in env.spec.requirements and "pandas" in env.spec.requirements
     with pytest.warns(CuratedEnvironmentNotice, match="serving runtime only"):
-        minimal = Environment.get(v1ws, "AzureML-Minimal")
+        minimal = Environment.get(sdk_ws, "AzureML-Minimal")
     assert minimal.spec.requirements == ()
 
 
-def test_unknown_environment_is_not_found(v1ws: Workspace) -> None:
+def test_unknown_environment_is_not_found(sdk_ws: Workspace) -> None:
     from serving.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="nope"):
-        Environment.get(v1ws, "nope")
+        Environment.get(sdk_ws, "nope")
 
 
 def test_condadependencies_create_matches_the_template_env_file() -> None:
@@ -100,15 +100,15 @@ def test_condadependencies_api(tmp_path: Path) -> None:
     assert env.spec.replaced == ("azureml-defaults",)
 
 
-def test_environment_with_nothing_added_is_the_runtime_only(v1ws: Workspace) -> None:
-    env = Environment("bare").register(v1ws)
+def test_environment_with_nothing_added_is_the_runtime_only(sdk_ws: Workspace) -> None:
+    env = Environment("bare").register(sdk_ws)
     assert env.spec.requirements == () and env.version == "1"
 
 
-def test_get_by_latest_or_bad_version(v1ws: Workspace) -> None:
+def test_get_by_latest_or_bad_version(sdk_ws: Workspace) -> None:
     from serving.errors import UserInputError
 
-    Environment("e").register(v1ws)
-    assert Environment.get(v1ws, "e", version="latest").version == "1"
+    Environment("e").register(sdk_ws)
+    assert Environment.get(sdk_ws, "e", version="latest").version == "1"
     with pytest.raises(UserInputError, match="'one' is not a number"):
-        Environment.get(v1ws, "e", version="one")
+        Environment.get(sdk_ws, "e", version="one")

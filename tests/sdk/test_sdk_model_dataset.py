@@ -60,19 +60,19 @@ def test_register_with_v1_extras_and_lookups(
     assert fresh.tags == {"area": "iris", "stage": "dev"} and fresh.description == "iris, tuned"
 
 
-def test_register_warns_about_what_it_cannot_honour(v1ws: Workspace, small_tree: Path) -> None:
+def test_register_warns_about_what_it_cannot_honour(sdk_ws: Workspace, small_tree: Path) -> None:
     with pytest.warns(UserWarning, match="child_paths"):
-        Model.register(v1ws, str(small_tree), "m", child_paths=["weights.bin"])
+        Model.register(sdk_ws, str(small_tree), "m", child_paths=["weights.bin"])
 
 
 def test_get_model_path_on_the_client_downloads_the_model(
-    v1ws: Workspace, small_tree: Path, project: Path
+    sdk_ws: Workspace, small_tree: Path, project: Path
 ) -> None:
-    Model.register(v1ws, str(small_tree), "tree")
-    path = Model.get_model_path("tree", version=1, _workspace=v1ws)
+    Model.register(sdk_ws, str(small_tree), "tree")
+    path = Model.get_model_path("tree", version=1, _workspace=sdk_ws)
     assert Path(path) == Path("azureml-models/tree/1/model_dir")
     assert (project / path / "sub" / "config.json").read_text() == '{"a": 1}'
-    assert Model.get_model_path("tree", _workspace=v1ws) == path  # already there
+    assert Model.get_model_path("tree", _workspace=sdk_ws) == path  # already there
 
 
 def test_tabular_dataset_flow(v1ws: Workspace, iris: Dataset, project: Path) -> None:
