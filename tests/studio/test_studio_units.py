@@ -164,3 +164,17 @@ def test_lazy_refresh_stops_at_its_byte_budget(store: RunStore) -> None:
     assert summary.refresh_within(store.db, paths, max_bytes=size + 1) == 1
     assert summary.refresh_within(store.db, paths, max_bytes=10 * size) == 3
     assert set(summary.lasts(store.db, ids, ["acc"])) == set(ids)
+
+
+def test_templates_and_static_files_ship_in_the_wheel() -> None:
+    """pyproject's package data globs (as setuptools expands them, no recursion) cover
+    every template and static file, so a non-editable install has them all."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    patterns = data["tool"]["setuptools"]["package-data"]["serving"]
+    shipped = {p for pattern in patterns for p in (root / "serving").glob(pattern)}
+    studio = root / "serving" / "hub" / "studio"
+    needed = {p for d in ("templates", "static") for p in (studio / d).rglob("*") if p.is_file()}
+    assert needed and needed <= shipped, sorted(str(p) for p in needed - shipped)
