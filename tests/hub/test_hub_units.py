@@ -287,6 +287,8 @@ def test_a_workspace_with_runs_from_before_migration_4_upgrades_in_place(tmp_pat
     made = [store.create_run("old", kind=rec.INTERACTIVE, target="local").id for _ in range(3)]
     with ws.db.write() as conn:  # back to schema 3: no tokens table, no paging index
         conn.execute("DROP INDEX runs_parent_created")
+        conn.execute("DROP TABLE sessions")  # migration 5's tables, which need tokens
+        conn.execute("DROP TABLE run_metric_summary")
         conn.execute("DROP TABLE tokens")
     with sqlite3.connect(ws.db.path) as conn:
         conn.execute("PRAGMA user_version = 3")
