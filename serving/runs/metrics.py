@@ -20,6 +20,7 @@ Standard library only: training scripts import it.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import functools
 import json
 import math
@@ -157,17 +158,21 @@ class MetricsWriter:
 
 
 def append(path: Path, data: bytes) -> None:
-    """Append whole lines with one ``O_APPEND`` write: writers in other processes (the
-    server's workers) never interleave inside a line."""
+    """Append whole lines under an exclusive ``flock``: writers in other processes (the
+    server's workers) never interleave, and the torn-line check below never sees another
+    writer's batch half-copied (the file grows page by page during a large write)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size and _last_byte(path, size) != b"\n":
             data = b"\n" + data  # a killed writer's torn line stays on its own
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
 
 
 KINDS = frozenset({SCALAR, LIST, ROW, TABLE}) | ARTIFACT_KINDS

@@ -207,6 +207,8 @@ class Supervisor:
         (a canceled or failed run's outputs can be looked at)."""
         run_dir = self.store.run_dir(self.run_id)
         collect_outputs(run_dir / WORK_DIR / "outputs", run_dir / "outputs")
+        if self.token_minted:  # before the end is visible: an ended run has no live token
+            run_tokens.revoke(self.store.db, self.run_id)
         self.store.set_status(self.run_id, status, error=error)
         say(f"run {self.run_id}: {self.store.get(self.run_id).status}")
 

@@ -1,10 +1,11 @@
 """Acceptance 3: a run on Docker compute of a server's workspace reports metrics, tags and
 outputs through the API with a token of its own, and registers a model from inside; the
-container never sees the workspace folder, and the token dies with the run."""
+container never sees the workspace folder, and the token dies with the run. Submitted and
+followed with the SDK (``Workspace.get(path=URL)``, ``ScriptRunConfig``,
+``wait_for_completion(show_output=True)``)."""
 
 from __future__ import annotations
 
-import io
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from serving.hub.remote.runs import RemoteRunStore
 from serving.registry import Ref
 from serving.runs import records as rec
 from serving.runs.compute import ComputeStore
-from serving.runs.submit import ScriptJob
+from serving.sdk import Experiment, ScriptRunConfig, Workspace
 from tests.helpers import DOCKER_TIMEOUT
 from tests.hub.conftest import Server
 
@@ -47,17 +48,22 @@ except Exception as exc:
 
 def test_a_docker_run_reports_through_the_api(
     base_image: str, engine: DockerClient, hub_server: Server, remote_runs: RemoteRunStore,
-    source: Path,
+    source: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     ws = hub_server.ws
     ComputeStore(ws.path, ws.db).create("cpu-remote")
     (source / "train.py").write_text(textwrap.dedent(SCRIPT))
-    job = ScriptJob(source, "train.py", arguments=[str(ws.path)], compute="cpu-remote")
-    record = remote_runs.submit("docker-remote", job)
-    out = io.StringIO()
-    ended = remote_runs.wait(record.id, out=out, timeout_s=DOCKER_TIMEOUT)
-    log = out.getvalue()
-    assert ended.status == rec.COMPLETED, log
+    monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    sws = Workspace.get(path=hub_server.base)
+    config = ScriptRunConfig(
+        str(source), "train.py", arguments=[str(ws.path)], compute_target="cpu-remote"
+    )
+    run = Experiment(sws, "docker-remote").submit(config)
+    capsys.readouterr()
+    assert run.wait_for_completion(show_output=True)["status"] == rec.COMPLETED
+    log = capsys.readouterr().out
+    record = run.record
+    ended = remote_runs.get(record.id)
     assert "workspace visible: False ReportingRun" in log
     assert "registered docker-remote 1" in log and "child refused: UserErrorException" in log
     metrics = remote_runs.get_metrics(record.id)
