@@ -78,7 +78,9 @@ def _insert(conn: sqlite3.Connection, values: dict[str, Any], files: list[ModelF
     )
 
 
-def _collect_files(path: Path) -> list[tuple[str, Path]]:
+def collect_files(path: Path) -> list[tuple[str, Path]]:
+    """(name in the model, file) of everything registering ``path`` stores; a workspace
+    server's client sends exactly these (:mod:`serving.hub.remote.models`)."""
     if not path.exists():
         raise UserInputError(f"model path {path} does not exist")
     if path.is_file():
@@ -125,7 +127,7 @@ class ModelRegistry:
                 f"unknown framework {framework!r}: use one of {', '.join(FRAMEWORKS)}"
             )
         path = Path(path)
-        entries = _collect_files(path)
+        entries = collect_files(path)
         if framework is None:
             found = detect(path)
             framework = found.framework

@@ -4,7 +4,7 @@ update, delete, download, endpoints_using), with the same arguments, records and
 over the server's ``/models`` routes.
 
 A folder is sent as a tar built in a private temporary file from exactly the files a
-local registration would store (:func:`serving.registry.models._collect_files`: links
+local registration would store (:func:`serving.registry.models.collect_files`: links
 inside are sent as their targets, links outside refused with the same message, workspaces
 left out), so a folder registers the same way locally and through a server. A download
 is checked against the record's SHA-256 of every file and renamed into place only when
@@ -22,12 +22,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from serving.errors import ConflictError, IntegrityError, UserInputError
+from serving.errors import ConflictError, IntegrityError, ServingError, UserInputError
 from serving.hub import streams
 from serving.hub.remote.transport import CHUNK, HubClient, segment
 from serving.registry import ModelFile, ModelRecord, Ref
 from serving.registry.artifacts import copy_file_atomic, copy_tree_atomic
-from serving.registry.models import ProgressFn, _collect_files
+from serving.registry.models import ProgressFn, collect_files
 from serving.registry.names import check_model_name
 
 
@@ -136,7 +136,7 @@ class RemoteModels:
         """Upload ``path`` (a file, or a folder as a tar) as the next version of ``name``."""
         check_model_name(name)
         path = Path(path)
-        entries = _collect_files(path)
+        entries = collect_files(path)
         params: dict[str, Any] = {
             "filename": path.resolve().name,
             "tag": [f"{k}={v}" for k, v in (tags or {}).items()],
@@ -232,7 +232,12 @@ class RemoteModels:
             self.client.download(where, archive)
             unpacked = staging / ".unpacked"
             unpacked.mkdir()
-            streams.unpack_tar(archive, unpacked)
+            try:  # the same member checks as an upload; no more bytes than recorded
+                streams.unpack_tar(archive, unpacked, max(record.size_bytes, 1))
+            except ServingError as exc:
+                raise IntegrityError(
+                    f"the server's archive of model {record.ref} was refused: {exc.message}"
+                ) from None
             archive.unlink()
             for child in _children(unpacked / record.root_name):
                 child.rename(staging / child.name)

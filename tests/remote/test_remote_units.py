@@ -1,0 +1,77 @@
+"""Units of the remote client and the upload cap: records rebuilt from the server's JSON
+equal the folder's, the cap counts bodies and archives (hard links as their copies)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from serving.errors import UserInputError
+from serving.hub import streams
+from serving.hub.remote.models import model_record
+from serving.hub.remote.registries import endpoint_record, environment_record, image_record
+from serving.registry import Ref
+from serving.workspace import Workspace
+
+
+def test_records_survive_the_json_round_trip(ws_path: Path, small_tree: Path) -> None:
+    ws = Workspace.open(ws_path, create=True)
+    model = ws.models.register(small_tree, "tree", tags={"a": "b"}, properties={"p": "1"})
+    plain_files = tuple(replace(f, executable=False) for f in model.files)  # not in JSON
+    assert model_record(model.to_dict()) == replace(model, id=0, files=plain_files)
+    env, _ = ws.environments.register(
+        "e", spec={"name": "e", "python": "3.11", "requirements": ["numpy"]},
+        content_hash="1" * 64, python="3.11", source_text="numpy\n", source_name="r.txt",
+    )  # fmt: skip
+    shown = env.to_dict() | {"spec": env.spec, "source_text": env.source_text}
+    assert environment_record(shown) == replace(env, id=0)
+    image = ws.images.record(
+        "serving/tree", tag=None, image_id="sha256:" + "2" * 64, build_key="k", env_hash="1",
+        python="3.11", flavour="slim", base_image="b", size_bytes=3, models=["tree:1"],
+        entry_script="score.py", labels={"l": "v"}, extra={"sbom": "x"},
+    )  # fmt: skip
+    assert image_record(image.to_dict()).to_dict() == image.to_dict()
+    endpoint = ws.endpoints.create("svc", "local", {}, ["k1", "k2"], [model.id])
+    again = endpoint_record(endpoint.to_dict())
+    assert again.to_dict() == endpoint.to_dict() and again.keys == ()
+    assert ws.models.get(Ref("tree")).ref == "tree:1"
+
+
+def test_receive_counts_against_the_cap(tmp_path: Path) -> None:
+    assert streams.receive(io.BytesIO(b"x" * 10), tmp_path / "a", 10, limit=10) == 10
+    with pytest.raises(streams.TooLargeError):
+        streams.receive(io.BytesIO(b"x" * 11), tmp_path / "b", None, limit=10)
+    with pytest.raises(streams.TooLargeError):  # refused by its Content-Length, unread
+        streams.receive(io.BytesIO(b""), tmp_path / "c", 11, limit=10)
+    assert not (tmp_path / "c").exists()
+
+
+def _tar(path: Path, size: int, *, link: bool) -> Path:
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo("a.bin")
+        info.size = size
+        tar.addfile(info, io.BytesIO(b"a" * size))
+        if link:
+            twin = tarfile.TarInfo("twin.bin")
+            twin.type, twin.linkname = tarfile.LNKTYPE, "a.bin"
+            tar.addfile(twin)
+    return path
+
+
+def test_unpacking_counts_hard_links_as_the_copies_they_become(tmp_path: Path) -> None:
+    streams.unpack_tar(_tar(tmp_path / "one.tar", 60, link=False), tmp_path / "one", 100)
+    with pytest.raises(streams.TooLargeError, match="unpacked"):
+        streams.unpack_tar(_tar(tmp_path / "two.tar", 60, link=True), tmp_path / "two", 100)
+    assert not (tmp_path / "two").exists()  # refused before anything was written
+
+
+def test_the_cap_setting() -> None:
+    assert streams.max_upload_bytes({}) == 10 * 2**30
+    assert streams.max_upload_bytes({streams.MAX_UPLOAD_ENV: "1024"}) == 1024
+    for bad in ("0", "-1", "1e9", "lots"):
+        with pytest.raises(UserInputError, match=streams.MAX_UPLOAD_ENV):
+            streams.max_upload_bytes({streams.MAX_UPLOAD_ENV: bad})
