@@ -10,7 +10,12 @@ one durable transaction per run); the rest are copies of their rows made in one
 transaction with new ids and times, so seeding 10 000 runs takes seconds, not minutes. The
 metric is written through the runs layer's own ``MetricsWriter``.
 
-``run.log`` throughput through the API is for the slice that adds the write routes.
+``run.log`` throughput: a script's ``run.log`` calls (``--log-records``, one metric with a
+step) into a folder workspace (``serving.sdk.run.Run``, the metrics file written by the
+background writer) and into a run that reports to the server (``ReportingRun`` with a run
+token, batches POSTed by the background writer, as a Docker run of a server's workspace
+does); each timed until every record is written (``flush``) and checked on the server.
+For contrast, records sent one POST each (``--unbatched`` of them) without batching.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from serving.hub.launch import HubServerOptions, hub_argv, hub_env  # noqa: E402
 from serving.hub.tokens import TokenStore  # noqa: E402
 from serving.runs import metrics as m  # noqa: E402
 from serving.runs import records as rec  # noqa: E402
+from serving.runs import run_tokens  # noqa: E402
+from serving.runs.reporting import RunReporter  # noqa: E402
 from serving.runs.store import RunStore  # noqa: E402
 from serving.workspace import Workspace  # noqa: E402
 
@@ -106,6 +113,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--log-records", type=int, default=100_000)
+    parser.add_argument("--unbatched", type=int, default=2_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         ws = Workspace.open(Path(tmp) / "ws", create=True)
@@ -120,6 +129,7 @@ def main() -> None:
         )  # fmt: skip
         try:
             run_bench(options.url + "/api/v1", token, long_run, args)
+            log_bench(ws, store, options.url, args)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -155,6 +165,44 @@ def run_bench(base: str, token: str, long_run: str, args: argparse.Namespace) ->
         print(f"{label:<40} {first:>9.1f} {p50:>8.1f} {p95:>8.1f} {size:>9}")
     print("metrics: the first call parses the file; later calls read only what was appended")
     print("since (each worker keeps the last 8 files read), so they cost downsampling and JSON.")
+
+
+def _log_rate(run: object, records: int) -> tuple[float, float]:
+    """(calls/s of ``run.log`` alone, records/s until all are written)."""
+    started = time.perf_counter()
+    for i in range(records):
+        run.log("loss", 1.0 / (i + 1), step=i)  # type: ignore[attr-defined]
+    calls = time.perf_counter() - started
+    run.flush()  # type: ignore[attr-defined]
+    return records / calls, records / (time.perf_counter() - started)
+
+
+def log_bench(ws: Workspace, store: RunStore, url: str, args: argparse.Namespace) -> None:
+    from serving.sdk.run import Run
+    from serving.sdk.run_reporting import ReportingRun
+
+    n = args.log_records
+    folder = store.create_run("log", kind=rec.INTERACTIVE, target="local", status=rec.RUNNING)
+    folder_rates = _log_rate(Run.get(ws, folder.id), n)  # type: ignore[arg-type]
+    remote = store.create_run("log", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING)
+    reporter = RunReporter(url, run_tokens.mint(ws.db, remote.id), remote.id)
+    remote_rates = _log_rate(ReportingRun(reporter), n)
+    counted = len(m.history(store.metrics_file(remote.id))["loss"])
+    assert counted == n, f"the server holds {counted} of {n} records"
+    one = store.create_run("log", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING)
+    single = RunReporter(url, run_tokens.mint(ws.db, one.id), one.id)
+    started = time.perf_counter()
+    for i in range(args.unbatched):
+        line = f'{{"n":"loss","k":"scalar","v":{1.0 / (i + 1)!r},"s":{i},"t":{time.time()}}}\n'
+        single.post_metrics(line.encode())
+    unbatched = args.unbatched / (time.perf_counter() - started)
+    print(f"\nrun.log, {n} records of one metric{'':<12} {'calls/s':>10} {'written/s':>10}")
+    print(
+        f"{'folder workspace (metrics file)':<48} {folder_rates[0]:>10.0f} {folder_rates[1]:>10.0f}"
+    )
+    print(f"{'server, batched (run token, background POSTs)':<48} "
+          f"{remote_rates[0]:>10.0f} {remote_rates[1]:>10.0f}")  # fmt: skip
+    print(f"{f'server, one POST per record ({args.unbatched})':<48} {'':>10} {unbatched:>10.0f}")
 
 
 if __name__ == "__main__":
