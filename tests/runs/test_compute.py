@@ -4,6 +4,7 @@ in submission order), the SDK and CLI shapes, and a run in a real container."""
 from __future__ import annotations
 
 import json
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -418,3 +419,34 @@ def test_terminate_ends_a_sleeping_run(
     assert time.monotonic() - started < 15
     assert not ended.ok and execution.wait(0) == ended
     assert not engine.containers.list(all=True, filters={"label": f"serving.run={plan.run_id}"})
+
+
+def test_a_reporting_run_gets_no_workspace_folder(ws: Workspace, tmp_path: Path) -> None:
+    """A run of a server's workspace on Docker: no workspace mount, the host's network
+    (the server listens on loopback), the script under remote_entry; its working copy
+    travels as a tar owned by the run's user, without the live logs link."""
+    from dataclasses import replace
+
+    from serving.runs.docker_exec import REMOTE_WORK_DIR, working_copy_tar
+    from serving.runs.reporting import Report
+
+    plan = _plan(ws.path, tmp_path, ["0"], {})
+    plan = replace(plan, report=Report("http://127.0.0.1:8600", "srvt_x"))
+    compute = ComputeRecord.from_dict(plan.compute)
+    kwargs = container_kwargs(plan, "img", compute, uid=1000, gid=1000, package=package_folder())
+    assert kwargs["network_mode"] == "host"
+    assert kwargs["command"] == ["-m", "serving.runs.remote_entry", REMOTE_WORK_DIR, "job.py", "0"]
+    volumes = kwargs["volumes"]
+    assert not any(Path(p) == ws.path or ws.path in Path(p).parents for p in volumes)
+    assert volumes[str(tmp_path / "data")]["mode"] == "ro"  # data references stay mounted
+    plan.work_dir.mkdir(parents=True, exist_ok=True)
+    (plan.work_dir / "job.py").write_text("print(1)\n")
+    (plan.work_dir / "logs").symlink_to(tmp_path, target_is_directory=True)
+    archive = tmp_path / "copy.tar"
+    with archive.open("wb") as out:
+        working_copy_tar(plan.work_dir, out, uid=1000, gid=1000)
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert set(members) == {"serving-run", "serving-run/job.py", "serving-run/logs"}
+    assert members["serving-run/logs"].isdir()
+    assert all(m.uid == 1000 and m.gid == 1000 for m in members.values())
