@@ -172,3 +172,10 @@ def test_bad_metric_lines_are_refused_whole(hub_server: Server) -> None:
     )  # fmt: skip
     assert answer.status_code == 400 and "line 2" in answer.json()["error"]["message"]
     assert not store.metrics_file(run_id).exists()
+
+
+def test_run_token_names_are_reserved(hub_server: Server) -> None:
+    from serving.hub.tokens import TokenStore
+
+    with pytest.raises(UserInputError, match="reserved"):
+        TokenStore(hub_server.ws.db).create("run-mine")
