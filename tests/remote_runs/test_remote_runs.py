@@ -110,6 +110,17 @@ def test_a_run_token_reaches_its_own_run_only(hub_server: Server) -> None:
     assert hub_server.call("GET", f"/runs/{own}", token=token).status_code == 200
     patched = hub_server.call("PATCH", f"/runs/{own}", token=token, json={"add_tags": {"a": "1"}})
     assert check(patched, hub_server.base)["tags"] == {"a": "1"}
+    uploaded = hub_server.call(
+        "POST", f"/runs/{own}/files", token=token, params={"name": "outputs/m.bin"},
+        data=b"weights", headers={"Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+    assert uploaded.status_code == 201 and check(uploaded, hub_server.base)["items"] == [
+        "outputs/m.bin"
+    ]
+    body = {"model_name": "scoped", "model_path": "outputs/m.bin", "tags": {"t": "1"}}
+    registered = hub_server.call("POST", f"/runs/{own}/register", token=token, json=body)
+    assert registered.status_code == 201, registered.text
+    assert check(registered, hub_server.base)["run_id"] == own
     refused = [
         hub_server.call("POST", f"/runs/{other}/metrics", token=token, **post),
         hub_server.call("GET", f"/runs/{other}", token=token),
