@@ -81,7 +81,12 @@ def sign_in(base: str, token: str) -> requests.Session:
     deadline = time.monotonic() + 60
     while True:
         try:
-            answer = session.post(f"{base}/login", data={"token": token}, timeout=5)
+            form = session.get(f"{base}/login", timeout=5)
+            form.raise_for_status()
+            found = re.search(r'name="login_csrf" value="([^"]+)"', form.text)
+            assert found, "no sign-in form"
+            data = {"token": token, "login_csrf": found.group(1)}
+            answer = session.post(f"{base}/login", data=data, timeout=5)
             answer.raise_for_status()
             return session
         except requests.RequestException:

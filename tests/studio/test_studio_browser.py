@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -48,6 +49,14 @@ def wait_for(driver: Any, css: str) -> Any:
     )
 
 
+def wait_text(driver: Any, element_id: str, wanted: str) -> None:
+    """Wait until the element's text holds ``wanted``; the page may reload meanwhile (a
+    run that ends reloads its page), so a stale element is looked up again."""
+    WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: wanted in d.find_element(By.ID, element_id).text
+    )
+
+
 def sign_in(driver: Any, studio: Studio, token: str, path: str = "/experiments") -> None:
     driver.delete_all_cookies()
     driver.get(studio.url(path))
@@ -64,7 +73,14 @@ def text(driver: Any) -> str:
 def api_session(studio: Studio, token: str = "rw") -> tuple[requests.Session, str]:
     """A signed-in requests session and the CSRF value of its forms."""
     http = requests.Session()
-    answer = http.post(studio.url("/login"), data={"token": studio.tokens[token]}, timeout=30)
+    form = http.get(studio.url("/login"), timeout=30).text
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form)
+    assert login_csrf
+    answer = http.post(
+        studio.url("/login"),
+        data={"token": studio.tokens[token], "login_csrf": login_csrf[1]},
+        timeout=30,
+    )
     assert answer.status_code == 200 and "serving_studio" in http.cookies
     page = http.get(studio.url(f"/runs/{studio.ids['active']}"), timeout=30).text
     found = re.search(r'name="csrf" value="([^"]+)"', page)
@@ -236,14 +252,10 @@ def test_active_run_page_polls_charts_and_log_then_cancel(
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("step 30 of 100\n")
     wait_for(browser, ".chart[data-metric='live_loss'] .main-svg")  # no reload: polled
-    WebDriverWait(browser, WAIT_S).until(
-        lambda d: "step 30 of 100" in d.find_element(By.ID, "log").text
-    )
+    wait_text(browser, "log", "step 30 of 100")
     shot(browser, tmp_path, "studio-run-live.png")
     browser.find_element(By.ID, "cancel").click()
-    WebDriverWait(browser, WAIT_S).until(
-        lambda d: "Canceled" in d.find_element(By.TAG_NAME, "h1").text
-    )
+    wait_text(browser, "run-title", "Canceled")
     assert RunStore(studio.ws.path, studio.ws.db).get(studio.ids["active"]).status == rec.CANCELED
 
 

@@ -5,8 +5,10 @@ last), sessions (expiry, revoked token, run tokens refused), the Host check."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,6 +137,19 @@ def test_studio_hosts_setting_adds_names(tmp_path: Path, monkeypatch: pytest.Mon
     assert client.get("/studio/login", headers={"Host": "x.lan"}).status_code == 403
 
 
+def _sign_in(client: Any, token: str, **form: str) -> Any:
+    """Sign in as a browser does: the form first (its CSRF value and cookie), then POST."""
+    page = client.get("/studio/login").get_data(as_text=True)
+    found = re.search(r'name="login_csrf" value="([^"]+)"', page)
+    assert found
+    return client.post("/studio/login", data={"token": token, "login_csrf": found[1], **form})
+
+
+def _session_count(ws: Workspace) -> int:
+    with ws.db.read() as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
+
 def test_next_after_sign_in_stays_in_the_studio(tmp_path: Path) -> None:
     ws = Workspace.open(tmp_path / "ws", create=True)
     token = TokenStore(ws.db).create("alice")[1]
@@ -143,9 +158,40 @@ def test_next_after_sign_in_stays_in_the_studio(tmp_path: Path) -> None:
         ("/studio/models", "/studio/models"),
         ("//evil.example/studio/", "/studio/experiments"),
         ("https://evil.example/", "/studio/experiments"),
+        ("/studio/\\evil.example", "/studio/experiments"),
+        ("/studio/x\r\nSet-Cookie: a=b", "/studio/experiments"),
     ]:
-        answer = client.post("/studio/login", data={"token": token, "next": given})
+        answer = _sign_in(client, token, next=given)
         assert answer.status_code == 302 and answer.headers["Location"] == expected
+
+
+def test_sign_in_needs_its_form_and_replaces_the_old_session(tmp_path: Path) -> None:
+    """Login CSRF: a POST without the sign-in form's value (or from another origin, even
+    another port of this host) opens nothing; a second sign-in ends the first session."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    token = TokenStore(ws.db).create("alice")[1]
+    client = create_app(ws).test_client()
+    bare = client.post("/studio/login", data={"token": token, "login_csrf": "guess"})
+    assert bare.status_code == 403 and _session_count(ws) == 0
+    for origin in ("http://localhost:3000", "null"):
+        page = client.get("/studio/login").get_data(as_text=True)
+        value = re.search(r'name="login_csrf" value="([^"]+)"', page)
+        assert value
+        sent = client.post(
+            "/studio/login",
+            data={"token": token, "login_csrf": value[1]},
+            headers={"Origin": origin},
+        )
+        assert sent.status_code == 403 and _session_count(ws) == 0
+    assert _sign_in(client, token).status_code == 302 and _session_count(ws) == 1
+    first = client.get_cookie("serving_studio")
+    assert first is not None
+    assert _sign_in(client, token).status_code == 302 and _session_count(ws) == 1
+    second = client.get_cookie("serving_studio")
+    assert second is not None and second.value != first.value
+    referer = {"Referer": "http://evil.example/page"}
+    assert client.post("/studio/logout", headers=referer).status_code == 403
+    assert _session_count(ws) == 1
 
 
 def test_pages_forbid_framing_and_foreign_scripts(tmp_path: Path) -> None:

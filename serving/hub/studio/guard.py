@@ -10,8 +10,9 @@ not take.
 - **Session**: the cookie's session must be live (see :mod:`.sessions`); a page without
   one redirects to the sign-in form, a data call gets 401.
 - **CSRF**: every POST form carries the session's CSRF value (synchroniser token), compared
-  in constant time; a POST whose ``Origin`` names another host is refused too. The cookie
-  is ``SameSite=Strict`` as a second line.
+  in constant time; a POST whose ``Origin`` (else ``Referer``) is another origin (host or
+  port) is refused too. The cookie is ``SameSite=Strict`` as a second line. The sign-in
+  form, which has no session yet, carries a double-submit value (:func:`check_login_csrf`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from flask import current_app, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from serving.errors import ServingError
-from serving.hub.studio.sessions import COOKIE, Session, SessionStore
+from serving.hub.studio.sessions import COOKIE, LOGIN_COOKIE, Session, SessionStore
 
 KEY = "serving.hub.studio"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -73,14 +74,43 @@ def check_host() -> None:
         )
 
 
-def _check_origin() -> None:
+def _origin() -> str | None:
+    """Where a POST came from as ``host[:port]`` (lower case): its ``Origin``, else its
+    ``Referer``; ``""`` for an opaque ``null`` origin, None when neither is sent."""
     origin = request.headers.get("Origin")
-    if (
-        origin
-        and origin != "null"
-        and _host_name(urlsplit(origin).netloc) != _host_name(request.host)
-    ):
-        raise StudioForbidden("a form of another site cannot post here")
+    if origin == "null":
+        return ""
+    source = origin or request.headers.get("Referer")
+    if not source:
+        return None
+    try:
+        return urlsplit(source).netloc.lower()
+    except ValueError:
+        return ""
+
+
+def _check_origin() -> None:
+    """Refuse a POST that a page of another origin sent: host and port must both be this
+    server's (another program on the same machine is another origin; cookies are shared
+    across ports, so the port matters)."""
+    origin = _origin()
+    if origin is not None and origin != request.host.lower():
+        raise StudioForbidden(
+            "a form of another site cannot post here", hint="use the studio's own pages"
+        )
+
+
+def check_login_csrf() -> None:
+    """The sign-in form has no session yet: its value is also in a cookie that only the
+    sign-in page sets (double submit), so a cross-site page cannot sign a browser in with
+    the attacker's token (login CSRF)."""
+    given = request.form.get("login_csrf", "")
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not given or not expected or not hmac.compare_digest(given, expected):
+        raise StudioForbidden(
+            "the sign-in form's CSRF value is missing or wrong",
+            hint="open the sign-in page again and sign in from there",
+        )
 
 
 def check_csrf(session: Session) -> None:
@@ -96,6 +126,8 @@ def before() -> Response | None:
     check_host()
     if request.method == "POST":
         _check_origin()
+    if request.endpoint == "studio.login" and request.method == "POST":
+        check_login_csrf()
     if request.endpoint in PUBLIC:
         return None
     session = sessions().find(request.cookies.get(COOKIE))

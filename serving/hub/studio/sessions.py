@@ -20,6 +20,8 @@ from serving.registry.db import Database
 
 LIFETIME = timedelta(hours=12)
 COOKIE = "serving_studio"
+LOGIN_COOKIE = "serving_studio_login"
+"""The sign-in form's double-submit CSRF value (see :func:`.guard.check_login_csrf`)."""
 
 
 @dataclass(frozen=True)

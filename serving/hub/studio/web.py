@@ -10,6 +10,7 @@ URL carries plotly's version, so it is cached for a year (``immutable``).
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from serving.hub.context import KEY as HUB_KEY
 from serving.hub.context import Hub, hub
 from serving.hub.errors import error_code, json_error
 from serving.hub.studio import data, guard, pages_endpoints, pages_models, pages_runs
-from serving.hub.studio.sessions import COOKIE, LIFETIME, SessionStore
+from serving.hub.studio.sessions import COOKIE, LIFETIME, LOGIN_COOKIE, SessionStore
 
 log = logging.getLogger("serving.hub")
 
@@ -45,6 +46,8 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PLOTLY_VERSION = str(plotly.__version__)
 YEAR_S = 365 * 24 * 3600
 DAY_S = 24 * 3600
+LOGIN_FORM_S = 3600
+"""How long a sign-in form stays usable (its CSRF cookie's lifetime)."""
 
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline';"
@@ -96,19 +99,34 @@ def static_file(name: str) -> Response:
     return send_file(STATIC / name, max_age=DAY_S)
 
 
+def _login_page(target: str, message: str | None, status: int) -> BaseResponse:
+    """The sign-in form with a fresh double-submit CSRF value (form field and cookie)."""
+    value = secrets.token_urlsafe(32)
+    body = render_template("studio/login.html", next=target, message=message, login_csrf=value)
+    response = make_response(body, status)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        value,
+        max_age=LOGIN_FORM_S,
+        path=url_for("studio.login"),
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | tuple[str, int]:
+def login() -> BaseResponse:
     target = _safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("studio/login.html", next=target, message=None), 200
+        return _login_page(target, None, 200)
     opened = guard.sessions().open(request.form.get("token", ""))
     if opened is None:
-        page = render_template(
-            "studio/login.html",
-            next=target,
-            message="That token is not valid (unknown or revoked).",
-        )
-        return page, 401
+        return _login_page(target, "That token is not valid (unknown or revoked).", 401)
+    previous = request.cookies.get(COOKIE)
+    if previous:  # a new id at every sign-in; the old session (if any) ends here
+        guard.sessions().close(previous)
     session_id, _session = opened
     response = redirect(target)
     response.set_cookie(
@@ -120,6 +138,7 @@ def login() -> BaseResponse | tuple[str, int]:
         samesite="Strict",
         secure=request.is_secure,
     )
+    response.delete_cookie(LOGIN_COOKIE, path=url_for("studio.login"))
     return response
 
 
@@ -137,8 +156,9 @@ def home() -> BaseResponse:
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path of this studio (no ``//host`` or scheme: no open redirect)."""
-    if value and value.startswith("/studio/") and not value.startswith("//") and "\\" not in value:
+    """Only a path of this studio (no ``//host``, scheme, backslash or control character:
+    no open redirect, no header splitting)."""
+    if value and value.startswith("/studio/") and "\\" not in value and value.isprintable():
         return value
     return url_for("studio.runs.experiments")
 
