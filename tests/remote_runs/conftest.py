@@ -1,40 +1,29 @@
 """A real workspace server (gunicorn, 2 workers) over a fresh workspace, for runs
-submitted and reported through its API."""
+submitted and reported through its API (started by :func:`tests.remote_fixtures.start_hub`,
+wrapped in the hub tests' :class:`~tests.hub.conftest.Server` for its ``call``)."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from serving.hub.launch import HubServerOptions, hub_argv, hub_env
 from serving.hub.remote.runs import RemoteRunStore
 from serving.hub.remote.transport import HubClient
-from serving.hub.tokens import TokenStore
 from serving.workspace import Workspace
-from tests.hub.conftest import Server, _wait_up, free_port
+from tests.hub.conftest import Server
+from tests.remote_fixtures import start_hub, stop_hub
 
 
 @pytest.fixture(scope="module")
 def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("remote_runs")
-    ws = Workspace.open(tmp / "ws", create=True)
-    tokens = {"rw": TokenStore(ws.db).create("rw")[1]}
-    options = HubServerOptions(ws.path, port=free_port(), workers=2)
-    log = (tmp / "server.log").open("wb")
-    process = subprocess.Popen(
-        hub_argv(options), env=hub_env(options), stdout=log, stderr=subprocess.STDOUT
-    )
-    srv = Server(options.url, ws, tokens, {}, process)
+    hub = start_hub(Workspace.open(tmp / "ws", create=True), tmp / "server.log")
     try:
-        _wait_up(srv)
-        yield srv
+        yield Server(hub.base, hub.ws, hub.tokens, {}, hub.process)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        stop_hub(hub)
 
 
 @pytest.fixture()
