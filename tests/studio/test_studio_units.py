@@ -4,9 +4,12 @@ last), sessions (expiry, revoked token, run tokens refused), the Host check."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +17,10 @@ import pytest
 
 from serving.errors import UserInputError
 from serving.hub.app import create_app
-from serving.hub.studio import runtable
+from serving.hub.studio import pages_endpoints, runtable
 from serving.hub.studio.sessions import SessionStore, sha256
 from serving.hub.tokens import TokenStore
+from serving.loadtest.target import Target
 from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs import summary
@@ -224,3 +228,82 @@ def test_templates_and_static_files_ship_in_the_wheel() -> None:
     studio = root / "serving" / "hub" / "studio"
     needed = {p for d in ("templates", "static") for p in (studio / d).rglob("*") if p.is_file()}
     assert needed and needed <= shipped, sorted(str(p) for p in needed - shipped)
+
+
+class _Endless(BaseHTTPRequestHandler):
+    """An endpoint whose answer never ends (it would fill the server's memory if read whole)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(10_000):  # 640 MiB at most: bounded, the reader stops long before
+                self.wfile.write(b"[" * 65536)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_test_form_reads_a_bounded_answer() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        target = Target("x", f"http://127.0.0.1:{server.server_address[1]}", "/score")
+        answer = pages_endpoints._send(target, "{}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer["status"] == 200
+    assert len(answer["text"]) < pages_endpoints.MAX_ANSWER + 100 and "cut at" in answer["text"]
+    refused = pages_endpoints._send(Target("x", "http://127.0.0.1:1", "/score"), "{}")
+    assert "cannot reach" in refused["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/studio/runs/nope", 404),
+        ("/studio/experiments/nope", 404),
+        ("/studio/models/nope", 404),
+        ("/studio/models/nope/1", 404),
+        ("/studio/models/x/abc", 400),
+        ("/studio/endpoints/nope", 404),
+        ("/studio/nowhere/at/all", 404),
+        ("/studio/experiments/exp?limit=abc", 400),
+        ("/studio/experiments/exp?limit=0", 400),
+        ("/studio/experiments/exp?sort=name", 400),
+        ("/studio/experiments/exp?dir=up", 400),
+        ("/studio/experiments/exp?after=!!!", 400),
+        ("/studio/experiments/exp?after=WyJhIiwiYiIsImMiLCJkIiwiZSJd", 400),  # wrong types
+    ],
+)
+def test_bad_ids_and_arguments_get_error_pages(store: RunStore, path: str, status: int) -> None:
+    """A page, never JSON or a traceback: 404 for what does not exist, 400 for arguments."""
+    store.create_run("exp", kind=rec.INTERACTIVE, target="local")
+    ws = Workspace.open(store.root)
+    client = create_app(ws).test_client()
+    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    answer = client.get(path)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == status and answer.mimetype == "text/html"
+    assert 'id="error-message"' in page and "Traceback" not in page
+
+
+def test_an_unexpected_error_is_a_500_page_without_details(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace.open(store.root)
+    client = create_app(ws).test_client()
+    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"secret detail in {ws.path}")
+
+    monkeypatch.setattr(RunStore, "experiments", broken)
+    answer = client.get("/studio/experiments")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 500 and answer.mimetype == "text/html"
+    assert "RuntimeError" in page and "secret detail" not in page and "Traceback" not in page

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from typing import Any
 
+import requests
 from flask import Blueprint, abort, render_template, request, send_file
 from werkzeug.wrappers import Response
 
@@ -28,6 +30,8 @@ bp = Blueprint("endpoints", __name__)
 
 MAX_BODY = 64 * 1024
 MAX_ANSWER = 64 * 1024
+ANSWER_S = 60.0
+"""The most seconds the test form waits for a whole answer (each read: ``TIMEOUT_S``)."""
 
 
 @bp.get("/endpoints")
@@ -100,6 +104,8 @@ def test(name: str) -> str:
 
 
 def _send(target: Target, body: str) -> dict[str, Any]:
+    """POST ``body`` to the endpoint; at most :data:`MAX_ANSWER` bytes of the answer are
+    read, within :data:`ANSWER_S` in all (a slow or endless answer cannot hold a worker)."""
     try:
         response = httpclient.request(
             "POST",
@@ -108,13 +114,33 @@ def _send(target: Target, body: str) -> dict[str, Any]:
             headers=target.headers(),
             timeout=TIMEOUT_S,
             allow_redirects=False,
+            stream=True,
         )
+        with response:
+            raw, cut = _read_bounded(response)
     except OSError as exc:  # requests' errors are OSErrors
         return {"error": f"cannot reach {target.scoring_uri}: {type(exc).__name__}"}
-    text = response.text[:MAX_ANSWER]
-    with contextlib.suppress(ValueError):
-        text = json.dumps(response.json(), indent=2)[:MAX_ANSWER]
+    text = raw.decode(response.encoding or "utf-8", errors="replace")
+    if cut:
+        text += f"\n… (answer cut at {MAX_ANSWER} bytes)"
+    else:
+        with contextlib.suppress(ValueError):
+            text = json.dumps(json.loads(text), indent=2)[:MAX_ANSWER]
     return {"status": response.status_code, "text": text}
+
+
+def _read_bounded(response: requests.Response) -> tuple[bytes, bool]:
+    """The answer's first :data:`MAX_ANSWER` bytes, and whether it had more (or did not
+    end within :data:`ANSWER_S`)."""
+    deadline = time.monotonic() + ANSWER_S
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=16 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_ANSWER or time.monotonic() > deadline:
+            return b"".join(chunks)[:MAX_ANSWER], True
+    return b"".join(chunks), False
 
 
 @bp.get("/endpoints/<name>/loadtest-chart.png")

@@ -76,13 +76,26 @@ def _query(sort: Sort, after: list[Any] | None, limit: int) -> tuple[str, str]:
     return sql, key
 
 
+def _after(token: str) -> list[Any]:
+    """A page token's key ``[missing, value, created_at, number, id]``, checked."""
+    key = paging.decode(token)
+    if not (
+        len(key) == 5
+        and key[0] in (0, 1)
+        and (key[1] is None or isinstance(key[1], (int, float, str)))
+        and isinstance(key[2], str)
+        and isinstance(key[3], int)
+        and isinstance(key[4], str)
+    ):
+        raise UserInputError("the page token (after) is not one this server gave")
+    return key
+
+
 def page(
     db: Database, experiment: str, sort: Sort, after_token: str | None, limit: int
 ) -> tuple[list[str], str | None]:
     """The run ids of one page in order, and the token of the next page (or None)."""
-    after = paging.decode(after_token) if after_token else None
-    if after is not None and len(after) != 5:
-        raise UserInputError("the page token (after) is not one this server gave")
+    after = _after(after_token) if after_token else None
     sql, _key = _query(sort, after, limit)
     args: dict[str, Any] = {"experiment": experiment, "metric": sort.metric}
     if after is not None:

@@ -155,6 +155,13 @@ def home() -> BaseResponse:
     return redirect(url_for("studio.runs.experiments"))
 
 
+@bp.route("/<path:_rest>", methods=["GET", "POST"])
+def unknown(_rest: str) -> BaseResponse:
+    """Any other studio URL: a 404 page (routing errors never reach a blueprint's error
+    handlers, so without this the app's JSON 404 would answer a browser)."""
+    abort(404)
+
+
 def _safe_next(value: str | None) -> str:
     """Only a path of this studio (no ``//host``, scheme, backslash or control character:
     no open redirect, no header splitting)."""
