@@ -6,8 +6,8 @@ A run's rows are (re)computed from its metrics file by :func:`refresh`: once whe
 reaches a terminal status (:meth:`serving.runs.store.RunStore.set_status`), and lazily by
 the studio for runs that lack them (finished before this table existed) or are still
 running (:func:`stale`, :func:`refresh_within`: a bounded number of runs and of bytes read
-per page). A run's rows are replaced in one
-transaction, so a reader never sees half of them. NaN and infinities are kept out of
+per page; a lazy refresh never overwrites the rows of a later one). A run's rows are
+replaced in one transaction, so a reader never sees half of them. NaN and infinities are kept out of
 ``min`` and ``max`` (SQLite has no NaN); a last value that is not finite is stored as NULL.
 """
 
@@ -66,40 +66,64 @@ def compute(path: Path) -> dict[str, MetricSummary]:
     return out
 
 
-def store(db: Database, run_id: str, found: dict[str, MetricSummary]) -> None:
-    """Replace the run's rows with ``found`` in one transaction."""
+def store(
+    db: Database, run_id: str, found: dict[str, MetricSummary], read_since: str | None = None
+) -> bool:
+    """Replace the run's rows with ``found`` in one transaction; returns whether it did.
+    With ``read_since`` (when the file was read), rows written after that stand: they were
+    computed from a later file (the refresh at the run's end racing a page's lazy one)."""
     stamp = _now()
     with db.write() as conn:
+        if read_since is not None:
+            newer = conn.execute(
+                "SELECT 1 FROM run_metric_summary WHERE run_id = ? AND updated_at >= ? LIMIT 1",
+                (run_id, read_since),
+            ).fetchone()
+            if newer is not None:
+                return False
         conn.execute("DELETE FROM run_metric_summary WHERE run_id = ?", (run_id,))
         conn.executemany(
             "INSERT INTO run_metric_summary (run_id, name, count, last, min, max, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(run_id, n, s.count, s.last, s.min, s.max, stamp) for n, s in found.items()],
         )
+    return True
 
 
-def refresh(db: Database, run_id: str, path: Path) -> None:
+def refresh(db: Database, run_id: str, path: Path, *, lazy: bool = False) -> None:
     """Recompute the run's summary from its metrics file. A failure is logged, never
-    raised: a summary is a cache, and the run's status change that asked for it stands."""
+    raised: a summary is a cache, and the run's status change that asked for it stands.
+    A ``lazy`` refresh (a page's) never replaces rows written after it read the file."""
     try:
-        store(db, run_id, compute(path))
+        started = _now() if lazy else None
+        store(db, run_id, compute(path), read_since=started)
     except (OSError, sqlite3.Error) as exc:
         log.warning("metric summary of run %s not refreshed: %s", run_id, exc)
 
 
+def _has_summary(db: Database, run_id: str) -> bool:
+    with db.read() as conn:
+        row = conn.execute(
+            "SELECT 1 FROM run_metric_summary WHERE run_id = ? LIMIT 1", (run_id,)
+        ).fetchone()
+    return row is not None
+
+
 def refresh_within(db: Database, runs: Sequence[tuple[str, Path]], max_bytes: int) -> int:
-    """Refresh ``runs`` (id, metrics file) in order until their files add up to more than
-    ``max_bytes`` (the first is always refreshed); returns how many were. Bounds the work
-    a page view does for runs whose summaries are missing or old."""
+    """Lazily refresh those of ``runs`` (id, metrics file), in order, whose files fit in
+    ``max_bytes`` together; returns how many were. A file over the budget is skipped,
+    except the first run's when it has no summary at all (once: it then has one, kept
+    until the run ends). Bounds the work a page view does for runs whose summaries are
+    missing or old."""
     spent, done = 0, 0
     for run_id, path in runs:
         try:
             size = path.stat().st_size
         except OSError:
             size = 0
-        if done and spent + size > max_bytes:
-            break
-        refresh(db, run_id, path)
+        if spent + size > max_bytes and (done or _has_summary(db, run_id)):
+            continue
+        refresh(db, run_id, path, lazy=True)
         spent, done = spent + size, done + 1
     return done
 

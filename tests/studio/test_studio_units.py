@@ -307,3 +307,28 @@ def test_an_unexpected_error_is_a_500_page_without_details(
     page = answer.get_data(as_text=True)
     assert answer.status_code == 500 and answer.mimetype == "text/html"
     assert "RuntimeError" in page and "secret detail" not in page and "Traceback" not in page
+
+
+def test_a_lazy_refresh_never_overwrites_a_later_one(store: RunStore) -> None:
+    """A page reads a running run's file, the run ends and its final summary is written,
+    then the page's (older) result arrives: it is dropped."""
+    run_id = _run(store, [0.1, 0.2], end=False)
+    read_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    partial = summary.compute(store.metrics_file(run_id))
+    writer = m.MetricsWriter(store.metrics_file(run_id))
+    writer.add("acc", m.SCALAR, 0.9, 2)
+    writer.flush()
+    store.set_status(run_id, rec.COMPLETED)  # the final refresh
+    assert not summary.store(store.db, run_id, partial, read_since=read_at)
+    assert summary.lasts(store.db, [run_id], ["acc"]) == {run_id: {"acc": 0.9}}
+
+
+def test_lazy_refresh_skips_big_files_that_have_a_summary(store: RunStore) -> None:
+    big = _run(store, [0.1] * 500, end=False)
+    small = _run(store, [0.2], end=False)
+    paths = [(big, store.metrics_file(big)), (small, store.metrics_file(small))]
+    budget = store.metrics_file(small).stat().st_size + 10
+    assert summary.refresh_within(store.db, paths, budget) == 1  # the big one, once
+    assert set(summary.lasts(store.db, [big, small], ["acc"])) == {big}
+    assert summary.refresh_within(store.db, paths, budget) == 1  # now only the small one
+    assert set(summary.lasts(store.db, [big, small], ["acc"])) == {big, small}
