@@ -33,6 +33,7 @@ if browser_missing():  # before any fixture builds the workspace
 
 WAIT_S = 20
 SHOTS_ENV = "SERVING_STUDIO_SCREENSHOTS"
+MARKUP = '<a href="http://evil.example">x</a>'
 
 
 def shot(driver: Any, tmp_path: Path, name: str) -> None:
@@ -247,11 +248,14 @@ def test_active_run_page_polls_charts_and_log_then_cancel(
     writer = m.MetricsWriter(store.metrics_file(active))
     for step in range(30):
         writer.add("live_loss", m.SCALAR, 1.0 / (step + 1), step)
+    writer.add(MARKUP, m.SCALAR, 1.0, 0)  # a name plotly would read as markup
     writer.flush()
     log = store.run_dir(active) / STD_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("step 30 of 100\n")
     wait_for(browser, ".chart[data-metric='live_loss'] .main-svg")  # no reload: polled
+    title = wait_for(browser, f".chart[data-metric='{MARKUP}'] .gtitle")
+    assert title.text.startswith(MARKUP)  # shown as written, not as a link
     wait_text(browser, "log", "step 30 of 100")
     shot(browser, tmp_path, "studio-run-live.png")
     browser.find_element(By.ID, "cancel").click()

@@ -7,9 +7,18 @@
   var root = document.getElementById("run-root");
   var charts = {};
 
+  // plotly reads its text as HTML-like markup (<a href>, <b>, entities): names logged by
+  // a run's script are shown as they are, never as markup.
+  function plain(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { if (!r.ok) { throw new Error(url + ": HTTP " + r.status); } return r.json(); });
+      .then(function (r) {
+        if (!r.ok) { var e = new Error(url + ": HTTP " + r.status); e.status = r.status; throw e; }
+        return r.json();
+      });
   }
 
   function drawSeries(name, series) {
@@ -23,8 +32,8 @@
     }
     var x = [], y = [];
     series.points.forEach(function (p) { x.push(p[0]); y.push(p[1]); });
-    var trace = { x: x, y: y, mode: y.length > 1 ? "lines" : "markers", name: name, line: { width: 1.5 } };
-    var layout = { title: { text: name + " (" + series.count + " points)", font: { size: 13 } },
+    var trace = { x: x, y: y, mode: y.length > 1 ? "lines" : "markers", name: plain(name), line: { width: 1.5 } };
+    var layout = { title: { text: plain(name) + " (" + series.count + " points)", font: { size: 13 } },
       margin: { l: 50, r: 12, t: 36, b: 36 }, xaxis: { title: { text: "step" } } };
     Plotly.react(box, [trace], layout, { displaylogo: false, responsive: true });
   }
@@ -68,9 +77,13 @@
     });
   }
 
+  var stopped = false;
   function poll() {
-    Promise.all([loadMetrics(), loadLog()]).catch(function (e) { console.log(e); }).then(function () {
-      if (root.getAttribute("data-active") !== "true") { return; }
+    Promise.all([loadMetrics(), loadLog()]).catch(function (e) {
+      console.log(e);
+      stopped = e.status === 401 || e.status === 403 || e.status === 404;  // signed out, gone
+    }).then(function () {
+      if (stopped || root.getAttribute("data-active") !== "true") { return; }
       if (logEnded) { window.location.reload(); return; }
       setTimeout(poll, POLL_MS);
     });
@@ -84,13 +97,13 @@
     if (!rows.length) { return; }
     var dims = d.names.map(function (n) {
       var vals = rows.map(function (r) { return r.params[n]; });
-      if (vals.every(function (v) { return typeof v === "number"; })) { return { label: n, values: vals }; }
+      if (vals.every(function (v) { return typeof v === "number"; })) { return { label: plain(n), values: vals }; }
       var cats = Array.from(new Set(vals.map(String)));
-      return { label: n, values: vals.map(function (v) { return cats.indexOf(String(v)); }),
-        tickvals: cats.map(function (_c, i) { return i; }), ticktext: cats };
+      return { label: plain(n), values: vals.map(function (v) { return cats.indexOf(String(v)); }),
+        tickvals: cats.map(function (_c, i) { return i; }), ticktext: cats.map(plain) };
     });
     var metric = rows.map(function (r) { return r.value; });
-    dims.push({ label: d.metric, values: metric });
+    dims.push({ label: plain(d.metric), values: metric });
     Plotly.newPlot("parcoords", [{ type: "parcoords", dimensions: dims,
       line: { color: metric, colorscale: "Viridis", showscale: true } }],
       { margin: { l: 60, r: 60, t: 40, b: 20 } }, { displaylogo: false, responsive: true });
