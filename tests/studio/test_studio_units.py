@@ -332,3 +332,19 @@ def test_lazy_refresh_skips_big_files_that_have_a_summary(store: RunStore) -> No
     assert set(summary.lasts(store.db, [big, small], ["acc"])) == {big}
     assert summary.refresh_within(store.db, paths, budget) == 1  # now only the small one
     assert set(summary.lasts(store.db, [big, small], ["acc"])) == {big, small}
+
+
+def test_pager_and_sort_links_keep_the_chosen_columns_and_page_size(store: RunStore) -> None:
+    for i in range(3):
+        _run(store, [float(i)])
+    ws = Workspace.open(store.root)
+    client = create_app(ws).test_client()
+    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    page = client.get("/studio/experiments/exp?limit=2&metric=acc").get_data(as_text=True)
+    found = re.search(r'id="next-page" href="([^"]+)"', page)
+    assert found and "limit=2" in found[1] and "metric=acc" in found[1]
+    sort = re.search(r'href="([^"]*sort=status[^"]*)"', page)
+    assert sort and "limit=2" in sort[1] and "metric=acc" in sort[1]
+    plain = client.get("/studio/experiments/exp?limit=2").get_data(as_text=True)
+    found = re.search(r'id="next-page" href="([^"]+)"', plain)
+    assert found and "metric=" not in found[1] and "None" not in found[1]

@@ -62,7 +62,8 @@ def experiment(name: str) -> str:
     stale = summary.stale(store.db, pairs, REFRESH_PER_PAGE)
     summary.refresh_within(store.db, [(i, store.metrics_file(i)) for i in stale], REFRESH_BYTES)
     names = summary.names_in_experiment(store.db, name)
-    shown = [n for n in request.args.getlist("metric") if n in names] or names[:MAX_METRIC_COLUMNS]
+    chosen = [n for n in request.args.getlist("metric") if n in names]
+    shown = chosen or names[:MAX_METRIC_COLUMNS]
     if sort.metric and sort.metric not in shown:
         shown.append(sort.metric)
     values = summary.lasts(store.db, ids, shown)
@@ -76,6 +77,7 @@ def experiment(name: str) -> str:
         sort=sort,
         next_token=next_token,
         first_page=not request.args.get("after"),
+        keep={"metric": chosen, "limit": request.args.get("limit") or None},
     )
 
 
