@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -289,14 +290,18 @@ def numeric_series(store: RunStore, run_id: str) -> dict[str, list[tuple[Any, fl
     return {name: [(step, value) for step, value, _t in points] for name, points in found.items()}
 
 
+SeriesOf = Callable[[str], dict[str, list[tuple[Any, float]]]]
+"""A run id -> its numeric series (:func:`numeric_series` of a folder, or a server's)."""
+
+
 def compare_rows(
-    store: RunStore, records: list[RunRecord], metric: str | None
+    series_of: SeriesOf, records: list[RunRecord], metric: str | None
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """(metric names, one row per run with each metric's final/best and the arguments)."""
     names: list[str] = []
     rows: list[dict[str, Any]] = []
     for record in records:
-        series = numeric_series(store, record.id)
+        series = series_of(record.id)
         if metric is not None:
             series = {k: v for k, v in series.items() if k == metric}
         names += [name for name in series if name not in names]

@@ -6,8 +6,8 @@ stdout gets the final run record) with a ``metric ...`` line whenever new values
 it exits 0 for Completed and 8 for Failed or Canceled. Ctrl-C stops following only: the
 run belongs to its supervisor and goes on.
 
-With ``--workspace``/``SERVING_WORKSPACE`` a server URL every command but ``compare`` and
-``chart`` works the same through the server's API (:mod:`serving.cli.runs_remote`); a
+With ``--workspace``/``SERVING_WORKSPACE`` a server URL every command works the same
+through the server's API (:mod:`serving.cli.runs_remote`; a sweep's chart excepted); a
 submitted run then executes on the server's machine.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -36,7 +37,7 @@ from serving.cli.common import (
     workspace,
 )
 from serving.cli.sweep_views import print_sweep, sweep_chart_data
-from serving.errors import NotFoundError
+from serving.errors import NotFoundError, UserInputError
 from serving.hub.remote.runs import RemoteRunStore
 from serving.hub.remote.workspace import RemoteWorkspace
 from serving.registry.names import parse_pairs
@@ -371,9 +372,15 @@ def compare(run_ids: tuple[str, ...], metric: str | None) -> None:
 
     Each numeric metric's final value, and its best when that differs: the minimum for
     loss- or error-like names, else the maximum."""
-    store = _store()
-    records = [store.find(run_id) for run_id in run_ids]
-    names, rows = views.compare_rows(store, records, metric)
+    runs_there = _remote()
+    if runs_there is not None:
+        records = [runs_there.get(run_id) for run_id in run_ids]
+        series_of = _remote_series(runs_there)
+    else:
+        store = _store()
+        records = [store.find(run_id) for run_id in run_ids]
+        series_of = _folder_series(store)
+    names, rows = views.compare_rows(series_of, records, metric)
     if metric is not None and not names:
         raise _no_metric(metric, run_ids)
     if is_json():
@@ -442,8 +449,12 @@ def chart(run_ids: tuple[str, ...], metric: str | None, output: Path) -> None:
     parent): a parallel-coordinates chart of its parameters against the primary metric,
     and the primary metric of every child over its steps; an --output ending in .html
     writes an interactive page (plotly, its JavaScript inside the file)."""
-    from serving.cli.run_chart import render_runs_chart, render_sweep_chart, render_sweep_html
+    from serving.cli.run_chart import render_sweep_chart, render_sweep_html
 
+    runs_there = _remote()
+    if runs_there is not None:
+        _chart_runs(run_ids, metric, output, runs_there.get, _remote_series(runs_there))
+        return
     store = _store()
     if len(run_ids) == 1 and store.get(run_ids[0]).kind == SWEEP_KIND and metric is None:
         data = sweep_chart_data(store, store.get(run_ids[0]))
@@ -451,10 +462,36 @@ def chart(run_ids: tuple[str, ...], metric: str | None, output: Path) -> None:
         draw(data, output, title=run_ids[0])
         emit_or_say({"output": str(output), "metrics": [data["metric"]]}, f"wrote {output}")
         return
+    _chart_runs(run_ids, metric, output, store.get, _folder_series(store))
+
+
+def _folder_series(store: RunStore) -> views.SeriesOf:
+    return lambda run_id: views.numeric_series(store, run_id)
+
+
+def _remote_series(runs_there: RemoteRunStore) -> views.SeriesOf:
+    return lambda run_id: remote.numeric_series(runs_there, run_id)
+
+
+def _chart_runs(
+    run_ids: tuple[str, ...],
+    metric: str | None,
+    output: Path,
+    get: Callable[[str], RunRecord],
+    series_of: views.SeriesOf,
+) -> None:
+    """One panel per metric, a line per run (a sweep's chart refuses a server)."""
+    from serving.cli.run_chart import render_runs_chart
+
+    if len(run_ids) == 1 and get(run_ids[0]).kind == SWEEP_KIND and metric is None:
+        raise UserInputError(
+            "a sweep's chart is not available against a workspace server yet",
+            hint="chart its children's runs, or --metric NAME",
+        )
     panels: dict[str, dict[str, list[tuple[object, float]]]] = {}
     for run_id in run_ids:
-        store.get(run_id)
-        for name, points in views.numeric_series(store, run_id).items():
+        get(run_id)
+        for name, points in series_of(run_id).items():
             if metric is None or name == metric:
                 panels.setdefault(name, {})[run_id] = points
     if metric is not None and not panels:

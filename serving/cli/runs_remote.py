@@ -3,8 +3,10 @@ as against a folder (:mod:`serving.cli.runs`), through
 :class:`serving.hub.remote.runs.RemoteRunStore`. A submitted run executes on the server's
 machine; its log is followed through the log route.
 
-``runs compare`` and ``runs chart`` read every point of several runs' metrics and are not
-offered against a server yet (one line says so).
+``runs compare`` and ``runs chart`` read each run's numeric series from the metrics route
+(up to 100 000 points a series; past that the route downsamples, keeping each bucket's
+minimum, maximum and last point, so finals and bests stay exact). A sweep's chart needs
+the sweep's records and is not offered against a server yet (one line says so).
 """
 
 from __future__ import annotations
@@ -79,6 +81,12 @@ class MetricWatch:
                 last = series["last"]
                 latest.append(f"{name}={views.fmt(last['value'])} (step {last['step']})")
         return "metric " + ", ".join(latest) if latest else None
+
+
+def numeric_series(runs: RemoteRunStore, run_id: str) -> dict[str, list[tuple[Any, float]]]:
+    """(step, value) points of each numeric metric of a server's run."""
+    found = runs.metrics(run_id)["series"]
+    return {name: [(p[0], p[1]) for p in s["points"]] for name, s in found.items()}
 
 
 def final_metrics_line(runs: RemoteRunStore, run_id: str) -> str | None:

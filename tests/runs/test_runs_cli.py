@@ -6,8 +6,7 @@ Every test that goes through the CLI runs twice (``kind``): against the workspac
 and against a real workspace server (gunicorn) over it (``--workspace http://...`` with
 ``SERVING_TOKEN``), where runs are submitted through the API and execute on the server's
 machine. Reading the folder behind the server (``RunStore``) stays the tests' oracle in
-both. ``runs compare`` and ``runs chart`` are not offered against a server yet: there the
-tests check the one-line refusal."""
+both."""
 
 from __future__ import annotations
 
@@ -254,9 +253,6 @@ def fresh(fresh_ws: Workspace, fresh_hub: HubProcess | None, cli_at: Callable[..
     return cli_at(fresh_hub.base, fresh_hub.tokens["rw"])
 
 
-NOT_ON_A_SERVER = "not available against a workspace server yet"
-
-
 def rows_of(result: CliResult) -> list[dict[str, Any]]:
     data = json.loads(result.out)
     assert isinstance(data, list), result.out
@@ -469,10 +465,6 @@ def test_download(
 
 
 def test_compare(shared: Cli, trained: Trained) -> None:
-    if trained.remote:  # reads every point of several runs: folder only for now
-        refused = shared("runs", "compare", trained.first, trained.second)
-        assert refused.code == 2 and NOT_ON_A_SERVER in one_error_line(refused)
-        return
     rows = rows_of(shared("runs", "compare", trained.first, trained.second, "-o", "json"))
     assert [r["arguments"] for r in rows] == [["--lr", "0.1"], ["--lr", "0.5"]]
     assert rows[0]["metrics"]["loss"] == {
@@ -511,10 +503,6 @@ def test_chart(
     shared: Cli, trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     both = tmp_path / "both.png"
-    if trained.remote:  # reads every point of several runs: folder only for now
-        refused = shared("runs", "chart", trained.first, "--output", both)
-        assert refused.code == 2 and NOT_ON_A_SERVER in one_error_line(refused)
-        return
     result = shared("runs", "chart", trained.first, trained.second, "--output", both)
     assert (result.code, result.out.strip()) == (0, f"wrote {both}")
     assert both.read_bytes().startswith(PNG)
@@ -544,13 +532,8 @@ def test_chart(
         ["register", "--name", "m", "--path", "outputs/model.pkl"],
     ],
 )
-def test_unknown_run_is_exit_3_on_one_line(
-    shared: Cli, trained: Trained, command: list[str]
-) -> None:
+def test_unknown_run_is_exit_3_on_one_line(shared: Cli, command: list[str]) -> None:
     name, *rest = command
     result = shared("runs", name, "nope_1_2", *rest)
-    if trained.remote and name in ("compare", "chart"):
-        assert result.code == 2 and NOT_ON_A_SERVER in one_error_line(result)
-        return
     assert result.code == 3
     assert one_error_line(result) == "error: run nope_1_2 not found"
