@@ -14,17 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import render_template_string
 
 from serving.errors import UserInputError
 from serving.hub.app import create_app
-from serving.hub.studio import pages_endpoints, runtable
+from serving.hub.studio import pages_endpoints, pipeline_graph, runtable
 from serving.hub.studio.sessions import SessionStore, sha256
 from serving.hub.tokens import TokenStore
 from serving.loadtest.target import Target
 from serving.runs import metrics as m
 from serving.runs import records as rec
-from serving.runs import summary
+from serving.runs import run_tokens, summary
 from serving.runs.store import RunStore
+from serving.runs.sweeps.spec import DEFINITION_KEY
+from serving.runs.sweeps.spec import KIND as SWEEP_KIND
 from serving.workspace import Workspace
 
 
@@ -116,6 +119,8 @@ def test_sessions_end_with_their_token_or_their_time(tmp_path: Path) -> None:
     assert sessions.find(session_id) is None
     second = sessions.open(token)
     assert second is not None
+    run_id = RunStore(ws.path, ws.db).create_run("exp", kind=rec.SCRIPT, target="local").id
+    assert sessions.open(run_tokens.mint(ws.db, run_id)) is None  # a run's token: API only
     tokens.revoke("alice")
     assert sessions.find(second[0]) is None
     with ws.db.read() as conn:
@@ -348,3 +353,59 @@ def test_pager_and_sort_links_keep_the_chosen_columns_and_page_size(store: RunSt
     plain = client.get("/studio/experiments/exp?limit=2").get_data(as_text=True)
     found = re.search(r'id="next-page" href="([^"]+)"', plain)
     assert found and "metric=" not in found[1] and "None" not in found[1]
+
+
+@pytest.mark.parametrize(("goal", "best"), [("MINIMIZE", 0), ("MAXIMIZE", 1)])
+def test_sweep_page_best_run_follows_the_goal(store: RunStore, goal: str, best: int) -> None:
+    """Before the driver writes its best-run table, the page picks the best child itself."""
+    definition = {DEFINITION_KEY: {"primary_metric_name": "loss", "primary_metric_goal": goal}}
+    parent = store.create_run("exp", kind=SWEEP_KIND, target="local", definition=definition)
+    children = []
+    for value in (0.2, 0.9):
+        child = store.create_run("exp", kind=rec.SCRIPT, target="local", parent_id=parent.id)
+        writer = m.MetricsWriter(store.metrics_file(child.id))
+        writer.add("loss", m.SCALAR, value, None)
+        writer.flush()
+        children.append(child.id)
+    ws = Workspace.open(store.root)
+    client = create_app(ws).test_client()
+    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    page = client.get(f"/studio/runs/{parent.id}").get_data(as_text=True)
+    found = re.search(r'id="best-run">Best run: <a href="[^"]+">([^<]+)</a>', page)
+    assert found and found[1] == children[best]
+
+
+def test_downloads_stay_inside_the_run_folder(store: RunStore, tmp_path: Path) -> None:
+    run_id = store.create_run("exp", kind=rec.INTERACTIVE, target="local").id
+    outputs = store.run_dir(run_id) / "outputs"
+    outputs.mkdir()
+    (outputs / "model.txt").write_text("weights")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    (outputs / "link.txt").symlink_to(secret)
+    ws = Workspace.open(store.root)
+    client = create_app(ws).test_client()
+    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    url = f"/studio/data/runs/{run_id}/file?name="
+    with client.get(url + "outputs/model.txt") as got:
+        assert got.status_code == 200 and got.data == b"weights"
+        assert got.headers["Content-Disposition"].startswith("attachment")  # never inline
+    for name in ("../../../secret.txt", str(secret), "outputs/link.txt", "outputs/../../x"):
+        answer = client.get(url + name)
+        assert answer.status_code in (400, 404) and b"not yours" not in answer.data
+
+
+def test_pipeline_graph_escapes_step_names(tmp_path: Path) -> None:
+    """Step names come from a user's pipeline: the SVG shows them as text."""
+    evil = '</text><script>alert(1)</script><text x="0">'
+    node = pipeline_graph.Node(evil, 16, 16, "Completed", "#2e7d32", "r_1", 'r"0')
+    edge = pipeline_graph.Edge(0, 0, 1, 1, "<data>")
+    graph = pipeline_graph.Graph([node], [edge], 200, 100)
+    app = create_app(Workspace.open(tmp_path / "ws", create=True))
+    with app.test_request_context("/studio/runs/r_1"):
+        macros = app.jinja_env.get_template("studio/_macros.html").module
+        svg = render_template_string(
+            '{% include "studio/_pipeline.html" %}', pipeline={"graph": graph}, m=macros
+        )
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "&lt;data&gt;" in svg
+    assert 'r"0' not in svg
