@@ -220,6 +220,15 @@ def test_posts_without_csrf_or_from_elsewhere_are_refused(studio: Studio) -> Non
     assert anonymous.status_code == 401
 
 
+def test_test_form_refuses_a_body_over_its_limit(studio: Studio) -> None:
+    http, csrf = api_session(studio)
+    body = "[" + "1," * 40_000 + "1]"
+    answer = http.post(
+        studio.url("/endpoints/tiny-svc/test"), data={"csrf": csrf, "body": body}, timeout=30
+    )
+    assert answer.status_code == 200 and "over 64 KiB" in answer.text
+
+
 def test_read_only_token_looks_but_cannot_change(
     studio: Studio, browser: Any, tmp_path: Path
 ) -> None:

@@ -18,14 +18,14 @@ from flask import render_template_string
 
 from serving.errors import UserInputError
 from serving.hub.app import create_app
-from serving.hub.studio import pages_endpoints, pipeline_graph, runtable
+from serving.hub.studio import pages_endpoints, pages_runs, pipeline_graph, runtable
 from serving.hub.studio.sessions import SessionStore, sha256
 from serving.hub.tokens import TokenStore
 from serving.loadtest.target import Target
 from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs import run_tokens, summary
-from serving.runs.store import RunStore
+from serving.runs.store import STD_LOG, RunStore
 from serving.runs.sweeps.spec import DEFINITION_KEY
 from serving.runs.sweeps.spec import KIND as SWEEP_KIND
 from serving.workspace import Workspace
@@ -409,3 +409,18 @@ def test_pipeline_graph_escapes_step_names(tmp_path: Path) -> None:
         )
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "&lt;data&gt;" in svg
     assert 'r"0' not in svg
+
+
+def test_run_page_log_tail_starts_at_a_whole_line(store: RunStore) -> None:
+    run_id = store.create_run("exp", kind=rec.INTERACTIVE, target="local").id
+    log = store.run_dir(run_id) / STD_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(b"".join(f"line {i:05d} é\n".encode() for i in range(8000)))
+    ws = Workspace.open(store.root)
+    client = create_app(ws).test_client()
+    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    page = client.get(f"/studio/runs/{run_id}").get_data(as_text=True)
+    found = re.search(r'data-log-start="(\d+)"', page)
+    assert found
+    start, data = int(found[1]), log.read_bytes()
+    assert 0 < len(data) - start <= pages_runs.LOG_TAIL_BYTES and data[start - 1 : start] == b"\n"

@@ -93,7 +93,10 @@ def test(name: str) -> str:
     guard.require_write(f"send requests to endpoint {name}")
     hub().ws.endpoints.get(name)
     target = _target(name)
-    body = request.form.get("body", "")[:MAX_BODY]
+    body = request.form.get("body", "")
+    if len(body.encode("utf-8")) > MAX_BODY:
+        answer = {"error": f"the body is over {MAX_BODY // 1024} KiB: use serving loadtest"}
+        return _page(name, body=body[:MAX_BODY], answer=answer)
     if target is None:
         return _page(name, body=body, answer={"error": "the endpoint has no scoring URI"})
     if not body.strip():

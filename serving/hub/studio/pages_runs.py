@@ -34,6 +34,7 @@ REFRESH_BYTES = 16 * 1024 * 1024
 """Metrics bytes a page view may read to fill summaries (a 100 000-point file is ~6 MiB)."""
 MAX_METRIC_COLUMNS = 6
 LOG_TAIL_BYTES = 64 * 1024
+MAX_FILES = 500
 CANCEL_WAIT_S = 5.0
 
 
@@ -81,30 +82,45 @@ def experiment(name: str) -> str:
     )
 
 
-def _files(record: RunRecord) -> list[dict[str, Any]]:
+def _files(record: RunRecord) -> tuple[list[dict[str, Any]], int]:
+    """The first :data:`MAX_FILES` files of the run (name, size) and how many it has."""
     folder = hub().runs.run_dir(record.id)
+    names = artifacts.names(folder)
     out = []
-    for name in artifacts.names(folder)[:500]:
+    for name in names[:MAX_FILES]:
         path = folder / name
         if path.is_file() and not path.is_symlink():
             out.append({"name": name, "size": path.stat().st_size})
-    return out
+    return out, len(names)
 
 
 def _log_start(record: RunRecord) -> int:
+    """Where the page's log tail starts: the first whole line of the last
+    :data:`LOG_TAIL_BYTES` (never in the middle of a line or of a character)."""
     path = hub().runs.run_dir(record.id) / STD_LOG
-    size = path.stat().st_size if path.is_file() else 0
-    return max(0, size - LOG_TAIL_BYTES)
+    try:
+        size = path.stat().st_size
+        if size <= LOG_TAIL_BYTES:
+            return 0
+        with path.open("rb") as fh:
+            fh.seek(size - LOG_TAIL_BYTES)
+            tail = fh.read(LOG_TAIL_BYTES)
+    except OSError:
+        return 0
+    newline = tail.find(b"\n")
+    return size - LOG_TAIL_BYTES + (newline + 1 if newline >= 0 else 0)
 
 
 @bp.get("/runs/<run_id>")
 def run(run_id: str) -> str:
     store = hub().runs
     record = store.find(run_id)
+    files, file_count = _files(record)
     context: dict[str, Any] = {
         "run": record,
         "duration": _duration(record),
-        "files": _files(record),
+        "files": files,
+        "file_count": file_count,
         "log_start": _log_start(record),
         "children": store.list(parent_id=run_id) if record.kind != SWEEP_KIND else [],
         "sweep": _sweep(record) if record.kind == SWEEP_KIND else None,
