@@ -18,15 +18,18 @@ so batches from several workers never interleave within a line.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from serving.errors import ServingError, UserInputError
+from serving.errors import ConflictError, ServingError, UserInputError
 from serving.hub import streams
 from serving.hub.context import hub
 from serving.runs import artifacts
 from serving.runs import metrics as m
+from serving.runs import records as rec
+from serving.runs.records import RunRecord
 from serving.runs.registration import register_from_run
 from serving.runs.submit import job_from_wire, submit
 
@@ -53,9 +56,15 @@ def _report_url() -> str:
 
 @bp.post("/experiments/<name>/runs")
 def submit_run(name: str) -> tuple[Response, int]:
-    """Submit a script run: the body is a tar of ``job.json`` and ``source/`` (201)."""
+    """Submit a script run (a tar of ``job.json`` and ``source/``), or start a run a
+    notebook logs into (JSON: ``{"parent_id"?, "display_name"?}``); 201 either way."""
+    if (request.mimetype or "") == "application/json":
+        return jsonify(_run_row(_start_run(name).to_dict())), 201
     if (request.mimetype or "") not in TAR_TYPES:
-        raise UserInputError("send the job as application/x-tar (job.json and source/)")
+        raise UserInputError(
+            "send a job as application/x-tar (job.json and source/), or a run to start "
+            "as application/json"
+        )
     ws = hub().ws
     with streams.upload_folder(ws.path) as folder:
         archive = folder / ".upload.tar"
@@ -85,6 +94,55 @@ def submit_run(name: str) -> tuple[Response, int]:
             exc.message = exc.message.replace(str(source), "the source directory")
             raise
     return jsonify(_run_row(record.to_dict())), 201
+
+
+def _start_run(experiment: str) -> RunRecord:
+    """An interactive run (``start_logging``) or, with ``parent_id``, a child run: Running
+    at once, ended by its client (``POST /runs/{id}/status``)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"parent_id", "display_name"}:
+        raise UserInputError("send a JSON object of parent_id and display_name (both optional)")
+    if not all(v is None or isinstance(v, str) for v in body.values()):
+        raise UserInputError("parent_id and display_name are strings")
+    store = hub().runs
+    parent_id = body.get("parent_id")
+    rec.check_experiment_name(experiment)
+    if parent_id is None:
+        kind, target, run_id = rec.INTERACTIVE, "local", None
+    else:
+        parent = store.get(parent_id)
+        kind, target, run_id = rec.CHILD, parent.target, f"{parent_id}_{uuid.uuid4().hex[:8]}"
+    record = store.create_run(
+        experiment, kind=kind, target=target, run_id=run_id, parent_id=parent_id,
+        display_name=body.get("display_name"), status=rec.RUNNING,
+    )  # fmt: skip
+    store.set_status(record.id, rec.RUNNING)
+    return store.get(record.id)
+
+
+ENDED_BY_CLIENT = frozenset({rec.INTERACTIVE, rec.CHILD})
+
+
+@bp.post("/runs/<run_id>/status")
+def end_run(run_id: str) -> Response:
+    """End an interactive or child run: JSON ``{"status": "Completed"|"Failed", "error"?}``
+    (``run.complete()``, ``run.fail()``); a submitted run's status belongs to its
+    supervisor (409: cancel it instead)."""
+    store = hub().runs
+    record = store.get(run_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("status") not in (rec.COMPLETED, rec.FAILED):
+        raise UserInputError('send {"status": "Completed" or "Failed", "error": {...}}')
+    error = body.get("error")
+    if error is not None and not isinstance(error, dict):
+        raise UserInputError("error must be an object")
+    if record.kind not in ENDED_BY_CLIENT:
+        raise ConflictError(
+            f"run {run_id} is a {record.kind} run: its supervisor records its end",
+            hint="cancel it instead",
+        )
+    store.set_status(run_id, body["status"], error=error)
+    return jsonify(_run_row(store.get(run_id).to_dict()))
 
 
 def _run_row(data: dict[str, Any]) -> dict[str, Any]:

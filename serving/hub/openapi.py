@@ -144,11 +144,21 @@ def _run_write_ops() -> dict[str, dict[str, Schema]]:
     return {
         "/experiments/{name}/runs": {
             "post": _op(
-                "Submit a script run: a tar of job.json and source/; it runs on the server's "
-                "machine",
+                "Submit a script run (a tar of job.json and source/; it runs on the server's "
+                "machine), or start an interactive or child run (JSON)",
                 ref("Run"),
                 _path("name"),
-                requestBody={"required": True, "content": tar},
+                requestBody={
+                    "required": True,
+                    "content": tar
+                    | {
+                        JSON: {
+                            "schema": obj(
+                                {}, parent_id=nullable("string"), display_name=nullable("string")
+                            )
+                        }
+                    },
+                },
                 status="201",
                 operation_id="submitRun",
             )
@@ -192,6 +202,18 @@ def _run_write_ops() -> dict[str, dict[str, Schema]]:
                 },
                 status="201",
                 operation_id="uploadRunFiles",
+            )
+        },
+        "/runs/{run_id}/status": {
+            "post": _op(
+                "End an interactive or child run (Completed or Failed)",
+                ref("Run"),
+                run,
+                requestBody=_body(
+                    JSON,
+                    obj({"status": {"enum": ["Completed", "Failed"]}}, error=nullable("object")),
+                ),
+                operation_id="endRun",
             )
         },
         "/runs/{run_id}/register": {

@@ -6,8 +6,8 @@ know every config type.
 
 In a workspace server (``Workspace.get(path="http://...")``) an experiment's runs are the
 server's (:class:`serving.sdk.run_remote.RemoteRun`): script runs and estimators are
-submitted there and execute on the server's machine; sweeps, pipelines and interactive
-runs are refused in one line until the API carries them.
+submitted there and execute on the server's machine; interactive runs log through the
+API; sweeps and pipelines are refused in one line until the API carries them.
 """
 
 from __future__ import annotations
@@ -109,7 +109,10 @@ class Experiment:
     ) -> Run:
         """An interactive run (a notebook logs into it), Running until ``complete()``."""
         if self._remote is not None:
-            raise not_on_a_server("an interactive run (start_logging)")
+            if snapshot_directory:
+                raise not_on_a_server("a snapshot of an interactive run")
+            found = self._remote.start_run(self.name, display_name=display_name)
+            return RemoteRun(self, found.id, outputs=outputs or "outputs")  # type: ignore[return-value]
         record = self._store.create_run(
             self.name,
             kind=rec.INTERACTIVE,

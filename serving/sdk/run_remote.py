@@ -4,9 +4,10 @@ methods as :class:`serving.sdk.run.Run` for a submitted run, over
 download, tags, properties, cancel, ``wait_for_completion(show_output=True)`` tailing the
 log route, ``register_model``, children).
 
-What needs the workspace folder has no remote form yet and says so in one line:
-interactive runs (``start_logging``), child runs made from outside, logging into a run
-from outside it.
+Interactive runs (``Experiment.start_logging``) and child runs log through the run's
+routes with the client's token, batched as inside a reporting run
+(:class:`serving.sdk.run_reporting.ReportingRun` does the logging), and end with
+``complete()``/``fail()`` (``POST /runs/{id}/status``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from serving.runs.records import RunRecord
 if TYPE_CHECKING:
     from serving.hub.remote.runs import RemoteRunStore
     from serving.sdk.experiment import Experiment
+    from serving.sdk.run_reporting import ReportingRun
 
 
 def remote_runs(workspace: Any) -> RemoteRunStore | None:
@@ -48,7 +50,9 @@ def not_on_a_server(what: str) -> UserErrorException:
 class RemoteRun:
     """A run of an experiment in a workspace server."""
 
-    def __init__(self, experiment: Experiment, run_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self, experiment: Experiment, run_id: str, outputs: str | None = None, **kwargs: Any
+    ) -> None:
         runs = remote_runs(experiment.workspace)
         if runs is None:
             raise UserErrorException("RemoteRun needs a workspace server")
@@ -56,6 +60,16 @@ class RemoteRun:
         self._runs: RemoteRunStore = runs
         self._run_id = run_id
         self._record: RunRecord = runs.get(run_id)
+        self._outputs = outputs
+        self._logger: ReportingRun | None = None
+
+    def _logging(self) -> ReportingRun:
+        """The logging half (metrics batched, uploads), over this run's routes."""
+        if self._logger is None:
+            from serving.sdk.run_reporting import ReportingRun
+
+            self._logger = ReportingRun(self._runs.reporter(self._run_id), self._experiment.name)
+        return self._logger
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -190,8 +204,28 @@ class RemoteRun:
             dest = self._runs.download(self._run_id, name, Path(tmp) / "metric.json")
             return json.loads(dest.read_text(encoding="utf-8"))
 
-    def log(self, *args: Any, **kwargs: Any) -> None:
-        raise not_on_a_server("logging into a run from outside it")
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        self._logging().log(name, value, description, step)
+
+    def log_list(self, name: str, value: Sequence[Any], description: str = "") -> None:
+        self._logging().log_list(name, value, description)
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        self._logging().log_row(name, description, **kwargs)
+
+    def log_table(
+        self, name: str, value: Mapping[str, Sequence[Any]], description: str = ""
+    ) -> None:
+        self._logging().log_table(name, value, description)
+
+    def log_image(
+        self, name: str, path: Any = None, plot: Any = None, description: str = ""
+    ) -> None:
+        self._logging().log_image(name, path, plot, description)
+
+    def flush(self, timeout_seconds: int = 300) -> None:
+        if self._logger is not None:
+            self._logger.flush()
 
     # -- tags and properties ---------------------------------------------------------------
     def tag(self, key: str, value: Any = None) -> None:
@@ -248,9 +282,11 @@ class RemoteRun:
             done.append(str(dest))
         return done
 
-    def upload_file(self, name: str, path_or_stream: str | Path, **kwargs: Any) -> dict[str, str]:
-        self._runs.upload_file(self._run_id, name, Path(path_or_stream))
-        return {"name": name, "path": name}
+    def upload_file(self, name: str, path_or_stream: Any, **kwargs: Any) -> dict[str, str]:
+        return self._logging().upload_file(name, path_or_stream)
+
+    def upload_folder(self, name: str, path: str | Path, **kwargs: Any) -> list[dict[str, str]]:
+        return self._logging().upload_folder(name, path)
 
     def get_snapshot_id(self) -> str | None:
         return self.record.snapshot_id
@@ -279,14 +315,46 @@ class RemoteRun:
                     recursive=True, tags=tags, type=type, status=status
                 )
 
-    def child_run(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_on_a_server("making a child run from outside a run")
+    def child_run(
+        self, name: str | None = None, run_id: str | None = None, outputs: str | None = None
+    ) -> RemoteRun:
+        """A child run, Running at once; ``complete()`` uploads its ``outputs`` folder."""
+        if run_id is not None:
+            raise not_on_a_server("choosing a child run's id")
+        record = self._runs.start_run(
+            self._experiment.name, parent_id=self._run_id, display_name=name
+        )
+        return RemoteRun(self._experiment, record.id, outputs=outputs)
 
     def complete(self, _set_status: bool = True) -> None:
-        raise not_on_a_server("completing a run from outside it")
+        """End an interactive or child run (its ``outputs`` folder uploaded first)."""
+        self.flush()
+        if not _set_status:
+            return
+        if self._outputs and Path(self._outputs).is_dir():
+            self.upload_folder("outputs", self._outputs)
+        self._runs.end_run(self._run_id, rec.COMPLETED)
 
-    def fail(self, *args: Any, **kwargs: Any) -> None:
-        raise not_on_a_server("failing a run from outside it")
+    def fail(
+        self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True
+    ) -> None:
+        self.flush()
+        if not _set_status:
+            return
+        error = {
+            "code": error_code or "UserError",
+            "message": str(error_details or "the run was failed"),
+        }
+        self._runs.end_run(self._run_id, rec.FAILED, error)
+
+    def __enter__(self) -> RemoteRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: object) -> None:
+        if exc is not None:
+            self.fail(error_details=f"{type(exc).__name__}: {exc}")
+        else:
+            self.complete()
 
     def cancel(self) -> None:
         self._runs.cancel(self._run_id)

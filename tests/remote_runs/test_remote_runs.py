@@ -190,3 +190,30 @@ def test_run_token_names_are_reserved(hub_server: Server) -> None:
 
     with pytest.raises(UserInputError, match="reserved"):
         TokenStore(hub_server.ws.db).create("run-mine")
+
+
+def test_interactive_runs_start_and_end_through_the_api(hub_server: Server) -> None:
+    started = hub_server.call("POST", "/experiments/notebook/runs", json={"display_name": "nb"})
+    assert started.status_code == 201
+    run = check(started, hub_server.base)
+    assert (run["status"], run["kind"], run["display_name"]) == (
+        "Running",
+        rec.INTERACTIVE,
+        "nb",
+    )
+    child = check(
+        hub_server.call("POST", "/experiments/notebook/runs", json={"parent_id": run["id"]}),
+        hub_server.base,
+    )
+    assert child["parent_id"] == run["id"] and child["id"].startswith(run["id"] + "_")
+    ended = hub_server.call(
+        "POST", f"/runs/{child['id']}/status", json={"status": "Failed", "error": {"code": "X"}}
+    )
+    assert check(ended, hub_server.base)["status"] == "Failed"
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    script = store.create_run("notebook", kind=rec.SCRIPT, target="local").id
+    owned = hub_server.call("POST", f"/runs/{script}/status", json={"status": "Completed"})
+    assert (
+        owned.status_code == 409
+        and "supervisor" in check(owned, hub_server.base)["error"]["message"]
+    )

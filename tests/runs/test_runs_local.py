@@ -5,7 +5,7 @@ environment is built: each run takes well under a second to start.
 
 The tests of the SDK's surface run on a folder and on a real workspace server (``any_ws``,
 conftest); those that reach into a folder's processes or files (the script's pid, the
-supervisor, interactive and offline runs, a killed submitter) stay on a folder (``sws``).
+supervisor, offline runs, a killed submitter) stay on a folder (``sws``).
 """
 
 from __future__ import annotations
@@ -284,7 +284,8 @@ def test_offline_context_prints_and_never_raises(tmp_path: Path) -> None:
     assert "survived True False" in out
 
 
-def test_interactive_run_and_child_runs(sws: Workspace, tmp_path: Path) -> None:
+def test_interactive_run_and_child_runs(any_ws: Any, tmp_path: Path) -> None:
+    sws = any_ws
     exp = Experiment(sws, "notebook")
     with exp.start_logging() as run:
         run.log("a", 1)

@@ -27,6 +27,7 @@ from serving.hub.streams import tar_stream
 from serving.runs import follow
 from serving.runs.errors import ExperimentExecutionException
 from serving.runs.records import RunRecord
+from serving.runs.reporting import RunReporter
 from serving.runs.snapshot import SNAPSHOT_IGNORE_FILES
 from serving.runs.store import STD_LOG
 from serving.runs.submit import ScriptJob, check_job, job_to_wire
@@ -80,6 +81,26 @@ class RemoteRunStore:
             "application/x-tar",
         )
         return RunRecord.from_dict(found)
+
+    def start_run(
+        self, experiment: str, *, parent_id: str | None = None, display_name: str | None = None
+    ) -> RunRecord:
+        """An interactive run (``start_logging``), or a child of ``parent_id``: Running."""
+        body = {"parent_id": parent_id, "display_name": display_name}
+        found = self.client.send("POST", f"/experiments/{segment(experiment)}/runs", body)
+        return RunRecord.from_dict(found)
+
+    def end_run(
+        self, run_id: str, status: str, error: Mapping[str, Any] | None = None
+    ) -> RunRecord:
+        """End an interactive or child run (Completed or Failed)."""
+        body = {"status": status, "error": dict(error) if error is not None else None}
+        found = self.client.send("POST", f"/runs/{segment(run_id)}/status", body)
+        return RunRecord.from_dict(found)
+
+    def reporter(self, run_id: str) -> RunReporter:
+        """The run's own routes with this client's token (a notebook logging into a run)."""
+        return RunReporter(self.client.base_url, self.client.token or "", run_id)
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord:
