@@ -130,10 +130,10 @@ def test_run_page_shows_charts_arguments_tags_log_and_outputs(
     wait_for(browser, ".chart[data-metric='loss'] .main-svg")
     assert "--lr 0.05" in browser.find_element(By.ID, "arguments").text
     assert "vision" in browser.find_element(By.ID, "tags").text
-    WebDriverWait(browser, WAIT_S).until(
-        lambda d: "epoch done" in d.find_element(By.ID, "log").text
-    )
+    wait_text(browser, "log", "epoch done")
     assert "trained well" in wait_for(browser, "#metric-values").text
+    model = browser.find_element(By.CSS_SELECTOR, "a.run-model")  # lineage: run -> model
+    assert model.text == studio.ids["model"]
     link = browser.find_element(By.LINK_TEXT, "outputs/model.pkl")
     http, _csrf = api_session(studio)
     download = http.get(link.get_attribute("href"), timeout=30)

@@ -18,7 +18,7 @@ from flask import render_template_string
 
 from serving.errors import UserInputError
 from serving.hub.app import create_app
-from serving.hub.studio import pages_endpoints, pages_runs, pipeline_graph, runtable
+from serving.hub.studio import pages_endpoints, pages_runs, pipeline_graph, runtable, web
 from serving.hub.studio.sessions import SessionStore, sha256
 from serving.hub.tokens import TokenStore
 from serving.loadtest.target import Target
@@ -424,3 +424,13 @@ def test_run_page_log_tail_starts_at_a_whole_line(store: RunStore) -> None:
     assert found
     start, data = int(found[1]), log.read_bytes()
     assert 0 < len(data) - start <= pages_runs.LOG_TAIL_BYTES and data[start - 1 : start] == b"\n"
+
+
+def test_static_urls_change_with_their_content(tmp_path: Path) -> None:
+    """The stylesheet's URL carries its digest: a new version is never a cached old one."""
+    client = create_app(Workspace.open(tmp_path / "ws", create=True)).test_client()
+    page = client.get("/studio/login").get_data(as_text=True)
+    found = re.search(r'href="(/studio/static/studio\.css\?v=([0-9a-f]{12}))"', page)
+    assert found and found[2] == web.STATIC_DIGESTS["studio.css"]
+    with client.get(found[1]) as answer:
+        assert answer.status_code == 200 and answer.mimetype == "text/css"

@@ -120,6 +120,7 @@ def run(run_id: str) -> str:
         "run": record,
         "duration": _duration(record),
         "files": files,
+        "models": hub().ws.models.list(run_id=run_id),
         "file_count": file_count,
         "log_start": _log_start(record),
         "children": store.list(parent_id=run_id) if record.kind != SWEEP_KIND else [],

@@ -4,11 +4,13 @@ and the page blueprints registered under it (they share its guard, :mod:`.guard`
 
 plotly.js is served by this server from the wheel's bundled file, never a CDN: the studio
 works on a machine without internet access and loads no third-party code at run time. Its
-URL carries plotly's version, so it is cached for a year (``immutable``).
+URL carries plotly's version, so it is cached for a year (``immutable``); the studio's own
+files carry a digest of their content (``?v=``), so a new version is fetched at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from pathlib import Path
@@ -73,6 +75,17 @@ def _headers(response: BaseResponse) -> BaseResponse:
     return response
 
 
+STATIC_FILES = ("studio.css", "studio.js")
+STATIC_DIGESTS = {
+    name: hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12] for name in STATIC_FILES
+}
+
+
+def static_url(name: str) -> str:
+    """The URL of one of the studio's files, with its content's digest."""
+    return url_for("studio.static_file", name=name, v=STATIC_DIGESTS[name])
+
+
 @bp.context_processor
 def _page_context() -> dict[str, Any]:
     session = g.get("studio_session")
@@ -80,6 +93,7 @@ def _page_context() -> dict[str, Any]:
         "session": session,
         "csrf": session.csrf if session else "",
         "plotly_version": PLOTLY_VERSION,
+        "static_url": static_url,
     }
 
 
@@ -94,7 +108,7 @@ def plotly_js(version: str) -> BaseResponse:
 
 @bp.get("/static/<name>")
 def static_file(name: str) -> Response:
-    if name not in ("studio.css", "studio.js"):
+    if name not in STATIC_FILES:
         abort(404)
     return send_file(STATIC / name, max_age=DAY_S)
 
