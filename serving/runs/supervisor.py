@@ -151,6 +151,11 @@ class Supervisor:
         report = Report(str(url), run_tokens.mint(self.store.db, self.run_id))
         env = {k: v for k, v in plan.env.items() if k != "SERVING_RUN_WORKSPACE"}
         say(f"the run reports to {url} with a token of its own")
+        if not compute.spec.network:
+            say(
+                f"note: compute {compute.name} has no network, but the run uses the host's "
+                "network to reach the workspace server"
+            )
         return replace(plan, report=report, env=env | report.variables())
 
     def _wait(self, execution: Execution, plan: Plan) -> Exit:

@@ -71,6 +71,8 @@ def test_a_docker_run_reports_through_the_api(
     assert metrics["table"] == {"epoch": 1, "acc": 0.5}
     assert ended.tags == {"where": "docker"} and ended.properties == {"p": "1"}
     assert "outputs/model.txt" in remote_runs.file_names(record.id)
+    system = remote_runs.log(record.id, 0, "system")["text"]
+    assert "with a token of its own" in system and "uses the host's network" in system
     model = ws.models.get(Ref("docker-remote", 1))
     assert model.run_id == record.id and model.tags == {"from": "run"}
     with ws.db.read() as conn:
