@@ -9,6 +9,9 @@ running (:func:`stale`, :func:`refresh_within`: a bounded number of runs and of 
 per page; a lazy refresh never overwrites the rows of a later one). A run's rows are
 replaced in one transaction, so a reader never sees half of them. NaN and infinities are kept out of
 ``min`` and ``max`` (SQLite has no NaN); a last value that is not finite is stored as NULL.
+A run without numeric metrics gets one row named ``""`` (:data:`NONE`, count 0), so that
+"computed, nothing to show" differs from "never computed" and a page does not recompute
+such a run at every view.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from serving.runs import metrics as m
 
 log = logging.getLogger("serving.runs")
 
+NONE = ""
+"""The name of the row that marks a run whose metrics file has no numeric series."""
 ACTIVE_REFRESH = timedelta(seconds=15)
 """A running run's summary older than this is recomputed when a page shows it."""
 
@@ -85,7 +90,8 @@ def store(
         conn.executemany(
             "INSERT INTO run_metric_summary (run_id, name, count, last, min, max, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, n, s.count, s.last, s.min, s.max, stamp) for n, s in found.items()],
+            [(run_id, n, s.count, s.last, s.min, s.max, stamp) for n, s in found.items()]
+            or [(run_id, NONE, 0, None, None, None, stamp)],
         )
     return True
 
@@ -176,7 +182,7 @@ def names_in_experiment(db: Database, experiment: str, limit: int = 50) -> list[
     the (name, last) index, instead of a DISTINCT over every run of the experiment."""
     with db.read() as conn:
         rows = conn.execute(
-            "SELECT n.name FROM (SELECT DISTINCT name FROM run_metric_summary) n"
+            "SELECT n.name FROM (SELECT DISTINCT name FROM run_metric_summary WHERE name != '') n"
             " WHERE EXISTS (SELECT 1 FROM run_metric_summary s JOIN runs r ON r.id = s.run_id"
             " JOIN experiments e ON e.id = r.experiment_id"
             " WHERE s.name = n.name AND e.name = ? AND r.parent_id IS NULL)"

@@ -434,3 +434,12 @@ def test_static_urls_change_with_their_content(tmp_path: Path) -> None:
     assert found and found[2] == web.STATIC_DIGESTS["studio.css"]
     with client.get(found[1]) as answer:
         assert answer.status_code == 200 and answer.mimetype == "text/css"
+
+
+def test_a_run_without_numeric_metrics_is_computed_once(store: RunStore) -> None:
+    """Its summary is a marker row: not stale again (no recomputing at every page view),
+    never a metric column."""
+    run_id = _run(store, [])  # only the string metric "note"
+    assert summary.stale(store.db, [(run_id, True)], 10) == []
+    assert summary.names_in_experiment(store.db, "exp") == []
+    assert summary.lasts(store.db, [run_id], ["note"]) == {}
