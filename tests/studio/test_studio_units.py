@@ -192,6 +192,9 @@ def test_sign_in_needs_its_form_and_replaces_the_old_session(tmp_path: Path) -> 
             headers={"Origin": origin},
         )
         assert sent.status_code == 403 and _session_count(ws) == 0
+    tabs = [client.get("/studio/login").get_data(as_text=True) for _ in range(2)]
+    values = [re.search(r'name="login_csrf" value="([^"]+)"', tab) for tab in tabs]
+    assert values[0] and values[1] and values[0][1] == values[1][1]  # two tabs, both work
     assert _sign_in(client, token).status_code == 302 and _session_count(ws) == 1
     first = client.get_cookie("serving_studio")
     assert first is not None

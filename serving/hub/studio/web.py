@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ PLOTLY_VERSION = str(plotly.__version__)
 YEAR_S = 365 * 24 * 3600
 DAY_S = 24 * 3600
 LOGIN_FORM_S = 3600
+LOGIN_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
 """How long a sign-in form stays usable (its CSRF cookie's lifetime)."""
 
 CSP = (
@@ -114,8 +116,11 @@ def static_file(name: str) -> Response:
 
 
 def _login_page(target: str, message: str | None, status: int) -> BaseResponse:
-    """The sign-in form with a fresh double-submit CSRF value (form field and cookie)."""
-    value = secrets.token_urlsafe(32)
+    """The sign-in form with its double-submit CSRF value (form field and cookie): the
+    browser's current one if it has one, so two sign-in tabs both work."""
+    value = request.cookies.get(LOGIN_COOKIE, "")
+    if not LOGIN_VALUE.fullmatch(value):
+        value = secrets.token_urlsafe(32)
     body = render_template("studio/login.html", next=target, message=message, login_csrf=value)
     response = make_response(body, status)
     response.set_cookie(
