@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import textwrap
 import time
@@ -21,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import requests
 
+from serving.deploy.toolkit import free_port
 from serving.hub.launch import HubServerOptions, hub_argv, hub_env
 from serving.hub.tokens import TokenStore
 from serving.runs import metrics as m
@@ -39,10 +38,10 @@ from serving.sdk.hyperdrive import (
 from serving.sdk.pipeline import Pipeline, PipelineData, PythonScriptStep
 from serving.workspace import Workspace
 from tests.helpers import run_cli
+from tests.remote_fixtures import wait_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-START_TIMEOUT_S = 60
 HERE = Path(__file__).parent
 
 TRAIN = """
@@ -182,28 +181,17 @@ def _deploy(ws: Workspace, tmp: Path) -> None:
 
 
 def _start(ws: Workspace, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    options = HubServerOptions(ws.path, port=_free_port(), workers=2)
+    options = HubServerOptions(ws.path, port=free_port(), workers=2)
     with (tmp / "server.log").open("wb") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
             hub_argv(options), env=hub_env(options), stdout=log, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (tmp / "server.log").read_text()[-2000:]
-        try:
-            if requests.get(f"{options.url}/studio/login", timeout=5).status_code == 200:
-                return process, options.url
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.2)
-    process.terminate()
-    raise AssertionError("the workspace server did not answer")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    try:
+        wait_up(options.url, process)
+    except AssertionError as exc:
+        process.terminate()
+        raise AssertionError(f"{exc}: {(tmp / 'server.log').read_text()[-2000:]}") from None
+    return process, options.url
 
 
 @pytest.fixture(scope="module")
