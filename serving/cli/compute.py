@@ -1,4 +1,5 @@
-"""`serving compute ...`: the workspace's compute targets (``local`` and Docker computes)."""
+"""`serving compute ...`: the workspace's compute targets (``local``, Docker computes and
+Ray clusters: ``--type ray --address`` attaches one, ``up``/``down`` start one here)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ from typing import Any
 
 import click
 
-from serving.cli.common import emit_list, emit_one, emit_or_say, notice, shows, workspace
-from serving.runs.compute import KINDS, ComputeRecord, ComputeStore
+from serving.cli.common import (
+    emit_list,
+    emit_one,
+    emit_or_say,
+    err,
+    notice,
+    plain,
+    shows,
+    workspace,
+)
+from serving.runs.compute import KINDS, RAY, ComputeRecord, ComputeStore
 
 LIST_COLUMNS = [
     ("name", "NAME"),
@@ -54,9 +64,12 @@ def compute() -> None:
 @compute.command("create")
 @click.argument("name")
 @click.option(
-    "--type", "kind", type=click.Choice(KINDS), default=KINDS[0], show_default=True,
-    help="What the compute is.",
+    "--type", "kind", type=click.Choice((*KINDS, RAY)), default=KINDS[0], show_default=True,
+    help="What the compute is (ray: a Ray cluster at --address).",
 )  # fmt: skip
+@click.option("--address", help="Ray: the head's dashboard URL (http://HEAD:8265).")
+@click.option("--server-url", help="Ray: the workspace server's URL as the nodes reach it.")
+@click.option("--gpus", type=float, help="Ray: GPUs per run.")
 @click.option(
     "--max-nodes", type=int, default=1, show_default=True, help="Runs at once; others queue."
 )
@@ -73,8 +86,17 @@ def create(
     memory: str | None,
     network: bool,
     description: str | None,
+    address: str | None,
+    server_url: str | None,
+    gpus: float | None,
 ) -> None:
-    """Create compute target NAME (runs in containers on this machine's Docker Engine)."""
+    """Create compute target NAME (runs in containers on this machine's Docker Engine, or
+    as jobs on a Ray cluster with --type ray --address)."""
+    if kind == RAY:
+        _attach_ray(name, address, cpu, memory, gpus, server_url, description)
+        return
+    if address or server_url or gpus is not None:
+        raise click.UsageError("--address, --server-url and --gpus are for --type ray")
     record = _store().create(
         name,
         kind,
@@ -102,8 +124,14 @@ def list_computes() -> None:
 def show(name: str) -> None:
     """Show one compute target, with its runs not yet ended."""
     store = _store()
-    data = _row(store.get(name))
+    record = store.get(name)
+    data = _row(record)
     data["active_runs"] = store.active_runs(name)
+    if record.kind == RAY:
+        from serving.runs.ray.compute_ops import describe
+
+        data |= {"address": record.spec.address, **describe(record)}
+        data["nodes"] = [_node_line(node) for node in data["nodes"]]
     emit_one(data)
 
 
@@ -114,3 +142,73 @@ def delete(name: str) -> None:
     """Delete compute target NAME (refused while runs on it have not ended)."""
     record = _store().delete(name)
     emit_or_say(record.to_dict(), f"deleted compute {record.name}")
+
+
+def _progress(line: str) -> None:
+    err.print(plain(line), highlight=False)
+
+
+def _node_line(node: dict[str, Any]) -> str:
+    role = "head" if node["head"] else "worker"
+    memory = _size(int(node["memory"])) if node["memory"] else "0"
+    return f"{node['name']} {role} {node['state']} cpu={node['cpu']:g} memory={memory}"
+
+
+def _attach_ray(
+    name: str,
+    address: str | None,
+    cpu: str | None,
+    memory: str | None,
+    gpus: float | None,
+    server_url: str | None,
+    description: str | None,
+) -> None:
+    from serving.runs.ray.compute_ops import attach, ray_spec
+
+    if not address:
+        raise click.UsageError("--type ray needs --address http://HEAD:8265")
+    spec = ray_spec(
+        address, cpu=cpu, memory=memory, gpus=gpus, server_url=server_url, description=description
+    )
+    record = attach(workspace(), name, spec)
+    emit_or_say(record.to_dict(), f"created compute {record.name} (ray at {spec.address})")
+
+
+@compute.command("up")
+@click.argument("name")
+@click.option("--type", "kind", type=click.Choice((RAY,)), default=RAY, show_default=True)
+@click.option("--nodes", type=int, default=2, show_default=True, help="Worker containers.")
+@click.option("--node-cpu", type=float, default=1.0, show_default=True, help="Cores per node.")
+@click.option("--node-memory", default="1g", show_default=True, help="Memory per node.")
+@click.option("--cpu", help="Cores each run asks of Ray (default 1).")
+@click.option("--memory", help="Memory each run asks of Ray.")
+@shows
+def up(
+    name: str,
+    kind: str,
+    nodes: int,
+    node_cpu: float,
+    node_memory: str,
+    cpu: str | None,
+    memory: str | None,
+) -> None:
+    """Start a Ray cluster NAME here: a head and --nodes workers in containers on a private
+    Docker network (the head's dashboard on 127.0.0.1 only), and record it as a compute."""
+    from serving.runs.compute import parse_cpu, parse_memory
+    from serving.runs.ray.cluster import NodeLimits
+    from serving.runs.ray.compute_ops import up as start
+
+    limits = NodeLimits(parse_cpu(node_cpu), parse_memory(node_memory))
+    record = start(workspace(), name, nodes, limits, _progress, cpu=cpu, memory=memory)
+    emit_or_say(record.to_dict(), f"compute {name} is up: Ray at {record.spec.address}")
+
+
+@compute.command("down")
+@click.argument("name")
+@shows
+def down(name: str) -> None:
+    """Stop and remove Ray cluster NAME started by 'compute up', and forget it."""
+    from serving.runs.ray.compute_ops import down as stop
+
+    removed = stop(workspace(), name)
+    emit_or_say({"name": name, "removed": removed}, f"compute {name} is down ({removed} nodes)")

@@ -38,6 +38,7 @@ Progress = Callable[[str], None]
 
 LOCAL = "local"
 DOCKER = "docker"
+RAY = "ray"
 KINDS = (DOCKER,)
 """Kinds a compute can be created with (``local`` exists already and is the only one)."""
 COMPUTES_DIR = "computes"
@@ -137,6 +138,14 @@ class ComputeSpec:
     """The Azure v1 class it was created as (``AmlCompute``), for the SDK's ``type``."""
     notes: tuple[str, ...] = ()
     """What differs from what was asked (no GPU here)."""
+    address: str | None = None
+    """A Ray compute's head (its dashboard URL, ``http://HEAD:8265``)."""
+    docker_network: str | None = None
+    """The private network of a Ray cluster started here (``compute up``)."""
+    server_url: str | None = None
+    """The workspace server's URL as a Ray cluster's nodes reach it (attached clusters)."""
+    gpus: float | None = None
+    """GPUs per run (Ray compute)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -354,6 +363,10 @@ def executor_for(
         from serving.runs.docker_exec import DockerExecutor
 
         return DockerExecutor(settings)
+    if compute.kind == RAY:
+        from serving.runs.ray.executor import RayExecutor
+
+        return RayExecutor()
     raise UserInputError(f"compute {compute.name} has kind {compute.kind!r}, unknown here")
 
 

@@ -143,7 +143,7 @@ class Supervisor:
     def _reporting(self, record: RunRecord, compute: ComputeRecord | None, plan: Plan) -> Plan:
         """The plan with the run's token when it reports to a server from Docker compute."""
         url = record.definition.get("report_to")
-        if not url or compute is None or compute.kind != "docker":
+        if not url or compute is None or compute.kind not in ("docker", "ray"):
             return plan
         from serving.runs.reporting import Report
 
@@ -151,7 +151,7 @@ class Supervisor:
         report = Report(str(url), run_tokens.mint(self.store.db, self.run_id))
         env = {k: v for k, v in plan.env.items() if k != "SERVING_RUN_WORKSPACE"}
         say(f"the run reports to {url} with a token of its own")
-        if not compute.spec.network:
+        if compute.kind == "docker" and not compute.spec.network:
             say(
                 f"note: compute {compute.name} has no network, but the run uses the host's "
                 "network to reach the workspace server"

@@ -1,0 +1,225 @@
+"""Runs on a Ray compute: each run is one Ray job, submitted through the Jobs REST API.
+
+``start`` uploads the run's working copy (the job's ``working_dir``) and the platform's
+``serving`` package (a ``py_modules`` entry, so nodes need only Ray and the environment's
+packages), then submits ``python -m serving.runs.ray.node_entry SCRIPT ARGS`` with the
+run's variables and resources (``entrypoint_num_cpus``/``_memory``/``_gpus``). The script
+reports metrics, files and outputs through the workspace server with the run's own token,
+exactly as a Docker run of a server's workspace does (:mod:`serving.runs.remote_entry`):
+a run of a folder workspace with no server is refused in one line.
+
+Where the nodes reach the server: a cluster started by ``compute up`` records its Docker
+network, and the supervisor relays from that network's gateway to the server's loopback
+port (:mod:`serving.runs.ray.relay`); an attached cluster records ``server_url``, an
+address of the server its nodes can reach (the server must listen there).
+
+The job's state is polled: PENDING is Queued (waiting for the cluster's resources),
+RUNNING is Running, SUCCEEDED exit 0, FAILED and STOPPED a failure with Ray's message. The
+job's output is copied into the run's log as it grows. A head that stops answering for
+:data:`HEAD_LOST_S` ends the run Failed, naming the address.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+import urllib.parse
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import serving
+from serving.errors import ServingError, UserInputError
+from serving.runs import records as rec
+from serving.runs.compute import ComputeRecord
+from serving.runs.execution import Exit, Plan, Progress
+from serving.runs.ray.image import RAY_VERSION
+from serving.runs.ray.jobs_api import RayJobs, RayUnreachable
+from serving.runs.ray.relay import Relay
+from serving.runs.reporting import SERVER_ENV
+
+HEAD_LOST_S = 30.0
+STATE_POLL_S = 0.5
+LOG_POLL_S = 1.0
+STOP_WAIT_S = 10.0
+DROPPED = ("PATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "PYTHONPATH", "HOME")
+NO_SERVER = (
+    "compute {name} is a Ray cluster: its runs report through a workspace server, and this "
+    "workspace has none; start one ('serving server start') and submit through it"
+)
+
+
+@dataclass(frozen=True)
+class RayExit(Exit):
+    """An end with Ray's own words for it."""
+
+    reason: str = ""
+
+    def describe(self) -> str:
+        return self.reason or super().describe()
+
+
+def job_body(plan: Plan, compute: ComputeRecord, working_dir: str, module: str) -> dict[str, Any]:
+    """The ``POST /api/jobs/`` body for the plan (pure)."""
+    env = {k: v for k, v in plan.env.items() if k not in DROPPED and k != "SERVING_RUN_WORKSPACE"}
+    body: dict[str, Any] = {
+        "entrypoint": shlex.join(
+            ["python", "-m", "serving.runs.ray.node_entry", *plan.script_argv]
+        ),
+        "submission_id": f"serving-{plan.run_id}",
+        "runtime_env": {"working_dir": working_dir, "py_modules": [module], "env_vars": env},
+        "metadata": {"serving_run": plan.run_id, "serving_compute": compute.name},
+        "entrypoint_num_cpus": compute.spec.cpu or 1,
+    }
+    if compute.spec.memory_bytes:
+        body["entrypoint_memory"] = compute.spec.memory_bytes
+    if compute.spec.gpus:
+        body["entrypoint_num_gpus"] = compute.spec.gpus
+    return body
+
+
+class RayExecution:
+    """One run's Ray job."""
+
+    def __init__(self, jobs: RayJobs, submission_id: str, plan: Plan, relay: Relay | None) -> None:
+        self.jobs = jobs
+        self.submission_id = submission_id
+        self.plan = plan
+        self.relay = relay
+        self._exit: Exit | None = None
+        self._copied = 0
+        self._logged_at = 0.0
+        self._lost_since: float | None = None
+        self._shown = ""
+
+    def wait(self, timeout_s: float | None) -> Exit | None:
+        deadline = time.monotonic() + (timeout_s if timeout_s is not None else 1e9)
+        while self._exit is None:
+            self._poll()
+            if self._exit is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(min(STATE_POLL_S, max(0.0, deadline - time.monotonic())))
+        return self._exit
+
+    def _poll(self) -> None:
+        try:
+            state = self.jobs.state(self.submission_id)
+            if time.monotonic() - self._logged_at >= LOG_POLL_S or state.terminal:
+                self._copy_logs()
+        except RayUnreachable:
+            self._lost_since = self._lost_since or time.monotonic()
+            if time.monotonic() - self._lost_since >= HEAD_LOST_S:
+                reason = f"the Ray head at {self.jobs.address} has not answered for "
+                self._end(RayExit(1, reason=reason + f"{HEAD_LOST_S:g} s"))
+            return
+        self._lost_since = None
+        self._show(state.status)
+        if state.status == "SUCCEEDED":
+            self._end(Exit(0))
+        elif state.status in ("FAILED", "STOPPED"):
+            words = state.message or f"the Ray job {state.status.lower()}"
+            self._end(RayExit(1, reason=f"failed on the Ray cluster: {words}"))
+
+    def _show(self, status: str) -> None:
+        """PENDING -> Queued, RUNNING -> Running, in the run's record."""
+        wanted = {"PENDING": rec.QUEUED, "RUNNING": rec.RUNNING}.get(status)
+        if wanted is None or wanted == self._shown:
+            return
+        from serving.runs.store import RunStore
+        from serving.workspace import Workspace
+
+        ws = Workspace.open(self.plan.workspace)
+        store = RunStore(ws.path, ws.db)
+        if store.get(self.plan.run_id).status in (rec.QUEUED, rec.RUNNING, rec.PREPARING):
+            store.set_status(self.plan.run_id, wanted)
+        self._shown = wanted
+
+    def _copy_logs(self) -> None:
+        self._logged_at = time.monotonic()
+        text = self.jobs.logs(self.submission_id).encode("utf-8", "replace")
+        if len(text) > self._copied:
+            with self.plan.std_log.open("ab") as out:
+                out.write(text[self._copied :])
+            self._copied = len(text)
+
+    def _end(self, ended: Exit) -> None:
+        self._exit = ended
+        if self.relay is not None:
+            self.relay.close()
+
+    def terminate(self, grace_s: float) -> Exit:
+        """Stop the job and wait (at most ``grace_s`` more) until Ray says it stopped."""
+        if self._exit is None:
+            try:
+                self.jobs.stop(self.submission_id)
+                deadline = time.monotonic() + max(grace_s, STOP_WAIT_S)
+                while (
+                    time.monotonic() < deadline and not self.jobs.state(self.submission_id).terminal
+                ):
+                    time.sleep(STATE_POLL_S)
+                self._copy_logs()
+            except ServingError:
+                pass
+            self._end(RayExit(-15, reason="stopped on the Ray cluster"))
+        assert self._exit is not None
+        return self._exit
+
+    def describe(self) -> dict[str, Any]:
+        return {"ray_job": self.submission_id, "address": self.jobs.address}
+
+
+class RayExecutor:
+    """Runs plans whose compute is a Ray cluster."""
+
+    def prepare(self, plan: Plan, progress: Progress) -> None:
+        compute = ComputeRecord.from_dict(plan.compute)
+        version = RayJobs(_address(compute)).version()
+        progress(f"Ray cluster {compute.spec.address} answers (Ray {version})")
+        if version != RAY_VERSION:
+            progress(f"note: the cluster runs Ray {version}, the platform expects {RAY_VERSION}")
+
+    def start(self, plan: Plan) -> RayExecution:
+        compute = ComputeRecord.from_dict(plan.compute)
+        if plan.report is None:
+            raise UserInputError(NO_SERVER.format(name=compute.name))
+        jobs = RayJobs(_address(compute))
+        from serving.runs.ray.upload import package_zip, working_copy_zip
+
+        module = jobs.upload(package_zip(Path(serving.__file__).resolve().parent))
+        working_dir = jobs.upload(working_copy_zip(plan.work_dir))
+        relay, url = _server_url(compute, plan.report.url)
+        plan = replace(plan, env=plan.env | {SERVER_ENV: url, "AZUREML_SERVICE_ENDPOINT": url})
+        try:
+            submission_id = jobs.submit(job_body(plan, compute, working_dir, module))
+        except BaseException:
+            if relay is not None:
+                relay.close()
+            raise
+        plan.std_log.parent.mkdir(parents=True, exist_ok=True)
+        return RayExecution(jobs, submission_id, plan, relay)
+
+
+def _address(compute: ComputeRecord) -> str:
+    if not compute.spec.address:
+        raise UserInputError(f"compute {compute.name} has no Ray address recorded")
+    return compute.spec.address
+
+
+def _server_url(compute: ComputeRecord, url: str) -> tuple[Relay | None, str]:
+    """(relay, the server's URL as the nodes reach it)."""
+    if compute.spec.server_url:
+        return None, compute.spec.server_url
+    if not compute.spec.docker_network:
+        return None, url
+    from serving.config import PlatformSettings
+    from serving.images.engine import docker_client
+    from serving.runs.ray.cluster import gateway
+
+    parts = urllib.parse.urlsplit(url)
+    client = docker_client(PlatformSettings.from_env())
+    try:
+        host = gateway(client, compute.spec.docker_network)
+    finally:
+        client.close()
+    relay = Relay(host, (parts.hostname or "127.0.0.1", parts.port or 80))
+    return relay, relay.url

@@ -1,0 +1,31 @@
+"""What a Ray job of a run executes on its node: ``python -m serving.runs.ray.node_entry
+SCRIPT [ARGS...]`` in the job's working directory (the run's working copy).
+
+It puts the platform's ``azureml`` compatibility package (inside the uploaded ``serving``
+module, wherever Ray unpacked it) on the path, as the run's ``PYTHONPATH`` does on this
+machine, then hands over to :mod:`serving.runs.remote_entry`, which runs the script and
+sends ``outputs/`` and ``logs/`` to the run on the workspace server.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import serving
+from serving.runs import remote_entry
+
+COMPAT = Path(serving.__file__).resolve().parent / "scoring" / "compat"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    sys.path.insert(0, str(COMPAT))
+    paths = [str(COMPAT), str(COMPAT.parent.parent.parent), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    return remote_entry.main([os.getcwd(), *args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
