@@ -201,9 +201,14 @@ def test_sign_in_needs_its_form_and_replaces_the_old_session(tmp_path: Path) -> 
     assert _sign_in(client, token).status_code == 302 and _session_count(ws) == 1
     second = client.get_cookie("serving_studio")
     assert second is not None and second.value != first.value
+    page = client.get("/studio/experiments").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf
     referer = {"Referer": "http://evil.example/page"}
-    assert client.post("/studio/logout", headers=referer).status_code == 403
-    assert _session_count(ws) == 1
+    refused = client.post("/studio/logout", data={"csrf": csrf[1]}, headers=referer)
+    assert refused.status_code == 403 and _session_count(ws) == 1
+    assert client.post("/studio/logout", data={"csrf": csrf[1]}).status_code == 302
+    assert _session_count(ws) == 0  # sign-out deletes the session's row
 
 
 def test_pages_forbid_framing_and_foreign_scripts(tmp_path: Path) -> None:
