@@ -451,3 +451,25 @@ def test_a_run_without_numeric_metrics_is_computed_once(store: RunStore) -> None
     assert summary.stale(store.db, [(run_id, True)], 10) == []
     assert summary.names_in_experiment(store.db, "exp") == []
     assert summary.lasts(store.db, [run_id], ["note"]) == {}
+
+
+def test_run_page_lists_at_most_its_limits(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Child runs and output files are capped, and the page says so."""
+    monkeypatch.setattr(pages_runs, "MAX_CHILDREN", 2)
+    monkeypatch.setattr(pages_runs, "MAX_FILES", 2)
+    parent = store.create_run("exp", kind=rec.INTERACTIVE, target="local").id
+    for _ in range(3):
+        store.create_run("exp", kind=rec.INTERACTIVE, target="local", parent_id=parent)
+    outputs = store.run_dir(parent) / "outputs"
+    outputs.mkdir()
+    for i in range(3):
+        (outputs / f"f{i}.txt").write_text("x")
+    ws = Workspace.open(store.root)
+    client = create_app(ws).test_client()
+    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    page = client.get(f"/studio/runs/{parent}").get_data(as_text=True)
+    children = page.split('id="children"')[1].split("</section>")[0]
+    assert children.count("<tr><td>") == 2 and 'id="more-children"' in children
+    assert page.count('class="download"') == 2 and "The first 2 of 3 files" in page

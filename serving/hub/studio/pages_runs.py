@@ -35,6 +35,8 @@ REFRESH_BYTES = 16 * 1024 * 1024
 MAX_METRIC_COLUMNS = 6
 LOG_TAIL_BYTES = 64 * 1024
 MAX_FILES = 500
+MAX_CHILDREN = 500
+"""Child runs listed on a run's page (the newest; a sweep's table shows all)."""
 CANCEL_WAIT_S = 5.0
 
 
@@ -123,7 +125,12 @@ def run(run_id: str) -> str:
         "models": hub().ws.models.list(run_id=run_id),
         "file_count": file_count,
         "log_start": _log_start(record),
-        "children": store.list(parent_id=run_id) if record.kind != SWEEP_KIND else [],
+        "children": (
+            store.list(parent_id=run_id, limit=MAX_CHILDREN + 1)
+            if record.kind != SWEEP_KIND
+            else []
+        ),
+        "max_children": MAX_CHILDREN,
         "sweep": _sweep(record) if record.kind == SWEEP_KIND else None,
         "pipeline": _pipeline(record) if record.kind == pipeline_spec.PIPELINE_KIND else None,
     }
