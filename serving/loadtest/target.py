@@ -100,14 +100,20 @@ def resolve_target(
     return Target(label=target, host=host, path=path, key=key, endpoint=target)
 
 
-def _send(method: str, url: str, target: Target, body: bytes | None = None) -> requests.Response:
+def _send(
+    method: str,
+    url: str,
+    target: Target,
+    body: bytes | None = None,
+    timeout_s: float = TIMEOUT_S,
+) -> requests.Response:
     try:
         return httpclient.request(  # loopback targets: no proxy from HTTP_PROXY
             method,
             url,
             data=body,
             headers=target.headers(),
-            timeout=TIMEOUT_S,
+            timeout=timeout_s,
             allow_redirects=False,
         )
     except requests.ConnectionError as exc:
@@ -116,7 +122,7 @@ def _send(method: str, url: str, target: Target, body: bytes | None = None) -> r
             f"{target.label}: {reason} at {target.host}", hint=_hint(target, "running")
         ) from exc
     except requests.Timeout as exc:
-        raise TargetError(f"{target.label}: no answer from {url} within {TIMEOUT_S:g} s") from exc
+        raise TargetError(f"{target.label}: no answer from {url} within {timeout_s:g} s") from exc
     except requests.RequestException as exc:
         raise TargetError(f"{target.label}: request to {url} failed: {exc}") from exc
 
@@ -156,9 +162,9 @@ def _check(resp: requests.Response, target: Target, what: str) -> None:
         raise TargetError(f"{target.label}: {what} answered {resp.status_code}: {_message(resp)}")
 
 
-def fetch_example(target: Target) -> bytes:
+def fetch_example(target: Target, timeout_s: float = TIMEOUT_S) -> bytes:
     """A request body built from the example in the endpoint's swagger document."""
-    resp = _send("GET", target.swagger_uri, target)
+    resp = _send("GET", target.swagger_uri, target, timeout_s=timeout_s)
     if resp.status_code == 404:
         raise TargetError(
             f"{target.label} has no swagger document at {target.swagger_uri}",

@@ -34,6 +34,11 @@ ANSWER_S = 60.0
 """The most seconds the test form waits for a whole answer (each read: ``TIMEOUT_S``)."""
 
 
+EXAMPLE_TIMEOUT_S = 5.0
+"""How long the endpoint page waits for the swagger example (a hung endpoint must not hold
+the page for the load tester's 30 s)."""
+
+
 @bp.get("/endpoints")
 def endpoints() -> str:
     records = service.observe_all(hub().ws)
@@ -44,7 +49,7 @@ def _example(target: Target | None) -> tuple[str, str | None]:
     if target is None:
         return "", "the endpoint has no scoring URI"
     try:
-        return fetch_example(target).decode("utf-8", errors="replace"), None
+        return fetch_example(target, EXAMPLE_TIMEOUT_S).decode("utf-8", errors="replace"), None
     except ServingError as exc:
         return "", exc.one_line()
 
