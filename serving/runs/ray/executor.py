@@ -104,15 +104,15 @@ class RayExecution:
     def _poll(self) -> None:
         try:
             state = self.jobs.state(self.submission_id)
-            if time.monotonic() - self._logged_at >= LOG_POLL_S or state.terminal:
-                self._copy_logs()
         except RayUnreachable:
             self._lost_since = self._lost_since or time.monotonic()
             if time.monotonic() - self._lost_since >= HEAD_LOST_S:
-                reason = f"the Ray head at {self.jobs.address} has not answered for "
-                self._end(RayExit(1, reason=reason + f"{HEAD_LOST_S:g} s"))
+                reason = f"was lost with the Ray head at {self.jobs.address} "
+                self._end(RayExit(1, reason=reason + f"(no answer for {HEAD_LOST_S:g} s)"))
             return
         self._lost_since = None
+        if time.monotonic() - self._logged_at >= LOG_POLL_S or state.terminal:
+            self._copy_logs()
         self._show(state.status)
         if state.status == "SUCCEEDED":
             self._end(Exit(0))
@@ -135,8 +135,13 @@ class RayExecution:
         self._shown = wanted
 
     def _copy_logs(self) -> None:
+        """Append what the job printed since the last copy (the logs come from the node
+        the job runs on: a lost node answers nothing, and the state says why soon)."""
         self._logged_at = time.monotonic()
-        text = self.jobs.logs(self.submission_id).encode("utf-8", "replace")
+        try:
+            text = self.jobs.logs(self.submission_id).encode("utf-8", "replace")
+        except ServingError:
+            return
         if len(text) > self._copied:
             with self.plan.std_log.open("ab") as out:
                 out.write(text[self._copied :])

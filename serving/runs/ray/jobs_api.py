@@ -28,6 +28,8 @@ from serving.errors import ServingError
 
 TIMEOUT_S = 10.0
 UPLOAD_TIMEOUT_S = 120.0
+LOGS_TIMEOUT_S = 3.0
+"""The logs come from the job's node; a lost one must not hold the poll long."""
 SKIPPED = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 
@@ -125,7 +127,8 @@ class RayJobs:
 
     def logs(self, submission_id: str) -> str:
         """The job's whole output so far."""
-        return str(self._json("GET", f"/api/jobs/{submission_id}/logs").get("logs") or "")
+        path = f"/api/jobs/{submission_id}/logs"
+        return str(self._json("GET", path, timeout=LOGS_TIMEOUT_S).get("logs") or "")
 
     def stop(self, submission_id: str) -> None:
         self._json("POST", f"/api/jobs/{submission_id}/stop")

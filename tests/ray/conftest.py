@@ -1,0 +1,73 @@
+"""One workspace server and one Ray cluster (head + 2 workers, 0.5 CPU each) for the
+module, started with ``serving compute up`` and always taken down (by label as well, in
+case ``down`` itself failed)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from serving.hub.remote.runs import RemoteRunStore
+from serving.hub.remote.transport import HubClient
+from serving.images.engine import docker_client
+from serving.runs.compute import ComputeStore
+from serving.runs.ray import cluster
+from serving.runs.ray.jobs_api import RayJobs
+from serving.workspace import Workspace
+from tests.helpers import run_cli
+from tests.hub.conftest import Server
+from tests.remote_fixtures import start_hub, stop_hub
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    name: str
+    address: str
+    jobs: RayJobs
+    prefix: str
+
+
+@pytest.fixture(scope="module")
+def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("ray")
+    hub = start_hub(Workspace.open(tmp / "ws", create=True), tmp / "server.log")
+    try:
+        yield Server(hub.base, hub.ws, hub.tokens, {}, hub.process)
+    finally:
+        stop_hub(hub)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(hub_server: Server) -> Iterator[RayCluster]:
+    ws = hub_server.ws
+    name = f"rt{uuid.uuid4().hex[:6]}"
+    up = ("compute", "up", name, "--type", "ray", "--nodes", "2", "--node-cpu", "0.5")
+    try:
+        done = run_cli(ws.path, *up, "--node-memory", "700m", "--cpu", "0.5", timeout=400)
+        assert done.code == 0, done.err
+        record = ComputeStore(ws.path, ws.db).get(name)
+        address = str(record.spec.address)
+        yield RayCluster(name, address, RayJobs(address), cluster.prefix(ws.path, name))
+        down = run_cli(ws.path, "compute", "down", name)
+        assert down.code == 0, down.err
+        assert f"compute {name} is down (3 nodes)" in down.out
+    finally:
+        client = docker_client()
+        cluster.remove(client, ws.path, name)
+        client.close()
+
+
+@pytest.fixture()
+def remote_runs(hub_server: Server) -> RemoteRunStore:
+    return RemoteRunStore(HubClient(hub_server.base, hub_server.tokens["rw"]))
+
+
+@pytest.fixture()
+def source(tmp_path: Path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    return folder

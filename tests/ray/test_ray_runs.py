@@ -1,0 +1,116 @@
+"""Runs on a real Ray cluster (a head and two workers in containers, started by
+``serving compute up``): a script reports through the workspace server from a node,
+``compute show`` lists the nodes, cancel leaves no Ray job running, and a killed worker
+fails the run that was on it."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from serving.hub.remote.runs import RemoteRunStore
+from serving.runs import records as rec
+from serving.sdk import Experiment, ScriptRunConfig, Workspace
+from tests.helpers import DOCKER_TIMEOUT, run_cli
+from tests.hub.conftest import Server
+from tests.ray.conftest import RayCluster
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+pytestmark = [pytest.mark.docker, pytest.mark.ray, pytest.mark.timeout(DOCKER_TIMEOUT)]
+
+TRAIN = """
+import os, socket
+from azureml.core import Run
+run = Run.get_context()
+print("node", socket.gethostname(), type(run).__name__, flush=True)
+for i in range(200):
+    run.log("loss", 1.0 / (i + 1), step=i)
+run.tag("where", "ray")
+os.makedirs("outputs", exist_ok=True)
+open("outputs/model.txt", "w").write("weights")
+"""
+SLEEPER = """
+import socket, time
+print("node", socket.gethostname(), flush=True)
+time.sleep(120)
+"""
+WAIT_S = 90.0
+
+
+def _submit(hub: Server, source: Path, script: str, compute: str, exp: str) -> object:
+    (source / "train.py").write_text(textwrap.dedent(script))
+    sws = Workspace.get(path=hub.base)
+    config = ScriptRunConfig(str(source), "train.py", compute_target=compute)
+    return Experiment(sws, exp).submit(config)
+
+
+def _wait_for(check: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_run_reports_through_the_server_from_a_node(
+    hub_server: Server, ray_cluster: RayCluster, remote_runs: RemoteRunStore, source: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    run = _submit(hub_server, source, TRAIN, ray_cluster.name, "ray-train")
+    capsys.readouterr()
+    assert run.wait_for_completion(show_output=True)["status"] == rec.COMPLETED  # type: ignore[attr-defined]
+    log = capsys.readouterr().out
+    run_id = run.record.id  # type: ignore[attr-defined]
+    assert f"node {ray_cluster.prefix}-worker-" in log and "ReportingRun" in log
+    metrics = remote_runs.get_metrics(run_id)
+    assert len(metrics["loss"]) == 200 and metrics["loss"][-1] == pytest.approx(0.005)
+    assert remote_runs.get(run_id).tags == {"where": "ray"}
+    assert "outputs/model.txt" in remote_runs.file_names(run_id)
+    shown = run_cli(hub_server.ws.path, "compute", "show", ray_cluster.name, "-o", "json")
+    data = shown.json()
+    assert shown.code == 0 and len(data["nodes"]) == 3  # type: ignore[index]
+    assert sum(1 for n in data["nodes"] if n.startswith("172.") and "worker ALIVE" in n) == 2  # type: ignore[index]
+
+
+def test_cancel_leaves_no_ray_job_running(
+    hub_server: Server, ray_cluster: RayCluster, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    run = _submit(hub_server, source, SLEEPER, ray_cluster.name, "ray-cancel")
+    _wait_for(lambda: run.get_status() == rec.RUNNING, "the run to be Running")  # type: ignore[attr-defined]
+    run.cancel()  # type: ignore[attr-defined]
+    _wait_for(lambda: run.get_status() == rec.CANCELED, "the run to be Canceled")  # type: ignore[attr-defined]
+    job = f"serving-{run.record.id}"  # type: ignore[attr-defined]
+    states = {j.submission_id: j.status for j in ray_cluster.jobs.jobs()}
+    assert states[job] == "STOPPED"
+    assert not [s for s in states.values() if s in ("PENDING", "RUNNING")]
+
+
+def test_a_killed_worker_fails_its_run(
+    hub_server: Server, ray_cluster: RayCluster, remote_runs: RemoteRunStore, source: Path,
+    engine: DockerClient, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    run = _submit(hub_server, source, SLEEPER, ray_cluster.name, "ray-kill")
+    run_id = run.record.id  # type: ignore[attr-defined]
+
+    def node() -> str | None:
+        text = remote_runs.log(run_id, 0)["text"]
+        found = [line.split()[1] for line in text.splitlines() if line.startswith("node ")]
+        return found[0] if found else None
+
+    _wait_for(lambda: node() is not None, "the script's first line")
+    engine.containers.get(str(node())).kill()
+    _wait_for(lambda: run.get_status() in rec.TERMINAL, "the run to end")  # type: ignore[attr-defined]
+    ended = remote_runs.get(run_id)
+    assert ended.status == rec.FAILED
+    message = str((ended.error or {}).get("message"))
+    assert "failed on the Ray cluster" in message, message
