@@ -114,3 +114,16 @@ def test_a_killed_worker_fails_its_run(
     assert ended.status == rec.FAILED
     message = str((ended.error or {}).get("message"))
     assert "failed on the Ray cluster" in message, message
+
+
+def test_a_folder_workspace_run_is_refused_in_one_line(
+    hub_server: Server, ray_cluster: RayCluster, source: Path
+) -> None:
+    (source / "train.py").write_text("print('never')\n")
+    folder_ws = Workspace.get(path=str(hub_server.ws.path))
+    config = ScriptRunConfig(str(source), "train.py", compute_target=ray_cluster.name)
+    run = Experiment(folder_ws, "ray-folder").submit(config)
+    assert run.wait_for_completion(raise_on_error=False)["status"] == rec.FAILED
+    message = str(run.record.error["message"])  # type: ignore[index]
+    assert "its runs report through a workspace server" in message and "\n" not in message
+    assert not [j for j in ray_cluster.jobs.jobs() if j.submission_id.endswith(run.record.id)]

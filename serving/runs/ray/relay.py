@@ -56,12 +56,13 @@ class Relay:
         except OSError:
             client.close()
             return
-        for sock in (client, upstream):
-            sock.settimeout(IDLE_TIMEOUT_S)
-        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-        back.start()
-        _pump(client, upstream)
-        back.join(IDLE_TIMEOUT_S)
+        with client, upstream:
+            for sock in (client, upstream):
+                sock.settimeout(IDLE_TIMEOUT_S)
+            back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+            back.start()
+            _pump(client, upstream)
+            back.join(IDLE_TIMEOUT_S)
 
     def close(self) -> None:
         self._stopped.set()

@@ -1,0 +1,114 @@
+"""Ray compute without a cluster: the job body, the node containers' arguments, package
+zips, the relay, and the one-line errors (bad address, head not answering)."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from serving.errors import UserInputError
+from serving.runs.compute import RAY, ComputeRecord
+from serving.runs.execution import Plan
+from serving.runs.ray import cluster
+from serving.runs.ray.compute_ops import ray_spec
+from serving.runs.ray.executor import RayExit, job_body
+from serving.runs.ray.jobs_api import RayJobs, RayUnreachable, zip_folder
+from serving.runs.ray.relay import Relay
+from tests.helpers import Cli
+
+
+def _plan(tmp_path: Path) -> Plan:
+    env = {"AZUREML_RUN_ID": "r1", "PYTHONPATH": "/host/x", "PATH": "/usr/bin", "A": "b c"}
+    env["SERVING_RUN_WORKSPACE"] = str(tmp_path)
+    return Plan(
+        "r1", tmp_path, tmp_path, tmp_path, ["train.py", "--lr", "0.1 x"], env,
+        tmp_path / "log.txt", None,
+    )  # fmt: skip
+
+
+def test_job_body_carries_the_run(tmp_path: Path) -> None:
+    spec = ray_spec("http://h:8265/", cpu="0.5", memory="512m", gpus=1)
+    body = job_body(_plan(tmp_path), ComputeRecord("c", RAY, spec), "gcs://w.zip", "gcs://m.zip")
+    assert body["entrypoint"] == "python -m serving.runs.ray.node_entry train.py --lr '0.1 x'"
+    assert body["submission_id"] == "serving-r1"
+    assert body["runtime_env"] == {
+        "working_dir": "gcs://w.zip",
+        "py_modules": ["gcs://m.zip"],
+        "env_vars": {"AZUREML_RUN_ID": "r1", "A": "b c"},
+    }
+    assert (body["entrypoint_num_cpus"], body["entrypoint_memory"]) == (0.5, 512 * 2**20)
+    assert body["entrypoint_num_gpus"] == 1 and spec.address == "http://h:8265"
+
+
+def test_spec_checks() -> None:
+    with pytest.raises(UserInputError, match="invalid Ray address 'h:8265'"):
+        ray_spec("h:8265")
+    with pytest.raises(UserInputError, match="gpus"):
+        ray_spec("http://h:8265", gpus=-1)
+    assert RayExit(1, reason="failed on the Ray cluster: x").describe().endswith(": x")
+
+
+def test_node_containers_are_named_labelled_and_limited(tmp_path: Path) -> None:
+    limits = cluster.NodeLimits(0.5, 700 * 2**20)
+    head = cluster.head_kwargs(tmp_path, "c1", "img", "net", limits)
+    worker = cluster.worker_kwargs(tmp_path, "c1", "img", "net", limits, 2)
+    prefix = cluster.prefix(tmp_path, "c1")
+    assert head["name"] == f"{prefix}-head" and worker["name"] == f"{prefix}-worker-2"
+    assert head["ports"] == {"8265/tcp": ("127.0.0.1", None)} and "ports" not in worker
+    assert "--num-cpus=0" in head["command"] and "--num-cpus=1" in worker["command"]
+    assert f"--address={prefix}-head:6379" in worker["command"]
+    assert worker["labels"] == {
+        "serving.workspace": str(tmp_path), "serving.compute": "c1", "serving.role": "ray-worker"
+    }  # fmt: skip
+    assert (worker["nano_cpus"], worker["mem_limit"]) == (500_000_000, 700 * 2**20)
+
+
+def test_zips_are_stable_and_skip_caches(tmp_path: Path) -> None:
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "__pycache__" / "a.pyc").write_bytes(b"\0")
+    first = zip_folder(tmp_path / "pkg", parent=True)
+    assert first == zip_folder(tmp_path / "pkg", parent=True)
+    assert zipfile.ZipFile(io.BytesIO(first)).namelist() == ["pkg/a.py"]
+    assert zipfile.ZipFile(io.BytesIO(zip_folder(tmp_path / "pkg"))).namelist() == ["a.py"]
+
+
+def test_relay_copies_both_ways() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def echo() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(b"got " + conn.recv(100))
+
+    threading.Thread(target=echo, daemon=True).start()
+    relay = Relay("127.0.0.1", server.getsockname()[:2])
+    try:
+        with socket.create_connection(relay.address, timeout=5) as client:
+            client.sendall(b"hello")
+            assert client.recv(100) == b"got hello"
+    finally:
+        relay.close()
+        server.close()
+
+
+def test_a_head_not_answering_is_one_line_naming_it(cli: Cli) -> None:
+    port = socket.create_server(("127.0.0.1", 0))
+    address = f"http://127.0.0.1:{port.getsockname()[1]}"
+    port.close()
+    with pytest.raises(RayUnreachable, match=f"the Ray head at {address} does not answer"):
+        RayJobs(address).version()
+    done = cli("compute", "create", "r1", "--type", "ray", "--address", address)
+    assert done.code != 0 and f"the Ray head at {address} does not answer" in done.err
+    assert "Traceback" not in done.err and len(done.err.strip().splitlines()) <= 2
+    assert cli("compute", "create", "r1", "--type", "ray").code != 0
+    assert cli("compute", "list", "-o", "json").json() == [
+        r
+        for r in cli("compute", "list", "-o", "json").json()
+        if r["name"] != "r1"  # type: ignore[attr-defined]
+    ]
