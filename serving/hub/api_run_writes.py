@@ -66,12 +66,13 @@ def submit_run(name: str) -> tuple[Response, int]:
             "as application/json"
         )
     ws = hub().ws
+    limit = streams.max_upload_bytes()
     with streams.upload_folder(ws.path) as folder:
         archive = folder / ".upload.tar"
-        streams.receive(request.stream, archive, request.content_length)
+        streams.receive(request.stream, archive, request.content_length, limit)
         unpacked = folder / "unpacked"
         unpacked.mkdir()
-        streams.unpack_tar(archive, unpacked)
+        streams.unpack_tar(archive, unpacked, limit)
         job_path, source = unpacked / JOB_FILE, unpacked / SOURCE_DIR
         if not job_path.is_file():
             raise UserInputError(f"the archive has no {JOB_FILE}")
@@ -157,8 +158,8 @@ def append_metrics(run_id: str) -> Response:
     store.get(run_id)
     length = request.content_length
     if length is not None and length > MAX_METRICS_BYTES:
-        raise UserInputError(f"a metrics batch is at most {MAX_METRICS_BYTES} bytes")
-    data = request.get_data(cache=False)
+        raise streams.TooLargeError(f"a metrics batch is at most {MAX_METRICS_BYTES} bytes")
+    data = streams.read_capped(request.stream, MAX_METRICS_BYTES, "a metrics batch")
     try:
         count = m.check_lines(data)
     except m.MetricValueError as exc:
@@ -181,18 +182,19 @@ def upload_files(run_id: str) -> tuple[Response, int]:
     artifacts.artifact_path(run_dir, name)  # refuses names outside or reserved
     mimetype = request.mimetype or ""
     written: list[str] = []
+    limit = streams.max_upload_bytes()
     with streams.upload_folder(hub().ws.path) as folder:
         if mimetype == "application/octet-stream":
             target = folder / "file"
-            streams.receive(request.stream, target, request.content_length)
+            streams.receive(request.stream, target, request.content_length, limit)
             artifacts.write_atomic(artifacts.artifact_path(run_dir, name), target)
             written.append(name)
         elif mimetype in TAR_TYPES:
             archive = folder / ".upload.tar"
-            streams.receive(request.stream, archive, request.content_length)
+            streams.receive(request.stream, archive, request.content_length, limit)
             unpacked = folder / "unpacked"
             unpacked.mkdir()
-            streams.unpack_tar(archive, unpacked)
+            streams.unpack_tar(archive, unpacked, limit)
             for rel in artifacts.names(unpacked):
                 dest = f"{name.rstrip('/')}/{rel}"
                 artifacts.write_atomic(artifacts.artifact_path(run_dir, dest), unpacked / rel)

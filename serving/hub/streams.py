@@ -83,11 +83,13 @@ def upload_folder(workspace: Path) -> Iterator[Path]:
 
 
 def receive(
-    stream: IO[bytes], dest: Path, expected: int | None, limit: int = DEFAULT_MAX_UPLOAD
+    stream: IO[bytes], dest: Path, expected: int | None, limit: int | None = None
 ) -> int:
     """Copy the request body to ``dest`` in chunks; refuses a body shorter than
-    ``expected`` (the client went away) or longer than ``limit`` (before reading when
-    ``expected`` says so). Returns the bytes written."""
+    ``expected`` (the client went away) or longer than ``limit`` (default: the server's
+    cap, :func:`max_upload_bytes`; before reading when ``expected`` says so). Returns the
+    bytes written."""
+    limit = max_upload_bytes() if limit is None else limit
     if expected is not None and expected > limit:
         raise _too_large(limit)
     done = 0
@@ -100,6 +102,20 @@ def receive(
     if expected is not None and done != expected:
         raise UserInputError(f"the upload ended after {done} of {expected} bytes")
     return done
+
+
+def read_capped(stream: IO[bytes], limit: int, what: str) -> bytes:
+    """The whole body in memory, refused with 413 once past ``limit`` bytes (a chunked
+    body has no Content-Length to check first; a stream's ``read`` may return less than
+    asked, so this reads to the end)."""
+    parts: list[bytes] = []
+    done = 0
+    while chunk := stream.read(min(CHUNK, limit + 1 - done)):
+        parts.append(chunk)
+        done += len(chunk)
+        if done > limit:
+            raise TooLargeError(f"{what} is larger than this server accepts ({limit} bytes)")
+    return b"".join(parts)
 
 
 def _clean(name: str) -> str | None:
@@ -153,12 +169,13 @@ def _checked(
     return plain, links
 
 
-def unpack_tar(archive: Path, dest: Path, limit: int = DEFAULT_MAX_UPLOAD) -> None:
+def unpack_tar(archive: Path, dest: Path, limit: int | None = None) -> None:
     """Extract an uploaded tar (plain or compressed): every member checked first
     (:func:`_refused`), files and folders extracted with tarfile's ``data`` filter as a
     second guard, hard links copied from their (already extracted) targets; refused
     whole when the files add up to more than ``limit``. Messages name the member, never
-    a path on the server."""
+    a path on the server. ``limit`` defaults to the server's cap (:func:`max_upload_bytes`)."""
+    limit = max_upload_bytes() if limit is None else limit
     try:
         with tarfile.open(archive) as tar:
             plain, links = _checked(tar, limit)

@@ -21,6 +21,7 @@ from serving.config import PlatformSettings
 from serving.errors import NotFoundError, UserInputError
 from serving.hub.errors import Forbidden, Unauthorized
 from serving.registry import Ref
+from serving.runs.store import RunStore
 from serving.sdk import Model, Workspace
 from serving.sdk.server_workspace import ServerWorkspace
 from serving.workspace import Workspace as FolderWorkspace
@@ -238,3 +239,32 @@ def test_uploads_over_the_cap_are_413_and_leave_nothing(capped: HubProcess, tmp_
     assert not list((capped.ws.path / "tmp" / "uploads").glob("*/*"))
     with pytest.raises(NotFoundError):
         remote.models.get(Ref("big"))
+
+
+def test_run_uploads_and_submissions_obey_the_cap(capped: HubProcess) -> None:
+    """The cap holds on every upload route, not only model registration: a run's files
+    (one file, a folder's tar) and a submitted job's tar."""
+    runs = RunStore(capped.ws.path, capped.ws.db)
+    run_id = runs.create_run("capped", kind="script", target="local").id
+    auth = {"Authorization": f"Bearer {capped.tokens['rw']}"}
+    url = f"{capped.base}/api/v1"
+    answers = [
+        requests.post(
+            f"{url}/runs/{run_id}/files?name=outputs/big.bin", data=b"b" * (CAP + 1),
+            headers=auth | {"Content-Type": "application/octet-stream"}, timeout=30,
+        ),
+        requests.post(
+            f"{url}/runs/{run_id}/files?name=outputs/folder", data=_zeros_tar(CAP * 16),
+            headers=auth | {"Content-Type": "application/gzip"}, timeout=30,
+        ),
+        requests.post(
+            f"{url}/experiments/capped/runs", data=iter([b"c" * CAP, b"c" * CAP]),
+            headers=auth | {"Content-Type": "application/x-tar"}, timeout=30,
+        ),
+    ]  # fmt: skip
+    for answer in answers:
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["error"]["code"] == "TooLarge"
+    check(answers[0], capped.base)
+    assert [r.id for r in runs.list(experiment="capped")] == [run_id]  # none submitted
+    assert not list((capped.ws.path / "tmp" / "uploads").glob("*/*"))

@@ -7,6 +7,7 @@ import io
 import tarfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,24 @@ def test_the_cap_setting() -> None:
     for bad in ("0", "-1", "1e9", "lots"):
         with pytest.raises(UserInputError, match=streams.MAX_UPLOAD_ENV):
             streams.max_upload_bytes({streams.MAX_UPLOAD_ENV: bad})
+
+
+class _Trickle(io.RawIOBase):
+    """A body that answers each read with at most 7 bytes, as a socket may."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(7, len(buffer), len(self.data))
+        buffer[:size], self.data = self.data[:size], self.data[size:]
+        return size
+
+
+def test_read_capped_reads_to_the_end_and_stops_past_the_cap() -> None:
+    assert streams.read_capped(_Trickle(b"x" * 100), 100, "a batch") == b"x" * 100
+    with pytest.raises(streams.TooLargeError, match="a batch is larger"):
+        streams.read_capped(_Trickle(b"x" * 101), 100, "a batch")
