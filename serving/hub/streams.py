@@ -82,9 +82,7 @@ def upload_folder(workspace: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def receive(
-    stream: IO[bytes], dest: Path, expected: int | None, limit: int | None = None
-) -> int:
+def receive(stream: IO[bytes], dest: Path, expected: int | None, limit: int | None = None) -> int:
     """Copy the request body to ``dest`` in chunks; refuses a body shorter than
     ``expected`` (the client went away) or longer than ``limit`` (default: the server's
     cap, :func:`max_upload_bytes`; before reading when ``expected`` says so). Returns the

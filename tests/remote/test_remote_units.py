@@ -4,17 +4,20 @@ equal the folder's, the cap counts bodies and archives (hard links as their copi
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from serving.errors import UserInputError
+from serving.errors import BackendUnavailableError, UserInputError
 from serving.hub import streams
 from serving.hub.remote.models import model_record
 from serving.hub.remote.registries import endpoint_record, environment_record, image_record
+from serving.hub.remote.transport import HubClient
 from serving.registry import Ref
 from serving.workspace import Workspace
 
@@ -97,3 +100,23 @@ def test_read_capped_reads_to_the_end_and_stops_past_the_cap() -> None:
     assert streams.read_capped(_Trickle(b"x" * 100), 100, "a batch") == b"x" * 100
     with pytest.raises(streams.TooLargeError, match="a batch is larger"):
         streams.read_capped(_Trickle(b"x" * 101), 100, "a batch")
+
+
+def test_a_cut_download_is_one_error_and_leaves_no_file(tmp_path: Path) -> None:
+    """A server that promises 100 bytes and closes after 10: BackendUnavailable (the
+    CLI's one line, exit 7), not urllib3's ProtocolError; nothing under either name."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    client = HubClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "srvt_x", timeout=10)
+    with listener, pytest.raises(BackendUnavailableError, match="cut off"):
+        client.download("/models/m/1/download", tmp_path / "model.bin")
+    server.join(10)
+    assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,6 @@ skip environment proxies (:mod:`serving.httpclient`).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -170,8 +169,15 @@ class HubClient:
         )
         try:
             with response, partial.open("wb") as out:
-                shutil.copyfileobj(response.raw, out, CHUNK)
+                for chunk in response.iter_content(CHUNK):  # urllib3's errors as requests'
+                    out.write(chunk)
             partial.replace(dest)
+        except requests.RequestException as exc:  # cut off midway
+            raise e.BackendUnavailableError(
+                f"the download from the workspace server {self.base_url} was cut off: "
+                f"{type(exc).__name__}",
+                hint="try again",
+            ) from exc
         finally:
             partial.unlink(missing_ok=True)
         return response
