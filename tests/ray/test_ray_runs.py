@@ -127,3 +127,24 @@ def test_a_folder_workspace_run_is_refused_in_one_line(
     message = str(run.record.error["message"])  # type: ignore[index]
     assert "its runs report through a workspace server" in message and "\n" not in message
     assert not [j for j in ray_cluster.jobs.jobs() if j.submission_id.endswith(run.record.id)]
+
+
+def test_the_sdk_attaches_a_cluster_by_address(hub_server: Server, ray_cluster: RayCluster) -> None:
+    from serving.runs.compute import ComputeStore
+    from serving.sdk import ComputeTarget
+    from serving.sdk.ray_compute import RayCompute
+
+    ws = Workspace.get(path=str(hub_server.ws.path))
+    config = RayCompute.attach_configuration(address=ray_cluster.address, cpu=0.5)
+    target = ComputeTarget.attach(ws, "attached", config)
+    try:
+        assert target.type == "AmlCompute" and target.name == "attached"
+        assert ComputeTarget.create(ws, "attached", config).name == "attached"  # same again
+        record = ComputeStore(hub_server.ws.path, hub_server.ws.db).get("attached")
+        assert (record.kind, record.spec.address, record.spec.cpu) == (
+            "ray",
+            ray_cluster.address,
+            0.5,
+        )
+    finally:
+        ComputeStore(hub_server.ws.path, hub_server.ws.db).delete("attached")
