@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -206,25 +207,66 @@ def _wire_check(ok: bool, what: str) -> None:
         raise UserErrorException(f"the submitted job's {what}")
 
 
+BACKSLASH = "\\"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TEXT_FIELDS = ("compute", "source_directory", "submitted_by", "display_name", "environment_name")
+
+
+def _check_wire_values(data: dict[str, Any]) -> None:
+    """Refuse values of the wrong type or shape before any is used. What is accepted
+    runs on this machine as whoever runs the server (that is what submitting means, so
+    it takes a read-write token): variables such as ``PATH`` or ``LD_PRELOAD`` reach only
+    the run's own processes, and are refused only when they could not be set at all."""
+    for key in _TEXT_FIELDS:
+        _wire_check(data.get(key) is None or isinstance(data[key], str), f"{key} must be text")
+    script = data.get("script")
+    clean = script.replace(BACKSLASH, "/") if isinstance(script, str) else ""
+    _wire_check(
+        bool(clean) and not clean.startswith("/") and ".." not in clean.split("/"),
+        "script must be a file name inside the source directory",
+    )
+    args = data.get("arguments") or []
+    _wire_check(
+        isinstance(args, list) and all(isinstance(a, str | int | float) for a in args),
+        "arguments must be a list of strings and numbers",
+    )
+    env_vars = data.get("environment_variables") or {}
+    _wire_check(
+        isinstance(env_vars, dict)
+        and all(_ENV_NAME.match(str(k)) for k in env_vars)
+        and all(isinstance(v, str) and "\0" not in v for v in env_vars.values()),
+        "environment_variables must map names (letters, digits, '_') to strings",
+    )
+    duration = data.get("max_run_duration_seconds")
+    _wire_check(
+        duration is None
+        or (isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0),
+        "max_run_duration_seconds must be a positive number",
+    )
+    refs, tags = data.get("data_references") or {}, data.get("tags") or {}
+    _wire_check(
+        isinstance(refs, dict) and all(isinstance(r, dict) for r in refs.values()),
+        "data_references must be an object of objects",
+    )
+    _wire_check(
+        isinstance(tags, dict) and all(isinstance(v, str | int | float) for v in tags.values()),
+        "tags must be an object of strings",
+    )
+
+
 def job_from_wire(data: Any, source: Path) -> tuple[ScriptJob, dict[str, Any]]:
     """(the job, ``{"display_name", "tags"}``) from a client's ``job.json``, its source
-    unpacked at ``source``; refuses fields of the wrong type, unknown fields, and an
-    interpreter that is not a program on this machine."""
+    unpacked at ``source``; refuses fields of the wrong type (:func:`_check_wire_values`),
+    unknown fields, and an interpreter that is not a program on this machine."""
     _wire_check(isinstance(data, dict), "description must be a JSON object")
     unknown = set(data) - WIRE_FIELDS
     _wire_check(not unknown, f"fields {', '.join(sorted(unknown))} are unknown")
-    script, args = data.get("script"), data.get("arguments") or []
-    _wire_check(isinstance(script, str) and bool(script), "script must be a file name")
-    _wire_check(isinstance(args, list), "arguments must be a list")
+    _check_wire_values(data)
+    script, args = data["script"], data.get("arguments") or []
     env_vars = data.get("environment_variables") or {}
-    _wire_check(
-        isinstance(env_vars, dict) and all(isinstance(v, str) for v in env_vars.values()),
-        "environment_variables must map names to strings",
-    )
     environment = data.get("environment")
     _wire_check(environment is None or isinstance(environment, dict), "environment is not one")
     refs = data.get("data_references") or {}
-    _wire_check(isinstance(refs, dict), "data_references must be an object")
     interpreter = data.get("interpreter")
     if interpreter is not None and not (
         isinstance(interpreter, str)
@@ -258,5 +300,4 @@ def job_from_wire(data: Any, source: Path) -> tuple[ScriptJob, dict[str, Any]]:
         },
     )
     tags = data.get("tags") or {}
-    _wire_check(isinstance(tags, dict), "tags must be an object")
     return job, {"display_name": data.get("display_name"), "tags": tags}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 import textwrap
 import threading
 import time
@@ -217,3 +218,42 @@ def test_interactive_runs_start_and_end_through_the_api(hub_server: Server) -> N
         owned.status_code == 409
         and "supervisor" in check(owned, hub_server.base)["error"]["message"]
     )
+
+
+def _job_tar(job: object) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in (("job.json", json.dumps(job).encode()), ("source/t.py", b"pass\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("script", "/etc/hostname"),
+        ("script", "../t.py"),
+        ("arguments", [{"a": 1}]),
+        ("environment_variables", {"A=B": "1"}),
+        ("environment_variables", {"A": "nul\0"}),
+        ("max_run_duration_seconds", "soon"),
+        ("max_run_duration_seconds", -1),
+        ("compute", ["cpu"]),
+        ("display_name", 5),
+        ("data_references", {"d": "x"}),
+        ("tags", {"t": {"nested": 1}}),
+    ],
+)
+def test_job_json_values_of_the_wrong_shape_are_refused(
+    hub_server: Server, field: str, value: object
+) -> None:
+    before = len(RunStore(hub_server.ws.path, hub_server.ws.db).list(experiment="shapes"))
+    answer = hub_server.call(
+        "POST", "/experiments/shapes/runs", data=_job_tar({"script": "t.py", field: value}),
+        headers={"Content-Type": "application/x-tar"},
+    )  # fmt: skip
+    assert answer.status_code == 400, answer.text
+    assert field in check(answer, hub_server.base)["error"]["message"]
+    assert len(RunStore(hub_server.ws.path, hub_server.ws.db).list(experiment="shapes")) == before
