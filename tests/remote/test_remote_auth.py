@@ -172,6 +172,17 @@ def test_a_token_in_config_json_must_be_private(
     written = tmp_path / "w" / ".azureml" / "config.json"
     assert written.stat().st_mode & 0o777 == 0o600
     assert json.loads(written.read_text())["token"] == hub_server.tokens["rw"]
+    os.chmod(config, 0o644)  # a link is judged by the file it leads to
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "config.json").symlink_to(config)
+    with pytest.raises(UserInputError, match="others can read it"):
+        Workspace.from_config(tmp_path / "linked" / "config.json")
+    written.chmod(0o644)  # rewritten whole, 0600 again, no temporary file left
+    ServerWorkspace(hub_server.base, hub_server.tokens["rw"]).write_config(
+        tmp_path / "w", token=True
+    )
+    assert written.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in written.parent.iterdir()] == ["config.json"]
 
 
 def test_environment_register_route_matches_the_document(hub_server: HubProcess) -> None:

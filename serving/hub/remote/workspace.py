@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,14 +91,25 @@ def open_remote(
     return RemoteWorkspace(url, token or settings.token)
 
 
-def _private(path: Path) -> None:
-    """Refuse a token file that anyone but its owner may read or change."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise UserInputError(
-            f"{path} holds a workspace server token but its mode is {mode:04o}: others can read it",
-            hint=f"chmod 600 {path}",
-        )
+def _private_token(path: Path) -> str | None:
+    """The ``token`` of the ``config.json`` at ``path``, read from a file whose mode was
+    checked on the same open descriptor (a file swapped in after a check by path would
+    not be the one read; a link is judged by the file it leads to): refused when anyone
+    but its owner may read or change it."""
+    try:
+        with path.open("rb") as fh:
+            mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode)
+            if mode & 0o077:
+                raise UserInputError(
+                    f"{path} holds a workspace server token but its mode is {mode:04o}: "
+                    "others can read it",
+                    hint=f"chmod 600 {path}",
+                )
+            data = json.loads(fh.read())
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"cannot read the token in {path}: {exc}") from None
+    token = data.get(TOKEN_KEY) if isinstance(data, dict) else None
+    return None if token is None else str(token)
 
 
 W = TypeVar("W", bound=RemoteWorkspace)
@@ -114,8 +126,7 @@ def server_config(path: Path, data: Mapping[str, Any], cls: type[W]) -> W | None
     settings = PlatformSettings.from_env()
     token = settings.token
     if token is None and data.get(TOKEN_KEY) is not None:
-        _private(path)
-        token = str(data[TOKEN_KEY])
+        token = _private_token(path)
     return cls(url, token)
 
 
@@ -125,8 +136,12 @@ def write_server_config(path: Path, url: str, token: str | None) -> Path:
     if token is not None:
         data[TOKEN_KEY] = token
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, indent=2) + "\n")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:  # mkstemp's file is 0600 from the start; renamed in whole (a link is replaced)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
