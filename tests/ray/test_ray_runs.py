@@ -148,3 +148,50 @@ def test_the_sdk_attaches_a_cluster_by_address(hub_server: Server, ray_cluster: 
         )
     finally:
         ComputeStore(hub_server.ws.path, hub_server.ws.db).delete("attached")
+
+
+SWEEP_TRIAL = """
+import argparse, time
+from azureml.core import Run
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=int)
+a = p.parse_args()
+run = Run.get_context()
+print("start", repr(time.time()), flush=True)
+time.sleep(2)
+for step in range(3):
+    run.log("score", a.x * (step + 1))
+print("end", repr(time.time()), flush=True)
+"""
+
+
+def test_a_sweep_runs_its_trials_in_parallel_on_the_cluster(
+    hub_server: Server, ray_cluster: RayCluster, remote_runs: RemoteRunStore, source: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from serving.sdk import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal
+    from serving.sdk.hyperdrive import choice
+
+    monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    (source / "train.py").write_text(textwrap.dedent(SWEEP_TRIAL))
+    sws = Workspace.get(path=hub_server.base)
+    config = HyperDriveConfig(
+        run_config=ScriptRunConfig(str(source), "train.py", compute_target=ray_cluster.name),
+        hyperparameter_sampling=GridParameterSampling({"--x": choice(1, 2)}),
+        primary_metric_name="score",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=2,
+        max_concurrent_runs=2,
+    )
+    run = Experiment(sws, "ray-sweep").submit(config)
+    assert run.wait_for_completion()["status"] == rec.COMPLETED  # type: ignore[attr-defined]
+    children = list(run.get_children())  # type: ignore[attr-defined]
+    assert len(children) == 2 and {c.get_status() for c in children} == {rec.COMPLETED}
+    spans = []
+    for child in children:
+        text = remote_runs.log(child.id, 0)["text"]
+        found = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                 if line.startswith(("start ", "end "))}  # fmt: skip
+        spans.append((found["start"], found["end"]))
+        assert remote_runs.get_metrics(child.id)["score"][-1] in (3, 6)
+    assert max(s for s, _ in spans) < min(e for _, e in spans)  # they overlapped
