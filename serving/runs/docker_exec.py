@@ -332,14 +332,22 @@ class DockerExecutor(EngineUser):
         return DockerExecution(self.client, container, plan.std_log)
 
     def _start_reporting(self, plan: Plan, kwargs: dict[str, Any]) -> Container:
-        """Create the container, put the working copy in, start it."""
+        """Create the container, put the working copy in, start it; a container that
+        does not start is removed (it holds the run's token in its environment)."""
+        import docker
+
         kwargs = {k: v for k, v in kwargs.items() if k != "detach"}
         container = self.client.containers.create(**kwargs)
-        with tempfile.TemporaryFile() as archive:
-            working_copy_tar(plan.work_dir, archive, uid=os.getuid(), gid=os.getgid())
-            archive.seek(0)
-            container.put_archive("/tmp", archive)
-        container.start()
+        try:
+            with tempfile.TemporaryFile() as archive:
+                working_copy_tar(plan.work_dir, archive, uid=os.getuid(), gid=os.getgid())
+                archive.seek(0)
+                container.put_archive("/tmp", archive)
+            container.start()
+        except BaseException:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+            raise
         return container
 
     def attach(self, container_id: str, std_log: Path) -> DockerExecution | None:

@@ -7,6 +7,7 @@ followed with the SDK (``Workspace.get(path=URL)``, ``ScriptRunConfig``,
 from __future__ import annotations
 
 import textwrap
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,3 +81,20 @@ def test_a_docker_run_reports_through_the_api(
         revoked = [row[0] for row in rows.fetchall()]
     assert len(revoked) == 1 and revoked[0] is not None  # minted at start, revoked at the end
     assert not engine.containers.list(all=True, filters={"label": f"serving.run={record.id}"})
+
+
+def test_a_reporting_container_that_cannot_start_is_removed(
+    base_image: str, engine: DockerClient, tmp_path: Path
+) -> None:
+    """Its environment holds the run's token: a container whose working copy cannot be
+    put in (here: no working copy at all) must not be left created."""
+    from types import SimpleNamespace
+
+    from serving.runs.docker_exec import DockerExecutor
+
+    name = f"r14review-leak-{uuid.uuid4().hex[:8]}"
+    plan = SimpleNamespace(work_dir=tmp_path / "missing")
+    kwargs = {"image": base_image, "name": name, "command": ["true"], "detach": True}
+    with pytest.raises(OSError):
+        DockerExecutor(client=engine)._start_reporting(plan, kwargs)  # type: ignore[arg-type]
+    assert not engine.containers.list(all=True, filters={"name": name})
