@@ -5,17 +5,21 @@ the run on the workspace server, whatever the script's end (a failed run's outpu
 looked at, as on a folder workspace). Metrics the script logged are flushed before.
 
 The container has no workspace folder to collect outputs from afterwards, so the upload
-happens here, in the container, before it exits; a container killed by a cancel (SIGTERM,
-then SIGKILL) sends nothing more.
+happens here, in the container, before it exits. A cancel stops the container with
+SIGTERM, then SIGKILL after its grace period: SIGTERM ends the script as ``sys.exit(143)``
+would (unless the script handles the signal itself), so its last metrics and its outputs
+are still sent within the grace; a SIGKILL sends nothing more.
 """
 
 from __future__ import annotations
 
 import os
 import runpy
+import signal
 import sys
 import traceback
 from pathlib import Path
+from types import FrameType
 
 from serving.runs import metrics as m
 from serving.runs.reporting import ReportError, from_environment
@@ -38,6 +42,12 @@ def _run_script(script: str, args: list[str]) -> int:
         traceback.print_exc()
         return 1
     return 0
+
+
+def _terminated(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM (a cancel): end the script with exit code 128 + 15, as the shell reports a
+    process ended by it, through ``SystemExit`` so the sending below still happens."""
+    raise SystemExit(128 + signum)
 
 
 def _send_folders() -> None:
@@ -64,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         print(usage, file=sys.stderr)
         return 2
     os.chdir(args[0])
+    signal.signal(signal.SIGTERM, _terminated)
     code = _run_script(args[1], args[2:])
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends the sending too
     m.flush_all()
     _send_folders()
     sys.stdout.flush()

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import tarfile
 import textwrap
 import threading
@@ -18,6 +22,7 @@ from serving.hub.remote.runs import RemoteRunStore
 from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs import run_tokens
+from serving.runs.reporting import Report
 from serving.runs.store import RunStore
 from serving.runs.submit import ScriptJob
 from tests.hub.conftest import Server
@@ -257,3 +262,48 @@ def test_job_json_values_of_the_wrong_shape_are_refused(
     assert answer.status_code == 400, answer.text
     assert field in check(answer, hub_server.base)["error"]["message"]
     assert len(RunStore(hub_server.ws.path, hub_server.ws.db).list(experiment="shapes")) == before
+
+
+CANCELED_SCRIPT = """
+import os, time
+from serving.sdk import Run
+run = Run.get_context()
+for i in range(3):
+    run.log("x", i)
+os.makedirs("outputs", exist_ok=True)
+open("outputs/o.txt", "w").write("partial")
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_terminated_reporting_script_still_sends_metrics_and_outputs(
+    hub_server: Server, tmp_path: Path
+) -> None:
+    """A cancel stops the container with SIGTERM: ``remote_entry`` ends the script, then
+    flushes the metrics still batched and sends ``outputs/`` before the grace is over."""
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    run_id = store.create_run("term", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING).id
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "s.py").write_text(CANCELED_SCRIPT)
+    env = (
+        os.environ | Report(hub_server.base, run_tokens.mint(hub_server.ws.db, run_id)).variables()
+    )
+    env |= {"AZUREML_RUN_ID": run_id, "PYTHONPATH": str(Path(__file__).parents[2])}
+    env.pop("SERVING_RUN_WORKSPACE", None)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "serving.runs.remote_entry", str(work), "s.py"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        child.send_signal(signal.SIGTERM)
+        _out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 143, err
+    series = m.history_and_values(store.metrics_file(run_id))[0]["x"]
+    assert [point[1] for point in series] == [0, 1, 2]
+    assert (store.run_dir(run_id) / "outputs" / "o.txt").read_text() == "partial"
+    run_tokens.revoke(hub_server.ws.db, run_id)
