@@ -142,6 +142,8 @@ def run_log(run_id: str) -> Response:
             data = fh.read(MAX_LOG_BYTES)
         if offset + len(data) < size and b"\n" in data:
             data = data[: data.rindex(b"\n") + 1]
+        if not (record.terminal and offset + len(data) >= size):
+            data = _whole_characters(data)  # the rest comes with the next call
     return jsonify(
         {
             "offset": offset,
@@ -151,6 +153,19 @@ def run_log(run_id: str) -> Response:
             "ended": record.terminal and offset + len(data) >= size,
         }
     )
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """``data`` without a UTF-8 character cut at its end (the log's writer is midway, or
+    the read stopped at its limit): decoded as is, both halves would become U+FFFD."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return data
+        if byte >= 0xC0:  # the last character's first byte: is it all there?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if back >= need else data[:-back]
+    return data
 
 
 @bp.get("/runs/<run_id>/files")

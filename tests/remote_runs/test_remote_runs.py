@@ -23,7 +23,7 @@ from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs import run_tokens
 from serving.runs.reporting import Report
-from serving.runs.store import RunStore
+from serving.runs.store import STD_LOG, RunStore
 from serving.runs.submit import ScriptJob
 from tests.hub.conftest import Server
 from tests.hub.openapi_check import check
@@ -307,3 +307,21 @@ def test_a_terminated_reporting_script_still_sends_metrics_and_outputs(
     assert [point[1] for point in series] == [0, 1, 2]
     assert (store.run_dir(run_id) / "outputs" / "o.txt").read_text() == "partial"
     run_tokens.revoke(hub_server.ws.db, run_id)
+
+
+def test_the_log_route_never_cuts_a_character_in_two(hub_server: Server) -> None:
+    """A tailer polling while the log's writer is midway through a character gets the
+    whole character on its next call, never two U+FFFD halves."""
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    run_id = store.create_run("tail", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING).id
+    log = store.run_dir(run_id) / STD_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes("line é\nhalf ".encode() + "€".encode()[:2])
+    first = check(hub_server.call("GET", f"/runs/{run_id}/log"), hub_server.base)
+    assert first["text"] == "line é\nhalf " and not first["ended"]
+    with log.open("ab") as fh:
+        fh.write("€".encode()[2:] + b" done\n")
+    params = {"offset": first["next_offset"]}
+    second = check(hub_server.call("GET", f"/runs/{run_id}/log", params=params), hub_server.base)
+    assert second["text"] == "€ done\n"
+    store.set_status(run_id, rec.COMPLETED)
