@@ -5,6 +5,11 @@ of its steps would be reused (and why not), show a pipeline run's steps.
 the step's name) and exits 0 when it Completed, 8 when it Failed (naming the failed
 steps) or was Canceled. Ctrl-C stops following only: the pipeline run belongs to its
 driver and goes on. The YAML keys are described in :mod:`serving.runs.pipelines.yaml_form`.
+
+Against a workspace server (``--workspace URL``) ``run`` sends the pipeline and its steps'
+folders to the server, where it executes, and follows it through the run routes; ``show``
+reads it there. ``explain`` needs the folder's records of earlier step runs and refuses a
+server in one line.
 """
 
 from __future__ import annotations
@@ -17,9 +22,22 @@ import click
 import yaml
 
 from serving.cli import run_views as views
-from serving.cli.common import emit_list, emit_or_say, err, is_json, print_json, say, shows
+from serving.cli.common import (
+    any_workspace,
+    emit_list,
+    emit_or_say,
+    err,
+    is_json,
+    print_json,
+    say,
+    shows,
+)
 from serving.cli.common import workspace as current_workspace
 from serving.errors import UserInputError
+from serving.hub.remote import pipeline_watch as remote_watch
+from serving.hub.remote.run_kinds import submit_pipeline as send_pipeline
+from serving.hub.remote.runs import RemoteRunStore
+from serving.hub.remote.workspace import RemoteWorkspace
 from serving.registry.names import parse_pairs
 from serving.runs import records as rec
 from serving.runs.pipelines import spec as s
@@ -60,17 +78,30 @@ def _parameters(params: tuple[str, ...]) -> dict[str, Any]:
     return {k: yaml.safe_load(v) if v else "" for k, v in parse_pairs(params, "param").items()}
 
 
+Store = RunStore | RemoteRunStore
+
+
 def _load(
-    pipeline_file: Path, params: tuple[str, ...]
-) -> tuple[RunStore, PipelineFile, dict[str, Any]]:
-    ws = current_workspace()
-    loaded = load_pipeline(pipeline_file, ws)
+    pipeline_file: Path, params: tuple[str, ...], *, remote_ok: bool = False
+) -> tuple[Store, PipelineFile, dict[str, Any]]:
+    ws = any_workspace() if remote_ok else current_workspace()
+    loaded = load_pipeline(pipeline_file, ws)  # type: ignore[arg-type]
     given = _parameters(params)
     errors = validate(loaded.spec, given)
     if errors:
         raise UserInputError(f"{pipeline_file} is not a valid pipeline: " + "; ".join(errors))
     loaded.spec.resolve_parameters(given)
-    return RunStore(ws.path, ws.db), loaded, given
+    return _store_of(ws), loaded, given
+
+
+def _store_of(ws: Any) -> Store:
+    return ws.runs if isinstance(ws, RemoteWorkspace) else RunStore(ws.path, ws.db)
+
+
+def _rows(store: Store, run_id: str) -> list[dict[str, str | None]]:
+    if isinstance(store, RemoteRunStore):
+        return remote_watch.step_rows(store, run_id)
+    return step_rows(store, run_id)
 
 
 @click.group("pipelines")
@@ -99,20 +130,28 @@ def run(
     detach: bool,
 ) -> None:
     """Run the pipeline in PIPELINE.yml and stream it until it ends."""
-    store, loaded, given = _load(pipeline_file, params)
+    store, loaded, given = _load(pipeline_file, params, remote_ok=True)
     options = s.RunOptions(
         given,
         regenerate_outputs,
         continue_on_step_failure,
         hash_input_data or loaded.hash_input_data,
     )
-    record = submit_pipeline(store, experiment or loaded.experiment, loaded.spec, options)
+    name = experiment or loaded.experiment
+    out = sys.stderr if is_json() else sys.stdout
+    if isinstance(store, RemoteRunStore):
+        record = send_pipeline(store, name, loaded.spec, options)
+    else:
+        record = submit_pipeline(store, name, loaded.spec, options)
     if detach:
         emit_or_say(record.to_dict(), record.id)
         return
-    final = wait_pipeline(store, record.id, out=sys.stderr if is_json() else sys.stdout)
+    if isinstance(store, RemoteRunStore):
+        final = remote_watch.wait_pipeline(store, record.id, out=out)
+    else:
+        final = wait_pipeline(store, record.id, out=out)
     if is_json():
-        print_json({**final.to_dict(), "steps": step_rows(store, final.id)})
+        print_json({**final.to_dict(), "steps": _rows(store, final.id)})
     if final.status != rec.COMPLETED:
         raise views.run_failed(final, streamed=True)
 
@@ -131,6 +170,7 @@ def explain(
     options = s.RunOptions(
         given, regenerate_outputs, False, hash_input_data or loaded.hash_input_data
     )
+    assert isinstance(store, RunStore)  # explain refuses a server (_load)
     rows = [d.to_dict() for d in decide(store, loaded.spec, options)]
     emit_list(rows, EXPLAIN_COLUMNS)
     if not is_json():
@@ -143,12 +183,11 @@ def explain(
 @shows
 def show(run_id: str) -> None:
     """Show a pipeline run: its status and its steps (status, reused from, why)."""
-    ws = current_workspace()
-    store = RunStore(ws.path, ws.db)
+    store = _store_of(any_workspace())
     record = store.find(run_id)
     if record.kind != s.PIPELINE_KIND:
         raise UserInputError(f"run {run_id} is not a pipeline run (it is a {record.kind})")
-    rows = step_rows(store, run_id)
+    rows = _rows(store, run_id)
     if is_json():
         print_json({**record.to_dict(), "steps": rows})
         return

@@ -7,7 +7,7 @@ it exits 0 for Completed and 8 for Failed or Canceled. Ctrl-C stops following on
 run belongs to its supervisor and goes on.
 
 With ``--workspace``/``SERVING_WORKSPACE`` a server URL every command works the same
-through the server's API (:mod:`serving.cli.runs_remote`; a sweep's chart excepted); a
+through the server's API (:mod:`serving.cli.runs_remote`); a
 submitted run then executes on the server's machine.
 """
 
@@ -37,7 +37,7 @@ from serving.cli.common import (
     workspace,
 )
 from serving.cli.sweep_views import print_sweep, sweep_chart_data
-from serving.errors import NotFoundError, UserInputError
+from serving.errors import NotFoundError
 from serving.hub.remote.runs import RemoteRunStore
 from serving.hub.remote.workspace import RemoteWorkspace
 from serving.registry.names import parse_pairs
@@ -223,7 +223,7 @@ def show(run_id: str, watch: bool) -> None:
     with --watch the table is printed again whenever it changes, until the sweep ends."""
     runs_there = _remote()
     if runs_there is not None:
-        remote.show(runs_there, run_id)
+        remote.show(runs_there, run_id, watch)
         return
     store = _store()
     record = store.find(run_id)
@@ -452,15 +452,15 @@ def chart(run_ids: tuple[str, ...], metric: str | None, output: Path) -> None:
     from serving.cli.run_chart import render_sweep_chart, render_sweep_html
 
     runs_there = _remote()
-    if runs_there is not None:
-        _chart_runs(run_ids, metric, output, runs_there.get, _remote_series(runs_there))
-        return
-    store = _store()
+    store: RunStore | RemoteRunStore = runs_there if runs_there is not None else _store()
     if len(run_ids) == 1 and store.get(run_ids[0]).kind == SWEEP_KIND and metric is None:
         data = sweep_chart_data(store, store.get(run_ids[0]))
         draw = render_sweep_html if output.suffix.lower() == ".html" else render_sweep_chart
         draw(data, output, title=run_ids[0])
         emit_or_say({"output": str(output), "metrics": [data["metric"]]}, f"wrote {output}")
+        return
+    if isinstance(store, RemoteRunStore):
+        _chart_runs(run_ids, metric, output, store.get, _remote_series(store))
         return
     _chart_runs(run_ids, metric, output, store.get, _folder_series(store))
 
@@ -480,14 +480,9 @@ def _chart_runs(
     get: Callable[[str], RunRecord],
     series_of: views.SeriesOf,
 ) -> None:
-    """One panel per metric, a line per run (a sweep's chart refuses a server)."""
+    """One panel per metric, a line per run."""
     from serving.cli.run_chart import render_runs_chart
 
-    if len(run_ids) == 1 and get(run_ids[0]).kind == SWEEP_KIND and metric is None:
-        raise UserInputError(
-            "a sweep's chart is not available against a workspace server yet",
-            hint="chart its children's runs, or --metric NAME",
-        )
     panels: dict[str, dict[str, list[tuple[object, float]]]] = {}
     for run_id in run_ids:
         get(run_id)

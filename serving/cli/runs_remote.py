@@ -1,12 +1,13 @@
 """`serving runs ...` against a workspace server: the same commands, output and exit codes
 as against a folder (:mod:`serving.cli.runs`), through
 :class:`serving.hub.remote.runs.RemoteRunStore`. A submitted run executes on the server's
-machine; its log is followed through the log route.
+machine; its log is followed through the log route. A sweep shows its children table as
+against a folder (:mod:`serving.cli.sweep_views`, the children's metrics from the route).
 
 ``runs compare`` and ``runs chart`` read each run's numeric series from the metrics route
 (up to 100 000 points a series; past that the route downsamples, keeping each bucket's
-minimum, maximum and last point, so finals and bests stay exact). A sweep's chart needs
-the sweep's records and is not offered against a server yet (one line says so).
+minimum, maximum and last point, so finals and bests stay exact), and so does a sweep's
+chart for its children.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from serving.runs import records as rec
 from serving.runs.records import RunRecord
 from serving.runs.store import STD_LOG, SYSTEM_LOG
 from serving.runs.submit import ScriptJob
+from serving.runs.sweeps.spec import KIND as SWEEP_KIND
 
 POLL_S = 0.5
 
@@ -213,6 +215,14 @@ def show_experiments(runs: RemoteRunStore, columns: list[tuple[str, str]]) -> No
     emit_list(runs.experiments(), columns)
 
 
-def show(runs: RemoteRunStore, run_id: str) -> None:
+def show(runs: RemoteRunStore, run_id: str, watch: bool = False) -> None:
+    """As a folder's `runs show`: a sweep's settings, best child and children table too."""
+    from serving.cli.sweep_views import print_sweep, sweep_details
+
     data = details(runs, run_id)
+    record = runs.get(run_id)
+    if record.kind == SWEEP_KIND:
+        data["sweep"] = sweep_details(runs, record)
     emit_one(data if is_json() else views.details_text(data))
+    if "sweep" in data and not is_json():
+        print_sweep(runs, record, watch=watch)

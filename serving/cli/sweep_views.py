@@ -1,6 +1,7 @@
 """What `serving runs show` and `serving runs chart` add for a sweep (a HyperDrive parent
 run): its settings and best child, the children table (status, parameters, best primary
-metric, the policy that stopped a child), and the data of the sweep chart."""
+metric, the policy that stopped a child), and the data of the sweep chart. The store is a
+folder's or a workspace server's (children's histories from the metrics route)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,29 @@ import sys
 import time
 from typing import Any, TextIO
 
+from serving.hub.remote.runs import RemoteRunStore
 from serving.runs.errors import ExperimentExecutionException
 from serving.runs.records import RunRecord
 from serving.runs.store import RunStore
 from serving.runs.sweeps import results as sweeps
 
 WATCH_POLL_S = 0.5
+Store = RunStore | RemoteRunStore
 
 
-def sweep_details(store: RunStore, record: RunRecord) -> dict[str, Any]:
+def _children(store: Store, record: RunRecord) -> list[sweeps.ChildResult]:
+    if isinstance(store, RemoteRunStore):
+        from serving.hub.remote.sweep_results import remote_children
+
+        return remote_children(store, record)
+    return sweeps.children(store, record)
+
+
+def sweep_details(store: Store, record: RunRecord) -> dict[str, Any]:
     """A sweep parent's settings, its best child (v1's semantics) and one row per child."""
     spec = sweeps.sweep_definition(record)
     goal = str(spec.get("primary_metric_goal", "MAXIMIZE"))
-    children = sweeps.children(store, record)
+    children = _children(store, record)
     best = sweeps.best_child(children, goal)
     return {
         "sampling": spec.get("sampling"),
@@ -33,12 +44,12 @@ def sweep_details(store: RunStore, record: RunRecord) -> dict[str, Any]:
     }
 
 
-def sweep_text(store: RunStore, record: RunRecord) -> str:
+def sweep_text(store: Store, record: RunRecord) -> str:
     """The children table as `runs show` and `runs show --watch` print it."""
-    return sweeps.table_text(sweeps.table_rows(sweeps.children(store, record)), record)
+    return sweeps.table_text(sweeps.table_rows(_children(store, record)), record)
 
 
-def sweep_chart_data(store: RunStore, record: RunRecord) -> dict[str, Any]:
+def sweep_chart_data(store: Store, record: RunRecord) -> dict[str, Any]:
     """What the sweep chart draws: parameters, best and history of the primary metric."""
     spec = sweeps.sweep_definition(record)
     return {
@@ -54,13 +65,13 @@ def sweep_chart_data(store: RunStore, record: RunRecord) -> dict[str, Any]:
                 "best": c.best,
                 "history": c.history,
             }
-            for c in sweeps.children(store, record)
+            for c in _children(store, record)
         ],
     }
 
 
 def print_sweep(
-    store: RunStore, record: RunRecord, *, watch: bool, stream: TextIO | None = None
+    store: Store, record: RunRecord, *, watch: bool, stream: TextIO | None = None
 ) -> RunRecord:
     """Print the children table; with ``watch`` again whenever it changes, until the sweep
     ends (Ctrl-C stops watching only: the sweep belongs to its driver)."""

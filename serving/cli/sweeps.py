@@ -2,7 +2,10 @@
 :mod:`serving.runs.sweeps.yaml_form`), submitted to its detached driver; the children
 table is printed whenever it changes until the sweep ends. Exit code 0 when it Completed,
 8 when it Failed or was Canceled. Ctrl-C stops watching only: the sweep goes on. Look at a
-sweep afterwards with `serving runs show SWEEP` and `serving runs chart SWEEP`."""
+sweep afterwards with `serving runs show SWEEP` and `serving runs chart SWEEP`.
+
+Against a workspace server (``--workspace URL``) the sweep and its source folder are sent
+to the server, where the sweep executes; the table is read through the run routes."""
 
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ from pathlib import Path
 import click
 
 from serving.cli import run_views as views
-from serving.cli.common import emit_or_say, is_json, print_json, shows, workspace
-from serving.cli.sweep_views import print_sweep
+from serving.cli.common import any_workspace, emit_or_say, is_json, print_json, shows
+from serving.cli.sweep_views import Store, print_sweep
+from serving.hub.remote.run_kinds import submit_sweep as send_sweep
+from serving.hub.remote.workspace import RemoteWorkspace
 from serving.runs import records as rec
 from serving.runs.store import RunStore
 from serving.runs.submit import ScriptJob
@@ -37,10 +42,9 @@ def submit(sweep_file: Path, detach: bool, user_managed: bool) -> None:
 
     The table (status, parameters, best primary metric, the policy that stopped a child)
     is printed whenever it changes; exit code 0 for Completed, 8 for Failed or Canceled."""
-    ws = workspace()
-    store = RunStore(ws.path, ws.db)
+    ws = any_workspace()
     found = load_sweep(sweep_file)
-    environment = views.job_environment(ws, found.environment, user_managed)
+    environment = views.job_environment(ws, found.environment, user_managed)  # type: ignore[arg-type]
     job = ScriptJob(
         source_directory=found.source_directory,
         script=found.script,
@@ -51,7 +55,14 @@ def submit(sweep_file: Path, detach: bool, user_managed: bool) -> None:
         extra=environment.extra,
     )
     experiment = found.experiment or views.experiment_for(found.source_directory)
-    record = submit_sweep(store, experiment, SweepSpec(job=job, **found.settings))
+    spec = SweepSpec(job=job, **found.settings)
+    store: Store
+    if isinstance(ws, RemoteWorkspace):
+        store = ws.runs
+        record = send_sweep(store, experiment, spec)
+    else:
+        store = RunStore(ws.path, ws.db)
+        record = submit_sweep(store, experiment, spec)
     if detach:
         emit_or_say(record.to_dict(), record.id)
         return

@@ -25,10 +25,12 @@ from flask import Blueprint, Response, jsonify, request
 
 from serving.errors import ConflictError, ServingError, UserInputError
 from serving.hub import streams
+from serving.hub.api_run_kinds import submit_kind
 from serving.hub.context import hub
 from serving.runs import artifacts
 from serving.runs import metrics as m
 from serving.runs import records as rec
+from serving.runs.job_kinds import SCRIPT, kind_of
 from serving.runs.records import RunRecord
 from serving.runs.registration import register_from_run
 from serving.runs.submit import job_from_wire, submit
@@ -81,6 +83,9 @@ def submit_run(name: str) -> tuple[Response, int]:
             data = json.loads(job_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise UserInputError(f"{JOB_FILE} is not JSON: {exc}") from None
+        if kind_of(data) != SCRIPT:  # a sweep or a pipeline
+            found = submit_kind(hub().runs, name, data, unpacked, _report_url())
+            return jsonify(_run_row(found.to_dict())), 201
         job, options = job_from_wire(data, source)
         job.extra["report_to"] = _report_url()
         try:

@@ -145,7 +145,10 @@ def _run_write_ops() -> dict[str, dict[str, Schema]]:
         "/experiments/{name}/runs": {
             "post": _op(
                 "Submit a script run (a tar of job.json and source/; it runs on the server's "
-                "machine), or start an interactive or child run (JSON)",
+                "machine), a HyperDrive sweep (job.json kind 'hyperdrive': job, sweep, "
+                "run_id) or a pipeline (kind 'pipeline': pipeline, options, display_name; "
+                "its steps' folders as source/<n>/), or start an interactive or child run "
+                "(JSON)",
                 ref("Run"),
                 _path("name"),
                 requestBody={

@@ -6,8 +6,8 @@ know every config type.
 
 In a workspace server (``Workspace.get(path="http://...")``) an experiment's runs are the
 server's (:class:`serving.sdk.run_remote.RemoteRun`): script runs and estimators are
-submitted there and execute on the server's machine; interactive runs log through the
-API; sweeps and pipelines are refused in one line until the API carries them.
+submitted there and execute on the server's machine, and so do HyperDrive sweeps and
+pipelines (their configs say ``_server_submits``); interactive runs log through the API.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ class Experiment:
     def submit(self, config: Any, tags: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         """Submit a run configuration; ``tags`` are set on the run after submission."""
         submit = getattr(config, "_submit", None)
-        if self._remote is not None and not hasattr(config, "to_job"):
+        remote_ok = hasattr(config, "to_job") or getattr(config, "_server_submits", False)
+        if self._remote is not None and not remote_ok:
             config = _as_script_run(config)
             submit = config._submit
         if submit is None:

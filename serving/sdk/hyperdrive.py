@@ -8,6 +8,10 @@ driver (:mod:`serving.runs.sweeps.driver`); the children are script runs
 sampled parameter. Where this differs from v1: ``BayesianParameterSampling`` is Optuna's TPE
 (not the Azure service's algorithm); every sampling takes a ``seed`` (v1 has none) so a sweep
 can be repeated; ``AshaPolicy`` is an extra policy; ``pipeline=`` is not accepted.
+
+In a workspace server the sweep executes on the server's machine: the config and the
+source folder are sent through the submit route and the parent run is a
+:class:`serving.sdk.hyperdrive_remote.RemoteHyperDriveRun` (the same methods).
 """
 
 from __future__ import annotations
@@ -132,6 +136,9 @@ class BayesianParameterSampling(HyperParameterSampling):
 class HyperDriveConfig:
     """What a sweep runs, how it samples, judges and stops children (v1's signature)."""
 
+    _server_submits = True
+    """A workspace server runs it too (:class:`serving.sdk.experiment.Experiment`)."""
+
     def __init__(
         self,
         hyperparameter_sampling: HyperParameterSampling,
@@ -218,10 +225,22 @@ class HyperDriveConfig:
         )
 
     def _submit(self, experiment: Experiment, show_output: bool = False, **kwargs: Any) -> Any:
-        record = submit_sweep(
-            experiment._store, experiment.name, self._spec, run_id=self.custom_run_id
-        )
-        run = HyperDriveRun(experiment, record.id)
+        """The sweep's parent run: a HyperDriveRun, or in a workspace server a
+        RemoteHyperDriveRun (the sweep executes on the server's machine)."""
+        run: Any
+        if experiment._remote is not None:
+            from serving.hub.remote.run_kinds import submit_sweep as send_sweep
+            from serving.sdk.hyperdrive_remote import RemoteHyperDriveRun
+
+            found = send_sweep(
+                experiment._remote, experiment.name, self._spec, run_id=self.custom_run_id
+            )
+            run = RemoteHyperDriveRun(experiment, found.id, hyperdrive_config=self)
+        else:
+            record = submit_sweep(
+                experiment._store, experiment.name, self._spec, run_id=self.custom_run_id
+            )
+            run = HyperDriveRun(experiment, record.id, hyperdrive_config=self)
         if show_output:
             run.wait_for_completion(show_output=True)
         return run

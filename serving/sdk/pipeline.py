@@ -6,13 +6,18 @@ a detached driver (:mod:`serving.runs.pipelines.driver`): ``experiment.submit(pi
 pipeline_parameters=..., regenerate_outputs=..., continue_on_step_failure=...)`` returns a
 :class:`~serving.sdk.pipeline_run.PipelineRun` at once. ``pipeline.explain()`` (beyond v1)
 says before running which steps would be reused, and why not.
+
+In a workspace server the pipeline executes on the server's machine: its definition and
+its steps' source folders are sent through the submit route, and the run is a
+:class:`serving.sdk.pipeline_remote.RemotePipelineRun` (``explain`` needs the folder's
+records and is refused there in one line).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from serving.runs.datarefs import PLACEHOLDER
 from serving.runs.datastores import check_name
@@ -21,6 +26,7 @@ from serving.runs.pipelines import spec as s
 from serving.runs.pipelines.graph import validate
 from serving.runs.pipelines.reuse import decide
 from serving.runs.store import RunStore
+from serving.sdk.run_remote import not_on_a_server, remote_runs
 from serving.sdk.script_run import RunConfiguration, environment_payload, target_name
 
 if TYPE_CHECKING:
@@ -204,6 +210,9 @@ class Pipeline:
     """Steps run as one pipeline run; with ``resolve_closure`` the steps that produce a
     listed step's inputs are added too."""
 
+    _server_submits = True
+    """A workspace server runs it too (:class:`serving.sdk.experiment.Experiment`)."""
+
     def __init__(
         self,
         workspace: Workspace,
@@ -256,6 +265,8 @@ class Pipeline:
         errors = validate(spec, options.parameters)
         if errors:
             raise UserErrorException("the pipeline is not valid: " + "; ".join(errors))
+        if remote_runs(self._workspace) is not None:
+            raise not_on_a_server("explaining a pipeline's reuse")
         store = RunStore(self._workspace.path, self._workspace.db)
         return [d.to_dict() for d in decide(store, spec, options)]
 
@@ -300,8 +311,16 @@ class Pipeline:
             continue_on_step_failure,
             hash_input_data,
         )
-        record = submit_pipeline(experiment._store, experiment.name, self._to_spec(), options)
-        run = PipelineRun(experiment, record.id)
+        run: PipelineRun
+        if experiment._remote is not None:  # a workspace server: it executes there
+            from serving.hub.remote.run_kinds import submit_pipeline as send_pipeline
+            from serving.sdk.pipeline_remote import RemotePipelineRun
+
+            found = send_pipeline(experiment._remote, experiment.name, self._to_spec(), options)
+            run = cast("PipelineRun", RemotePipelineRun(experiment, found.id))
+        else:
+            record = submit_pipeline(experiment._store, experiment.name, self._to_spec(), options)
+            run = PipelineRun(experiment, record.id)
         if show_output:
             run.wait_for_completion(show_output=True)
         return run

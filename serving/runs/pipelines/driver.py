@@ -49,8 +49,10 @@ def submit_pipeline(
     options: s.RunOptions,
     *,
     display_name: str | None = None,
+    run_id: str | None = None,
 ) -> RunRecord:
-    """Check the pipeline, record its run (NotStarted) and start its driver."""
+    """Check the pipeline, record its run (NotStarted) and start its driver (``run_id``:
+    chosen by a workspace server, which keeps the steps' folders in the run's folder)."""
     errors = validate(spec, options.parameters)
     if errors:
         raise UserErrorException("the pipeline is not valid: " + "; ".join(errors))
@@ -67,6 +69,7 @@ def submit_pipeline(
         target="local",
         definition={"pipeline": spec.to_dict(), "options": resolved.to_dict()},
         display_name=display_name or spec.description,
+        run_id=run_id,
     )
     argv = [sys.executable, "-m", "serving.runs.pipelines.driver", str(store.root), record.id]
     start_supervisor(store, record.id, argv)

@@ -11,8 +11,9 @@ count unless excluded; ``None`` when no child logged the metric.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from serving.runs import metrics as m
 from serving.runs import records as rec
@@ -66,14 +67,31 @@ def child_index(record: RunRecord) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
-def children(store: RunStore, parent: RunRecord) -> list[ChildResult]:
-    """The sweep's children in index order."""
+class RunLister(Protocol):
+    """What :func:`children` needs of a run store (a folder's, or a server's client)."""
+
+    def list(self, *, parent_id: str | None = None) -> list[RunRecord]: ...
+
+
+History = Callable[[str, str], list[float]]
+"""``(run id, metric name) -> the values it logged``."""
+
+
+def children(
+    store: RunLister, parent: RunRecord, history_of: History | None = None
+) -> list[ChildResult]:
+    """The sweep's children in index order (``history_of``: where a child's values of the
+    primary metric come from; by default the folder's metrics files)."""
     spec = sweep_definition(parent)
     metric = str(spec.get("primary_metric_name", ""))
     goal = str(spec.get("primary_metric_goal", "MAXIMIZE"))
+    if history_of is None:
+        assert isinstance(store, RunStore)
+        folder = store
+        history_of = lambda run_id, name: primary_history(folder, run_id, name)  # noqa: E731
     out = []
     for record in store.list(parent_id=parent.id):
-        history = primary_history(store, record.id, metric)
+        history = history_of(record.id, metric)
         out.append(
             ChildResult(
                 record=record,
