@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import TYPE_CHECKING
 
 from serving.environments import EnvSpec
-from serving.images.build import ImageBuilder
 from serving.proc import file_lock
 from serving.runs.compute import COMPUTES_DIR
 from serving.runs.execution import Progress
-from serving.workspace import Workspace
+
+if TYPE_CHECKING:
+    from serving.workspace import Workspace
 
 RAY_VERSION = "2.60.0"
 RAY_REQUIREMENT = f"ray[default]=={RAY_VERSION}"
@@ -41,6 +43,8 @@ def _is_ray(requirement: str) -> bool:
 
 def build_node_image(ws: Workspace, spec: EnvSpec | None, progress: Progress) -> str:
     """The node image's tag for ``spec``, built when missing (one build at a time)."""
+    from serving.images.build import ImageBuilder  # the Docker SDK: only when building
+
     full = node_spec(spec)
     builder = ImageBuilder(ws)
     lock = ws.path / COMPUTES_DIR / f"build-{full.short_hash}.lock"
