@@ -110,16 +110,21 @@ def _reader(path: Path, name: str | None) -> tuple[threading.Lock, m.SeriesReade
 @bp.get("/runs/<run_id>/metrics")
 def run_metrics(run_id: str) -> Response:
     """Numeric series downsampled to ``max_points`` each (min, max and last kept); other
-    metrics (strings, rows, tables, images) in v1's ``get_metrics()`` shapes."""
+    metrics (strings, rows, tables, images) in v1's ``get_metrics()`` shapes. With
+    ``all_values=true`` ``values`` holds every name's ``get_metrics()`` shape, exactly as a
+    folder's (the remote ``run.get_metrics()``: a one-item list stays a list, a name
+    logged as text and as numbers keeps both); the whole file is read for it."""
     store = hub().runs
     store.get(run_id)
     max_points = paging.int_arg(request.args, "max_points", DEFAULT_MAX_POINTS, 3, 100_000)
     path = store.metrics_file(run_id)
-    lock, reader = _reader(path, request.args.get("name"))
+    name = request.args.get("name")
+    every = m.read_metrics(path, name) if paging.bool_arg(request.args, "all_values") else None
+    lock, reader = _reader(path, name)
     with lock:  # the reader's lists grow under it: use them before letting go
         found, values = reader.read()
-        series = {name: summary(points, max_points) for name, points in found.items()}
-        return jsonify({"series": series, "values": values})
+        series = {key: summary(points, max_points) for key, points in found.items()}
+        return jsonify({"series": series, "values": values if every is None else every})
 
 
 @bp.get("/runs/<run_id>/log")

@@ -96,6 +96,11 @@ def _run_paths() -> dict[str, Schema]:
                     *run,
                     _param("name"),
                     _param("max_points", kind="integer", schema={"minimum": 3, "maximum": 100000}),
+                    _param(
+                        "all_values",
+                        kind="boolean",
+                        description="values: every name in get_metrics() shapes, whole",
+                    ),
                 ],
                 operation_id="getRunMetrics",
             )

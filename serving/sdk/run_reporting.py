@@ -103,16 +103,12 @@ class ReportingRun(RunLogging):
         return dict(self._shown()["properties"])
 
     def get_metrics(self, name: str | None = None, **kwargs: Any) -> dict[str, Any]:
-        """v1's shapes, as far as the server's metrics route gives them (numeric series up
-        to 100 000 points)."""
+        """v1's shapes, exactly as a folder workspace gives them (the metrics route's
+        ``all_values``)."""
         self._metrics.flush()
-        params = {"max_points": "100000", **({"name": name} if name else {})}
+        params = {"max_points": "3", "all_values": "true", **({"name": name} if name else {})}
         found = self._reporter.call("GET", "/metrics", params=params)
-        out: dict[str, Any] = dict(found["values"])
-        for key, series in found["series"].items():
-            values = [point[1] for point in series["points"]]
-            out[key] = values[0] if len(values) == 1 else values
-        return out
+        return dict(found["values"])
 
     # -- writes ----------------------------------------------------------------------------
     def set_tags(self, tags: Mapping[str, Any]) -> None:

@@ -22,9 +22,10 @@ from serving.hub.remote.runs import RemoteRunStore
 from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs import run_tokens
-from serving.runs.reporting import Report
+from serving.runs.reporting import Report, RunReporter
 from serving.runs.store import STD_LOG, RunStore
 from serving.runs.submit import ScriptJob
+from serving.sdk.run_reporting import ReportingRun
 from tests.hub.conftest import Server
 from tests.hub.openapi_check import check
 
@@ -324,4 +325,31 @@ def test_the_log_route_never_cuts_a_character_in_two(hub_server: Server) -> None
     params = {"offset": first["next_offset"]}
     second = check(hub_server.call("GET", f"/runs/{run_id}/log", params=params), hub_server.base)
     assert second["text"] == "€ done\n"
+    store.set_status(run_id, rec.COMPLETED)
+
+
+def test_remote_get_metrics_has_the_folder_shapes(
+    hub_server: Server, remote_runs: RemoteRunStore
+) -> None:
+    """What ``get_metrics()`` answers is the same through the server as from the folder:
+    a one-item list stays a list, a name logged as text and as numbers keeps both."""
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    run_id = store.create_run("shapes", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING).id
+    writer = m.MetricsWriter(store.metrics_file(run_id))
+    for name, kind, value in [
+        ("one", m.SCALAR, 0.5), ("many", m.SCALAR, 1), ("many", m.SCALAR, 2),
+        ("single_list", m.LIST, [7]), ("list", m.LIST, [1, 2]), ("list", m.LIST, [3]),
+        ("mixed", m.SCALAR, "warm-up"), ("mixed", m.SCALAR, 0.1), ("text", m.SCALAR, "a"),
+        ("row", m.ROW, {"epoch": 1, "acc": 0.5}), ("rows", m.ROW, {"e": 1}),
+        ("rows", m.ROW, {"e": 2}), ("table", m.TABLE, {"a": [1, 2], "b": ["x", "y"]}),
+    ]:  # fmt: skip
+        writer.add(name, kind, value)
+    writer.flush()
+    folder = m.read_metrics(store.metrics_file(run_id))
+    assert remote_runs.get_metrics(run_id) == folder
+    assert remote_runs.get_metrics(run_id, "single_list") == {"single_list": [7]}
+    token = run_tokens.mint(hub_server.ws.db, run_id)  # and inside the run, with its token
+    inside = ReportingRun(RunReporter(hub_server.base, token, run_id))
+    assert inside.get_metrics() == folder
+    run_tokens.revoke(hub_server.ws.db, run_id)
     store.set_status(run_id, rec.COMPLETED)

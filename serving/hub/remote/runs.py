@@ -153,16 +153,13 @@ class RemoteRunStore:
         return found
 
     def get_metrics(self, run_id: str, name: str | None = None) -> dict[str, Any]:
-        """v1's ``get_metrics()`` shapes (a bare value for a name logged once); numeric
-        series first, then the other values. A series past 100 000 points comes
-        downsampled (the route's limit)."""
-        found = self.metrics(run_id, name)
-        out: dict[str, Any] = {}
-        for key, series in found["series"].items():
-            points = [point[1] for point in series["points"]]
-            out[key] = points[0] if len(points) == 1 else points
-        others: dict[str, Any] = found["values"]
-        return out | others
+        """v1's ``get_metrics()``, shaped by the server exactly as a folder's
+        (``all_values``: every name, every point, in the metrics file's order)."""
+        found: dict[str, Any] = self.client.get(
+            f"/runs/{segment(run_id)}/metrics", name=name, max_points=3, all_values=True
+        )
+        values: dict[str, Any] = found["values"]
+        return values
 
     def log(self, run_id: str, offset: int = 0, which: str = "user") -> dict[str, Any]:
         found: dict[str, Any] = self.client.get(
