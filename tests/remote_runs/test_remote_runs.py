@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -353,3 +354,40 @@ def test_remote_get_metrics_has_the_folder_shapes(
     assert inside.get_metrics() == folder
     run_tokens.revoke(hub_server.ws.db, run_id)
     store.set_status(run_id, rec.COMPLETED)
+
+
+def test_a_run_token_is_refused_on_every_route_outside_its_scope(tmp_path: Path) -> None:
+    """Every /api/ route of the app (its url_map, so a route added later is covered) with
+    the token's own run in every path part: 403 unless auth.RUN_SCOPED lists it; and path
+    tricks around its own run stay refused."""
+    from serving.hub.app import create_app
+    from serving.hub.auth import PUBLIC, RUN_SCOPED
+    from serving.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    app = create_app(ws)
+    store = RunStore(ws.path, ws.db)
+    own = store.create_run("scope", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING).id
+    other = store.create_run("scope", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING).id
+    auth = {"Authorization": f"Bearer {run_tokens.mint(ws.db, own)}"}
+    client = app.test_client()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.rule in PUBLIC:
+            continue
+        path = rule.rule
+        for arg in rule.arguments:
+            path = re.sub(rf"<(?:[a-z]+:)?{arg}>", own, path)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            answer = client.open(path, method=method, headers=auth)
+            if rule.endpoint in RUN_SCOPED:
+                assert answer.status_code != 403, (method, path)
+            else:
+                assert answer.status_code == 403, (method, path, answer.status_code)
+                checked += 1
+    assert checked >= 20
+    for path in (
+        f"/api/v1/runs/{own}/../{other}", f"/api/v1/runs/{other}%2F..%2F{own}",
+        f"/api/v1/runs/{own}_child1/metrics", f"/api/v1/runs/{own}/", "/api//v1/runs",
+    ):  # fmt: skip
+        assert client.get(path, headers=auth).status_code == 403, path
