@@ -4,6 +4,7 @@ equal the folder's, the cap counts bodies and archives (hard links as their copi
 from __future__ import annotations
 
 import io
+import json
 import socket
 import tarfile
 import threading
@@ -12,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
-from serving.errors import BackendUnavailableError, UserInputError
+from serving.errors import BackendUnavailableError, NotFoundError, UserInputError
 from serving.hub import streams
 from serving.hub.remote.models import model_record
 from serving.hub.remote.registries import endpoint_record, environment_record, image_record
-from serving.hub.remote.transport import HubClient
+from serving.hub.remote.transport import HubClient, _error
 from serving.registry import Ref
 from serving.workspace import Workspace
 
@@ -120,3 +122,23 @@ def test_a_cut_download_is_one_error_and_leaves_no_file(tmp_path: Path) -> None:
         client.download("/models/m/1/download", tmp_path / "model.bin")
     server.join(10)
     assert list(tmp_path.iterdir()) == []
+
+
+def _answer(status: int, body: bytes) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response._content = status, body
+    return response
+
+
+def test_error_answers_map_to_the_folder_errors() -> None:
+    """The server's codes come back as the classes (and so exit codes) a folder raises;
+    an answer without the server's body (a proxy's page) is judged by its status."""
+    body = json.dumps({"error": {"code": "TooLarge", "message": "too big", "hint": "h"}})
+    assert isinstance(_error(_answer(413, body.encode())), UserInputError)
+    gone = json.dumps({"error": {"code": "NotFound", "message": "no run x"}}).encode()
+    assert isinstance(_error(_answer(404, gone)), NotFoundError)
+    for status in (502, 503, 504):
+        mapped = _error(_answer(status, b"<html>bad gateway</html>"))
+        assert isinstance(mapped, BackendUnavailableError), status
+        assert mapped.message == f"HTTP {status} from the workspace server"
+    assert "SERVING_TOKEN" in str(_error(_answer(401, b"{}")).hint)

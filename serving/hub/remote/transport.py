@@ -49,8 +49,12 @@ _BY_STATUS: dict[int, type[e.ServingError]] = {
     404: e.NotFoundError,
     409: e.ConflictError,
     413: e.UserInputError,
+    502: e.BackendUnavailableError,
     503: e.BackendUnavailableError,
+    504: e.BackendUnavailableError,
 }
+"""By status, for answers without the server's error body (a proxy or balancer in front
+of it answering 502/504 with a page of its own)."""
 
 
 class Readable(Protocol):
