@@ -99,9 +99,9 @@ class _Trickle(io.RawIOBase):
 
 
 def test_read_capped_reads_to_the_end_and_stops_past_the_cap() -> None:
-    assert streams.read_capped(_Trickle(b"x" * 100), 100, "a batch") == b"x" * 100
+    assert streams.read_capped(_Trickle(b"x" * 100), 100, "a batch") == b"x" * 100  # type: ignore[arg-type]
     with pytest.raises(streams.TooLargeError, match="a batch is larger"):
-        streams.read_capped(_Trickle(b"x" * 101), 100, "a batch")
+        streams.read_capped(_Trickle(b"x" * 101), 100, "a batch")  # type: ignore[arg-type]
 
 
 def test_a_cut_download_is_one_error_and_leaves_no_file(tmp_path: Path) -> None:
