@@ -8,6 +8,13 @@ A sweep snapshots its source once when submitted (every child starts from that s
 so the uploaded folder may go with the request. A pipeline's driver snapshots each step's
 folder only when it starts the step, so the uploaded folders are first moved into the
 pipeline run's own ``snapshot/`` folder (not one of its files; removed with the run).
+
+A sweep's children on Docker compute report to the server with run tokens (``report_to``
+in the base job), as script runs do. A pipeline's step runs do not yet: a step's outputs
+are upload-mode data references, copied to their datastore from the run's working folder
+on this machine, and a reporting container keeps its working copy inside (it sends back
+only ``outputs/`` and ``logs/``); so step runs on Docker mount the workspace as a
+folder's do.
 """
 
 from __future__ import annotations
@@ -67,7 +74,12 @@ def _pipeline(store: RunStore, experiment: str, data: Any, source: Path) -> RunR
     spec, options, extra = jk.pipeline_from_wire(data, kept)
     try:
         return submit_pipeline(
-            store, experiment, spec, options, display_name=extra["display_name"], run_id=run_id
+            store,
+            experiment,
+            spec,
+            options,
+            display_name=extra["display_name"],
+            run_id=run_id,
         )
     except ServingError as exc:
         exc.message = exc.message.replace(str(kept), "the source directory")

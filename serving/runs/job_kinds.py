@@ -27,7 +27,6 @@ from serving.runs.sweeps.spec import SweepSpec
 SCRIPT = "script"
 HYPERDRIVE = "hyperdrive"
 PIPELINE = "pipeline"
-KINDS = (SCRIPT, HYPERDRIVE, PIPELINE)
 
 SWEEP_FIELDS = frozenset(SweepSpec.__dataclass_fields__) - {"job"}
 STEP_FIELDS = frozenset(ps.StepSpec.__dataclass_fields__)
@@ -49,9 +48,14 @@ def _only(data: Any, allowed: frozenset[str], where: str) -> dict[str, Any]:
 
 
 def kind_of(data: Any) -> str:
-    """The job's kind (``script`` when it names none)."""
-    kind = data.get("kind", SCRIPT) if isinstance(data, dict) else SCRIPT
-    _check(kind in KINDS, f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    """The job's kind: ``script`` when it names none (a script run names no kind)."""
+    if not isinstance(data, dict) or "kind" not in data:
+        return SCRIPT
+    kind = data["kind"]
+    _check(
+        kind in (HYPERDRIVE, PIPELINE),
+        f"kind must be {HYPERDRIVE} or {PIPELINE} (none for a script run), not {kind!r}",
+    )
     return str(kind)
 
 
@@ -147,6 +151,11 @@ def _step(data: Any, sources: Path) -> dict[str, Any]:
     where = f"step {step.get('name')!r}"
     for key in ("name", "script", "source_directory"):
         _check(isinstance(step.get(key), str) and bool(step[key]), f"{where}: {key} is text")
+    script = step["script"].replace("\\", "/")
+    _check(
+        not script.startswith("/") and ".." not in script.split("/"),
+        f"{where}: script must be a file name inside its source folder",
+    )
     folder = step["source_directory"]
     _check(folder.isdigit() and (sources / folder).is_dir(), f"{where}: unknown source folder")
     step["source_directory"] = str(sources / folder)

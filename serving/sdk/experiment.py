@@ -19,7 +19,7 @@ from serving.runs import records as rec
 from serving.runs.errors import UserErrorException
 from serving.runs.store import RunStore
 from serving.sdk.run import Run, _tags_match, typed_run
-from serving.sdk.run_remote import RemoteRun, not_on_a_server, remote_runs
+from serving.sdk.run_remote import RemoteRun, not_on_a_server, remote_runs, typed_remote_run
 
 if TYPE_CHECKING:
     from serving.workspace import Workspace
@@ -156,7 +156,7 @@ class Experiment:
                 and _tags_match(record.tags, tags)
                 and _tags_match(record.properties, properties)
             ):
-                yield RemoteRun(self, record.id)
+                yield typed_remote_run(self, record)
 
     def archive(self) -> None:
         if self._remote is not None:

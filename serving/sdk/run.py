@@ -127,10 +127,10 @@ class Run(RunFiles, RunLogging):
 
         runs = remote_runs(workspace)
         if runs is not None:  # a workspace server's run
-            from serving.sdk.run_remote import RemoteRun
+            from serving.sdk.run_remote import typed_remote_run
 
             found = runs.get(run_id)
-            remote = RemoteRun(Experiment(workspace, found.experiment, _create=False), run_id)
+            remote = typed_remote_run(Experiment(workspace, found.experiment, _create=False), found)
             return remote  # type: ignore[return-value]
 
         record = RunStore(workspace.path, workspace.db).get(run_id)

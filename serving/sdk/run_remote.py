@@ -47,6 +47,25 @@ def not_on_a_server(what: str) -> UserErrorException:
     )
 
 
+_TYPED = {
+    "hyperdrive": ("serving.sdk.hyperdrive_remote", "RemoteHyperDriveRun"),
+    "azureml.PipelineRun": ("serving.sdk.pipeline_remote", "RemotePipelineRun"),
+    "azureml.StepRun": ("serving.sdk.pipeline_remote", "RemoteStepRun"),
+}
+
+
+def typed_remote_run(experiment: Experiment, record: RunRecord) -> RemoteRun:
+    """The server's run as its type (a sweep's parent, a pipeline run, a step run), as
+    :func:`serving.sdk.run.typed_run` does for a folder's."""
+    where = _TYPED.get(record.kind)
+    if where is None:
+        return RemoteRun(experiment, record.id)
+    import importlib
+
+    cls: type[RemoteRun] = getattr(importlib.import_module(where[0]), where[1])
+    return cls(experiment, record.id)
+
+
 class RemoteRun:
     """A run of an experiment in a workspace server."""
 
@@ -309,7 +328,7 @@ class RemoteRun:
                 and (status is None or record.status == status)
                 and _tags_match(record.tags, tags)
             ):
-                yield RemoteRun(self._experiment, record.id)
+                yield typed_remote_run(self._experiment, record)
             if recursive:
                 yield from RemoteRun(self._experiment, record.id).get_children(
                     recursive=True, tags=tags, type=type, status=status

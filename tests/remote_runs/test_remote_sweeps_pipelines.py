@@ -29,7 +29,7 @@ from serving.sdk.hyperdrive import (
 )
 from serving.sdk.hyperdrive_remote import RemoteHyperDriveRun
 from serving.sdk.pipeline import Pipeline, PipelineData, PythonScriptStep
-from serving.sdk.pipeline_remote import RemotePipelineRun
+from serving.sdk.pipeline_remote import RemotePipelineRun, RemoteStepRun
 from tests.hub.conftest import Server
 from tests.hub.openapi_check import check
 
@@ -109,6 +109,7 @@ def test_a_sweep_runs_on_the_server_and_is_followed_through_the_sdk_and_cli(
     ranked = run.get_children_sorted_by_primary_metric()
     assert [r["best_primary_metric"] for r in ranked] == [0.95, 0.1]
     assert {c.id for c in run.get_children()} == set(run.get_metrics())
+    assert isinstance(ws.get_run(run.id), RemoteHyperDriveRun)  # typed, as v1 rehydrates
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
     code, shown = _cli(hub_server, "-o", "json", "runs", "show", run.id)
     assert code == 0 and json.loads(shown)["sweep"]["best_run"] == best.id
@@ -161,6 +162,9 @@ def test_a_pipeline_runs_on_the_server_and_its_steps_are_reused(
     steps = {s.display_name: s for s in first.get_steps()}
     assert set(steps) == {"make", "use"} and steps["use"].reused_run_id is None
     assert "use wrote 2" in steps["use"].get_stdout_log()
+    again_typed = ws.get_run(first.id)
+    assert isinstance(again_typed, RemotePipelineRun)
+    assert all(isinstance(c, RemoteStepRun) for c in again_typed.get_children())
 
     again = pipeline.submit("remote-pipe")
     assert again.wait_for_completion(show_output=False) == rec.COMPLETED
@@ -219,13 +223,16 @@ STEP_WIRE = {"name": "a", "script": "train.py", "source_directory": "0"}
 @pytest.mark.parametrize(
     ("job", "message"),
     [
-        ({"kind": "sweepish"}, "kind must be one of"),
+        ({"kind": "sweepish"}, "kind must be hyperdrive or pipeline"),
+        ({"kind": "script", "script": "train.py"}, "none for a script run"),
         ({"kind": "hyperdrive", "job": JOB, "sweep": {**SWEEP, "budget": 1}}, "unknown fields"),
         ({"kind": "hyperdrive", "job": JOB, "sweep": {**SWEEP, "max_total_runs": 0}}, "from 1"),
         ({"kind": "hyperdrive", "job": JOB, "sweep": {**SWEEP, "sampling": "X"}}, "sampling"),
         ({"kind": "hyperdrive", "job": JOB, "sweep": SWEEP, "run_id": "../x"}, "not a run id"),
         ({"kind": "pipeline", "pipeline": {"steps": []}}, "a list of steps"),
         ({"kind": "pipeline", "pipeline": {"steps": [{**STEP_WIRE, "x": 1}]}}, "unknown fields"),
+        ({"kind": "pipeline", "pipeline": {"steps": [{**STEP_WIRE, "script": "../0/x.py"}]}},
+         "inside its source folder"),
         ({"kind": "pipeline", "pipeline": {"steps": [{**STEP_WIRE, "source_directory": "9"}]}},
          "unknown source folder"),
         ({"kind": "pipeline", "pipeline": {"steps": [STEP_WIRE]},

@@ -1,11 +1,14 @@
 """Sweeps and pipelines on a Docker compute target: children and steps are containers,
-queued within the target's nodes, reporting metrics and outputs through the workspace."""
+queued within the target's nodes, reporting metrics and outputs through the workspace.
+Each runs on a folder and on a server (``any_ws``; the compute target is made on the
+served folder, as a server's administrator does): on a server the children and steps
+report through its API with run tokens."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,7 +24,6 @@ from serving.sdk import (
 )
 from serving.sdk.hyperdrive import choice
 from serving.sdk.pipeline import Pipeline, PipelineData, PythonScriptStep
-from serving.sdk.pipeline_run import PipelineRun
 from serving.sdk.workspace import Workspace
 from tests.helpers import DOCKER_TIMEOUT
 
@@ -54,15 +56,20 @@ print("wrote", total + 1, "as uid", os.getuid())
 """
 
 
-def _workspace(tmp_path: Path) -> tuple[Workspace, ComputeTarget]:
-    ws = Workspace.create(path=tmp_path / "proj")
+def _workspace(tmp_path: Path, kind: str, any_ws: Any) -> tuple[Any, str]:
+    """The workspace under test and its compute target's name: made on the folder itself,
+    or on the folder a server serves (tests/runs/conftest.py's ``any_ws``)."""
+    folder = Workspace.get(path=tmp_path / ("proj" if kind == "folder" else "served"))
     config = AmlCompute.provisioning_configuration(max_nodes=1)
-    return ws, ComputeTarget.create(ws, "cpu", config)
+    ComputeTarget.create(folder, "cpu", config)
+    return any_ws, "cpu"
 
 
 @pytest.mark.usefixtures("base_image")
-def test_a_sweep_on_docker_compute(tmp_path: Path, engine: DockerClient) -> None:
-    ws, target = _workspace(tmp_path)
+def test_a_sweep_on_docker_compute(
+    tmp_path: Path, engine: DockerClient, kind: str, any_ws: Any
+) -> None:
+    ws, target = _workspace(tmp_path, kind, any_ws)
     src = tmp_path / "src"
     src.mkdir()
     (src / "train.py").write_text(textwrap.dedent(TRIAL))
@@ -86,8 +93,8 @@ def test_a_sweep_on_docker_compute(tmp_path: Path, engine: DockerClient) -> None
 
 
 @pytest.mark.usefixtures("base_image")
-def test_a_pipeline_on_docker_compute(tmp_path: Path) -> None:
-    ws, target = _workspace(tmp_path)
+def test_a_pipeline_on_docker_compute(tmp_path: Path, kind: str, any_ws: Any) -> None:
+    ws, target = _workspace(tmp_path, kind, any_ws)
     steps = tmp_path / "steps"
     for name in ("first", "second"):
         (steps / name).mkdir(parents=True)
@@ -103,11 +110,12 @@ def test_a_pipeline_on_docker_compute(tmp_path: Path) -> None:
     )  # fmt: skip
     exp = Experiment(ws, "docker-pipeline")
     run = exp.submit(Pipeline(ws, [first, second]))
-    assert isinstance(run, PipelineRun)
     assert run.wait_for_completion(show_output=False) == rec.COMPLETED
     done = {s.record.display_name: s for s in run.get_steps()}
-    assert (done["second"].get_output_data("two").local_path / "value.txt").read_text() == "2"
+    if kind == "folder":  # a server's datastores are the server's (not read from here)
+        out = done["second"].get_output_data("two").local_path
+        assert (out / "value.txt").read_text() == "2"
     assert "wrote 2" in done["second"].get_stdout_log()
     again = exp.submit(Pipeline(ws, [first, second]))
     assert again.wait_for_completion(show_output=False) == rec.COMPLETED
-    assert all(s.reused_run_id for s in again.get_steps())  # type: ignore[attr-defined]
+    assert all(s.reused_run_id for s in again.get_steps())

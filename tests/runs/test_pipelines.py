@@ -104,7 +104,7 @@ def step(
     )
 
 
-def three_steps(ws: Workspace, steps: Path, journal: Path, fail_train: bool = False) -> Pipeline:
+def three_steps(ws: Any, steps: Path, journal: Path, fail_train: bool = False) -> Pipeline:
     prepared, model, report = (
         PipelineData("prepared"),
         PipelineData("model"),
@@ -121,7 +121,7 @@ def three_steps(ws: Workspace, steps: Path, journal: Path, fail_train: bool = Fa
     return Pipeline(ws, [evaluate])  # resolve_closure pulls in prepare and train
 
 
-def by_name(run: PipelineRun) -> dict[str, StepRun]:
+def by_name(run: Any) -> dict[str, Any]:
     return {s.record.display_name or "": s for s in run.get_steps()}
 
 
@@ -130,6 +130,9 @@ def value_of(step_run: StepRun, output: str) -> int:
 
 
 # -- the three-step pipeline ---------------------------------------------------------------
+# Tests taking ``sws`` are folder only: they read step outputs on the folder's datastores,
+# run folders and the journal beside them, or explain reuse (which needs the folder's
+# records); a pipeline with reuse on a server is in tests/remote_runs.
 def test_three_steps_run_then_reuse_everything_then_rerun_what_an_edit_touches(
     sws: Workspace, steps_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -219,10 +222,11 @@ def test_explain_says_what_would_be_reused_and_which_part_of_the_key_changed(
 
 # -- failures ------------------------------------------------------------------------------
 def test_a_failed_step_leaves_its_dependants_not_run_and_fails_the_pipeline(
-    sws: Workspace, steps_dir: Path, tmp_path: Path
+    any_ws: Any, steps_dir: Path, tmp_path: Path
 ) -> None:
+    """On a folder and on a server (any_ws): the public surface only."""
     journal = tmp_path / "journal.txt"
-    run = three_steps(sws, steps_dir, journal, fail_train=True).submit("pipe")
+    run = three_steps(any_ws, steps_dir, journal, fail_train=True).submit("pipe")
     with pytest.raises(ActivityFailedException, match="step 'train'"):
         run.wait_for_completion(show_output=False)
     assert run.get_status() == rec.FAILED

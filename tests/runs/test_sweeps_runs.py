@@ -11,6 +11,7 @@ import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,7 @@ from serving.sdk.hyperdrive import (
     choice,
     uniform,
 )
+from serving.sdk.hyperdrive_remote import RemoteHyperDriveRun
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -65,7 +67,7 @@ for value in (CURVES.get(args.curve) or [0.3] * 1000)[: args.steps]:
 
 @dataclass
 class Sweep:
-    ws: SdkWorkspace
+    ws: Any
     run: HyperDriveRun
     output: str
 
@@ -95,10 +97,13 @@ def sweep(
     sampling: type = GridParameterSampling,
     metric: str = "acc",
     wait: bool = True,
+    ws: Any = None,
     **kwargs: object,
 ) -> Sweep:
-    ws = SdkWorkspace.open(root / "ws", create=True)
-    assert isinstance(ws, SdkWorkspace)
+    """A sweep in ``ws`` (any_ws: a folder or a server), else in a new folder ``root/ws``."""
+    if ws is None:
+        ws = SdkWorkspace.open(root / "ws", create=True)
+        assert isinstance(ws, SdkWorkspace)
     src = ScriptRunConfig(str(make_source(root)), "train.py", arguments=arguments or [])
     seed = kwargs.pop("seed", 0)
     config = HyperDriveConfig(
@@ -109,7 +114,7 @@ def sweep(
         **kwargs,  # type: ignore[arg-type]
     )
     run = Experiment(ws, "sweeps").submit(config)
-    assert isinstance(run, HyperDriveRun)
+    assert isinstance(run, HyperDriveRun | RemoteHyperDriveRun)
     out = io.StringIO()
     if wait:
         with contextlib.redirect_stdout(out):
@@ -117,6 +122,9 @@ def sweep(
     return Sweep(ws, run, out.getvalue())
 
 
+# The Bandit sweep's tests are folder only: they read the driver's log and the parent's
+# metrics file (the same SDK and CLI surface runs on a server in
+# tests/remote_runs/test_remote_sweeps_pipelines.py).
 @pytest.fixture(scope="module")
 def bandit(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     """Four children at once, Bandit with slack 0.2: bad (0.1 < any best / 1.2) and plateau
@@ -222,49 +230,52 @@ def test_the_sweep_chart_as_html_needs_no_network(bandit: Sweep, tmp_path: Path)
     assert '"type":"parcoords"' in text.replace(" ", "") and '<script src="http' not in text
 
 
-def test_grid_runs_every_combination_and_a_failed_child_does_not_stop_it(tmp_path: Path) -> None:
+# The tests below take any_ws: the same public surface on a folder and on a server.
+def test_grid_runs_every_combination_and_a_failed_child_does_not_stop_it(
+    tmp_path: Path, any_ws: Any
+) -> None:
     done = sweep(
         tmp_path,
         {"--curve": choice("good", "fail"), "--tag": choice("a", "b")},
         arguments=["--steps", 2, "--curve", "base"],
         max_total_runs=10,
         max_concurrent_runs=2,
+        ws=any_ws,
     )
-    children = done.store.list(parent_id=done.run.id)
-    combos = sorted(tuple(c.definition["arguments"][4:]) for c in children)
+    children = list(done.run.get_children())
+    arguments = [c.get_details()["runDefinition"]["arguments"] for c in children]
+    combos = sorted(tuple(a[4:]) for a in arguments)
     assert combos == [
         ("--curve", "fail", "--tag", "a"), ("--curve", "fail", "--tag", "b"),
         ("--curve", "good", "--tag", "a"), ("--curve", "good", "--tag", "b"),
     ]  # fmt: skip
-    assert all(
-        c.definition["arguments"][:4] == ["--steps", "2", "--curve", "base"] for c in children
-    )
-    assert sorted(c.status for c in children) == [rec.COMPLETED] * 2 + [rec.FAILED] * 2
+    assert all(a[:4] == ["--steps", "2", "--curve", "base"] for a in arguments)
+    assert sorted(c.get_status() for c in children) == [rec.COMPLETED] * 2 + [rec.FAILED] * 2
     assert done.run.get_status() == rec.COMPLETED
 
 
-def test_a_sweep_whose_every_child_failed_is_failed(tmp_path: Path) -> None:
-    done = sweep(tmp_path, {"--curve": choice("fail")}, max_total_runs=2)
+def test_a_sweep_whose_every_child_failed_is_failed(tmp_path: Path, any_ws: Any) -> None:
+    done = sweep(tmp_path, {"--curve": choice("fail")}, max_total_runs=2, ws=any_ws)
     assert done.run.get_status() == rec.FAILED
     with pytest.raises(ActivityFailedException, match="all 1 child runs failed"):
         done.run.wait_for_completion()
 
 
-def test_a_seeded_random_sweep_repeats_its_parameters(tmp_path: Path) -> None:
+def test_a_seeded_random_sweep_repeats_its_parameters(tmp_path: Path, any_ws: Any) -> None:
     space = {"--x": uniform(0, 1), "--curve": choice("good", "ok", "bad")}
     runs = [
         sweep(tmp_path / str(i), space, sampling=RandomParameterSampling, seed=11,
-              arguments=["--steps", 1], max_total_runs=3, max_concurrent_runs=3)
+              arguments=["--steps", 1], max_total_runs=3, max_concurrent_runs=3, ws=any_ws)
         for i in range(2)
     ]  # fmt: skip
     drawn = [[json.loads(v) for _k, v in sorted(s.run.get_hyperparameters().items())] for s in runs]
     assert drawn[0] == drawn[1] and len({d["--x"] for d in drawn[0]}) == 3
 
 
-def test_best_run_is_none_when_no_child_logged_the_metric(tmp_path: Path) -> None:
+def test_best_run_is_none_when_no_child_logged_the_metric(tmp_path: Path, any_ws: Any) -> None:
     done = sweep(
         tmp_path, {"--curve": choice("good")}, arguments=["--steps", 1], metric="Acc",
-        max_total_runs=1,
+        max_total_runs=1, ws=any_ws,
     )  # fmt: skip
     assert done.run.get_status() == rec.COMPLETED
     assert done.run.get_best_run_by_primary_metric() is None  # names are case-sensitive
@@ -272,6 +283,8 @@ def test_best_run_is_none_when_no_child_logged_the_metric(tmp_path: Path) -> Non
     assert done.run.get_children_sorted_by_primary_metric(discard_no_metric=True) == []
 
 
+# Folder only from here: these read the folder's records, logs and processes (the server's
+# cancel is tested in tests/remote_runs/test_remote_sweeps_pipelines.py).
 def test_cancelling_the_parent_cancels_every_child(tmp_path: Path) -> None:
     started = sweep(
         tmp_path, {"--curve": choice("slow1", "slow2", "slow3", "slow4")},
