@@ -88,7 +88,9 @@ def _check_run_scope(record: TokenRecord) -> None:
     args = request.view_args or {}
     run_id = str(record.run_id)
     if request.endpoint in RUN_SCOPED and args.get("run_id") == run_id:
-        if hub().runs.get(run_id).terminal:  # its supervisor died before revoking
+        # reconciled: a supervisor killed before revoking leaves its run Failed, and the
+        # container it left running cannot report into it any more
+        if hub().runs.find(run_id).terminal:
             raise Unauthorized(f"run {record.run_id} has ended: its token no longer works")
         return
     raise Forbidden(

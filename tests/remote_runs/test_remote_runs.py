@@ -391,3 +391,18 @@ def test_a_run_token_is_refused_on_every_route_outside_its_scope(tmp_path: Path)
         f"/api/v1/runs/{own}_child1/metrics", f"/api/v1/runs/{own}/", "/api//v1/runs",
     ):  # fmt: skip
         assert client.get(path, headers=auth).status_code == 403, path
+
+
+def test_a_run_token_dies_with_its_killed_supervisor(hub_server: Server) -> None:
+    """A supervisor killed before it could revoke (SIGKILL): the token's next call finds
+    the supervisor gone, the run Failed, and is refused; a container left running cannot
+    report into the run."""
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    run_id = store.create_run("killed", kind=rec.SCRIPT, target="cpu", status=rec.RUNNING).id
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(30)
+    store.update_json(run_id, "supervisor", {"process": {"pid": gone.pid, "start_ticks": 1}})
+    token = run_tokens.mint(hub_server.ws.db, run_id)
+    answer = hub_server.call("GET", f"/runs/{run_id}", token=token)
+    assert answer.status_code == 401, answer.text
+    assert store.get(run_id).status == rec.FAILED
