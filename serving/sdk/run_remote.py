@@ -175,7 +175,7 @@ class RemoteRun:
         return [n for n in self.get_file_names() if n.startswith(prefixes)]
 
     def get_portal_url(self) -> str:
-        return f"{self._runs.client.base_url}/runs/{self._run_id}"
+        return self._runs.page_url(self._run_id)
 
     def wait_for_completion(
         self,

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from serving.errors import UserInputError
 from serving.hub.remote.runs import RemoteRunStore
@@ -61,6 +62,10 @@ def test_a_run_submitted_to_a_server_runs_there_and_is_followed(
     assert ended.status == rec.COMPLETED, out.getvalue()
     assert "trained with ['--lr', '0.1']" in out.getvalue()
     assert "Execution Summary" in out.getvalue()
+    page = remote_runs.page_url(record.id)  # the studio's page of the run, behind sign-in
+    assert f"Web View: {page}\n" in out.getvalue()
+    answer = requests.get(page, allow_redirects=False, timeout=30)
+    assert answer.status_code == 302 and "/studio/login" in answer.headers["Location"]
     snapshot = RunStore(hub_server.ws.path, hub_server.ws.db).run_dir(record.id) / "snapshot"
     assert (snapshot / "train.py").is_file() and not (snapshot / "data").exists()
     metrics = remote_runs.get_metrics(record.id)

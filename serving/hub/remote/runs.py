@@ -139,6 +139,10 @@ class RemoteRunStore:
                 break
         return out
 
+    def page_url(self, run_id: str) -> str:
+        """The run's page in the server's studio."""
+        return f"{self.client.base_url}/studio/runs/{segment(run_id)}"
+
     def experiments(self) -> builtins.list[dict[str, Any]]:
         return list(self.client.get("/experiments")["items"])
 
@@ -231,7 +235,7 @@ class RemoteRunStore:
         (:func:`serving.runs.follow.wait`'s, through the log route)."""
         record = self.get(run_id)
         if out is not None:
-            out.write(f"RunId: {run_id}\nWeb View: {self.client.base_url}\n\n")
+            out.write(f"RunId: {run_id}\nWeb View: {self.page_url(run_id)}\n\n")
             out.write(f"Streaming {STD_LOG}\n{'=' * (10 + len(STD_LOG))}\n\n")
             out.flush()
         offset = 0
