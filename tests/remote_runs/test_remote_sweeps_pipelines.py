@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from serving.cli.main import main
+from serving.errors import ConflictError
 from serving.runs import records as rec
+from serving.runs.errors import UserErrorException
 from serving.sdk import Experiment, ScriptRunConfig
 from serving.sdk.hyperdrive import (
     BanditPolicy,
@@ -138,6 +140,9 @@ def test_cancelling_a_sweep_on_the_server_cancels_its_children(
     run.cancel()
     assert run.get_status() == rec.CANCELED
     assert {c.get_status() for c in run.get_children()} == {rec.CANCELED}
+    config.custom_run_id = run.id  # a custom run id the server has already
+    with pytest.raises(ConflictError, match="exists already"):
+        Experiment(ws, "remote-sweep").submit(config)
 
 
 def test_a_pipeline_runs_on_the_server_and_its_steps_are_reused(
@@ -172,10 +177,17 @@ def test_a_pipeline_runs_on_the_server_and_its_steps_are_reused(
     assert reused == {"make": steps["make"].id, "use": steps["use"].id}
     assert {d["decision"] for d in again.get_step_decisions()} == {"reuse"}
     assert "use wrote 2" in again.find_step_run("use")[0].get_stdout_log()
+    with pytest.raises(UserErrorException, match="not available against a workspace server"):
+        pipeline.explain()  # needs the folder's records of earlier step runs
+    with pytest.raises(UserErrorException, match="server's datastore"):
+        steps["make"].get_output_data("made")
 
 
 def test_the_cli_runs_sweeps_and_pipelines_against_a_server(
-    hub_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hub_server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
     _source(tmp_path / "src", CURVE, "train.py")
@@ -196,6 +208,8 @@ def test_the_cli_runs_sweeps_and_pipelines_against_a_server(
     assert code == 0 and found["status"] == rec.COMPLETED and len(found["steps"]) == 1
     code, out = _cli(hub_server, "pipelines", "show", found["id"])
     assert code == 0 and "make" in out and "Completed" in out
+    code, _ = _cli(hub_server, "pipelines", "explain", tmp_path / "pipe.yml")
+    assert code == 2 and "not available against a workspace server" in capsys.readouterr().err
 
 
 def _tar(path: Path, job: Any, files: dict[str, str]) -> bytes:
