@@ -35,6 +35,7 @@ from serving.runs.registration import register_from_run
 from serving.runs.store import STD_LOG, SYSTEM_LOG, RunStore
 from serving.scoring.offline_run import OfflineRun
 from serving.sdk.run_files import RunFiles
+from serving.sdk.run_view import RunView
 
 if TYPE_CHECKING:
     from serving.sdk.experiment import Experiment
@@ -46,7 +47,7 @@ OFFLINE_EXPERIMENT_ENV = "SERVING_OFFLINE_EXPERIMENT"
 _context: dict[str, Any] = {}
 
 
-class Run(RunFiles, RunLogging):
+class Run(RunFiles, RunLogging, RunView):
     """A run of an experiment: ``Run(experiment, run_id)``."""
 
     def __new__(cls, experiment: Experiment, run_id: str, *args: Any, **kwargs: Any) -> Any:
@@ -139,30 +140,10 @@ class Run(RunFiles, RunLogging):
             return typed_run(experiment, record)
         return cls(experiment, run_id)
 
-    # -- identity --------------------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self._run_id
-
-    @property
-    def name(self) -> str:
-        return self._run_id
-
-    @property
-    def experiment(self) -> Experiment:
-        return self._experiment
-
+    # -- identity (the rest: RunView) --------------------------------------------------
     @property
     def record(self) -> RunRecord:
         return self._store.find(self._run_id)
-
-    @property
-    def number(self) -> int:
-        return self._record.number
-
-    @property
-    def type(self) -> str:
-        return self._record.kind
 
     @property
     def display_name(self) -> str:
@@ -172,18 +153,6 @@ class Run(RunFiles, RunLogging):
     def display_name(self, value: str) -> None:
         with self._store.db.write() as conn:
             conn.execute("UPDATE runs SET display_name = ? WHERE id = ?", (value, self._run_id))
-
-    @property
-    def status(self) -> str:
-        return self.get_status()
-
-    @property
-    def tags(self) -> dict[str, Any]:
-        return self.get_tags()
-
-    @property
-    def properties(self) -> dict[str, Any]:
-        return self.get_properties()
 
     @property
     def parent(self) -> Run | None:
@@ -198,39 +167,8 @@ class Run(RunFiles, RunLogging):
     def output_datasets(self) -> dict[str, Any]:
         return {}
 
-    def __repr__(self) -> str:
-        return (
-            f"Run(Experiment: {self._experiment.name},\nId: {self._run_id},\n"
-            f"Type: {self.type},\nStatus: {self.get_status()})"
-        )
-
-    # -- status and details ----------------------------------------------------------------
-    def get_status(self) -> str:
-        return self.record.status
-
-    def get_details(self) -> dict[str, Any]:
-        record = self.record
-        props = dict(record.properties)
-        if record.snapshot_id:
-            props.setdefault("ContentSnapshotId", record.snapshot_id)
-        details: dict[str, Any] = {
-            "runId": record.id,
-            "target": record.target,
-            "status": record.status,
-            "startTimeUtc": record.started_at,
-            "endTimeUtc": record.ended_at,
-            "properties": props,
-            "inputDatasets": [],
-            "outputDatasets": [],
-            "runDefinition": dict(record.definition),
-            "logFiles": self._log_files(),
-            "submittedBy": record.definition.get("submitted_by") or getpass.getuser(),
-        }
-        if record.error:
-            details["error"] = {"error": record.error}
-        if record.warnings:
-            details["warnings"] = [{"message": w} for w in record.warnings]
-        return details
+    def _submitter(self) -> str:
+        return getpass.getuser()
 
     def get_details_with_logs(self) -> dict[str, Any]:
         details = self.get_details()

@@ -23,6 +23,7 @@ from serving.runs import follow
 from serving.runs import records as rec
 from serving.runs.errors import ActivityFailedException, UserErrorException
 from serving.runs.records import RunRecord
+from serving.sdk.run_view import RunView
 
 if TYPE_CHECKING:
     from serving.hub.remote.runs import RemoteRunStore
@@ -66,7 +67,7 @@ def typed_remote_run(experiment: Experiment, record: RunRecord) -> RemoteRun:
     return cls(experiment, record.id)
 
 
-class RemoteRun:
+class RemoteRun(RunView):
     """A run of an experiment in a workspace server."""
 
     def __init__(
@@ -90,89 +91,19 @@ class RemoteRun:
             self._logger = ReportingRun(self._runs.reporter(self._run_id), self._experiment.name)
         return self._logger
 
-    # -- identity --------------------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self._run_id
-
-    @property
-    def name(self) -> str:
-        return self._run_id
-
-    @property
-    def experiment(self) -> Experiment:
-        return self._experiment
-
+    # -- identity and details (the rest: RunView) ---------------------------------------
     @property
     def record(self) -> RunRecord:
         return self._runs.get(self._run_id)
-
-    @property
-    def number(self) -> int:
-        return self._record.number
-
-    @property
-    def type(self) -> str:
-        return self._record.kind
-
-    @property
-    def display_name(self) -> str:
-        return self.record.display_name or self._run_id
-
-    @property
-    def status(self) -> str:
-        return self.get_status()
-
-    @property
-    def tags(self) -> dict[str, Any]:
-        return self.get_tags()
-
-    @property
-    def properties(self) -> dict[str, Any]:
-        return self.get_properties()
 
     @property
     def parent(self) -> RemoteRun | None:
         parent_id = self._record.parent_id
         return None if parent_id is None else RemoteRun(self._experiment, parent_id)
 
-    def __repr__(self) -> str:
-        return (
-            f"Run(Experiment: {self._experiment.name},\nId: {self._run_id},\n"
-            f"Type: {self.type},\nStatus: {self.get_status()})"
-        )
-
-    # -- status and details ----------------------------------------------------------------
-    def get_status(self) -> str:
-        return self.record.status
-
-    def get_details(self) -> dict[str, Any]:
-        record = self.record
-        props = dict(record.properties)
-        if record.snapshot_id:
-            props.setdefault("ContentSnapshotId", record.snapshot_id)
-        details: dict[str, Any] = {
-            "runId": record.id,
-            "target": record.target,
-            "status": record.status,
-            "startTimeUtc": record.started_at,
-            "endTimeUtc": record.ended_at,
-            "properties": props,
-            "inputDatasets": [],
-            "outputDatasets": [],
-            "runDefinition": dict(record.definition),
-            "logFiles": {n: n for n in self._log_files()},
-            "submittedBy": record.definition.get("submitted_by") or "",
-        }
-        if record.error:
-            details["error"] = {"error": record.error}
-        if record.warnings:
-            details["warnings"] = [{"message": w} for w in record.warnings]
-        return details
-
-    def _log_files(self) -> list[str]:
+    def _log_files(self) -> dict[str, str]:
         prefixes = ("user_logs/", "system_logs/", "logs/", "azureml-logs/")
-        return [n for n in self.get_file_names() if n.startswith(prefixes)]
+        return {n: n for n in self.get_file_names() if n.startswith(prefixes)}
 
     def get_portal_url(self) -> str:
         return self._runs.page_url(self._run_id)
