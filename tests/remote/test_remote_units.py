@@ -3,6 +3,7 @@ equal the folder's, the cap counts bodies and archives (hard links as their copi
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import socket
@@ -15,10 +16,16 @@ from typing import Any
 import pytest
 import requests
 
-from serving.errors import BackendUnavailableError, NotFoundError, UserInputError
+from serving.errors import (
+    BackendUnavailableError,
+    IntegrityError,
+    NotFoundError,
+    UserInputError,
+)
 from serving.hub import streams
 from serving.hub.remote.models import model_record
 from serving.hub.remote.registries import endpoint_record, environment_record, image_record
+from serving.hub.remote.runs import RemoteRunStore
 from serving.hub.remote.transport import HubClient, _error
 from serving.registry import Ref
 from serving.workspace import Workspace
@@ -142,3 +149,32 @@ def test_error_answers_map_to_the_folder_errors() -> None:
         assert isinstance(mapped, BackendUnavailableError), status
         assert mapped.message == f"HTTP {status} from the workspace server"
     assert "SERVING_TOKEN" in str(_error(_answer(401, b"{}")).hint)
+
+
+class _HostileServer(http.server.BaseHTTPRequestHandler):
+    """A 'workspace server' listing a run file whose name leaves the download folder."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"items": [{"name": "../../escaped.txt", "size_bytes": 1}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_run_file_names_that_leave_the_folder_are_refused(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HostileServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        runs = RemoteRunStore(HubClient(f"http://127.0.0.1:{server.server_port}", "srvt_x"))
+        with pytest.raises(IntegrityError, match="not a relative path inside the run"):
+            runs.file_names("run-1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not (tmp_path.parent / "escaped.txt").exists()

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from serving.errors import IntegrityError
 from serving.hub.remote.transport import HubClient, segment
 from serving.hub.streams import tar_stream
 from serving.runs import follow
@@ -172,8 +173,18 @@ class RemoteRunStore:
         return found
 
     def file_names(self, run_id: str) -> builtins.list[str]:
+        """The run's file names; downloads join them to a local folder, so a name that
+        would leave it (absolute, ``..``) is refused, whatever server sent it."""
         found = self.client.get(f"/runs/{segment(run_id)}/files")
-        return [str(item["name"]) for item in found["items"]]
+        names = [str(item["name"]) for item in found["items"]]
+        for name in names:
+            parts = name.replace("\\", "/").split("/")
+            if not name or name.startswith(("/", "\\")) or ".." in parts:
+                raise IntegrityError(
+                    f"the workspace server listed a file {name!r} of run {run_id}, which "
+                    "is not a relative path inside the run: nothing was downloaded"
+                )
+        return names
 
     def download(self, run_id: str, name: str, dest: Path) -> Path:
         """One file of the run to ``dest`` (written whole or not at all)."""
