@@ -158,9 +158,10 @@ class RayExecution:
             try:
                 self.jobs.stop(self.submission_id)
                 deadline = time.monotonic() + max(grace_s, STOP_WAIT_S)
-                while (
-                    time.monotonic() < deadline and not self.jobs.state(self.submission_id).terminal
-                ):
+                while time.monotonic() < deadline:
+                    # a PENDING job is stopped by Ray only once placed: no use waiting
+                    if self.jobs.state(self.submission_id).status != "RUNNING":
+                        break
                     time.sleep(STATE_POLL_S)
                 self._copy_logs()
             except ServingError:
