@@ -134,17 +134,6 @@ def _tail_text(runs: RemoteRunStore, run_id: str, lines: int = views.LOG_TAIL_LI
     return "\n".join(text.splitlines()[-lines:])
 
 
-def read_log(runs: RemoteRunStore, run_id: str, which: str, offset: int = 0) -> tuple[str, int]:
-    """The log from ``offset`` to its current end; (text, next offset)."""
-    parts = []
-    while True:
-        part = runs.log(run_id, offset, which)
-        parts.append(str(part["text"]))
-        if part["next_offset"] >= part["size"] or part["next_offset"] == offset:
-            return "".join(parts), int(part["next_offset"])
-        offset = int(part["next_offset"])
-
-
 def logs(runs: RemoteRunStore, run_id: str, follow_log: bool, system: bool, stream: TextIO) -> None:
     which, name = ("system", SYSTEM_LOG) if system else ("user", STD_LOG)
     record = runs.get(run_id)
@@ -153,7 +142,7 @@ def logs(runs: RemoteRunStore, run_id: str, follow_log: bool, system: bool, stre
         if is_json():
             print_json(record.to_dict())
         return
-    text, _end = read_log(runs, run_id, which)
+    text, _end = runs.read_log(run_id, 0, which)
     if is_json():
         print_json({"id": run_id, "name": name, "status": record.status, "log": text})
     elif text:
@@ -165,11 +154,11 @@ def logs(runs: RemoteRunStore, run_id: str, follow_log: bool, system: bool, stre
 def _tail_system(runs: RemoteRunStore, record: RunRecord, stream: TextIO) -> RunRecord:
     offset = 0
     while True:
-        text, offset = read_log(runs, record.id, "system", offset)
+        text, offset = runs.read_log(record.id, offset, "system")
         stream.write(text)
         stream.flush()
         if record.terminal:
-            text, offset = read_log(runs, record.id, "system", offset)
+            text, offset = runs.read_log(record.id, offset, "system")
             stream.write(text)
             return record
         time.sleep(POLL_S)

@@ -272,13 +272,21 @@ class RemoteRunStore:
             ) from None
         return record
 
+    def read_log(self, run_id: str, offset: int = 0, which: str = "user") -> tuple[str, int]:
+        """The log from ``offset`` to its current end (the route answers 1 MiB at most):
+        (text, the offset to go on from)."""
+        parts = []
+        while True:
+            part = self.log(run_id, offset, which)
+            parts.append(str(part["text"]))
+            if part["next_offset"] >= part["size"] or part["next_offset"] == offset:
+                return "".join(parts), int(part["next_offset"])
+            offset = int(part["next_offset"])
+
     def _emit(self, run_id: str, offset: int, out: TextIO) -> int:
         """Write the log from ``offset`` to its current end; the new offset."""
-        while True:
-            part = self.log(run_id, offset)
-            if part["text"]:
-                out.write(part["text"])
-                out.flush()
-            if part["next_offset"] >= part["size"] or part["next_offset"] == offset:
-                return int(part["next_offset"])
-            offset = int(part["next_offset"])
+        text, offset = self.read_log(run_id, offset)
+        if text:
+            out.write(text)
+            out.flush()
+        return offset
