@@ -7,6 +7,7 @@ followed with the SDK (``Workspace.get(path=URL)``, ``ScriptRunConfig``,
 from __future__ import annotations
 
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from serving.hub.remote.runs import RemoteRunStore
 from serving.registry import Ref
 from serving.runs import records as rec
 from serving.runs.compute import ComputeStore
+from serving.runs.submit import ScriptJob
 from serving.sdk import Experiment, ScriptRunConfig, Workspace
 from tests.helpers import DOCKER_TIMEOUT
 from tests.hub.conftest import Server
@@ -98,3 +100,34 @@ def test_a_reporting_container_that_cannot_start_is_removed(
     with pytest.raises(OSError):
         DockerExecutor(client=engine)._start_reporting(plan, kwargs)  # type: ignore[arg-type]
     assert not engine.containers.list(all=True, filters={"name": name})
+
+
+SLEEPER = """
+import os, time
+from azureml.core import Run
+run = Run.get_context()
+run.log("started", 1)
+os.makedirs("outputs", exist_ok=True)
+open("outputs/partial.txt", "w").write("half")
+print("sleeping", flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_canceled_docker_run_still_sends_its_outputs(
+    base_image: str, hub_server: Server, remote_runs: RemoteRunStore, source: Path
+) -> None:
+    """The cancel's SIGTERM ends the script; remote_entry flushes the metrics and sends
+    outputs/ within the grace, before the container is stopped for good."""
+    ComputeStore(hub_server.ws.path, hub_server.ws.db).create("cpu-cancel")
+    (source / "train.py").write_text(textwrap.dedent(SLEEPER))
+    record = remote_runs.submit(
+        "docker-cancel", ScriptJob(source, "train.py", compute="cpu-cancel")
+    )
+    deadline = time.monotonic() + 120
+    while "sleeping" not in remote_runs.read_log(record.id)[0]:
+        assert time.monotonic() < deadline, remote_runs.read_log(record.id, which="system")[0]
+        time.sleep(0.5)
+    assert remote_runs.cancel(record.id).status == rec.CANCELED
+    assert "outputs/partial.txt" in remote_runs.file_names(record.id)
+    assert remote_runs.get_metrics(record.id) == {"started": 1}
