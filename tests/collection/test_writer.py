@@ -25,18 +25,35 @@ def _item(
     return writer.Item(when, "m", designation, ["x"], cid, [[1]] if data is None else data)
 
 
-class Gate:
-    """Data whose conversion waits until the test opens the gate: holds the writer's
-    thread inside one record so the queue fills up deterministically."""
+class HungDisk:
+    """The writer's files block in ``write`` until the test opens the gate: a hung disk
+    holds the writer's thread inside one write, so the buffer fills up deterministically."""
 
-    def __init__(self) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.entered = threading.Event()
         self.open = threading.Event()
+        real = writer._open_append
 
-    def tolist(self) -> list[int]:
-        self.entered.set()
-        assert self.open.wait(10)
-        return [1]
+        def opened(path: Path) -> Any:
+            return _Blocking(real(path), self)
+
+        monkeypatch.setattr(writer, "_open_append", opened)
+
+
+class _Blocking:
+    def __init__(self, handle: Any, disk: HungDisk) -> None:
+        self.handle, self.disk = handle, disk
+
+    def write(self, data: bytes) -> int:
+        self.disk.entered.set()
+        assert self.disk.open.wait(10)
+        return int(self.handle.write(data))
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def test_stop_writes_everything_queued(tmp_path: Path) -> None:
@@ -54,13 +71,15 @@ def test_stop_writes_everything_queued(tmp_path: Path) -> None:
     assert counts["stopped"] == 1 and sink.dropped == 1
 
 
-def test_full_queue_drops_and_counts_without_waiting(tmp_path: Path) -> None:
+def test_full_queue_drops_and_counts_without_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     counts: Counter[str] = Counter()
     sink = writer.Writer(tmp_path, "ep", capacity=2, writer_id="w",
                          counted=lambda r, n: counts.update({r: n}))  # fmt: skip
-    gate = Gate()
-    assert sink.submit(_item("held", data=gate))
-    assert gate.entered.wait(10)  # the thread is busy with "held", the queue is empty
+    gate = HungDisk(monkeypatch)
+    assert sink.submit(_item("held"))
+    assert gate.entered.wait(10)  # the thread is stuck writing "held", the buffer is empty
     accepted = [sink.submit(_item(f"c{i}")) for i in range(10)]
     assert accepted == [True, True] + [False] * 8
     assert counts["queue_full"] == 8 and sink.dropped == 8
@@ -248,12 +267,14 @@ def test_a_child_forked_while_the_guard_is_held_makes_its_own_writer(tmp_path: P
     assert [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")] == ["from-child"]
 
 
-def test_a_stop_that_times_out_counts_what_it_could_not_write(tmp_path: Path) -> None:
+def test_a_stop_that_times_out_counts_what_it_could_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     counts: Counter[str] = Counter()
     sink = writer.Writer(tmp_path, "ep", writer_id="w", counted=lambda r, n: counts.update({r: n}))
-    gate = Gate()
-    assert sink.submit(_item("held", data=gate))
-    assert gate.entered.wait(10)  # a hung disk: the thread is stuck in one record
+    gate = HungDisk(monkeypatch)
+    assert sink.submit(_item("held"))
+    assert gate.entered.wait(10)  # a hung disk: the thread is stuck in one write
     for i in range(5):
         assert sink.submit(_item(f"c{i}"))
     sink.stop(timeout_s=0.2)
@@ -264,16 +285,16 @@ def test_a_stop_that_times_out_counts_what_it_could_not_write(tmp_path: Path) ->
 
 
 class Unconvertible:
-    """Data the script collected that raises when the writer's thread converts it."""
+    """Data the script collected that raises when the writer converts it."""
 
     def tolist(self) -> list[int]:
         raise RuntimeError("no list for you")
 
 
-def test_data_that_cannot_be_encoded_is_counted_and_the_thread_goes_on(tmp_path: Path) -> None:
+def test_data_that_cannot_be_encoded_is_counted_and_the_writer_goes_on(tmp_path: Path) -> None:
     counts: Counter[str] = Counter()
     sink = writer.Writer(tmp_path, "ep", writer_id="w", counted=lambda r, n: counts.update({r: n}))
-    sink.submit(_item("bad", data=Unconvertible()))
+    assert not sink.submit(_item("bad", data=Unconvertible()))
     sink.submit(_item("good"))
     sink.stop()
     assert counts == {"encode_error": 1, "written": 1}

@@ -1,23 +1,30 @@
 """The background writer of collected model data: one per scoring process.
 
-``collect()`` hands a record to :meth:`Writer.submit`, which only appends it to a bounded
-in-memory buffer (a ``deque``; appending is atomic and takes no lock): a full buffer drops
-the record and counts it, so collection never slows or fails a request. One daemon thread
-wakes every :data:`DRAIN_INTERVAL_S`, takes what the buffer holds, frames the records
-around their data (:mod:`.collector` encodes it in ``collect()``) and appends them to one
-JSON Lines file per model, designation and day for this writer, then flushes.
-:meth:`Writer.stop` (gunicorn's ``worker_exit`` hook and ``atexit``: SIGTERM, a graceful
-reload, an endpoint stopped or deleted) wakes it at once, waits for everything buffered to
-be written and closes the files.
+``collect()`` hands a record to :meth:`Writer.submit`, which frames it as its JSON line
+right there (:mod:`.collector` already encoded the data; the framing around it costs ~2 us)
+and appends the bytes to the pending buffer of its file (a ``bytearray`` per model,
+designation and day), under a lock no one holds for longer than a swap. A full buffer
+(:data:`DEFAULT_CAPACITY` records waiting) drops the record and counts it, so collection
+never slows or fails a request. One daemon thread wakes every :data:`DRAIN_INTERVAL_S`,
+swaps the buffers for empty ones and appends each to one JSON Lines file per model,
+designation and day for this writer, then flushes: its work is a few ``write`` calls, which
+release the GIL. :meth:`Writer.stop` (gunicorn's ``worker_exit`` hook and ``atexit``:
+SIGTERM, a graceful reload, an endpoint stopped or deleted) wakes it at once, waits for
+everything buffered to be written and closes the files.
 
-The thread is not woken per record (as a ``queue.Queue`` consumer would be): each wake-up
-costs the request thread a lock, a notify and a GIL hand-off, which measured as most of the
-cost of collection. Written here rather than with ``logging.handlers.QueueListener`` for the
-same reason, and because the listener's queue blocks or raises when full and it has no
-notion of per-partition files, day rollover or drop counting, which are the whole job. Drops
-and writes are Prometheus counters (``serving_model_data_dropped_total{reason}``,
-``serving_model_data_written_total``) that the server's ``/metrics`` sums across workers in
-multiprocess mode; ``prometheus_client`` is imported only when collection is on.
+Why bytes and not a queue of records for the thread to frame: measured in-process (digits
+inputs and predictions, two records per request), queueing records for the thread cost
+~15 us of CPU per request and framing into bytes in the request ~9 us, all threads
+counted. Records queued as objects are what the garbage collector walks, and every batch the
+thread framed held the GIL against the request thread; bytes are neither. The thread is
+not woken per record (as a ``queue.Queue`` consumer would be): each wake-up costs the
+request thread a lock, a notify and a GIL hand-off. Written here rather than with
+``logging.handlers.QueueListener`` for the same reasons, and because the listener's queue
+blocks or raises when full and it has no notion of per-partition files, day rollover or
+drop counting, which are the whole job. Drops and writes are Prometheus counters
+(``serving_model_data_dropped_total{reason}``, ``serving_model_data_written_total``) that
+the server's ``/metrics`` sums across workers in multiprocess mode; ``prometheus_client``
+is imported only when collection is on.
 
 Files and folders are made group-writable (folders ``2770``, files ``0660``): in a
 container the server runs as its own user with the host user's group added, and the
@@ -31,8 +38,6 @@ import logging
 import os
 import socket
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -48,12 +53,6 @@ STOP_TIMEOUT_S = 10.0
 """Longest :meth:`Writer.stop` waits for the buffer to be written."""
 DRAIN_INTERVAL_S = 0.2
 """How often the writer's thread takes what the buffer holds (and flushes its files)."""
-_YIELD_EVERY = 256
-"""Records the writer's thread frames and appends before it offers the GIL to the request
-thread (about 1 us each: ``collect()`` already encoded the data). Every offer costs the
-request thread a forced GIL hand-off: offering every 32 records cost more than all the
-rest of collection (in-process, digits model, inputs and predictions collected: 180 us
-CPU per request offering every 32 records, 145-150 every 256 or never, 122-135 off)."""
 _FILE_BUFFER = 1 << 20
 """Bytes a file buffers between writes (flushed after each drain anyway)."""
 _DIR_MODE = 0o2770
@@ -64,9 +63,9 @@ Counted = Callable[[str, int], None]
 
 
 class Item(NamedTuple):
-    """One ``collect()`` call, as queued: :mod:`.collector` queues ``data`` already encoded
-    (an ``orjson.Fragment``), other data is encoded by the writer's thread; a named tuple:
-    made in the request, so it should cost little."""
+    """One ``collect()`` call: :mod:`.collector` passes ``data`` already encoded (an
+    ``orjson.Fragment``), other data is encoded when it is framed; a named tuple: made in
+    the request, so it should cost little."""
 
     time: datetime
     model_name: str
@@ -123,16 +122,18 @@ def _open_append(path: Path) -> IO[bytes]:
     return os.fdopen(fd, "ab", buffering=_FILE_BUFFER)
 
 
-def _take_all(buffer: deque[Item]) -> list[Item]:
-    """What ``buffer`` holds now, each record taken once even if another thread takes
-    from it at the same time."""
-    taken = []
-    while buffer:
-        try:
-            taken.append(buffer.popleft())
-        except IndexError:  # the other thread took the last one
-            break
-    return taken
+Key = tuple[str, str, date]
+"""A file of this writer: model name, designation, day."""
+
+
+class Pending:
+    """The framed lines waiting for one file, and how many records they are."""
+
+    __slots__ = ("data", "records")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.records = 0
 
 
 class Writer:
@@ -157,29 +158,44 @@ class Writer:
         self.written = 0
         self._counted = counted
         self._capacity = max(1, capacity)
-        self._buffer: deque[Item] = deque()
-        self._files: dict[tuple[str, str, date], IO[bytes]] = {}
+        self._pending: dict[Key, Pending] = {}
+        self._waiting = 0
+        self._files: dict[Key, IO[bytes]] = {}
         self._heads: dict[tuple[str, str], bytes] = {}
         self._names: dict[tuple[str, str], tuple[list[str], bytes]] = {}
         self._stopped = False
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
         self._warned = False
         self._thread = threading.Thread(target=self._drain, name="model-data-writer", daemon=True)
         self._thread.start()
 
     # -- the request side ------------------------------------------------------------------
     def submit(self, item: Item) -> bool:
-        """Buffer ``item`` without waiting; False (and counted) when it was dropped. The
-        bound is checked before appending, so threads of one process racing may overshoot
-        it by at most their number."""
+        """Frame ``item`` and buffer its line without waiting; False (and counted) when it
+        was dropped. The bound is checked before appending, so threads of one process
+        racing may overshoot it by at most their number."""
         if self._stopped:
             self._drop("stopped", 1)
             return False
-        if len(self._buffer) >= self._capacity:
+        if self._waiting >= self._capacity:
             self._drop("queue_full", 1)
             return False
-        self._buffer.append(item)
+        try:
+            line = self._line(item)
+        except Exception as exc:  # the script's data, whatever it raises: not the request
+            self._drop("encode_error", 1)
+            self._warn(exc, "cannot encode a record")
+            return False
+        key = (item.model_name, item.designation, item.time.date())
+        with self._pending_lock:  # held for an append: the thread swaps under it
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = self._pending[key] = Pending()
+            pending.data += line
+            pending.records += 1
+            self._waiting += 1
         return True
 
     def count_failure(self) -> None:
@@ -192,17 +208,23 @@ class Writer:
         if self._counted is not None:
             self._counted(reason, count)
 
+    def _take(self) -> dict[Key, Pending]:
+        """Everything buffered now, leaving empty buffers to the request threads."""
+        with self._pending_lock:
+            taken, self._pending, self._waiting = self._pending, {}, 0
+        return taken
+
     # -- the writer thread -----------------------------------------------------------------
     def _drain(self) -> None:
-        """Every :data:`DRAIN_INTERVAL_S` (at once when stopping) write what the buffer
-        holds; once stopping and drained, close the files (here, not in :meth:`stop`: a
-        stop that timed out leaves the thread the only one using them)."""
+        """Every :data:`DRAIN_INTERVAL_S` (at once when stopping) write what is buffered;
+        once stopping and drained, close the files (here, not in :meth:`stop`: a stop that
+        timed out leaves the thread the only one using them)."""
         while True:
             stopping = self._wake.wait(DRAIN_INTERVAL_S)
-            batch = _take_all(self._buffer)
+            batch = self._take()
             if batch:
                 self._write(batch)
-            if stopping and not self._buffer:
+            if stopping and not self._waiting:
                 break
         for handle in self._files.values():
             try:
@@ -211,22 +233,15 @@ class Writer:
                 self._warn(exc)
         self._files.clear()
 
-    def _write(self, items: list[Item]) -> None:
+    def _write(self, batch: dict[Key, Pending]) -> None:
         written = 0
-        for count, item in enumerate(items, start=1):
-            if count % _YIELD_EVERY == 0:
-                time.sleep(0)  # let a waiting request thread have the GIL between chunks
+        for key in sorted(batch, key=lambda k: k[2]):  # days in order: rollover closes old
+            pending = batch[key]
             try:
-                line = self._line(item)
-            except Exception as exc:  # the script's data, whatever it raises: not the thread
-                self._drop("encode_error", 1)
-                self._warn(exc, "cannot encode a record")
-                continue
-            try:
-                self._handle(item).write(line)
-                written += 1
+                self._handle(key).write(pending.data)
+                written += pending.records
             except OSError as exc:
-                self._drop("write_error", 1)
+                self._drop("write_error", pending.records)
                 self._warn(exc)
         try:
             for handle in self._files.values():
@@ -256,18 +271,16 @@ class Writer:
             item.time, head, item.correlation_id, names, item.data, names_json
         )
 
-    def _handle(self, item: Item) -> IO[bytes]:
-        day = item.time.date()
-        key = (item.model_name, item.designation, day)
+    def _handle(self, key: Key) -> IO[bytes]:
         handle = self._files.get(key)
         if handle is None:
+            model_name, designation, day = key
             for old in [k for k in self._files if k[2] < day]:  # yesterday's files are done
                 self._files.pop(old).close()
-            version = self.versions.get(item.model_name)
+            version = self.versions.get(model_name)
             path = layout.record_file(
-                self.root, self.endpoint, item.model_name, version, item.designation, day,
-                self.writer_id,
-            )  # fmt: skip
+                self.root, self.endpoint, model_name, version, designation, day, self.writer_id
+            )
             handle = self._files[key] = _open_append(path)
         return handle
 
@@ -287,8 +300,8 @@ class Writer:
         self._wake.set()
         self._thread.join(timeout_s)
         # a hung disk kept the thread, or a collect() raced the stop: lost, but counted
-        # (taken one by one: a record the still-running thread takes is not counted twice)
-        if left := len(_take_all(self._buffer)):
+        # (taken under the lock: what the still-running thread takes is not counted twice)
+        if left := sum(p.records for p in self._take().values()):
             self._drop("stopped", left)
         if self.dropped:
             log.warning(
