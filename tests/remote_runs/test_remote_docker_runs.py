@@ -131,3 +131,6 @@ def test_a_canceled_docker_run_still_sends_its_outputs(
     assert remote_runs.cancel(record.id).status == rec.CANCELED
     assert "outputs/partial.txt" in remote_runs.file_names(record.id)
     assert remote_runs.get_metrics(record.id) == {"started": 1}
+    with hub_server.ws.db.read() as conn:
+        rows = conn.execute("SELECT revoked_at FROM tokens WHERE run_id = ?", (record.id,))
+        assert [row[0] is not None for row in rows.fetchall()] == [True]  # revoked on cancel
