@@ -230,25 +230,56 @@ def test_a_head_not_answering_fails_the_run_naming_it(
 
 
 # Last: it leaves the cluster one worker short.
-def test_a_killed_worker_fails_its_run(
+KILL_TRIAL = """
+import argparse, socket, time
+from azureml.core import Run
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=int)
+a = p.parse_args()
+print("node", socket.gethostname(), flush=True)
+time.sleep(8)
+Run.get_context().log("score", a.x)
+"""
+
+
+def test_a_killed_worker_fails_its_trials_and_the_sweep_goes_on(
     hub_server: Server, ray_cluster: RayCluster, remote_runs: RemoteRunStore, source: Path,
     engine: DockerClient, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    from serving.sdk import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal
+    from serving.sdk.hyperdrive import choice
+
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
-    run = _submit(hub_server, source, SLEEPER, ray_cluster.name, "ray-kill")
-    run_id = run.record.id  # type: ignore[attr-defined]
+    (source / "train.py").write_text(textwrap.dedent(KILL_TRIAL))
+    config = HyperDriveConfig(
+        run_config=ScriptRunConfig(str(source), "train.py", compute_target=ray_cluster.name),
+        hyperparameter_sampling=GridParameterSampling({"--x": choice(1, 2, 3)}),
+        primary_metric_name="score",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=3,
+        max_concurrent_runs=2,
+    )
+    sweep = Experiment(Workspace.get(path=hub_server.base), "ray-kill").submit(config)
 
-    def node() -> str | None:
-        text = remote_runs.log(run_id, 0)["text"]
-        found = [line.split()[1] for line in text.splitlines() if line.startswith("node ")]
-        return found[0] if found else None
+    def first_node() -> str | None:
+        for child in sweep.get_children():  # type: ignore[attr-defined]
+            text = remote_runs.log(child.id, 0)["text"]
+            found = [line.split()[1] for line in text.splitlines() if line.startswith("node ")]
+            if found:
+                return found[0]
+        return None
 
-    _wait_for(lambda: node() is not None, "the script's first line")
-    engine.containers.get(str(node())).kill()
+    _wait_for(lambda: first_node() is not None, "a trial's first line")
+    engine.containers.get(str(first_node())).kill()
     killed = time.monotonic()
-    _wait_for(lambda: run.get_status() in rec.TERMINAL, "the run to end")  # type: ignore[attr-defined]
-    print(f"killed worker -> run Failed: {time.monotonic() - killed:.1f} s")
-    ended = remote_runs.get(run_id)
-    assert ended.status == rec.FAILED
-    message = str((ended.error or {}).get("message"))
-    assert "failed on the Ray cluster" in message, message
+    assert sweep.wait_for_completion(raise_on_error=False)["status"] == rec.COMPLETED  # type: ignore[attr-defined]
+    print(f"killed worker -> sweep ended: {time.monotonic() - killed:.1f} s")
+    children = [remote_runs.get(c.id) for c in sweep.get_children()]  # type: ignore[attr-defined]
+    failed = [c for c in children if c.status == rec.FAILED]
+    completed = [c for c in children if c.status == rec.COMPLETED]
+    assert len(children) == 3 and failed and completed
+    assert len(failed) + len(completed) == 3
+    for child in failed:
+        message = str((child.error or {}).get("message"))
+        assert "failed on the Ray cluster" in message, message
+    assert {remote_runs.get_metrics(c.id)["score"] for c in completed} <= {1, 2, 3}
