@@ -111,7 +111,10 @@ class RunReporter:
             raise ReportError(_message(exc), hint=f"HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise ReportError(f"cannot reach the workspace server {self.base}: {exc}") from None
-        return json.loads(data) if data else None
+        try:
+            return json.loads(data) if data else None
+        except ValueError:  # a proxy's page: a ReportError, so a background flush goes on
+            raise ReportError(f"{self.base} did not answer as a workspace server") from None
 
     def json(self, method: str, path: str, value: Any) -> Any:
         return self.call(method, path, json.dumps(value).encode("utf-8"))

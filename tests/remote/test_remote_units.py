@@ -28,6 +28,7 @@ from serving.hub.remote.registries import endpoint_record, environment_record, i
 from serving.hub.remote.runs import RemoteRunStore
 from serving.hub.remote.transport import HubClient, _error
 from serving.registry import Ref
+from serving.runs.reporting import HttpMetricsWriter, ReportError, RunReporter
 from serving.workspace import Workspace
 
 
@@ -178,3 +179,36 @@ def test_run_file_names_that_leave_the_folder_are_refused(tmp_path: Path) -> Non
         server.shutdown()
         server.server_close()
     assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+class _NotAServer(http.server.BaseHTTPRequestHandler):
+    """Answers every call 200 with a page, as a misrouted proxy would."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b"<html>welcome</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_reporting_run_counts_batches_a_non_server_answered_as_lost() -> None:
+    """Not JSON back: the batch is lost with a line on stderr (a ReportError), and the
+    writer goes on (a ValueError would have ended its background thread)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotAServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        reporter = RunReporter(f"http://127.0.0.1:{server.server_port}", "srvt_x", "r1")
+        with pytest.raises(ReportError, match="did not answer as a workspace server"):
+            reporter.call("POST", "/metrics", b"{}", "application/x-ndjson")
+        writer = HttpMetricsWriter(reporter)  # retried (a page may be a passing state)
+        writer.add("a", "scalar", 1.0)
+        writer.flush()
+        assert writer.lost == 1
+    finally:
+        server.shutdown()
+        server.server_close()
