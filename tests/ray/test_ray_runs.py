@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from serving.hub.remote.runs import RemoteRunStore
+from serving.registry import Ref
 from serving.runs import records as rec
 from serving.sdk import Experiment, ScriptRunConfig, Workspace
 from tests.helpers import DOCKER_TIMEOUT, run_cli
@@ -34,6 +35,8 @@ for i in range(200):
 run.tag("where", "ray")
 os.makedirs("outputs", exist_ok=True)
 open("outputs/model.txt", "w").write("weights")
+model = run.register_model("ray-model", "outputs/model.txt", tags={"from": "ray"})
+print("registered", model.name, model.version, flush=True)
 """
 SLEEPER = """
 import socket, time
@@ -74,6 +77,9 @@ def test_a_run_reports_through_the_server_from_a_node(
     assert len(metrics["loss"]) == 200 and metrics["loss"][-1] == pytest.approx(0.005)
     assert remote_runs.get(run_id).tags == {"where": "ray"}
     assert "outputs/model.txt" in remote_runs.file_names(run_id)
+    assert "registered ray-model 1" in log
+    model = hub_server.ws.models.get(Ref("ray-model", 1))
+    assert model.run_id == run_id and model.tags == {"from": "ray"}
     shown = run_cli(hub_server.ws.path, "compute", "show", ray_cluster.name, "-o", "json")
     data = shown.json()
     assert shown.code == 0 and len(data["nodes"]) == 3  # type: ignore[index]

@@ -112,3 +112,19 @@ def test_a_head_not_answering_is_one_line_naming_it(cli: Cli) -> None:
         for r in cli("compute", "list", "-o", "json").json()
         if r["name"] != "r1"  # type: ignore[attr-defined]
     ]
+
+
+def test_a_head_lost_during_a_run_fails_it_naming_the_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.runs.ray import executor
+
+    monkeypatch.setattr(executor, "HEAD_LOST_S", 0.3)
+    port = socket.create_server(("127.0.0.1", 0))
+    address = f"http://127.0.0.1:{port.getsockname()[1]}"
+    port.close()
+    execution = executor.RayExecution(RayJobs(address), "serving-r1", _plan(tmp_path), None)
+    assert execution.wait(0.1) is None  # not yet: the head may come back
+    ended = execution.wait(5.0)
+    assert ended is not None and not ended.ok
+    assert ended.describe() == f"was lost with the Ray head at {address} (no answer for 0.3 s)"
