@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import re
 import socket
 import tarfile
 import threading
@@ -212,3 +213,19 @@ def test_a_reporting_run_counts_batches_a_non_server_answered_as_lost() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://", "host:port"),
+        ("http://127.0.0.1:99999", "Port out of range"),
+        ("https://[::1", "Invalid IPv6 URL"),
+    ],
+)
+def test_a_server_url_that_is_not_one_is_a_one_line_input_error(url: str, why: str) -> None:
+    """Refused where it is given (exit 2), not later as an unreachable server (exit 7)
+    or a ValueError from the URL parser."""
+    with pytest.raises(UserInputError, match=re.escape(why)):
+        HubClient(url, "srvt_x")
+    assert HubClient("HTTP://127.0.0.1:8600/", None).base_url == "HTTP://127.0.0.1:8600"

@@ -64,8 +64,22 @@ class Readable(Protocol):
 
 
 def is_url(text: str | Path | None) -> bool:
-    """Whether a workspace given as text names a server (``http://`` or ``https://``)."""
-    return isinstance(text, str) and urlsplit(text).scheme in ("http", "https")
+    """Whether a workspace given as text names a server (``http://`` or ``https://``;
+    whether it is a valid one is :class:`HubClient`'s to say)."""
+    return isinstance(text, str) and text.split(":", 1)[0].lower() in ("http", "https")
+
+
+def _checked_url(text: str) -> str:
+    """``text`` without a trailing ``/``, or a one-line UserInputError: a host is needed,
+    a port must be a number up to 65535 (requests would fail later, less clearly)."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError as exc:
+        raise e.UserInputError(f"{text!r} is not a workspace server URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise e.UserInputError(f"{text!r} is not a workspace server URL (http[s]://host:port)")
+    return text.rstrip("/")
 
 
 def segment(text: str) -> str:
@@ -90,9 +104,7 @@ class HubClient:
     """One workspace server: ``base_url`` (``http(s)://host:port``) and a bearer token."""
 
     def __init__(self, base_url: str, token: str | None, *, timeout: float = TIMEOUT_S) -> None:
-        if not is_url(base_url):
-            raise e.UserInputError(f"{base_url!r} is not a workspace server URL (http[s]://...)")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = _checked_url(base_url)
         self.token = token
         self.timeout = timeout
 
