@@ -229,3 +229,32 @@ def test_a_server_url_that_is_not_one_is_a_one_line_input_error(url: str, why: s
     with pytest.raises(UserInputError, match=re.escape(why)):
         HubClient(url, "srvt_x")
     assert HubClient("HTTP://127.0.0.1:8600/", None).base_url == "HTTP://127.0.0.1:8600"
+
+
+class _Circling(http.server.BaseHTTPRequestHandler):
+    """A list route whose every page says the next one is 'again'."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"items": [{"n": 1}], "next": "again"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_paging_stops_when_a_server_repeats_its_page_token() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Circling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = HubClient(f"http://127.0.0.1:{server.server_port}", "srvt_x")
+        pages = client.items("/runs")
+        assert [next(pages), next(pages)] == [{"n": 1}, {"n": 1}]
+        with pytest.raises(IntegrityError, match="page token again twice"):
+            next(pages)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,6 +12,8 @@ skip environment proxies (:mod:`serving.httpclient`).
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -153,6 +155,7 @@ class HubClient:
         """Every item of a paged list, following ``next`` tokens."""
         query = [*_plain(params), ("limit", limit)]
         after: str | None = None
+        seen: set[str] = set()
         while True:
             extra = [] if after is None else [("after", after)]
             page = self.request("GET", path, params=query + extra).json()
@@ -160,6 +163,9 @@ class HubClient:
             after = page.get("next")
             if not after:
                 return
+            if after in seen:  # a server going round in circles: stop, do not loop forever
+                raise e.IntegrityError(f"the workspace server sent page token {after} twice")
+            seen.add(after)
 
     # -- streams ---------------------------------------------------------------------------
     def upload(
@@ -177,16 +183,21 @@ class HubClient:
         return response.json() if response.content else None
 
     def download(self, path: str, dest: Path, **params: Any) -> requests.Response:
-        """Stream a GET into ``dest`` (written to ``dest.partial`` then renamed, so a cut
-        transfer leaves no file under the final name); the response, for its headers."""
-        partial = dest.with_name(dest.name + ".partial")
-        response = self.request(
-            "GET", path, params=_plain(params), stream=True, timeout=(self.timeout, None)
-        )
+        """Stream a GET into ``dest`` (written to a temporary file beside it, then renamed,
+        so a cut transfer leaves no file under the final name, nor a partial one); the
+        response, for its headers."""
+        # a private name beside dest: two downloads to one place never share a partial file
+        # (not mkstemp: its 0600 would stay on the file; this one gets the umask's mode)
+        partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            with response, partial.open("wb") as out:
-                for chunk in response.iter_content(CHUNK):  # urllib3's errors as requests'
-                    out.write(chunk)
+            with os.fdopen(fd, "wb") as out:
+                response = self.request(
+                    "GET", path, params=_plain(params), stream=True, timeout=(self.timeout, None)
+                )
+                with response:
+                    for chunk in response.iter_content(CHUNK):  # urllib3's errors as requests'
+                        out.write(chunk)
             partial.replace(dest)
         except requests.RequestException as exc:  # cut off midway
             raise e.BackendUnavailableError(
