@@ -111,23 +111,56 @@ def deploy(ws: Path, name: str, *flags: str) -> str:
     return scoring_uri(ws, name)
 
 
-def alternate(uris: dict[str, str], args: argparse.Namespace, lua: Path) -> dict[str, float]:
-    """Median req/s of each endpoint, loaded in turn ``--rounds`` times."""
+def cpu_seconds(folder: Path) -> float:
+    """CPU time (user + system) of the processes whose working folder is inside ``folder``
+    (a local endpoint's gunicorn master and workers run in its app folder), from /proc."""
+    total = 0
+    inside = str(folder.resolve())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if not os.readlink(proc / "cwd").startswith(inside):
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone, or not ours to read
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def alternate(
+    uris: dict[str, str],
+    args: argparse.Namespace,
+    lua: Path,
+    folders: dict[str, Path] | None = None,
+) -> dict[str, float]:
+    """Median req/s of each endpoint, loaded in turn ``--rounds`` times; with ``folders``
+    (label -> app folder) also the median server CPU per request, as ``"<label> cpu_us"``:
+    what the server spends per request does not depend on what else the machine runs, as
+    req/s on this shared 2-core machine does."""
     body = TEMPLATE / "sample-request.json"
     seen: dict[str, list[float]] = {label: [] for label in uris}
+    cpu: dict[str, list[float]] = {label: [] for label in folders or {}}
     for uri in uris.values():
         wrk(uri, body, CONNECTIONS, 2, lua)  # warm-up
     for round_no in range(args.rounds):
         for label, uri in uris.items():
+            before = cpu_seconds(folders[label]) if label in cpu else 0.0
             rps, p50, p99, errors = wrk(uri, body, CONNECTIONS, args.duration, lua)
+            if label in cpu:
+                cpu[label].append((cpu_seconds(folders[label]) - before) / (rps * args.duration))
             say(
                 f"round {round_no + 1} {label}: {rps:.0f} req/s, p50 {p50:.2f} ms, "
                 f"p99 {p99:.2f} ms, {errors} errors"
+                + (f", server CPU {cpu[label][-1] * 1e6:.0f} us/request" if label in cpu else "")
             )
             if errors:
                 raise SystemExit(f"{label}: {errors} failed requests")
             seen[label].append(rps)
-    return {label: statistics.median(values) for label, values in seen.items()}
+    medians = {label: statistics.median(values) for label, values in seen.items()}
+    medians.update({f"{label} cpu_us": statistics.median(v) * 1e6 for label, v in cpu.items()})
+    return medians
 
 
 def tls_part(ws: Path, work: Path, args: argparse.Namespace, lua: Path) -> None:
@@ -177,17 +210,22 @@ def collect_part(ws: Path, work: Path, args: argparse.Namespace, lua: Path) -> N
     common = ("--entry-script", str(score), "--env", str(TEMPLATE / "env.yml"), "--workers", "1")
     off = deploy(ws, "bench-nocollect", *common)
     on = deploy(ws, "bench-collect", *common, "--collect-model-data")
+    folders = {label: ws / "endpoints" / name for label, name in
+               (("off", "bench-nocollect"), ("on", "bench-collect"))}  # fmt: skip
     try:
-        medians = alternate({"off": off, "on": on}, args, lua)
+        medians = alternate({"off": off, "on": on}, args, lua, folders)
     finally:
         for name in ("bench-nocollect", "bench-collect"):
             cli(ws, "endpoints", "delete", name)
     cost = 1 - medians["on"] / medians["off"]
+    cpu_cost = medians["on cpu_us"] / medians["off cpu_us"] - 1
     print(
         f"data collection (local target, 1 worker, inputs + predictions, {CONNECTIONS} "
         f"connections): "
         f"off {medians['off']:.0f} req/s, on {medians['on']:.0f} req/s, "
         f"cost {cost * 100:.1f} % (target <= 5 %): {'MET' if cost <= 0.05 else 'NOT MET'}; "
+        f"server CPU per request off {medians['off cpu_us']:.0f} us, on "
+        f"{medians['on cpu_us']:.0f} us (+{cpu_cost * 100:.1f} %); "
         f"{count_records(ws)} records written"
     )
 
