@@ -180,6 +180,9 @@ def _attach_ray(
 @click.option("--nodes", type=int, default=2, show_default=True, help="Worker containers.")
 @click.option("--node-cpu", type=float, default=1.0, show_default=True, help="Cores per node.")
 @click.option("--node-memory", default="1g", show_default=True, help="Memory per node.")
+@click.option(
+    "--head-cpus", type=int, default=0, show_default=True, help="CPUs the head offers to runs."
+)
 @click.option("--cpu", help="Cores each run asks of Ray (default 1).")
 @click.option("--memory", help="Memory each run asks of Ray.")
 @shows
@@ -189,6 +192,7 @@ def up(
     nodes: int,
     node_cpu: float,
     node_memory: str,
+    head_cpus: int,
     cpu: str | None,
     memory: str | None,
 ) -> None:
@@ -198,7 +202,9 @@ def up(
     from serving.runs.ray.cluster import NodeLimits
     from serving.runs.ray.compute_ops import up as start
 
-    limits = NodeLimits(parse_cpu(node_cpu), parse_memory(node_memory))
+    if not 0 <= head_cpus <= 64:
+        raise click.UsageError(f"--head-cpus must be between 0 and 64, not {head_cpus}")
+    limits = NodeLimits(parse_cpu(node_cpu), parse_memory(node_memory), head_cpus)
     record = start(workspace(), name, nodes, limits, _progress, cpu=cpu, memory=memory)
     emit_or_say(record.to_dict(), f"compute {name} is up: Ray at {record.spec.address}")
 

@@ -3,11 +3,12 @@ ray --nodes N`` starts a head and N worker containers from the node image
 (:mod:`serving.runs.ray.image`) on a private Docker network; ``compute down`` removes them.
 
 Everything is named ``serving-ray-<compute>-<workspace key>`` and labelled with the
-workspace and the compute, so ``down`` removes exactly this cluster. The head runs no
-script (``--num-cpus=0``): runs are placed on the workers, and a worker lost fails only the
-runs on it. The head's dashboard (the Jobs API) is published on 127.0.0.1 only, on a port
-Docker picks. Node death is noticed within a few seconds (the head's health checks are
-shortened: a trial on a killed worker should not wait the default half minute).
+workspace and the compute, so ``down`` removes exactly this cluster. By default the head
+runs no script (``--num-cpus=0``; ``--head-cpus`` changes it): runs are placed on the
+workers, and a worker lost fails only the runs on it. The head's dashboard (the Jobs
+API) is published on 127.0.0.1 only, on a port Docker picks. Node death is noticed within
+a few seconds (the head's health checks are shortened: a trial on a killed worker should
+not wait the default half minute).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class NodeLimits:
 
     cpu: float = 1.0
     memory_bytes: int = 1024 * 2**20
+    head_cpus: int = 0
+    """Logical CPUs the head offers to runs (0: the head runs none, a lost worker fails
+    only the runs on it)."""
 
 
 def prefix(workspace: Path, name: str) -> str:
@@ -72,7 +76,7 @@ def head_kwargs(
     workspace: Path, name: str, image: str, network: str, limits: NodeLimits
 ) -> dict[str, Any]:
     """``containers.run`` arguments of the head (pure)."""
-    argv = ["start", "--head", "--block", f"--port={GCS_PORT}", "--num-cpus=0"]
+    argv = ["start", "--head", "--block", f"--port={GCS_PORT}", f"--num-cpus={limits.head_cpus}"]
     argv += ["--dashboard-host=0.0.0.0", f"--dashboard-port={DASHBOARD_PORT}"]
     argv += ["--include-dashboard=true", f"--object-store-memory={OBJECT_STORE_BYTES}"]
     return _node(workspace, name, image, network, limits, "head", argv) | {
