@@ -139,7 +139,15 @@ def show(name: str) -> None:
 @click.argument("name")
 @shows
 def delete(name: str) -> None:
-    """Delete compute target NAME (refused while runs on it have not ended)."""
+    """Delete compute target NAME (refused while runs on it have not ended); a Ray cluster
+    started by 'compute up' is taken down as well."""
+    found = _store().get(name)
+    if found.kind == RAY and found.spec.docker_network:
+        from serving.runs.ray.compute_ops import down as stop
+
+        removed = stop(workspace(), name)
+        emit_or_say(found.to_dict(), f"deleted compute {name} (its {removed} nodes removed)")
+        return
     record = _store().delete(name)
     emit_or_say(record.to_dict(), f"deleted compute {record.name}")
 

@@ -83,6 +83,7 @@ def test_a_run_reports_through_the_server_from_a_node(
     shown = run_cli(hub_server.ws.path, "compute", "show", ray_cluster.name, "-o", "json")
     data = shown.json()
     assert shown.code == 0 and len(data["nodes"]) == 3  # type: ignore[index]
+    assert data["total"]["CPU"] == 2 and 0 <= data["free"]["CPU"] <= 2  # type: ignore[index]
     assert sum(1 for n in data["nodes"] if " worker ALIVE cpu=1 " in n) == 2  # type: ignore[index]
 
 

@@ -117,6 +117,7 @@ def _node(
         "nano_cpus": int(limits.cpu * 1e9),
         "mem_limit": limits.memory_bytes,
         "shm_size": SHM_SIZE,
+        "healthcheck": {"test": ["NONE"]},  # the image's own check is for scoring servers
         "init": True,
         "detach": True,
     }

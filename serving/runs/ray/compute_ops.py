@@ -128,7 +128,8 @@ def down(ws: Workspace, name: str) -> int:
 
 
 def describe(record: ComputeRecord) -> dict[str, Any]:
-    """The cluster's nodes and free resources, as the head reports them."""
+    """The cluster's nodes, the resources of the alive ones, and what is free of them
+    (Ray's last load report: it may lag a node that joined seconds ago)."""
     jobs = RayJobs(str(record.spec.address))
     nodes = [
         {
@@ -142,10 +143,13 @@ def describe(record: ComputeRecord) -> dict[str, Any]:
         for node in jobs.nodes()
     ]
     free = jobs.available()
+    alive = [n for n in nodes if n["state"] == "ALIVE"]
+    total = {k: sum(float(n[k.lower()]) for n in alive) for k in ("CPU", "GPU", "memory")}
     return {
         "ray_version": jobs.version(),
         "nodes": nodes,
-        "free": {k: free[k] for k in ("CPU", "GPU", "memory") if k in free},
+        "total": {k: v for k, v in total.items() if v},
+        "free": {k: free.get(k, 0.0) for k in ("CPU", "GPU", "memory") if total[k]},
     }
 
 
