@@ -193,6 +193,10 @@ def _attach_ray(
 )
 @click.option("--cpu", help="Cores each run asks of Ray (default 1).")
 @click.option("--memory", help="Memory each run asks of Ray.")
+@click.option(
+    "--environment", "env_ref", metavar="NAME[:VERSION]",
+    help="The registered environment the nodes run (its packages plus Ray).",
+)  # fmt: skip
 @shows
 def up(
     name: str,
@@ -203,6 +207,7 @@ def up(
     head_cpus: int,
     cpu: str | None,
     memory: str | None,
+    env_ref: str | None,
 ) -> None:
     """Start a Ray cluster NAME here: a head and --nodes workers in containers on a private
     Docker network (the head's dashboard on 127.0.0.1 only), and record it as a compute."""
@@ -213,7 +218,14 @@ def up(
     if not 0 <= head_cpus <= 64:
         raise click.UsageError(f"--head-cpus must be between 0 and 64, not {head_cpus}")
     limits = NodeLimits(parse_cpu(node_cpu), parse_memory(node_memory), head_cpus)
-    record = start(workspace(), name, nodes, limits, _progress, cpu=cpu, memory=memory)
+    ws = workspace()
+    env = None
+    if env_ref:
+        from serving.environments import EnvSpec
+        from serving.registry.names import parse_ref
+
+        env = EnvSpec.from_dict(ws.environments.get(parse_ref(env_ref, "environment")).spec)
+    record = start(ws, name, nodes, limits, _progress, cpu=cpu, memory=memory, environment=env)
     emit_or_say(record.to_dict(), f"compute {name} is up: Ray at {record.spec.address}")
 
 

@@ -22,6 +22,10 @@ from tests.helpers import run_cli
 from tests.hub.conftest import Server
 from tests.remote_fixtures import start_hub, stop_hub
 
+ENV_NAME = "ray-tab"
+ENV_PACKAGE = "tabulate==0.9.0"
+"""A small pure-Python package the nodes' image must carry (the runtime has none)."""
+
 
 @dataclass(frozen=True)
 class RayCluster:
@@ -46,6 +50,11 @@ def ray_cluster(hub_server: Server) -> Iterator[RayCluster]:
     ws = hub_server.ws
     name = f"rt{uuid.uuid4().hex[:6]}"
     up = ("compute", "up", name, "--type", "ray", "--nodes", "2", "--node-cpu", "0.5")
+    requirements = ws.path.parent / "ray-requirements.txt"
+    requirements.write_text(f"{ENV_PACKAGE}\n")
+    done = run_cli(ws.path, "envs", "register", "-f", requirements, "--name", ENV_NAME)
+    assert done.code == 0, done.err
+    up = (*up, "--environment", ENV_NAME)
     try:
         done = run_cli(ws.path, *up, "--node-memory", "700m", "--cpu", "0.5", timeout=400)
         assert done.code == 0, done.err

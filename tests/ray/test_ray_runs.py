@@ -15,10 +15,10 @@ import pytest
 from serving.hub.remote.runs import RemoteRunStore
 from serving.registry import Ref
 from serving.runs import records as rec
-from serving.sdk import Experiment, ScriptRunConfig, Workspace
+from serving.sdk import Environment, Experiment, ScriptRunConfig, Workspace
 from tests.helpers import DOCKER_TIMEOUT, run_cli
 from tests.hub.conftest import Server
-from tests.ray.conftest import RayCluster
+from tests.ray.conftest import ENV_NAME, RayCluster
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -27,9 +27,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.ray, pytest.mark.timeout(DOCKER_TI
 
 TRAIN = """
 import os, socket
+import tabulate  # the environment's package, on the nodes
 from azureml.core import Run
 run = Run.get_context()
-print("node", socket.gethostname(), type(run).__name__, flush=True)
+print("node", socket.gethostname(), type(run).__name__, tabulate.__version__, flush=True)
 for i in range(200):
     run.log("loss", 1.0 / (i + 1), step=i)
 run.tag("where", "ray")
@@ -46,10 +47,15 @@ time.sleep(120)
 WAIT_S = 90.0
 
 
-def _submit(hub: Server, source: Path, script: str, compute: str, exp: str) -> object:
+def _submit(
+    hub: Server, source: Path, script: str, compute: str, exp: str, env: str | None = None
+) -> object:
     (source / "train.py").write_text(textwrap.dedent(script))
     sws = Workspace.get(path=hub.base)
-    config = ScriptRunConfig(str(source), "train.py", compute_target=compute)
+    environment = Environment.get(sws, env) if env else None
+    config = ScriptRunConfig(
+        str(source), "train.py", compute_target=compute, environment=environment
+    )
     return Experiment(sws, exp).submit(config)
 
 
@@ -67,12 +73,14 @@ def test_a_run_reports_through_the_server_from_a_node(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
-    run = _submit(hub_server, source, TRAIN, ray_cluster.name, "ray-train")
+    run = _submit(hub_server, source, TRAIN, ray_cluster.name, "ray-train", ENV_NAME)
     capsys.readouterr()
     assert run.wait_for_completion(show_output=True)["status"] == rec.COMPLETED  # type: ignore[attr-defined]
     log = capsys.readouterr().out
     run_id = run.record.id  # type: ignore[attr-defined]
-    assert f"node {ray_cluster.prefix}-worker-" in log and "ReportingRun" in log
+    assert f"node {ray_cluster.prefix}-worker-" in log and "ReportingRun 0.9.0" in log
+    system = remote_runs.log(run_id, 0, "system")["text"]
+    assert "do not run environment" not in system
     metrics = remote_runs.get_metrics(run_id)
     assert len(metrics["loss"]) == 200 and metrics["loss"][-1] == pytest.approx(0.005)
     assert remote_runs.get(run_id).tags == {"where": "ray"}

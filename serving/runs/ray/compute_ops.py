@@ -9,8 +9,10 @@ resources (such a run shows Queued).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from serving.environments import EnvSpec
 from serving.errors import ConflictError, UserInputError
 from serving.runs.compute import (
     RAY,
@@ -65,6 +67,13 @@ def ray_spec(
     )
 
 
+def node_note(environment: EnvSpec | None) -> str:
+    """What the nodes' image holds, as recorded in the compute's notes."""
+    if environment is None:
+        return "nodes run the runtime image (no environment packages)"
+    return f"nodes run environment {environment.name} ({environment.short_hash})"
+
+
 def attach(ws: Workspace, name: str, spec: ComputeSpec) -> ComputeRecord:
     """Record a Ray cluster running elsewhere (its head must answer now)."""
     RayJobs(str(spec.address)).version()
@@ -80,8 +89,10 @@ def up(
     *,
     cpu: str | None = None,
     memory: str | None = None,
+    environment: EnvSpec | None = None,
 ) -> ComputeRecord:
-    """Start a head and ``nodes`` workers here and record the compute."""
+    """Start a head and ``nodes`` workers here, from ``environment``'s image plus Ray (the
+    runtime alone when None), and record the compute."""
     check_name(name)
     if not 1 <= nodes <= MAX_NODES:
         raise UserInputError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}")
@@ -93,11 +104,12 @@ def up(
     from serving.images.engine import docker_client
     from serving.runs.ray.image import build_node_image
 
-    image = build_node_image(ws, None, progress)
+    image = build_node_image(ws, environment, progress)
     client = docker_client(ws_settings())
     try:
         address, network = cluster.start(client, ws.path, name, image, nodes, limits, progress)
         spec = ray_spec(address, cpu=cpu, memory=memory, docker_network=network)
+        spec = replace(spec, notes=(node_note(environment),))
         try:
             return store.add(name, spec, RAY)
         except BaseException:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import serving
+from serving.environments import EnvSpec
 from serving.errors import ServingError, UserInputError
 from serving.runs import records as rec
 from serving.runs.compute import ComputeRecord
@@ -183,6 +184,14 @@ class RayExecutor:
         progress(f"Ray cluster {compute.spec.address} answers (Ray {version})")
         if version != RAY_VERSION:
             progress(f"note: the cluster runs Ray {version}, the platform expects {RAY_VERSION}")
+        spec = EnvSpec.from_dict(plan.environment) if plan.environment else None
+        known = " ".join(compute.spec.notes)
+        if spec is not None and compute.spec.docker_network and spec.short_hash not in known:
+            progress(
+                f"note: the nodes of {compute.name} do not run environment {spec.name} "
+                f"({spec.short_hash}): its packages must be on them "
+                f"('serving compute up NAME --environment {spec.name}')"
+            )
 
     def start(self, plan: Plan) -> RayExecution:
         compute = ComputeRecord.from_dict(plan.compute)
