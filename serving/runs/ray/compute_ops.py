@@ -10,7 +10,7 @@ resources (such a run shows Queued).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serving.environments import EnvSpec
 from serving.errors import ConflictError, UserInputError
@@ -27,6 +27,9 @@ from serving.runs.execution import Progress
 from serving.runs.ray import cluster
 from serving.runs.ray.jobs_api import RayJobs
 from serving.workspace import Workspace
+
+if TYPE_CHECKING:
+    from serving.config import PlatformSettings
 
 MAX_NODES = 16
 
@@ -165,7 +168,7 @@ def describe(record: ComputeRecord) -> dict[str, Any]:
     }
 
 
-def ws_settings() -> Any:
+def ws_settings() -> PlatformSettings:
     from serving.config import PlatformSettings
 
     return PlatformSettings.from_env()
