@@ -160,6 +160,9 @@ def alternate(
             seen[label].append(rps)
     medians = {label: statistics.median(values) for label, values in seen.items()}
     medians.update({f"{label} cpu_us": statistics.median(v) * 1e6 for label, v in cpu.items()})
+    first, second = list(uris)[:2]  # each round's pair ran back to back: their ratio
+    pairs = zip(seen[first], seen[second], strict=True)
+    medians["paired"] = statistics.median(b / a for a, b in pairs)
     return medians
 
 
@@ -224,6 +227,7 @@ def collect_part(ws: Path, work: Path, args: argparse.Namespace, lua: Path) -> N
         f"connections): "
         f"off {medians['off']:.0f} req/s, on {medians['on']:.0f} req/s, "
         f"cost {cost * 100:.1f} % (target <= 5 %): {'MET' if cost <= 0.05 else 'NOT MET'}; "
+        f"median of the rounds' own costs {(1 - medians['paired']) * 100:.1f} %; "
         f"server CPU per request off {medians['off cpu_us']:.0f} us, on "
         f"{medians['on cpu_us']:.0f} us (+{cpu_cost * 100:.1f} %); "
         f"{count_records(ws)} records written"

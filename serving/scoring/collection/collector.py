@@ -7,11 +7,11 @@ The settings are read once per process; the writer (and its thread) is made on t
 cannot be made (say the metrics folder is unwritable), collection is off for the process,
 with one warning: a request is never failed by collection.
 
-The data is encoded in ``collect()`` (orjson, a few microseconds for a 64-feature row) and
-queued as bytes: the script may change its objects afterwards, the queue holds no object
-graphs for the garbage collector to walk, and the writer's thread only frames and appends
-lines, so it seldom competes with the request thread for the GIL (encoding there cost
-more, in GIL hand-offs, than the encoding itself).
+The record's line is encoded and framed in ``collect()`` (orjson, a few microseconds for a
+64-feature row) and buffered as bytes: the script may change its objects afterwards, the
+buffer holds no object graphs for the garbage collector to walk, and the writer's thread
+only writes bytes, so it seldom competes with the request thread for the GIL (see
+:mod:`.writer`).
 
 New correlation ids are UUID 4 shaped: a random prefix per process (74 random bits, drawn
 again after a fork) and a counter, ~0.2 us, where ``str(uuid.uuid4())`` (a ``urandom``
@@ -78,6 +78,19 @@ def _make() -> writers.Writer:
     )
 
 
+def _sink() -> writers.Writer | None:
+    """This process's writer, made on first use; None when collection is off here."""
+    global _unavailable
+    if _unavailable or not enabled():
+        return None
+    try:
+        return writers.current(_make)
+    except Exception as exc:  # whatever it is, the request goes on
+        _unavailable = True
+        log.warning("model data collection is off in this process: %s", exc)
+        return None
+
+
 def record(
     model_name: str,
     designation: str,
@@ -85,28 +98,18 @@ def record(
     data: Any,
     correlation_id: str,
 ) -> None:
-    """Queue one ``collect()`` call (nothing when collection is off). Never raises: a
-    failure here is a dropped record, not a failed request."""
-    global _unavailable
-    if _unavailable or not enabled():
+    """Record one ``collect()`` call (nothing when collection is off). Never raises: a
+    failure here is a dropped record, not a failed request. The line is framed before this
+    returns, so the script may change its objects afterwards."""
+    sink = writers.made()  # the fast path: one module read once the writer exists
+    if sink is None and (sink := _sink()) is None:
         return
     try:
-        sink = writers.current(_make)
-    except Exception as exc:  # whatever it is, the request goes on
-        _unavailable = True
-        log.warning("model data collection is off in this process: %s", exc)
-        return
-    try:
-        if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # a DataFrame: its names
-            data, names = layout.normalise(data, feature_names)
-        else:
-            names = None if feature_names is None else list(feature_names)
-        fragment = layout.encoded(data)
-        item = writers.Item(writers.now(), model_name, designation, names, correlation_id, fragment)
+        if type(data) is not list and hasattr(data, "columns") and hasattr(data, "to_numpy"):
+            data, feature_names = layout.normalise(data, feature_names)  # a DataFrame's names
+        sink.add(writers.now(), model_name, designation, feature_names, correlation_id, data)
     except Exception:  # collection must not fail the request: a dropped record instead
         sink.count_failure()
-        return
-    sink.submit(item)
 
 
 __all__ = ["correlation_id", "enabled", "record", "settings"]

@@ -193,7 +193,9 @@ def encode_parts(
     caller has it (the writer keeps it per model and designation: converting 64 names per
     record cost more than the data); a DataFrame's names are still taken from it. The time
     is written by ``orjson`` itself, the same text as ``isoformat()``, ~8 times faster."""
-    if names_json is None or (hasattr(data, "columns") and hasattr(data, "to_numpy")):
+    if names_json is None or (
+        type(data) is not list and hasattr(data, "columns") and hasattr(data, "to_numpy")
+    ):
         data, names = normalise(data, feature_names)
         names_json = orjson.dumps(names)
     stamp = time if time.tzinfo is UTC else time.astimezone(UTC)

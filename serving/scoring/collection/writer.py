@@ -176,6 +176,19 @@ class Writer:
         """Frame ``item`` and buffer its line without waiting; False (and counted) when it
         was dropped. The bound is checked before appending, so threads of one process
         racing may overshoot it by at most their number."""
+        return self.add(*item)
+
+    def add(
+        self,
+        time: datetime,
+        model_name: str,
+        designation: str,
+        feature_names: list[str] | None,
+        correlation_id: str,
+        data: Any,
+    ) -> bool:
+        """:meth:`submit` of the fields of an :class:`Item` (what ``collect()`` calls: no
+        tuple made per record)."""
         if self._stopped:
             self._drop("stopped", 1)
             return False
@@ -183,12 +196,12 @@ class Writer:
             self._drop("queue_full", 1)
             return False
         try:
-            line = self._line(item)
+            line = self._line(time, model_name, designation, feature_names, correlation_id, data)
         except Exception as exc:  # the script's data, whatever it raises: not the request
             self._drop("encode_error", 1)
             self._warn(exc, "cannot encode a record")
             return False
-        key = (item.model_name, item.designation, item.time.date())
+        key = (model_name, designation, time.date())
         with self._pending_lock:  # held for an append: the thread swaps under it
             pending = self._pending.get(key)
             if pending is None:
@@ -253,23 +266,28 @@ class Writer:
             if self._counted is not None:
                 self._counted("written", written)
 
-    def _line(self, item: Item) -> bytes:
-        key = (item.model_name, item.designation)
+    def _line(
+        self,
+        time: datetime,
+        model_name: str,
+        designation: str,
+        names: list[str] | None,
+        correlation_id: str,
+        data: Any,
+    ) -> bytes:
+        key = (model_name, designation)
         head = self._heads.get(key)
         if head is None:
-            version = self.versions.get(item.model_name)
-            head = layout.record_head(self.endpoint, item.model_name, version, item.designation)
+            version = self.versions.get(model_name)
+            head = layout.record_head(self.endpoint, model_name, version, designation)
             self._heads[key] = head
-        names = item.feature_names
         names_json = None
         if names is not None:
             known = self._names.get(key)
             if known is None or known[0] != names:  # a list compare: ~0.2 us for 64 names
-                known = self._names[key] = (names, layout.encode_names(names))
+                known = self._names[key] = (list(names), layout.encode_names(names))
             names_json = known[1]
-        return layout.encode_parts(
-            item.time, head, item.correlation_id, names, item.data, names_json
-        )
+        return layout.encode_parts(time, head, correlation_id, names, data, names_json)
 
     def _handle(self, key: Key) -> IO[bytes]:
         handle = self._files.get(key)
@@ -351,6 +369,11 @@ def prometheus_counter() -> Counted:
     return counted
 
 
+def made() -> Writer | None:
+    """This process's writer if it was made (None before the first ``collect()``)."""
+    return _current
+
+
 def current(make: Callable[[], Writer]) -> Writer:
     """This process's writer, made by ``make`` on first use (again after a fork)."""
     global _current
@@ -380,6 +403,7 @@ __all__ = [
     "Item",
     "Writer",
     "current",
+    "made",
     "model_versions",
     "now",
     "prometheus_counter",
