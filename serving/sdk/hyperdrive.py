@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from serving.runs import records as rec
 from serving.runs.errors import ActivityFailedException, UserErrorException
+from serving.runs.records import RunRecord
 from serving.runs.sweeps import results as res
 from serving.runs.sweeps.launch import submit_sweep
 from serving.runs.sweeps.policies import (
@@ -60,6 +61,7 @@ from serving.runs.sweeps.spec import (
     SweepSpec,
 )
 from serving.sdk.run import Run
+from serving.sdk.sweep_run import SweepResults
 
 if TYPE_CHECKING:
     from serving.runs.submit import ScriptJob
@@ -288,73 +290,24 @@ def estimator_job(estimator: Any, space: Mapping[str, Any]) -> ScriptJob:
 
 
 # -- the run -------------------------------------------------------------------------------
-class HyperDriveRun(Run):
+class HyperDriveRun(SweepResults, Run):
     """The parent run of a sweep: its children, their parameters and metrics, the best."""
 
     def __init__(self, experiment: Experiment, run_id: str, hyperdrive_config: Any = None):
         super().__init__(experiment, run_id)
         self.hyperdrive_config = hyperdrive_config
 
-    def _sweep(self) -> dict[str, Any]:
-        return res.sweep_definition(self._store.get(self._run_id))
+    def _record_of(self, run_id: str) -> RunRecord:
+        return self._store.get(run_id)
 
-    def _goal(self) -> str:
-        return str(self._sweep().get("primary_metric_goal", "MAXIMIZE"))
+    def _children_of(self, parent: RunRecord) -> list[res.ChildResult]:
+        return res.children(self._store, parent)
 
-    def _results(self, include_resume_from_runs: bool = False) -> list[res.ChildResult]:
-        parent = self._store.get(self._run_id)
-        found = res.children(self._store, parent)
-        if include_resume_from_runs:
-            for earlier in self._sweep().get("resume_from") or []:
-                found += res.children(self._store, self._store.get(earlier))
-        return found
+    def _best_id_from_table(self) -> str | None:
+        return res.best_from_table(self._store, self._run_id)
 
     def _child(self, run_id: str) -> Run:
         return Run(self._experiment, run_id)
-
-    def get_best_run_by_primary_metric(
-        self,
-        include_failed: bool = True,
-        include_canceled: bool = True,
-        include_resume_from_runs: bool = True,
-    ) -> Run | None:
-        """The child with the best logged value of the primary metric (each child's best
-        value, not its last); None when no child logged it."""
-        if include_failed and include_canceled and not self._sweep().get("resume_from"):
-            best_id = res.best_from_table(self._store, self._run_id)
-            if best_id is not None:
-                return self._child(best_id)
-        best = res.best_child(
-            self._results(include_resume_from_runs),
-            self._goal(),
-            include_failed=include_failed,
-            include_canceled=include_canceled,
-        )
-        return None if best is None else self._child(best.id)
-
-    def get_children_sorted_by_primary_metric(
-        self, top: int = 0, reverse: bool = False, discard_no_metric: bool = False
-    ) -> list[dict[str, Any]]:
-        """``[{run_id, hyperparameters, best_primary_metric, status}]``, best first;
-        children without the metric last."""
-        ranked = res.ranked(self._results(), self._goal())
-        with_metric = [c for c in ranked if c.best is not None]
-        without = [] if discard_no_metric else [c for c in ranked if c.best is None]
-        ordered = (list(reversed(with_metric)) if reverse else with_metric) + without
-        rows = [
-            {
-                "run_id": c.id,
-                "hyperparameters": c.hyperparameters,
-                "best_primary_metric": c.best,
-                "status": c.record.status,
-            }
-            for c in ordered
-        ]
-        return rows[:top] if top else rows
-
-    def get_hyperparameters(self) -> dict[str, str]:
-        """``{child run id: the parameters as JSON text}`` (v1: the parent's tags)."""
-        return {c.id: c.hyperparameters for c in self._results()}
 
     def get_metrics(
         self,

@@ -19,73 +19,29 @@ from serving.runs.errors import ActivityFailedException
 from serving.runs.records import RunRecord
 from serving.runs.sweeps import results as res
 from serving.sdk.run_remote import RemoteRun
+from serving.sdk.sweep_run import SweepResults
 
 POLL_S = 0.5
 
 
-class RemoteHyperDriveRun(RemoteRun):
+class RemoteHyperDriveRun(SweepResults, RemoteRun):
     """The parent run of a sweep in a workspace server."""
 
     def __init__(self, experiment: Any, run_id: str, hyperdrive_config: Any = None, **kw: Any):
         super().__init__(experiment, run_id, **kw)
         self.hyperdrive_config = hyperdrive_config
 
-    def _sweep(self) -> dict[str, Any]:
-        return res.sweep_definition(self.record)
+    def _record_of(self, run_id: str) -> RunRecord:
+        return self.record if run_id == self._run_id else self._runs.get(run_id)
 
-    def _goal(self) -> str:
-        return str(self._sweep().get("primary_metric_goal", "MAXIMIZE"))
+    def _children_of(self, parent: RunRecord) -> list[res.ChildResult]:
+        return remote_children(self._runs, parent)
 
-    def _results(self, include_resume_from_runs: bool = False) -> list[res.ChildResult]:
-        found = remote_children(self._runs, self.record)
-        if include_resume_from_runs:
-            for earlier in self._sweep().get("resume_from") or []:
-                found += remote_children(self._runs, self._runs.get(earlier))
-        return found
+    def _best_id_from_table(self) -> str | None:
+        return best_from_table(self._runs, self._run_id)
 
     def _child(self, run_id: str) -> RemoteRun:
         return RemoteRun(self._experiment, run_id)
-
-    def get_best_run_by_primary_metric(
-        self,
-        include_failed: bool = True,
-        include_canceled: bool = True,
-        include_resume_from_runs: bool = True,
-    ) -> RemoteRun | None:
-        """The child with the best logged value of the primary metric (v1's semantics, as
-        :meth:`serving.sdk.hyperdrive.HyperDriveRun.get_best_run_by_primary_metric`)."""
-        if include_failed and include_canceled and not self._sweep().get("resume_from"):
-            best_id = best_from_table(self._runs, self._run_id)
-            if best_id is not None:
-                return self._child(best_id)
-        best = res.best_child(
-            self._results(include_resume_from_runs),
-            self._goal(),
-            include_failed=include_failed,
-            include_canceled=include_canceled,
-        )
-        return None if best is None else self._child(best.id)
-
-    def get_children_sorted_by_primary_metric(
-        self, top: int = 0, reverse: bool = False, discard_no_metric: bool = False
-    ) -> list[dict[str, Any]]:
-        ranked = res.ranked(self._results(), self._goal())
-        with_metric = [c for c in ranked if c.best is not None]
-        without = [] if discard_no_metric else [c for c in ranked if c.best is None]
-        ordered = (list(reversed(with_metric)) if reverse else with_metric) + without
-        rows = [
-            {
-                "run_id": c.id,
-                "hyperparameters": c.hyperparameters,
-                "best_primary_metric": c.best,
-                "status": c.record.status,
-            }
-            for c in ordered
-        ]
-        return rows[:top] if top else rows
-
-    def get_hyperparameters(self) -> dict[str, str]:
-        return {c.id: c.hyperparameters for c in self._results()}
 
     def get_metrics(
         self,
