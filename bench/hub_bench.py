@@ -21,12 +21,14 @@ For contrast, records sent one POST each (``--unbatched`` of them) without batch
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,6 +110,22 @@ def deep_token(session: requests.Session, base: str, pages: int) -> str:
     return token
 
 
+@contextlib.contextmanager
+def served(workspace: Path) -> Iterator[str]:
+    """A real workspace server (gunicorn, 2 gthread workers) on a free loopback port for
+    the ``with`` block; its base URL."""
+    options = HubServerOptions(workspace, port=free_port(), workers=2)
+    server = subprocess.Popen(
+        hub_argv(options), env=hub_env(options),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield options.url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -122,17 +140,9 @@ def main() -> None:
         seed_runs(ws, store, args.runs)
         long_run = seed_metric(store, args.points)
         _record, token = TokenStore(ws.db).create("bench", read_only=True)
-        options = HubServerOptions(ws.path, port=free_port(), workers=2)
-        server = subprocess.Popen(
-            hub_argv(options), env=hub_env(options),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            run_bench(options.url + "/api/v1", token, long_run, args)
-            log_bench(ws, store, options.url, args)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        with served(ws.path) as url:
+            run_bench(url + "/api/v1", token, long_run, args)
+            log_bench(ws, store, url, args)
 
 
 def run_bench(base: str, token: str, long_run: str, args: argparse.Namespace) -> None:

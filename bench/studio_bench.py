@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.hub_bench import seed_metric, timed  # noqa: E402
-from serving.deploy.toolkit import free_port  # noqa: E402
-from serving.hub.launch import HubServerOptions, hub_argv, hub_env  # noqa: E402
+from bench.hub_bench import seed_metric, served, timed  # noqa: E402
 from serving.hub.tokens import TokenStore  # noqa: E402
 from serving.runs import metrics as m  # noqa: E402
 from serving.runs import records as rec  # noqa: E402
@@ -116,16 +113,8 @@ def main() -> None:
         seed(ws, store, args.runs)
         long_run = seed_metric(store, args.points)
         _record, token = TokenStore(ws.db).create("bench", read_only=True)
-        options = HubServerOptions(ws.path, port=free_port(), workers=2)
-        server = subprocess.Popen(
-            hub_argv(options), env=hub_env(options),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            run_bench(options.url + "/studio", token, long_run, args)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        with served(ws.path) as url:
+            run_bench(url + "/studio", token, long_run, args)
 
 
 def run_bench(base: str, token: str, long_run: str, args: argparse.Namespace) -> None:
