@@ -20,7 +20,6 @@ from serving.scoring.collection import layout
 
 DESIGNATION = "inputs"
 
-PROGRESS_STEP = layout.PROGRESS_STEP
 Progress = Callable[[int, int], None]
 """Called as ``progress(bytes_read, total_bytes)`` while the record files are read."""
 

@@ -23,8 +23,8 @@ def _collect(root: Path, endpoint: str, n: int, when: datetime = NOW) -> None:
     sink = writer.Writer(root, endpoint, versions={"digits": "2"}, writer_id="w")
     for i in range(n):
         t = when + timedelta(milliseconds=i)
-        sink.submit(writer.Item(t, "digits", "inputs", ["a", "b"], f"c{i}", [[i, i + 1]]))
-        sink.submit(writer.Item(t, "digits", "predictions", None, f"c{i}", [i % 2]))
+        sink.add(t, "digits", "inputs", ["a", "b"], f"c{i}", [[i, i + 1]])
+        sink.add(t, "digits", "predictions", None, f"c{i}", [i % 2])
     sink.stop()
 
 

@@ -21,8 +21,9 @@ T0 = datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC)
 
 def _item(
     cid: str, data: Any = None, when: datetime = T0, designation: str = "inputs"
-) -> writer.Item:
-    return writer.Item(when, "m", designation, ["x"], cid, [[1]] if data is None else data)
+) -> tuple[Any, ...]:
+    """The fields of one ``collect()`` call, as ``Writer.add`` takes them."""
+    return (when, "m", designation, ["x"], cid, [[1]] if data is None else data)
 
 
 class HungDisk:
@@ -61,13 +62,13 @@ def test_stop_writes_everything_queued(tmp_path: Path) -> None:
     sink = writer.Writer(tmp_path, "ep", versions={"m": "3"}, writer_id="w",
                          counted=lambda r, n: counts.update({r: n}))  # fmt: skip
     for i in range(500):
-        assert sink.submit(_item(f"c{i}"))
+        assert sink.add(*_item(f"c{i}"))
     sink.stop()
     records = list(layout.iter_records(tmp_path, "ep"))
     assert [r["correlation_id"] for r in records] == [f"c{i}" for i in range(500)]
     assert {r["model_version"] for r in records} == {"3"}
     assert sink.written == 500 and counts == {"written": 500}
-    assert not sink.submit(_item("late"))
+    assert not sink.add(*_item("late"))
     assert counts["stopped"] == 1 and sink.dropped == 1
 
 
@@ -78,9 +79,9 @@ def test_full_queue_drops_and_counts_without_waiting(
     sink = writer.Writer(tmp_path, "ep", capacity=2, writer_id="w",
                          counted=lambda r, n: counts.update({r: n}))  # fmt: skip
     gate = HungDisk(monkeypatch)
-    assert sink.submit(_item("held"))
+    assert sink.add(*_item("held"))
     assert gate.entered.wait(10)  # the thread is stuck writing "held", the buffer is empty
-    accepted = [sink.submit(_item(f"c{i}")) for i in range(10)]
+    accepted = [sink.add(*_item(f"c{i}")) for i in range(10)]
     assert accepted == [True, True] + [False] * 8
     assert counts["queue_full"] == 8 and sink.dropped == 8
     gate.open.set()
@@ -92,9 +93,9 @@ def test_full_queue_drops_and_counts_without_waiting(
 
 def test_records_go_to_one_file_per_day_and_folders_are_group_writable(tmp_path: Path) -> None:
     sink = writer.Writer(tmp_path, "ep", writer_id="w")
-    sink.submit(_item("a", when=T0))
-    sink.submit(_item("b", when=T0 + timedelta(seconds=2)))
-    sink.submit(_item("p", when=T0, designation="predictions", data=np.array([0.5])))
+    sink.add(*_item("a", when=T0))
+    sink.add(*_item("b", when=T0 + timedelta(seconds=2)))
+    sink.add(*_item("p", when=T0, designation="predictions", data=np.array([0.5])))
     sink.stop()
     files = [p.relative_to(tmp_path).as_posix() for p in layout.record_files(tmp_path, "ep")]
     assert files == [
@@ -111,8 +112,8 @@ def test_unwritable_folder_counts_write_errors(tmp_path: Path) -> None:
     (tmp_path / "modeldata").write_text("a file where a folder should be")
     counts: Counter[str] = Counter()
     sink = writer.Writer(tmp_path, "ep", writer_id="w", counted=lambda r, n: counts.update({r: n}))
-    sink.submit(_item("a"))
-    sink.submit(_item("b"))
+    sink.add(*_item("a"))
+    sink.add(*_item("b"))
     sink.stop()
     assert counts == {"write_error": 2} and sink.written == 0
 
@@ -201,7 +202,7 @@ def test_a_file_left_mid_line_is_ended_before_appending(tmp_path: Path) -> None:
     torn.write_bytes(layout.encode({"time": T0.isoformat(), "correlation_id": "kept"})
                      + b'{"time": "2026-12-06T23:5')  # fmt: skip
     sink = writer.Writer(tmp_path, "ep", writer_id="w")
-    sink.submit(_item("next"))
+    sink.add(*_item("next"))
     sink.stop()
     ids = [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")]
     assert ids == ["kept", "next"]
@@ -254,7 +255,7 @@ def test_a_child_forked_while_the_guard_is_held_makes_its_own_writer(tmp_path: P
         pid = os.fork()
         if pid == 0:
             made = writer.current(lambda: writer.Writer(tmp_path, "ep", writer_id="child"))
-            made.submit(_item("from-child"))
+            made.add(*_item("from-child"))
             made.stop()
             os._exit(0)
     deadline = time.monotonic() + 20
@@ -273,10 +274,10 @@ def test_a_stop_that_times_out_counts_what_it_could_not_write(
     counts: Counter[str] = Counter()
     sink = writer.Writer(tmp_path, "ep", writer_id="w", counted=lambda r, n: counts.update({r: n}))
     gate = HungDisk(monkeypatch)
-    assert sink.submit(_item("held"))
+    assert sink.add(*_item("held"))
     assert gate.entered.wait(10)  # a hung disk: the thread is stuck in one write
     for i in range(5):
-        assert sink.submit(_item(f"c{i}"))
+        assert sink.add(*_item(f"c{i}"))
     sink.stop(timeout_s=0.2)
     assert counts["stopped"] == 5 and sink.dropped == 5
     gate.open.set()  # the disk comes back: the record the thread held is still written
@@ -294,8 +295,8 @@ class Unconvertible:
 def test_data_that_cannot_be_encoded_is_counted_and_the_writer_goes_on(tmp_path: Path) -> None:
     counts: Counter[str] = Counter()
     sink = writer.Writer(tmp_path, "ep", writer_id="w", counted=lambda r, n: counts.update({r: n}))
-    assert not sink.submit(_item("bad", data=Unconvertible()))
-    sink.submit(_item("good"))
+    assert not sink.add(*_item("bad", data=Unconvertible()))
+    sink.add(*_item("good"))
     sink.stop()
     assert counts == {"encode_error": 1, "written": 1}
     assert [r["correlation_id"] for r in layout.iter_records(tmp_path, "ep")] == ["good"]

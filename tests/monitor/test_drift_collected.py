@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from serving.monitor.collected import PROGRESS_STEP, read_collected
+from serving.monitor.collected import read_collected
 from serving.runs.datastores import model_data_folder
+from serving.scoring.collection.layout import PROGRESS_STEP
 from serving.workspace import Workspace
 from tests.monitor.conftest import ENDPOINT, Collect, frame
 

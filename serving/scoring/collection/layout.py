@@ -125,13 +125,6 @@ def normalise(data: Any, feature_names: list[str] | None) -> tuple[Any, list[str
     return data, None if feature_names is None else [str(n) for n in feature_names]
 
 
-def encoded(data: Any) -> orjson.Fragment:
-    """``data`` (after :func:`normalise`) encoded now, as a fragment that :func:`encode_parts`
-    and :func:`encode` embed as it is: what ``collect()`` queues, so the script may change
-    its objects afterwards and the queue holds bytes, not object graphs."""
-    return orjson.Fragment(orjson.dumps(data, default=_jsonable, option=_DATA_OPTIONS))
-
-
 def make_record(
     *,
     endpoint: str,

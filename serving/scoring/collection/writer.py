@@ -1,9 +1,9 @@
 """The background writer of collected model data: one per scoring process.
 
-``collect()`` hands a record to :meth:`Writer.submit`, which frames it as its JSON line
-right there (:mod:`.collector` already encoded the data; the framing around it costs ~2 us)
-and appends the bytes to the pending buffer of its file (a ``bytearray`` per model,
-designation and day), under a lock no one holds for longer than a swap. A full buffer
+``collect()`` hands a record to :meth:`Writer.add`, which encodes and frames it as its
+JSON line right there (a few microseconds for a 64-feature row) and appends the bytes to
+the pending buffer of its file (a ``bytearray`` per model, designation and day), under a
+lock no one holds for longer than an append or a swap. A full buffer
 (:data:`DEFAULT_CAPACITY` records waiting) drops the record and counts it, so collection
 never slows or fails a request. One daemon thread wakes every :data:`DRAIN_INTERVAL_S`,
 swaps the buffers for empty ones and appends each to one JSON Lines file per model,
@@ -41,7 +41,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from serving.scoring.collection import layout
 
@@ -60,19 +60,6 @@ _FILE_MODE = 0o660
 
 Counted = Callable[[str, int], None]
 """Called as ``counted(reason_or_"written", n)``."""
-
-
-class Item(NamedTuple):
-    """One ``collect()`` call: :mod:`.collector` passes ``data`` already encoded (an
-    ``orjson.Fragment``), other data is encoded when it is framed; a named tuple: made in
-    the request, so it should cost little."""
-
-    time: datetime
-    model_name: str
-    designation: str
-    feature_names: list[str] | None
-    correlation_id: str
-    data: Any
 
 
 def model_versions(app_root: Path) -> dict[str, str]:
@@ -166,18 +153,11 @@ class Writer:
         self._stopped = False
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._pending_lock = threading.Lock()
         self._warned = False
         self._thread = threading.Thread(target=self._drain, name="model-data-writer", daemon=True)
         self._thread.start()
 
     # -- the request side ------------------------------------------------------------------
-    def submit(self, item: Item) -> bool:
-        """Frame ``item`` and buffer its line without waiting; False (and counted) when it
-        was dropped. The bound is checked before appending, so threads of one process
-        racing may overshoot it by at most their number."""
-        return self.add(*item)
-
     def add(
         self,
         time: datetime,
@@ -187,8 +167,9 @@ class Writer:
         correlation_id: str,
         data: Any,
     ) -> bool:
-        """:meth:`submit` of the fields of an :class:`Item` (what ``collect()`` calls: no
-        tuple made per record)."""
+        """Frame one ``collect()`` call's record and buffer its line without waiting; False
+        (and counted) when it was dropped. The bound is checked before appending, so
+        threads of one process racing may overshoot it by at most their number."""
         if self._stopped:
             self._drop("stopped", 1)
             return False
@@ -202,7 +183,7 @@ class Writer:
             self._warn(exc, "cannot encode a record")
             return False
         key = (model_name, designation, time.date())
-        with self._pending_lock:  # held for an append: the thread swaps under it
+        with self._lock:  # held for an append: the thread swaps under it
             pending = self._pending.get(key)
             if pending is None:
                 pending = self._pending[key] = Pending()
@@ -223,7 +204,7 @@ class Writer:
 
     def _take(self) -> dict[Key, Pending]:
         """Everything buffered now, leaving empty buffers to the request threads."""
-        with self._pending_lock:
+        with self._lock:
             taken, self._pending, self._waiting = self._pending, {}, 0
         return taken
 
@@ -400,7 +381,6 @@ def now() -> datetime:
 
 __all__ = [
     "DEFAULT_CAPACITY",
-    "Item",
     "Writer",
     "current",
     "made",
