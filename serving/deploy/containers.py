@@ -48,6 +48,11 @@ RUN_ENV = (
     "SERVING_MODEL_DATA_DIR",
 )
 """The server settings a container's run sets; the rest are in the image's ENV."""
+STOP_TIMEOUT_S = ServerSettings().graceful_timeout_s + 5
+"""Seconds ``docker stop`` waits after SIGTERM before it kills a scoring container:
+gunicorn's graceful timeout in it (SERVING_GRACEFUL_TIMEOUT, default 30 s) plus a margin,
+so requests in flight finish and workers write the model data they collected (an idle
+server stops at once). The docker and cluster targets both stop with it."""
 
 MODEL_DATA_MOUNT = "/var/serving/datastore"
 """Where a container collecting model data sees the datastore: only its own endpoint's

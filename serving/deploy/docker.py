@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from serving.deploy import process, tls
 from serving.deploy.base import Change, Deployed, DeployRequest, Observed, Progress, Started, ignore
 from serving.deploy.containers import (
+    STOP_TIMEOUT_S,
     Docker,
     RunSpec,
     container_name,
@@ -55,11 +56,6 @@ from serving.workspace import Workspace
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
-
-STOP_TIMEOUT_S = 35
-"""Seconds ``docker stop`` waits after SIGTERM before it kills: gunicorn's graceful timeout
-in the container (SERVING_GRACEFUL_TIMEOUT, 30 s) plus a margin, so requests in flight
-finish and workers write the model data they collected (an idle server stops at once)."""
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from serving.deploy.cluster.state import (
     replica_name,
     save_state,
 )
-from serving.deploy.containers import RunSpec, run_kwargs
+from serving.deploy.containers import STOP_TIMEOUT_S, RunSpec, run_kwargs
 from serving.deploy.toolkit import (
     ENDPOINT_LABEL,
     READY_TIMEOUT_S,
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
-STOP_TIMEOUT_S = 30
 DRAIN_MARGIN_S = 5.0
 BALANCER_FOLDER = "balancer"
 

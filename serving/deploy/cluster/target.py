@@ -50,7 +50,7 @@ from serving.deploy.base import Deployed, DeployRequest, Observed, Progress, Sta
 from serving.deploy.cluster import supervisor
 from serving.deploy.cluster.balancer import ensure_balancer_image, ensure_network
 from serving.deploy.cluster.haproxy import TLS_BUNDLE
-from serving.deploy.cluster.pool import STOP_TIMEOUT_S, Pool, balancer_dir, keys_dir
+from serving.deploy.cluster.pool import Pool, balancer_dir, keys_dir
 from serving.deploy.cluster.state import (
     DEFAULT_QUEUE_WAIT_MS,
     DEFAULT_REPLICAS,
@@ -67,7 +67,7 @@ from serving.deploy.cluster.state import (
     state_dir,
 )
 from serving.deploy.cluster.views import autoscale_view, replica_logs, replica_rows
-from serving.deploy.containers import Docker, RunSpec, releasing
+from serving.deploy.containers import STOP_TIMEOUT_S, Docker, RunSpec, releasing
 from serving.deploy.folders import endpoint_folder
 from serving.deploy.spec import DeploymentSpec, check_cooldown, check_replicas
 from serving.deploy.toolkit import (
