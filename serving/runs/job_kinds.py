@@ -13,7 +13,6 @@ archive), one per distinct folder, so a folder shared by steps travels once.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +20,14 @@ from typing import Any
 
 from serving.runs.errors import UserErrorException
 from serving.runs.pipelines import spec as ps
-from serving.runs.submit import job_from_wire, job_to_wire
+from serving.runs.submit import (
+    is_inside_name,
+    is_program,
+    job_from_wire,
+    job_to_wire,
+    wire_check,
+    wire_object,
+)
 from serving.runs.sweeps.spec import SweepSpec
 
 SCRIPT = "script"
@@ -35,24 +41,12 @@ PIPELINE_FIELDS = frozenset(ps.PipelineSpec.__dataclass_fields__)
 OPTION_FIELDS = frozenset(ps.RunOptions.__dataclass_fields__)
 
 
-def _check(ok: bool, what: str) -> None:
-    if not ok:
-        raise UserErrorException(f"the submitted job's {what}")
-
-
-def _only(data: Any, allowed: frozenset[str], where: str) -> dict[str, Any]:
-    _check(isinstance(data, dict), f"{where} must be a JSON object")
-    unknown = set(data) - allowed
-    _check(not unknown, f"{where} has unknown fields {', '.join(sorted(map(str, unknown)))}")
-    return dict(data)
-
-
 def kind_of(data: Any) -> str:
     """The job's kind: ``script`` when it names none (a script run names no kind)."""
     if not isinstance(data, dict) or "kind" not in data:
         return SCRIPT
     kind = data["kind"]
-    _check(
+    wire_check(
         kind in (HYPERDRIVE, PIPELINE),
         f"kind must be {HYPERDRIVE} or {PIPELINE} (none for a script run), not {kind!r}",
     )
@@ -75,21 +69,21 @@ def sweep_to_wire(
 
 def sweep_from_wire(data: Any, source: Path) -> tuple[SweepSpec, dict[str, Any]]:
     """(the checked spec, ``{"run_id", "tags"}``) from a client's ``job.json``."""
-    body = _only(data, frozenset({"kind", "job", "sweep", "run_id"}), "description")
+    body = wire_object(data, frozenset({"kind", "job", "sweep", "run_id"}), "description")
     job, options = job_from_wire(body.get("job"), source)
-    sweep = _only(body.get("sweep"), SWEEP_FIELDS, "sweep")
+    sweep = wire_object(body.get("sweep"), SWEEP_FIELDS, "sweep")
     missing = {"sampling", "space", "primary_metric_name", "primary_metric_goal"} - set(sweep)
-    _check(not missing, f"sweep lacks {', '.join(sorted(missing))}")
-    _check(isinstance(sweep["space"], dict), "sweep space must be an object")
-    _check(isinstance(sweep.get("policy") or {}, dict), "sweep policy must be an object")
+    wire_check(not missing, f"sweep lacks {', '.join(sorted(missing))}")
+    wire_check(isinstance(sweep["space"], dict), "sweep space must be an object")
+    wire_check(isinstance(sweep.get("policy") or {}, dict), "sweep policy must be an object")
     for key in ("resume_from", "resume_child_runs"):
         value = sweep.get(key) or []
-        _check(
+        wire_check(
             isinstance(value, list) and all(isinstance(v, str) for v in value),
             f"sweep {key} must be a list of run ids",
         )
     run_id = body.get("run_id")
-    _check(run_id is None or (isinstance(run_id, str) and bool(run_id)), "run_id is a string")
+    wire_check(run_id is None or (isinstance(run_id, str) and bool(run_id)), "run_id is a string")
     try:
         spec = SweepSpec(job=job, **sweep)
     except (TypeError, ValueError) as exc:
@@ -127,60 +121,57 @@ def pipeline_from_wire(
 ) -> tuple[ps.PipelineSpec, ps.RunOptions, dict[str, Any]]:
     """(the spec with each step's folder under ``sources/<n>``, the options,
     ``{"display_name"}``) from a client's ``job.json``."""
-    body = _only(data, frozenset({"kind", "pipeline", "options", "display_name"}), "description")
-    pipeline = _only(body.get("pipeline"), PIPELINE_FIELDS, "pipeline")
+    body = wire_object(
+        data, frozenset({"kind", "pipeline", "options", "display_name"}), "description"
+    )
+    pipeline = wire_object(body.get("pipeline"), PIPELINE_FIELDS, "pipeline")
     steps = pipeline.get("steps")
     if not isinstance(steps, list) or not steps:
         raise UserErrorException("the submitted job's pipeline needs a list of steps")
-    _check(isinstance(pipeline.get("parameters") or {}, dict), "parameters must be an object")
+    wire_check(isinstance(pipeline.get("parameters") or {}, dict), "parameters must be an object")
     for key in ("description", "default_datastore"):
-        _check(pipeline.get(key) is None or isinstance(pipeline[key], str), f"{key} is text")
+        wire_check(pipeline.get(key) is None or isinstance(pipeline[key], str), f"{key} is text")
     pipeline["steps"] = [_step(step, sources) for step in steps]
-    options = _only(body.get("options") or {}, OPTION_FIELDS, "options")
-    _check(isinstance(options.get("parameters") or {}, dict), "options parameters is an object")
+    options = wire_object(body.get("options") or {}, OPTION_FIELDS, "options")
+    wire_check(isinstance(options.get("parameters") or {}, dict), "options parameters is an object")
     for key in OPTION_FIELDS - {"parameters"}:
-        _check(isinstance(options.get(key, False), bool), f"options {key} is true or false")
+        wire_check(isinstance(options.get(key, False), bool), f"options {key} is true or false")
     name = body.get("display_name")
-    _check(name is None or isinstance(name, str), "display_name is text")
+    wire_check(name is None or isinstance(name, str), "display_name is text")
     spec = ps.PipelineSpec.from_dict(pipeline)
     return spec, ps.RunOptions.from_dict(options), {"display_name": name}
 
 
 def _step(data: Any, sources: Path) -> dict[str, Any]:
-    step = _only(data, STEP_FIELDS, "step")
+    step = wire_object(data, STEP_FIELDS, "step")
     where = f"step {step.get('name')!r}"
     for key in ("name", "script", "source_directory"):
-        _check(isinstance(step.get(key), str) and bool(step[key]), f"{where}: {key} is text")
-    script = step["script"].replace("\\", "/")
-    _check(
-        not script.startswith("/") and ".." not in script.split("/"),
+        wire_check(isinstance(step.get(key), str) and bool(step[key]), f"{where}: {key} is text")
+    wire_check(
+        is_inside_name(step["script"]),
         f"{where}: script must be a file name inside its source folder",
     )
     folder = step["source_directory"]
-    _check(folder.isdigit() and (sources / folder).is_dir(), f"{where}: unknown source folder")
+    wire_check(folder.isdigit() and (sources / folder).is_dir(), f"{where}: unknown source folder")
     step["source_directory"] = str(sources / folder)
     for key in ("arguments",):
-        _check(isinstance(step.get(key) or [], list), f"{where}: {key} must be a list")
+        wire_check(isinstance(step.get(key) or [], list), f"{where}: {key} must be a list")
     for key in ("inputs", "outputs"):
         ports = step.get(key) or []
-        _check(isinstance(ports, list), f"{where}: {key} must be a list")
+        wire_check(isinstance(ports, list), f"{where}: {key} must be a list")
         for port in ports:
-            _only(port, PORT_FIELDS, f"{where}: a port")
-            _check(isinstance(port.get("name"), str), f"{where}: a port needs a name")
+            wire_object(port, PORT_FIELDS, f"{where}: a port")
+            wire_check(isinstance(port.get("name"), str), f"{where}: a port needs a name")
     variables = step.get("environment_variables") or {}
-    _check(
+    wire_check(
         isinstance(variables, dict) and all(isinstance(v, str) for v in variables.values()),
         f"{where}: environment_variables must map names to strings",
     )
     environment = step.get("environment")
-    _check(environment is None or isinstance(environment, dict), f"{where}: bad environment")
-    _check(isinstance(step.get("allow_reuse", True), bool), f"{where}: allow_reuse is a bool")
+    wire_check(environment is None or isinstance(environment, dict), f"{where}: bad environment")
+    wire_check(isinstance(step.get("allow_reuse", True), bool), f"{where}: allow_reuse is a bool")
     interpreter = step.get("interpreter")
-    if interpreter is not None and not (
-        isinstance(interpreter, str)
-        and os.path.isfile(interpreter)
-        and os.access(interpreter, os.X_OK)
-    ):
+    if interpreter is not None and not is_program(interpreter):
         raise UserErrorException(
             f"{where}: interpreter {interpreter!r} is not a program on the workspace "
             "server's machine, where the steps execute",

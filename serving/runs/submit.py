@@ -202,12 +202,38 @@ def job_to_wire(
     }
 
 
-def _wire_check(ok: bool, what: str) -> None:
+BACKSLASH = "\\"
+
+
+def wire_check(ok: bool, what: str) -> None:
+    """Refuse a client's job description: ``what`` is wrong with it."""
     if not ok:
         raise UserErrorException(f"the submitted job's {what}")
 
 
-BACKSLASH = "\\"
+def wire_object(data: Any, allowed: frozenset[str], where: str) -> dict[str, Any]:
+    """``data`` as a dict, refused unless it is a JSON object of ``allowed`` fields only."""
+    wire_check(isinstance(data, dict), f"{where} must be a JSON object")
+    unknown = set(data) - allowed
+    wire_check(not unknown, f"{where} has unknown fields {', '.join(sorted(map(str, unknown)))}")
+    return dict(data)
+
+
+def is_inside_name(script: Any) -> bool:
+    """Whether ``script`` names a file inside its source folder (relative, no ``..``)."""
+    clean = script.replace(BACKSLASH, "/") if isinstance(script, str) else ""
+    return bool(clean) and not clean.startswith("/") and ".." not in clean.split("/")
+
+
+def is_program(interpreter: Any) -> bool:
+    """Whether ``interpreter`` is an executable file on this machine."""
+    return (
+        isinstance(interpreter, str)
+        and os.path.isfile(interpreter)
+        and os.access(interpreter, os.X_OK)
+    )
+
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TEXT_FIELDS = ("compute", "source_directory", "submitted_by", "display_name", "environment_name")
 
@@ -218,37 +244,35 @@ def _check_wire_values(data: dict[str, Any]) -> None:
     it takes a read-write token): variables such as ``PATH`` or ``LD_PRELOAD`` reach only
     the run's own processes, and are refused only when they could not be set at all."""
     for key in _TEXT_FIELDS:
-        _wire_check(data.get(key) is None or isinstance(data[key], str), f"{key} must be text")
-    script = data.get("script")
-    clean = script.replace(BACKSLASH, "/") if isinstance(script, str) else ""
-    _wire_check(
-        bool(clean) and not clean.startswith("/") and ".." not in clean.split("/"),
+        wire_check(data.get(key) is None or isinstance(data[key], str), f"{key} must be text")
+    wire_check(
+        is_inside_name(data.get("script")),
         "script must be a file name inside the source directory",
     )
     args = data.get("arguments") or []
-    _wire_check(
+    wire_check(
         isinstance(args, list) and all(isinstance(a, str | int | float) for a in args),
         "arguments must be a list of strings and numbers",
     )
     env_vars = data.get("environment_variables") or {}
-    _wire_check(
+    wire_check(
         isinstance(env_vars, dict)
         and all(_ENV_NAME.match(str(k)) for k in env_vars)
         and all(isinstance(v, str) and "\0" not in v for v in env_vars.values()),
         "environment_variables must map names (letters, digits, '_') to strings",
     )
     duration = data.get("max_run_duration_seconds")
-    _wire_check(
+    wire_check(
         duration is None
         or (isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0),
         "max_run_duration_seconds must be a positive number",
     )
     refs, tags = data.get("data_references") or {}, data.get("tags") or {}
-    _wire_check(
+    wire_check(
         isinstance(refs, dict) and all(isinstance(r, dict) for r in refs.values()),
         "data_references must be an object of objects",
     )
-    _wire_check(
+    wire_check(
         isinstance(tags, dict) and all(isinstance(v, str | int | float) for v in tags.values()),
         "tags must be an object of strings",
     )
@@ -258,21 +282,15 @@ def job_from_wire(data: Any, source: Path) -> tuple[ScriptJob, dict[str, Any]]:
     """(the job, ``{"display_name", "tags"}``) from a client's ``job.json``, its source
     unpacked at ``source``; refuses fields of the wrong type (:func:`_check_wire_values`),
     unknown fields, and an interpreter that is not a program on this machine."""
-    _wire_check(isinstance(data, dict), "description must be a JSON object")
-    unknown = set(data) - WIRE_FIELDS
-    _wire_check(not unknown, f"fields {', '.join(sorted(unknown))} are unknown")
+    data = wire_object(data, WIRE_FIELDS, "description")
     _check_wire_values(data)
     script, args = data["script"], data.get("arguments") or []
     env_vars = data.get("environment_variables") or {}
     environment = data.get("environment")
-    _wire_check(environment is None or isinstance(environment, dict), "environment is not one")
+    wire_check(environment is None or isinstance(environment, dict), "environment is not one")
     refs = data.get("data_references") or {}
     interpreter = data.get("interpreter")
-    if interpreter is not None and not (
-        isinstance(interpreter, str)
-        and os.access(interpreter, os.X_OK)
-        and os.path.isfile(interpreter)
-    ):
+    if interpreter is not None and not is_program(interpreter):
         raise UserErrorException(
             f"interpreter_path {interpreter!r} is not a program on the workspace server's "
             "machine, where runs of this workspace execute",
