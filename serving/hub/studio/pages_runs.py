@@ -118,6 +118,12 @@ def run(run_id: str) -> str:
     store = hub().runs
     record = store.find(run_id)
     files, file_count = _files(record)
+    pipeline, children = None, []
+    if record.kind == pipeline_spec.PIPELINE_KIND:  # its steps are its children: one read
+        steps = store.list(parent_id=run_id, oldest_first=True)
+        pipeline, children = _pipeline(record, steps), steps[::-1][: MAX_CHILDREN + 1]
+    elif record.kind != SWEEP_KIND:  # a sweep's own table lists its children
+        children = store.list(parent_id=run_id, limit=MAX_CHILDREN + 1)
     context: dict[str, Any] = {
         "run": record,
         "duration": _duration(record),
@@ -125,14 +131,10 @@ def run(run_id: str) -> str:
         "models": hub().ws.models.list(run_id=run_id),
         "file_count": file_count,
         "log_start": _log_start(record),
-        "children": (
-            store.list(parent_id=run_id, limit=MAX_CHILDREN + 1)
-            if record.kind != SWEEP_KIND
-            else []
-        ),
+        "children": children,
         "max_children": MAX_CHILDREN,
         "sweep": _sweep(record) if record.kind == SWEEP_KIND else None,
-        "pipeline": _pipeline(record) if record.kind == pipeline_spec.PIPELINE_KIND else None,
+        "pipeline": pipeline,
     }
     return render_template("studio/run.html", **context)
 
@@ -165,10 +167,11 @@ def _sweep(parent: RunRecord) -> dict[str, Any]:
     }
 
 
-def _pipeline(record: RunRecord) -> dict[str, Any]:
+def _pipeline(record: RunRecord, children: list[RunRecord]) -> dict[str, Any]:
+    """The graph of the pipeline's steps; ``children``: its child runs, oldest first."""
     spec = pipeline_spec.PipelineSpec.from_dict(record.definition["pipeline"])
     steps: dict[str, RunRecord] = {}
-    for child in hub().runs.list(parent_id=record.id, oldest_first=True):
+    for child in children:
         steps[str(child.properties.get(pipeline_spec.STEP_NAME) or child.display_name)] = child
     return {"graph": layout(spec, steps), "steps": steps}
 
