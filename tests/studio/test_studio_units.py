@@ -19,7 +19,7 @@ from flask import render_template_string
 from serving.errors import UserInputError
 from serving.hub.app import create_app
 from serving.hub.studio import pages_endpoints, pages_runs, pipeline_graph, runtable, web
-from serving.hub.studio.sessions import SessionStore, sha256
+from serving.hub.studio.sessions import SessionStore
 from serving.hub.tokens import TokenStore
 from serving.loadtest.target import Target
 from serving.runs import metrics as m
@@ -112,7 +112,7 @@ def test_sessions_end_with_their_token_or_their_time(tmp_path: Path) -> None:
     assert sessions.find(session_id) == session and not session.read_only
     with ws.db.read() as conn:
         stored = [r[0] for r in conn.execute("SELECT sha256 FROM sessions")]
-    assert stored == [sha256(session_id)]  # never the id itself
+    assert stored == [run_tokens.token_hash(session_id)]  # never the id itself
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="milliseconds")
     with ws.db.write() as conn:
         conn.execute("UPDATE sessions SET expires_at = ?", (past,))

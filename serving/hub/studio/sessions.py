@@ -3,20 +3,21 @@ table ``sessions`` with the token it was opened with and the session's CSRF valu
 
 A session lives :data:`LIFETIME` and dies with its token: every lookup joins the token and
 refuses a revoked one (the row is then deleted). The id has 256 random bits, so, as for the
-API tokens, a plain SHA-256 is the right storage: whoever reads the database cannot use a
-session. Flask's own signed-cookie session was not used: it cannot be ended on the server
-(sign-out or a revoked token would leave a copied cookie working until it expires).
+API tokens, a plain SHA-256 (the tokens' own :func:`~serving.runs.run_tokens.token_hash`)
+is the right storage: whoever reads the database cannot use a session. Flask's own
+signed-cookie session was not used: it cannot be ended on the server (sign-out or a
+revoked token would leave a copied cookie working until it expires).
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from serving.hub.tokens import TokenStore
 from serving.registry.db import Database
+from serving.runs.run_tokens import token_hash
 
 LIFETIME = timedelta(hours=12)
 COOKIE = "serving_studio"
@@ -42,11 +43,6 @@ def _stamp(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds")
 
 
-def sha256(secret: str) -> str:
-    """How both session ids and tokens are stored (see the module's docstring)."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
 class SessionStore:
     """The sessions of one workspace database."""
 
@@ -69,7 +65,7 @@ class SessionStore:
         with self.db.write() as conn:
             row = conn.execute(
                 "SELECT id FROM tokens WHERE sha256 = ? AND revoked_at IS NULL AND run_id IS NULL",
-                (sha256(token),),
+                (token_hash(token),),
             ).fetchone()
             if row is None:  # revoked between the check and now
                 return None
@@ -77,7 +73,7 @@ class SessionStore:
             conn.execute(
                 "INSERT INTO sessions (sha256, token_id, csrf, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (sha256(session_id), row["id"], csrf, _stamp(now), expires),
+                (token_hash(session_id), row["id"], csrf, _stamp(now), expires),
             )
         return session_id, Session(record.name, record.read_only, csrf, expires)
 
@@ -86,7 +82,7 @@ class SessionStore:
         revoked: such a row is deleted)."""
         if not session_id or len(session_id) > 200:
             return None
-        digest = sha256(session_id)
+        digest = token_hash(session_id)
         with self.db.read() as conn:
             row = conn.execute(
                 "SELECT s.csrf, s.expires_at, t.name, t.read_only, t.revoked_at"
@@ -102,4 +98,4 @@ class SessionStore:
 
     def close(self, session_id: str) -> None:
         with self.db.write() as conn:
-            conn.execute("DELETE FROM sessions WHERE sha256 = ?", (sha256(session_id),))
+            conn.execute("DELETE FROM sessions WHERE sha256 = ?", (token_hash(session_id),))
