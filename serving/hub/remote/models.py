@@ -14,7 +14,6 @@ complete (:func:`copy_file_atomic` / :func:`copy_tree_atomic`, as the local down
 from __future__ import annotations
 
 import builtins
-import hashlib
 import shutil
 import tarfile
 import tempfile
@@ -26,7 +25,7 @@ from serving.errors import ConflictError, IntegrityError, ServingError, UserInpu
 from serving.hub import streams
 from serving.hub.remote.transport import CHUNK, HubClient, segment
 from serving.registry import ModelFile, ModelRecord, Ref
-from serving.registry.artifacts import copy_file_atomic, copy_tree_atomic
+from serving.registry.artifacts import copy_file_atomic, copy_tree_atomic, sha256_file
 from serving.registry.models import ProgressFn, collect_files
 from serving.registry.names import check_model_name
 
@@ -85,14 +84,6 @@ def _write_tar(entries: Iterable[tuple[str, Path]], archive: Path) -> None:
             tar.add(src, arcname=rel, recursive=False)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify(record: ModelRecord, root: Path) -> None:
     """Every file of ``record`` under ``root`` (a folder model) or at ``root`` (a file),
     with its recorded hash; nothing else."""
@@ -102,7 +93,7 @@ def _verify(record: ModelRecord, root: Path) -> None:
         found = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
     for f in record.files:
         path = found.pop(f.relpath, None)
-        if path is None or _sha256(path) != f.sha256:
+        if path is None or sha256_file(path) != f.sha256:
             raise IntegrityError(
                 f"'{f.relpath}' of model {record.ref} arrived {'damaged' if path else 'missing'}"
                 " from the workspace server",
@@ -146,18 +137,15 @@ class RemoteModels:
             "framework_version": framework_version,
             "run_id": run_id,
         }
-        where = f"/models/{segment(name)}"
-        if path.is_file():
-            with path.open("rb") as fh:
-                body = _Reader(fh, path.stat().st_size, progress)
-                data = self.client.upload(where, body, "application/octet-stream", **params)
-            return model_record(data)
         with tempfile.TemporaryDirectory(prefix="serving-upload-") as tmp:
-            archive = Path(tmp) / "model.tar"
-            _write_tar(entries, archive)
-            with archive.open("rb") as fh:
-                body = _Reader(fh, archive.stat().st_size, progress)
-                data = self.client.upload(where, body, "application/x-tar", **params)
+            if path.is_file():
+                sent, content_type = path, "application/octet-stream"
+            else:
+                sent, content_type = Path(tmp) / "model.tar", "application/x-tar"
+                _write_tar(entries, sent)
+            with sent.open("rb") as fh:
+                body = _Reader(fh, sent.stat().st_size, progress)
+                data = self.client.upload(f"/models/{segment(name)}", body, content_type, **params)
         return model_record(data)
 
     def update(
