@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import textwrap
 import time
 from collections.abc import Iterator
@@ -21,9 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from serving.deploy.toolkit import free_port
-from serving.hub.launch import HubServerOptions, hub_argv, hub_env
-from serving.hub.tokens import TokenStore
 from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs.store import RunStore
@@ -38,7 +34,7 @@ from serving.sdk.hyperdrive import (
 from serving.sdk.pipeline import Pipeline, PipelineData, PythonScriptStep
 from serving.workspace import Workspace
 from tests.helpers import run_cli
-from tests.remote_fixtures import wait_up
+from tests.remote_fixtures import start_hub, stop_hub
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -180,20 +176,6 @@ def _deploy(ws: Workspace, tmp: Path) -> None:
     assert loaded.code == 0, loaded.err
 
 
-def _start(ws: Workspace, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    options = HubServerOptions(ws.path, port=free_port(), workers=2)
-    with (tmp / "server.log").open("wb") as log:  # the child keeps its own descriptor
-        process = subprocess.Popen(
-            hub_argv(options), env=hub_env(options), stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_up(options.url, process)
-    except AssertionError as exc:
-        process.terminate()
-        raise AssertionError(f"{exc}: {(tmp / 'server.log').read_text()[-2000:]}") from None
-    return process, options.url
-
-
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     tmp = tmp_path_factory.mktemp("studio")
@@ -209,14 +191,14 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     store.set_status(active.id, rec.RUNNING)
     ids["active"] = active.id
     _deploy(ws, tmp)
-    tokens = TokenStore(ws.db)
-    made = {"rw": tokens.create("alice")[1], "ro": tokens.create("viewer", read_only=True)[1]}
-    process, base = _start(ws, tmp)
     try:
-        yield Studio(base, ws, made, ids)
+        hub = start_hub(ws, tmp / "server.log")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {(tmp / 'server.log').read_text()[-2000:]}") from None
+    try:
+        yield Studio(hub.base, ws, hub.tokens, ids)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_hub(hub)
         run_cli(ws.path, "endpoints", "delete", "tiny-svc", timeout=60)
 
 
