@@ -201,6 +201,15 @@ def working_copy_tar(work_dir: Path, out: IO[bytes], *, uid: int, gid: int) -> N
             tar.addfile(owned(logs))  # type: ignore[arg-type]
 
 
+def environment_image(builder: ImageBuilder, spec: EnvSpec, progress: Progress) -> str:
+    """``spec``'s image tag, built when missing: one build per environment at a time, even
+    across supervisors (a lock in the workspace's ``computes/`` folder)."""
+    lock = builder.ws.path / COMPUTES_DIR / f"build-{spec.short_hash}.lock"
+    with file_lock(lock, progress, f"waiting for another build of environment {spec.name}"):
+        flavour = builder.flavour(spec, "auto", progress)
+        return builder.environment(spec, flavour, progress).tag
+
+
 class DockerExecution:
     """One run's container: its output is copied to the run's log by a thread."""
 
@@ -292,12 +301,8 @@ class DockerExecutor(EngineUser):
             progress(
                 f"user-managed environment: running in the runtime image of Python {spec.python}"
             )
-        ws = Workspace.open(plan.workspace)
-        builder = ImageBuilder(ws, self.settings, self.client)
-        lock = plan.workspace / COMPUTES_DIR / f"build-{spec.short_hash}.lock"
-        with file_lock(lock, progress, f"waiting for another build of environment {spec.name}"):
-            flavour = builder.flavour(spec, "auto", progress)
-            return builder.environment(spec, flavour, progress).tag
+        builder = ImageBuilder(Workspace.open(plan.workspace), self.settings, self.client)
+        return environment_image(builder, spec, progress)
 
     def prepare(self, plan: Plan, progress: Progress) -> None:
         self._images[plan.run_id] = self.image_for(plan, progress)

@@ -14,8 +14,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from serving.environments import EnvSpec
-from serving.proc import file_lock
-from serving.runs.compute import COMPUTES_DIR
 from serving.runs.execution import Progress
 
 if TYPE_CHECKING:
@@ -44,10 +42,6 @@ def _is_ray(requirement: str) -> bool:
 def build_node_image(ws: Workspace, spec: EnvSpec | None, progress: Progress) -> str:
     """The node image's tag for ``spec``, built when missing (one build at a time)."""
     from serving.images.build import ImageBuilder  # the Docker SDK: only when building
+    from serving.runs.docker_exec import environment_image
 
-    full = node_spec(spec)
-    builder = ImageBuilder(ws)
-    lock = ws.path / COMPUTES_DIR / f"build-{full.short_hash}.lock"
-    with file_lock(lock, progress, f"waiting for another build of environment {full.name}"):
-        flavour = builder.flavour(full, "auto", progress)
-        return builder.environment(full, flavour, progress).tag
+    return environment_image(ImageBuilder(ws), node_spec(spec), progress)
