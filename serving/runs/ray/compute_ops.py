@@ -10,7 +10,7 @@ resources (such a run shows Queued).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from serving.environments import EnvSpec
 from serving.errors import ConflictError, UserInputError
@@ -27,9 +27,6 @@ from serving.runs.execution import Progress
 from serving.runs.ray import cluster
 from serving.runs.ray.jobs_api import RayJobs
 from serving.workspace import Workspace
-
-if TYPE_CHECKING:
-    from serving.config import PlatformSettings
 
 MAX_NODES = 16
 
@@ -108,7 +105,7 @@ def up(
     from serving.runs.ray.image import build_node_image
 
     image = build_node_image(ws, environment, progress)
-    client = docker_client(ws_settings())
+    client = docker_client()
     try:
         address, network = cluster.start(client, ws.path, name, image, nodes, limits, progress)
         spec = ray_spec(address, cpu=cpu, memory=memory, docker_network=network)
@@ -135,7 +132,7 @@ def down(ws: Workspace, name: str) -> int:
     store.delete(name)
     from serving.images.engine import docker_client
 
-    client = docker_client(ws_settings())
+    client = docker_client()
     try:
         return cluster.remove(client, ws.path, name)
     finally:
@@ -166,12 +163,6 @@ def describe(record: ComputeRecord) -> dict[str, Any]:
         "total": {k: v for k, v in total.items() if v},
         "free": {k: free.get(k, 0.0) for k in ("CPU", "GPU", "memory") if total[k]},
     }
-
-
-def ws_settings() -> PlatformSettings:
-    from serving.config import PlatformSettings
-
-    return PlatformSettings.from_env()
 
 
 __all__ = ["attach", "describe", "down", "ray_spec", "up"]

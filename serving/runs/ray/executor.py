@@ -37,7 +37,6 @@ from serving.runs.execution import Exit, Plan, Progress
 from serving.runs.ray.image import RAY_VERSION
 from serving.runs.ray.jobs_api import RayJobs, RayUnreachable
 from serving.runs.ray.relay import Relay
-from serving.runs.reporting import SERVER_ENV
 
 HEAD_LOST_S = 30.0
 STATE_POLL_S = 0.5
@@ -203,7 +202,7 @@ class RayExecutor:
         module = jobs.upload(package_zip(Path(serving.__file__).resolve().parent))
         working_dir = jobs.upload(working_copy_zip(plan.work_dir))
         relay, url = _server_url(compute, plan.report.url)
-        plan = replace(plan, env=plan.env | {SERVER_ENV: url, "AZUREML_SERVICE_ENDPOINT": url})
+        plan = replace(plan, env=plan.env | replace(plan.report, url=url).variables())
         try:
             submission_id = jobs.submit(job_body(plan, compute, working_dir, module))
         except BaseException:
@@ -226,12 +225,11 @@ def _server_url(compute: ComputeRecord, url: str) -> tuple[Relay | None, str]:
         return None, compute.spec.server_url
     if not compute.spec.docker_network:
         return None, url
-    from serving.config import PlatformSettings
     from serving.images.engine import docker_client
     from serving.runs.ray.cluster import gateway
 
     parts = urllib.parse.urlsplit(url)
-    client = docker_client(PlatformSettings.from_env())
+    client = docker_client()
     try:
         host = gateway(client, compute.spec.docker_network)
     finally:
