@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import copy
 import enum
-import sys
-import time
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from serving.runs import records as rec
-from serving.runs.errors import ActivityFailedException, UserErrorException
+from serving.runs.errors import UserErrorException
 from serving.runs.records import RunRecord
 from serving.runs.sweeps import results as res
 from serving.runs.sweeps.launch import submit_sweep
@@ -66,8 +63,6 @@ from serving.sdk.sweep_run import SweepResults
 if TYPE_CHECKING:
     from serving.runs.submit import ScriptJob
     from serving.sdk.experiment import Experiment
-
-POLL_S = 0.5
 
 
 class PrimaryMetricGoal(str, enum.Enum):
@@ -308,51 +303,6 @@ class HyperDriveRun(SweepResults, Run):
 
     def _child(self, run_id: str) -> Run:
         return Run(self._experiment, run_id)
-
-    def get_metrics(
-        self,
-        name: str | None = None,
-        recursive: bool = False,
-        run_type: str | None = None,
-        populate: bool = False,
-    ) -> dict[str, Any]:
-        """``{child run id: that child's get_metrics()}``."""
-        return {c.id: self._child(c.id).get_metrics(name) for c in self._results()}
-
-    def wait_for_completion(
-        self,
-        show_output: bool = False,
-        wait_post_processing: bool = False,
-        raise_on_error: bool = True,
-    ) -> dict[str, Any]:
-        """Wait for the sweep; with ``show_output`` a table of the children (status,
-        parameters, best primary metric) is printed whenever it changes."""
-        out = sys.stdout if show_output else None
-        if out is not None:
-            out.write(f"RunId: {self._run_id}\nWeb View: {self.get_portal_url()}\n\n")
-        shown = ""
-        record = self._store.find(self._run_id)
-        while True:
-            if out is not None:
-                shown = self._show(out, shown)
-            if record.terminal:
-                break
-            time.sleep(POLL_S)
-            record = self._store.find(self._run_id)
-        if out is not None:
-            out.write(f"\nExecution Summary\n=================\nRunId: {self._run_id}\n")
-            out.write(f"Status: {record.status}\n\n")
-        if raise_on_error and record.status == rec.FAILED:
-            raise ActivityFailedException(error_details={"error": record.error or {}})
-        return self.get_details()
-
-    def _show(self, out: TextIO, shown: str) -> str:
-        parent = self._store.get(self._run_id)
-        text = res.table_text(res.table_rows(res.children(self._store, parent)), parent)
-        if text != shown:
-            out.write(text + "\n")
-            out.flush()
-        return text
 
 
 __all__ = [

@@ -20,15 +20,12 @@ import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from serving.runs import follow
 from serving.runs import metrics as m
 from serving.runs import records as rec
-from serving.runs.errors import (
-    ActivityFailedException,
-    UserErrorException,
-)
+from serving.runs.errors import UserErrorException
 from serving.runs.logger import RunLogging
 from serving.runs.records import RunRecord
 from serving.runs.registration import register_from_run
@@ -181,44 +178,15 @@ class Run(RunFiles, RunLogging, RunView):
     def get_portal_url(self) -> str:
         return self._run_dir.as_uri()
 
-    def wait_for_completion(
-        self,
-        show_output: bool = False,
-        wait_post_processing: bool = False,
-        raise_on_error: bool = True,
-    ) -> dict[str, Any]:
-        """Wait for the run to end (streaming its log with ``show_output``); a Failed run
-        raises :class:`ActivityFailedException` with its error."""
+    def _wait(self, out: TextIO | None) -> RunRecord:
         if self._in_script:
             raise UserErrorException("a run cannot wait for itself to complete")
-        record = follow.wait(
-            self._store, self._run_id, out=follow.default_out() if show_output else None
-        )
-        if raise_on_error and record.status == rec.FAILED:
-            raise ActivityFailedException(error_details={"error": record.error or {}})
-        return self.get_details()
+        return follow.wait(self._store, self._run_id, out=out)
 
-    # -- metrics ---------------------------------------------------------------------------
-    def get_metrics(
-        self,
-        name: str | None = None,
-        recursive: bool = False,
-        run_type: str | None = None,
-        populate: bool = False,
-    ) -> dict[str, Any]:
-        """v1's shapes: a bare value for a name logged once, a list for one logged more
-        often, ``{column: [...]}`` for tables; ``{run_id: {...}}`` with ``recursive``."""
+    # -- metrics (the rest: RunView) ---------------------------------------------------------
+    def _own_metrics(self, name: str | None) -> dict[str, Any]:
         self._metrics.flush()
-        own = m.read_metrics(self._run_dir / "metrics.jsonl", name)
-        if populate:
-            own = {k: self._populate(v) for k, v in own.items()}
-        if not recursive:
-            return own
-        out = {self._run_id: own}
-        for child in self.get_children(recursive=True):
-            if run_type is None or child.type == run_type:
-                out[child.id] = child.get_metrics(name, populate=populate)
-        return out
+        return m.read_metrics(self._run_dir / "metrics.jsonl", name)
 
     def _populate(self, value: Any) -> Any:
         prefix = f"aml://artifactId/ExperimentRun/dcid.{self._run_id}/"
@@ -317,15 +285,6 @@ class Run(RunFiles, RunLogging, RunView):
         from serving.runs.control import cancel
 
         cancel(self._store, self._run_id)
-
-    def __enter__(self) -> Run:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: object) -> None:
-        if exc is not None:
-            self.fail(error_details=f"{type(exc).__name__}: {exc}")
-        else:
-            self.complete()
 
     # -- models ----------------------------------------------------------------------------
     def register_model(

@@ -17,11 +17,10 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from serving.runs import follow
 from serving.runs import records as rec
-from serving.runs.errors import ActivityFailedException, UserErrorException
+from serving.runs.errors import UserErrorException
 from serving.runs.records import RunRecord
 from serving.sdk.run_view import RunView
 
@@ -108,40 +107,12 @@ class RemoteRun(RunView):
     def get_portal_url(self) -> str:
         return self._runs.page_url(self._run_id)
 
-    def wait_for_completion(
-        self,
-        show_output: bool = False,
-        wait_post_processing: bool = False,
-        raise_on_error: bool = True,
-    ) -> dict[str, Any]:
-        """Wait for the run to end (streaming its log with ``show_output``); a Failed run
-        raises :class:`ActivityFailedException` with its error."""
-        out = follow.default_out() if show_output else None
-        record = self._runs.wait(self._run_id, out=out)
-        if raise_on_error and record.status == rec.FAILED:
-            raise ActivityFailedException(error_details={"error": record.error or {}})
-        return self.get_details()
+    def _wait(self, out: TextIO | None) -> RunRecord:
+        return self._runs.wait(self._run_id, out=out)
 
-    # -- metrics ---------------------------------------------------------------------------
-    def get_metrics(
-        self,
-        name: str | None = None,
-        recursive: bool = False,
-        run_type: str | None = None,
-        populate: bool = False,
-    ) -> dict[str, Any]:
-        """v1's shapes (:meth:`serving.sdk.run.Run.get_metrics`); ``populate`` reads the
-        JSON behind artifact-backed metrics (confusion matrices ...) from the server."""
-        own = self._runs.get_metrics(self._run_id, name)
-        if populate:
-            own = {k: self._populate(v) for k, v in own.items()}
-        if not recursive:
-            return own
-        out = {self._run_id: own}
-        for child in self.get_children(recursive=True):
-            if run_type is None or child.type == run_type:
-                out[child.id] = child.get_metrics(name, populate=populate)
-        return out
+    # -- metrics (the rest: RunView) ---------------------------------------------------------
+    def _own_metrics(self, name: str | None) -> dict[str, Any]:
+        return self._runs.get_metrics(self._run_id, name)
 
     def _populate(self, value: Any) -> Any:
         prefix = f"aml://artifactId/ExperimentRun/dcid.{self._run_id}/"
@@ -296,15 +267,6 @@ class RemoteRun(RunView):
             "message": str(error_details or "the run was failed"),
         }
         self._runs.end_run(self._run_id, rec.FAILED, error)
-
-    def __enter__(self) -> RemoteRun:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: object) -> None:
-        if exc is not None:
-            self.fail(error_details=f"{type(exc).__name__}: {exc}")
-        else:
-            self.complete()
 
     def cancel(self) -> None:
         self._runs.cancel(self._run_id)

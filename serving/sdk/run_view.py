@@ -1,24 +1,31 @@
 """What a run says about itself, shared by a folder's ``Run`` and a server's ``RemoteRun``:
 its identity properties, ``repr`` and v1's ``get_details()`` dict, all read from its
-:class:`~serving.runs.records.RunRecord` (each class fetches the record its own way).
+:class:`~serving.runs.records.RunRecord` (each class fetches the record its own way), and
+the v1 calls that are one behaviour over a per-backend hook: ``get_metrics`` (recursive,
+``populate``), ``wait_for_completion`` and the ``with run:`` block.
 
 Standard library and the runs layer only: training scripts import ``Run``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self, TextIO
 
+from serving.runs import follow
+from serving.runs import records as rec
+from serving.runs.errors import ActivityFailedException
 from serving.runs.records import RunRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from serving.sdk.experiment import Experiment
 
 
 class RunView:
     """Mixed into ``Run`` and ``RemoteRun``: needs ``_run_id``, ``_experiment``,
     ``_record`` (as first read), ``record`` (fresh), ``get_tags``, ``get_properties``,
-    ``_log_files`` and ``_submitter``."""
+    ``get_children``, ``complete``, ``fail`` and the hooks below."""
 
     _run_id: str
     _experiment: Experiment
@@ -41,6 +48,29 @@ class RunView:
     def _submitter(self) -> str:
         """Who submitted the run when its definition does not say."""
         return ""
+
+    def _own_metrics(self, name: str | None) -> dict[str, Any]:
+        """This run's metrics in v1's shapes (only ``name`` when given)."""
+        raise NotImplementedError
+
+    def _populate(self, value: Any) -> Any:
+        """An artifact-backed metric's value read back (the JSON behind it)."""
+        raise NotImplementedError
+
+    def _wait(self, out: TextIO | None) -> RunRecord:
+        """Wait for the run to end (its log streamed to ``out``); the final record."""
+        raise NotImplementedError
+
+    def get_children(self, recursive: bool = False) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def complete(self, _set_status: bool = True) -> None:
+        raise NotImplementedError
+
+    def fail(
+        self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True
+    ) -> None:
+        raise NotImplementedError
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -112,3 +142,48 @@ class RunView:
         if record.warnings:
             details["warnings"] = [{"message": w} for w in record.warnings]
         return details
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+    ) -> dict[str, Any]:
+        """Wait for the run to end (streaming its log with ``show_output``); a Failed run
+        raises :class:`ActivityFailedException` with its error."""
+        record = self._wait(follow.default_out() if show_output else None)
+        if raise_on_error and record.status == rec.FAILED:
+            raise ActivityFailedException(error_details={"error": record.error or {}})
+        return self.get_details()
+
+    # -- metrics ---------------------------------------------------------------------------
+    def get_metrics(
+        self,
+        name: str | None = None,
+        recursive: bool = False,
+        run_type: str | None = None,
+        populate: bool = False,
+    ) -> dict[str, Any]:
+        """v1's shapes: a bare value for a name logged once, a list for one logged more
+        often, ``{column: [...]}`` for tables; ``{run_id: {...}}`` with ``recursive``;
+        ``populate`` reads the JSON behind artifact-backed metrics (confusion matrices ...)."""
+        own = self._own_metrics(name)
+        if populate:
+            own = {k: self._populate(v) for k, v in own.items()}
+        if not recursive:
+            return own
+        out = {self._run_id: own}
+        for child in self.get_children(recursive=True):
+            if run_type is None or child.type == run_type:
+                out[child.id] = child.get_metrics(name, populate=populate)
+        return out
+
+    # -- with run: -------------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: object) -> None:
+        if exc is not None:
+            self.fail(error_details=f"{type(exc).__name__}: {exc}")
+        else:
+            self.complete()

@@ -1,21 +1,36 @@
 """What a sweep's parent run answers, whichever workspace holds it: the best child, the
 children ranked by the primary metric and their hyperparameters (v1's ``HyperDriveRun``
-methods). :class:`serving.sdk.hyperdrive.HyperDriveRun` (a folder) and
+methods), ``get_metrics`` per child, and ``wait_for_completion``'s table of the children
+whenever it changes. :class:`serving.sdk.hyperdrive.HyperDriveRun` (a folder) and
 :class:`serving.sdk.hyperdrive_remote.RemoteHyperDriveRun` (a server) mix it in and say
 only where the records come from."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
 
 from serving.runs.records import RunRecord
 from serving.runs.sweeps import results as res
 
+POLL_S = 0.5
+
 
 class SweepResults:
-    """Mixed into a sweep's parent run class, which provides the four hooks below."""
+    """Mixed into a sweep's parent run class (before its run class: ``get_metrics`` and
+    ``_wait`` replace the run's), which provides the four hooks below."""
 
     _run_id: str
+
+    if TYPE_CHECKING:  # the run class's
+
+        @property
+        def record(self) -> RunRecord: ...
+
+        def get_portal_url(self) -> str: ...
+
+        def get_children(self, *args: Any, **kwargs: Any) -> Iterator[Any]: ...
 
     # -- where the records come from ---------------------------------------------------------
     def _record_of(self, run_id: str) -> RunRecord:
@@ -87,3 +102,40 @@ class SweepResults:
     def get_hyperparameters(self) -> dict[str, str]:
         """``{child run id: the parameters as JSON text}`` (v1: the parent's tags)."""
         return {c.id: c.hyperparameters for c in self._results()}
+
+    # -- the run's calls, as a sweep ---------------------------------------------------------
+    def get_metrics(
+        self,
+        name: str | None = None,
+        recursive: bool = False,
+        run_type: str | None = None,
+        populate: bool = False,
+    ) -> dict[str, Any]:
+        """``{child run id: that child's get_metrics()}``."""
+        return {child.id: child.get_metrics(name) for child in self.get_children()}
+
+    def _wait(self, out: TextIO | None) -> RunRecord:
+        """Wait for the sweep; to ``out`` a table of the children (status, parameters, best
+        primary metric) whenever it changes, and a summary."""
+        if out is not None:
+            out.write(f"RunId: {self._run_id}\nWeb View: {self.get_portal_url()}\n\n")
+        shown = ""
+        record = self.record
+        while True:
+            if out is not None:
+                shown = self._show(out, shown, record)
+            if record.terminal:
+                break
+            time.sleep(POLL_S)
+            record = self.record
+        if out is not None:
+            out.write(f"\nExecution Summary\n=================\nRunId: {self._run_id}\n")
+            out.write(f"Status: {record.status}\n\n")
+        return record
+
+    def _show(self, out: TextIO, shown: str, parent: RunRecord) -> str:
+        text = res.table_text(res.table_rows(self._children_of(parent)), parent)
+        if text != shown:
+            out.write(text + "\n")
+            out.flush()
+        return text
