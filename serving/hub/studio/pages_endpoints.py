@@ -61,10 +61,9 @@ def _target(name: str) -> Target | None:
         return None
 
 
-def _page(name: str, **extra: Any) -> str:
+def _page(name: str, target: Target | None, **extra: Any) -> str:
     ws = hub().ws
     record = service.observe(ws, name)
-    target = _target(name)
     body = extra.pop("body", None)
     example_error = None
     if body is None and record.state == "Healthy":
@@ -84,13 +83,13 @@ def _page(name: str, **extra: Any) -> str:
 
 @bp.get("/endpoints/<name>")
 def endpoint(name: str) -> str:
-    return _page(name)
+    return _page(name, _target(name))
 
 
 @bp.post("/endpoints/<name>/keys")
 def reveal_keys(name: str) -> str:
     guard.require_write(f"read the keys of endpoint {name}")
-    return _page(name, keys=list(hub().ws.endpoints.get(name).keys))
+    return _page(name, _target(name), keys=list(hub().ws.endpoints.get(name).keys))
 
 
 @bp.post("/endpoints/<name>/test")
@@ -101,14 +100,14 @@ def test(name: str) -> str:
     body = request.form.get("body", "")
     if len(body.encode("utf-8")) > MAX_BODY:
         answer = {"error": f"the body is over {MAX_BODY // 1024} KiB: use serving loadtest"}
-        return _page(name, body=body[:MAX_BODY], answer=answer)
+        return _page(name, target, body=body[:MAX_BODY], answer=answer)
     if target is None:
-        return _page(name, body=body, answer={"error": "the endpoint has no scoring URI"})
+        return _page(name, target, body=body, answer={"error": "the endpoint has no scoring URI"})
     if not body.strip():
         body, error = _example(target)
         if error:
-            return _page(name, body=body, answer={"error": error})
-    return _page(name, body=body, answer=_send(target, body))
+            return _page(name, target, body=body, answer={"error": error})
+    return _page(name, target, body=body, answer=_send(target, body))
 
 
 def _send(target: Target, body: str) -> dict[str, Any]:
