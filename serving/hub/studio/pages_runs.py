@@ -140,7 +140,7 @@ def run(run_id: str) -> str:
 
 
 def _sweep(parent: RunRecord) -> dict[str, Any]:
-    """The children table, the parallel-coordinates data and the best child."""
+    """The children table (also the parallel-coordinates chart's data) and the best child."""
     store = hub().runs
     spec = results.sweep_definition(parent)
     goal = str(spec.get("primary_metric_goal", "MAXIMIZE"))
@@ -150,20 +150,12 @@ def _sweep(parent: RunRecord) -> dict[str, Any]:
     if best_id is None:
         best = results.best_child(children, goal)
         best_id = best.id if best is not None else None
-    names = sorted({k for row in rows for k in row["parameters"]})
     return {
         "metric": spec.get("primary_metric_name", ""),
         "goal": goal,
-        "names": names,
+        "names": sorted({k for row in rows for k in row["parameters"]}),
         "rows": rows,
         "best": best_id,
-        "parcoords": {
-            "names": names,
-            "metric": spec.get("primary_metric_name", ""),
-            "rows": [
-                {"params": row["parameters"], "value": row["best_primary_metric"]} for row in rows
-            ],
-        },
     }
 
 

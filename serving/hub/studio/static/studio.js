@@ -93,16 +93,16 @@
     var data = document.getElementById("parcoords-data");
     if (!data) { return; }
     var d = JSON.parse(data.textContent);
-    var rows = d.rows.filter(function (r) { return r.value !== null; });
+    var rows = d.rows.filter(function (r) { return r.best_primary_metric !== null; });
     if (!rows.length) { return; }
     var dims = d.names.map(function (n) {
-      var vals = rows.map(function (r) { return r.params[n]; });
+      var vals = rows.map(function (r) { return r.parameters[n]; });
       if (vals.every(function (v) { return typeof v === "number"; })) { return { label: plain(n), values: vals }; }
       var cats = Array.from(new Set(vals.map(String)));
       return { label: plain(n), values: vals.map(function (v) { return cats.indexOf(String(v)); }),
         tickvals: cats.map(function (_c, i) { return i; }), ticktext: cats.map(plain) };
     });
-    var metric = rows.map(function (r) { return r.value; });
+    var metric = rows.map(function (r) { return r.best_primary_metric; });
     dims.push({ label: plain(d.metric), values: metric });
     Plotly.newPlot("parcoords", [{ type: "parcoords", dimensions: dims,
       line: { color: metric, colorscale: "Viridis", showscale: true } }],
