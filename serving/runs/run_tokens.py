@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 from datetime import UTC, datetime
 
 from serving.registry.db import Database
@@ -41,10 +42,7 @@ def mint(db: Database, run_id: str) -> str:
     """A new token that may act only on ``run_id`` (any earlier one of the run revoked)."""
     token = new_token()
     with db.write() as conn:
-        conn.execute(
-            "UPDATE tokens SET revoked_at = ? WHERE run_id = ? AND revoked_at IS NULL",
-            (_stamp(), run_id),
-        )
+        _revoke(conn, run_id)
         conn.execute(
             "INSERT INTO tokens (name, sha256, read_only, created_at, run_id) "
             "VALUES (?, ?, 0, ?, ?)",
@@ -56,8 +54,12 @@ def mint(db: Database, run_id: str) -> str:
 def revoke(db: Database, run_id: str) -> int:
     """Revoke the run's live tokens; how many there were."""
     with db.write() as conn:
-        cursor = conn.execute(
-            "UPDATE tokens SET revoked_at = ? WHERE run_id = ? AND revoked_at IS NULL",
-            (_stamp(), run_id),
-        )
+        return _revoke(conn, run_id)
+
+
+def _revoke(conn: sqlite3.Connection, run_id: str) -> int:
+    cursor = conn.execute(
+        "UPDATE tokens SET revoked_at = ? WHERE run_id = ? AND revoked_at IS NULL",
+        (_stamp(), run_id),
+    )
     return int(cursor.rowcount)

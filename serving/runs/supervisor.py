@@ -79,8 +79,7 @@ class Supervisor:
                 rec.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"}
             )
         finally:
-            if self.token_minted:
-                run_tokens.revoke(self.store.db, self.run_id)
+            self._revoke_token()
             shutil.rmtree(self.store.run_dir(self.run_id) / WORK_DIR, ignore_errors=True)
         return 0
 
@@ -158,6 +157,12 @@ class Supervisor:
             )
         return replace(plan, report=report, env=env | report.variables())
 
+    def _revoke_token(self) -> None:
+        """Revoke the run's token if one was minted (once: at the end, or on a crash)."""
+        if self.token_minted:
+            run_tokens.revoke(self.store.db, self.run_id)
+            self.token_minted = False
+
     def _wait(self, execution: Execution, plan: Plan) -> Exit:
         deadline = (
             None if not plan.max_run_duration_s else time.monotonic() + plan.max_run_duration_s
@@ -212,8 +217,7 @@ class Supervisor:
         (a canceled or failed run's outputs can be looked at)."""
         run_dir = self.store.run_dir(self.run_id)
         collect_outputs(run_dir / WORK_DIR / "outputs", run_dir / "outputs")
-        if self.token_minted:  # before the end is visible: an ended run has no live token
-            run_tokens.revoke(self.store.db, self.run_id)
+        self._revoke_token()  # before the end is visible: an ended run has no live token
         self.store.set_status(self.run_id, status, error=error)
         say(f"run {self.run_id}: {self.store.get(self.run_id).status}")
 
