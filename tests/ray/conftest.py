@@ -1,26 +1,25 @@
 """One workspace server and one Ray cluster (head + 2 workers, 0.5 CPU each) for the
 module, started with ``serving compute up`` and always taken down (by label as well, in
-case ``down`` itself failed)."""
+case ``down`` itself failed). The server and its client fixtures (``hub_server``,
+``remote_runs``, ``source``) are the remote runs' own (:mod:`tests.remote_runs.conftest`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from serving.hub.remote.runs import RemoteRunStore
-from serving.hub.remote.transport import HubClient
 from serving.images.engine import docker_client
 from serving.runs.compute import ComputeStore
 from serving.runs.ray import cluster
 from serving.runs.ray.jobs_api import RayJobs
-from serving.workspace import Workspace
 from tests.helpers import run_cli
 from tests.hub.conftest import Server
-from tests.remote_fixtures import start_hub, stop_hub
+from tests.remote_runs.conftest import hub_server, remote_runs, source
+
+__all__ = ["hub_server", "remote_runs", "source"]  # fixtures used by the tests here
 
 ENV_NAME = "ray-tab"
 ENV_PACKAGE = "tabulate==0.9.0"
@@ -33,16 +32,6 @@ class RayCluster:
     address: str
     jobs: RayJobs
     prefix: str
-
-
-@pytest.fixture(scope="module")
-def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("ray")
-    hub = start_hub(Workspace.open(tmp / "ws", create=True), tmp / "server.log")
-    try:
-        yield Server(hub.base, hub.ws, hub.tokens, {}, hub.process)
-    finally:
-        stop_hub(hub)
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +57,3 @@ def ray_cluster(hub_server: Server) -> Iterator[RayCluster]:
         client = docker_client()
         cluster.remove(client, ws.path, name)
         client.close()
-
-
-@pytest.fixture()
-def remote_runs(hub_server: Server) -> RemoteRunStore:
-    return RemoteRunStore(HubClient(hub_server.base, hub_server.tokens["rw"]))
-
-
-@pytest.fixture()
-def source(tmp_path: Path) -> Path:
-    folder = tmp_path / "src"
-    folder.mkdir()
-    return folder
