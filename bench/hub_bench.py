@@ -39,6 +39,7 @@ import requests  # noqa: E402
 from serving.deploy.toolkit import free_port  # noqa: E402
 from serving.hub.launch import HubServerOptions, hub_argv, hub_env  # noqa: E402
 from serving.hub.tokens import TokenStore  # noqa: E402
+from serving.registry.db import Database  # noqa: E402
 from serving.runs import metrics as m  # noqa: E402
 from serving.runs import records as rec  # noqa: E402
 from serving.runs import run_tokens  # noqa: E402
@@ -54,12 +55,10 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def seed_runs(ws: Workspace, store: RunStore, total: int) -> None:
-    started = time.perf_counter()
-    for i in range(min(REAL_RUNS, total)):
-        record = store.create_run(EXPERIMENTS[i % 4], kind=rec.INTERACTIVE, target="local")
-        store.set_status(record.id, (rec.COMPLETED, rec.FAILED)[i % 7 == 0])
-    with ws.db.write() as conn:
+def copy_runs(db: Database, total: int) -> list[str]:
+    """Copies of the workspace's runs' rows (new ids, numbers and creation times), in one
+    transaction, until it holds ``total`` runs; the copies' ids."""
+    with db.write() as conn:
         rows = conn.execute("SELECT * FROM runs").fetchall()
         columns = rows[0].keys()
         numbers = {r["experiment_id"]: r["number"] for r in rows}
@@ -69,10 +68,21 @@ def seed_runs(ws: Workspace, store: RunStore, total: int) -> None:
             numbers[row["experiment_id"]] += 1
             row["number"] = numbers[row["experiment_id"]]
             row["id"] = f"bench_{i}_{uuid.uuid4().hex[:8]}"
-            row["created_at"] = f"2026-01-01T00:00:{i // 1000:02d}.{i % 1000:03d}+00:00"
+            row["created_at"] = (
+                f"2026-01-01T00:{i // 60000:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}+00:00"
+            )
             copies.append(tuple(row[c] for c in columns))
         marks = ", ".join("?" * len(columns))
         conn.executemany(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({marks})", copies)
+    return [copy[columns.index("id")] for copy in copies]
+
+
+def seed_runs(ws: Workspace, store: RunStore, total: int) -> None:
+    started = time.perf_counter()
+    for i in range(min(REAL_RUNS, total)):
+        record = store.create_run(EXPERIMENTS[i % 4], kind=rec.INTERACTIVE, target="local")
+        store.set_status(record.id, (rec.COMPLETED, rec.FAILED)[i % 7 == 0])
+    copy_runs(ws.db, total)
     say(f"seeded {total} runs in {time.perf_counter() - started:.1f} s")
 
 

@@ -8,7 +8,7 @@ workers) on 127.0.0.1, signed in with a session cookie.
 
 Seeding: 200 runs are made by ``RunStore`` (each with a metric, so its summary is written
 when it ends); the rest are copies of their rows, and of their ``run_metric_summary``
-rows with other values, made in one transaction, so seeding takes seconds.
+rows with other values (``hub_bench.copy_runs``), so seeding takes seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import re
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.hub_bench import seed_metric, served, timed  # noqa: E402
+from bench.hub_bench import copy_runs, say, seed_metric, served, timed  # noqa: E402
 from serving.hub.tokens import TokenStore  # noqa: E402
 from serving.runs import metrics as m  # noqa: E402
 from serving.runs import records as rec  # noqa: E402
@@ -38,11 +37,7 @@ REAL_RUNS = 200
 EXPERIMENT = "bench"
 
 
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def seed(ws: Workspace, store: RunStore, total: int) -> None:
+def seed(store: RunStore, total: int) -> None:
     started = time.perf_counter()
     rng = random.Random(0)
     for _ in range(min(REAL_RUNS, total)):
@@ -52,23 +47,11 @@ def seed(ws: Workspace, store: RunStore, total: int) -> None:
         writer.flush()
         store.set_status(record.id, rec.RUNNING)
         store.set_status(record.id, rec.COMPLETED)
-    with ws.db.write() as conn:
-        rows = conn.execute("SELECT * FROM runs").fetchall()
-        columns = rows[0].keys()
-        number = max(r["number"] for r in rows)
-        copies, sums = [], []
-        for i in range(total - len(rows)):
-            row = dict(rows[i % len(rows)])
-            number += 1
-            row["number"], row["id"] = number, f"bench_{i}_{uuid.uuid4().hex[:8]}"
-            row["created_at"] = (
-                f"2026-01-01T00:{i // 60000:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}+00:00"
-            )
-            copies.append(tuple(row[c] for c in columns))
-            value = rng.random()
-            sums.append((row["id"], "acc", 1, value, value, value, "2026-01-01T00:00:00+00:00"))
-        marks = ", ".join("?" * len(columns))
-        conn.executemany(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({marks})", copies)
+    sums = []
+    for run_id in copy_runs(store.db, total):
+        value = rng.random()
+        sums.append((run_id, "acc", 1, value, value, value, "2026-01-01T00:00:00+00:00"))
+    with store.db.write() as conn:
         conn.executemany("INSERT INTO run_metric_summary VALUES (?, ?, ?, ?, ?, ?, ?)", sums)
     say(f"seeded {total} runs in {time.perf_counter() - started:.1f} s")
 
@@ -110,7 +93,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
         ws = Workspace.open(Path(tmp) / "ws", create=True)
         store = RunStore(ws.path, ws.db)
-        seed(ws, store, args.runs)
+        seed(store, args.runs)
         long_run = seed_metric(store, args.points)
         _record, token = TokenStore(ws.db).create("bench", read_only=True)
         with served(ws.path) as url:
