@@ -401,6 +401,8 @@ def test_downloads_stay_inside_the_run_folder(store: RunStore, tmp_path: Path) -
     for name in ("../../../secret.txt", str(secret), "outputs/link.txt", "outputs/../../x"):
         answer = client.get(url + name)
         assert answer.status_code in (400, 404) and b"not yours" not in answer.data
+    page = client.get(f"/studio/runs/{run_id}").get_data(as_text=True)
+    assert "outputs/model.txt" in page and "link.txt" not in page  # links are not listed
 
 
 def test_pipeline_graph_escapes_step_names(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ so a page's work stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -85,14 +86,14 @@ def experiment(name: str) -> str:
 
 
 def _files(record: RunRecord) -> tuple[list[dict[str, Any]], int]:
-    """The first :data:`MAX_FILES` files of the run (name, size) and how many it has."""
+    """The first :data:`MAX_FILES` files of the run (name, size) and how many it has
+    (:func:`artifacts.names` lists regular files only, never a symbolic link)."""
     folder = hub().runs.run_dir(record.id)
     names = artifacts.names(folder)
     out = []
     for name in names[:MAX_FILES]:
-        path = folder / name
-        if path.is_file() and not path.is_symlink():
-            out.append({"name": name, "size": path.stat().st_size})
+        with contextlib.suppress(OSError):  # removed since it was listed
+            out.append({"name": name, "size": (folder / name).stat().st_size})
     return out, len(names)
 
 
