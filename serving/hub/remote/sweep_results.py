@@ -31,10 +31,4 @@ def remote_children(runs: RemoteRunStore, parent: RunRecord) -> list[res.ChildRe
 
 def best_from_table(runs: RemoteRunStore, parent_id: str) -> str | None:
     """The last ``run_id`` of the parent's ``best_child_by_primary_metric`` table."""
-    table = runs.get_metrics(parent_id, res.BEST_TABLE).get(res.BEST_TABLE)
-    if not isinstance(table, dict):
-        return None
-    ids = table.get("run_id")
-    if isinstance(ids, list):
-        return str(ids[-1]) if ids else None
-    return None if ids is None else str(ids)
+    return res.best_in_table(runs.get_metrics(parent_id, res.BEST_TABLE).get(res.BEST_TABLE))

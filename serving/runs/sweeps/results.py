@@ -134,7 +134,12 @@ def best_child(
 
 def best_from_table(store: RunStore, parent_id: str) -> str | None:
     """The last ``run_id`` of the parent's ``best_child_by_primary_metric`` table."""
-    table = m.read_metrics(store.metrics_file(parent_id), BEST_TABLE).get(BEST_TABLE)
+    return best_in_table(m.read_metrics(store.metrics_file(parent_id), BEST_TABLE).get(BEST_TABLE))
+
+
+def best_in_table(table: Any) -> str | None:
+    """The last ``run_id`` of a ``best_child_by_primary_metric`` table as read back (a
+    single row's column is a value, several rows' a list); None when there is none."""
     if not isinstance(table, dict):
         return None
     ids = table.get("run_id")
