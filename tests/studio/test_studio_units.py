@@ -154,6 +154,14 @@ def _sign_in(client: Any, token: str, **form: str) -> Any:
     return client.post("/studio/login", data={"token": token, "login_csrf": found[1], **form})
 
 
+def _signed_in(store: RunStore) -> Any:
+    """A test client of the store's workspace, signed in with a new read-write token."""
+    ws = Workspace.open(store.root)
+    client = create_app(ws).test_client()
+    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    return client
+
+
 def _session_count(ws: Workspace) -> int:
     with ws.db.read() as conn:
         return int(conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
@@ -296,9 +304,7 @@ def test_test_form_reads_a_bounded_answer() -> None:
 def test_bad_ids_and_arguments_get_error_pages(store: RunStore, path: str, status: int) -> None:
     """A page, never JSON or a traceback: 404 for what does not exist, 400 for arguments."""
     store.create_run("exp", kind=rec.INTERACTIVE, target="local")
-    ws = Workspace.open(store.root)
-    client = create_app(ws).test_client()
-    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    client = _signed_in(store)
     answer = client.get(path)
     page = answer.get_data(as_text=True)
     assert answer.status_code == status and answer.mimetype == "text/html"
@@ -308,12 +314,10 @@ def test_bad_ids_and_arguments_get_error_pages(store: RunStore, path: str, statu
 def test_an_unexpected_error_is_a_500_page_without_details(
     store: RunStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ws = Workspace.open(store.root)
-    client = create_app(ws).test_client()
-    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    client = _signed_in(store)
 
     def broken(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError(f"secret detail in {ws.path}")
+        raise RuntimeError(f"secret detail in {store.root}")
 
     monkeypatch.setattr(RunStore, "experiments", broken)
     answer = client.get("/studio/experiments")
@@ -350,9 +354,7 @@ def test_lazy_refresh_skips_big_files_that_have_a_summary(store: RunStore) -> No
 def test_pager_and_sort_links_keep_the_chosen_columns_and_page_size(store: RunStore) -> None:
     for i in range(3):
         _run(store, [float(i)])
-    ws = Workspace.open(store.root)
-    client = create_app(ws).test_client()
-    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    client = _signed_in(store)
     page = client.get("/studio/experiments/exp?limit=2&metric=acc").get_data(as_text=True)
     found = re.search(r'id="next-page" href="([^"]+)"', page)
     assert found and "limit=2" in found[1] and "metric=acc" in found[1]
@@ -375,9 +377,7 @@ def test_sweep_page_best_run_follows_the_goal(store: RunStore, goal: str, best: 
         writer.add("loss", m.SCALAR, value, None)
         writer.flush()
         children.append(child.id)
-    ws = Workspace.open(store.root)
-    client = create_app(ws).test_client()
-    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    client = _signed_in(store)
     page = client.get(f"/studio/runs/{parent.id}").get_data(as_text=True)
     found = re.search(r'id="best-run">Best run: <a href="[^"]+">([^<]+)</a>', page)
     assert found and found[1] == children[best]
@@ -391,9 +391,7 @@ def test_downloads_stay_inside_the_run_folder(store: RunStore, tmp_path: Path) -
     secret = tmp_path / "secret.txt"
     secret.write_text("not yours")
     (outputs / "link.txt").symlink_to(secret)
-    ws = Workspace.open(store.root)
-    client = create_app(ws).test_client()
-    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    client = _signed_in(store)
     url = f"/studio/data/runs/{run_id}/file?name="
     with client.get(url + "outputs/model.txt") as got:
         assert got.status_code == 200 and got.data == b"weights"
@@ -426,9 +424,7 @@ def test_run_page_log_tail_starts_at_a_whole_line(store: RunStore) -> None:
     log = store.run_dir(run_id) / STD_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"".join(f"line {i:05d} é\n".encode() for i in range(8000)))
-    ws = Workspace.open(store.root)
-    client = create_app(ws).test_client()
-    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    client = _signed_in(store)
     page = client.get(f"/studio/runs/{run_id}").get_data(as_text=True)
     found = re.search(r'data-log-start="(\d+)"', page)
     assert found
@@ -468,9 +464,7 @@ def test_run_page_lists_at_most_its_limits(
     outputs.mkdir()
     for i in range(3):
         (outputs / f"f{i}.txt").write_text("x")
-    ws = Workspace.open(store.root)
-    client = create_app(ws).test_client()
-    assert _sign_in(client, TokenStore(ws.db).create("alice")[1]).status_code == 302
+    client = _signed_in(store)
     page = client.get(f"/studio/runs/{parent}").get_data(as_text=True)
     children = page.split('id="children"')[1].split("</section>")[0]
     assert children.count("<tr><td>") == 2 and 'id="more-children"' in children
