@@ -51,16 +51,20 @@ class Graph:
     edges: list[Edge]
     width: int
     height: int
+    box_w: int = BOX_W
+    box_h: int = BOX_H
 
 
 def layout(spec: s.PipelineSpec, steps: dict[str, RunRecord]) -> Graph:
     """The graph of ``spec`` with ``steps`` (step name -> its step run in this pipeline)."""
+    ordered = order(spec)
+    inputs = {step.name: upstream(spec, step) for step in ordered}
     depth: dict[str, int] = {}
-    for step in order(spec):
-        depth[step.name] = 1 + max((depth[p] for p in upstream(spec, step).values()), default=-1)
+    for step in ordered:
+        depth[step.name] = 1 + max((depth[p] for p in inputs[step.name].values()), default=-1)
     rows: dict[int, int] = {}
     nodes: dict[str, Node] = {}
-    for step in order(spec):
+    for step in ordered:
         column = depth[step.name]
         row = rows.get(column, 0)
         rows[column] = row + 1
@@ -85,7 +89,7 @@ def layout(spec: s.PipelineSpec, steps: dict[str, RunRecord]) -> Graph:
             data,
         )
         for step in spec.steps
-        for data, src in upstream(spec, step).items()
+        for data, src in inputs[step.name].items()
     ]
     columns = max(depth.values(), default=0) + 1
     height = max(rows.values(), default=1)
