@@ -162,11 +162,11 @@ def append(path: Path, data: bytes) -> None:
     server's workers) never interleave, and the torn-line check below never sees another
     writer's batch half-copied (the file grows page by page during a large write)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
-        if size and _last_byte(path, size) != b"\n":
+        if size and os.pread(fd, 1, size - 1) != b"\n":
             data = b"\n" + data  # a killed writer's torn line stays on its own
         view = memoryview(data)
         while view:
@@ -198,12 +198,6 @@ def check_lines(data: bytes) -> int:
             raise MetricValueError(f"metrics line {number} is not a metric record")
         count += 1
     return count
-
-
-def _last_byte(path: Path, size: int) -> bytes:
-    with path.open("rb") as fh:
-        fh.seek(size - 1)
-        return fh.read(1)
 
 
 @functools.lru_cache(maxsize=1024)
