@@ -21,6 +21,7 @@ job's output is copied into the run's log as it grows. A head that stops answeri
 
 from __future__ import annotations
 
+import functools
 import shlex
 import time
 import urllib.parse
@@ -35,7 +36,7 @@ from serving.runs import records as rec
 from serving.runs.compute import ComputeRecord
 from serving.runs.execution import Exit, Plan, Progress
 from serving.runs.ray.image import RAY_VERSION
-from serving.runs.ray.jobs_api import RayJobs, RayUnreachable
+from serving.runs.ray.jobs_api import RayJobs, RayUnreachable, zip_folder
 from serving.runs.ray.relay import Relay
 
 HEAD_LOST_S = 30.0
@@ -76,6 +77,14 @@ def job_body(plan: Plan, compute: ComputeRecord, working_dir: str, module: str) 
     if compute.spec.gpus:
         body["entrypoint_num_gpus"] = compute.spec.gpus
     return body
+
+
+@functools.cache
+def package_zip() -> bytes:
+    """``serving/`` as a module zip, made once per process (the package does not change
+    while a supervisor runs); the cluster keeps zips under their content hash, so the same
+    package is uploaded once per cluster."""
+    return zip_folder(Path(serving.__file__).resolve().parent, parent=True)
 
 
 class RayExecution:
@@ -197,10 +206,8 @@ class RayExecutor:
         if plan.report is None:
             raise UserInputError(NO_SERVER.format(name=compute.name))
         jobs = RayJobs(_address(compute))
-        from serving.runs.ray.upload import package_zip, working_copy_zip
-
-        module = jobs.upload(package_zip(Path(serving.__file__).resolve().parent))
-        working_dir = jobs.upload(working_copy_zip(plan.work_dir))
+        module = jobs.upload(package_zip())
+        working_dir = jobs.upload(zip_folder(plan.work_dir))  # the live logs link left out
         relay, url = _server_url(compute, plan.report.url)
         plan = replace(plan, env=plan.env | replace(plan.report, url=url).variables())
         try:
