@@ -63,6 +63,13 @@ def _path_text(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
 
+def is_server_url(text: object) -> bool:
+    """Whether a workspace given as text names a server (``http:`` or ``https:``; whether
+    it is a valid URL is the client's to say, so a mistyped one is refused, not taken
+    for a folder)."""
+    return isinstance(text, str) and text.split(":", 1)[0].lower() in ("http", "https")
+
+
 def default_workspace_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The per-user workspace used when nothing else is configured."""
     environ = os.environ if environ is None else environ
@@ -107,7 +114,7 @@ class PlatformSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PlatformSettings:
         environ = os.environ if environ is None else environ
         ws = _env(environ, "SERVING_WORKSPACE")
-        url = ws if ws and ws.split("://", 1)[0].lower() in ("http", "https") else None
+        url = ws if is_server_url(ws) else None
         return cls(
             workspace=Path(ws).expanduser() if ws and not url else None,
             workspace_url=url,

@@ -24,8 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from serving.config import PlatformSettings
-from serving.hub.remote.transport import is_url
+from serving.config import PlatformSettings, is_server_url
 from serving.hub.remote.workspace import RemoteWorkspace, not_remote, open_remote
 from serving.workspace import Workspace
 
@@ -172,7 +171,7 @@ def _server_url(ctx: click.Context) -> str | None:
     """The workspace server named by ``--workspace`` or ``SERVING_WORKSPACE``, if any."""
     given = ctx.meta.get("workspace")
     if given is not None:
-        return str(given) if is_url(given) else None
+        return str(given) if is_server_url(given) else None
     return PlatformSettings.from_env().workspace_url
 
 

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from serving.config import PlatformSettings
+from serving.config import PlatformSettings, is_server_url
 from serving.errors import UserInputError
 from serving.runs.errors import UserErrorException
 from serving.runs.store import RunStore
@@ -62,8 +62,8 @@ def _server_url(name: str | None, path: str | Path | None) -> str | None:
     """The workspace server ``Workspace.get`` is asked for: a URL as ``path`` or ``name``,
     else ``SERVING_WORKSPACE`` when no folder is given and it is a URL."""
     for given in (path, name):
-        if isinstance(given, str) and given.split("://", 1)[0].lower() in ("http", "https"):
-            return given
+        if is_server_url(given):
+            return str(given)
     return PlatformSettings.from_env().workspace_url if path is None else None
 
 

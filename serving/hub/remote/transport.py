@@ -65,12 +65,6 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-def is_url(text: str | Path | None) -> bool:
-    """Whether a workspace given as text names a server (``http://`` or ``https://``;
-    whether it is a valid one is :class:`HubClient`'s to say)."""
-    return isinstance(text, str) and text.split(":", 1)[0].lower() in ("http", "https")
-
-
 def _checked_url(text: str) -> str:
     """``text`` without a trailing ``/``, or a one-line UserInputError: a host is needed,
     a port must be a number up to 65535 (requests would fail later, less clearly)."""

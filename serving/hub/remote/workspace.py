@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from serving.config import PlatformSettings
+from serving.config import PlatformSettings, is_server_url
 from serving.errors import UserInputError
 from serving.hub.remote.models import RemoteModels
 from serving.hub.remote.registries import RemoteEndpoints, RemoteEnvironments, RemoteImages
 from serving.hub.remote.runs import RemoteRunStore
-from serving.hub.remote.transport import HubClient, is_url
+from serving.hub.remote.transport import HubClient
 from serving.workspace import Workspace
 
 URL_KEY = "workspace_url"
@@ -121,7 +121,7 @@ def server_config(path: Path, data: Mapping[str, Any], cls: type[W]) -> W | None
     url = data.get(URL_KEY)
     if url is None:
         return None
-    if not is_url(url):
+    if not is_server_url(url):
         raise UserInputError(f"{path}: {URL_KEY} must be an http(s):// URL, not {url!r}")
     settings = PlatformSettings.from_env()
     token = settings.token
