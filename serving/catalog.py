@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from serving.environments import EnvSpec, parse_conda_file, parse_pip_requirements_file
 from serving.errors import NotFoundError, UserInputError
@@ -12,6 +13,27 @@ from serving.registry import EnvironmentRecord, parse_ref
 from serving.workspace import Workspace
 
 PIP_SUFFIXES = (".txt", ".in")
+
+
+class _Environments(Protocol):
+    def register(
+        self,
+        name: str,
+        *,
+        spec: dict[str, Any],
+        content_hash: str,
+        python: str,
+        source_text: str,
+        source_name: str,
+    ) -> tuple[EnvironmentRecord, bool]: ...
+
+
+class HasEnvironments(Protocol):
+    """A workspace folder, or a server's (:mod:`serving.hub.remote`): what registering
+    an environment file needs."""
+
+    @property
+    def environments(self) -> _Environments: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +53,7 @@ def parse_env_file(path: Path, name: str | None = None) -> EnvSpec:
     return parse_conda_file(path, name=name)
 
 
-def register_env_file(ws: Workspace, path: Path, name: str | None = None) -> ResolvedEnv:
+def register_env_file(ws: HasEnvironments, path: Path, name: str | None = None) -> ResolvedEnv:
     """Parse ``path`` and record it (a new version only when its content changed)."""
     spec = parse_env_file(path, name)
     record, created = ws.environments.register(

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from serving.catalog import ResolvedEnv, parse_env_file, register_env_file
+from serving.catalog import register_env_file
 from serving.cli.common import any_workspace, emit_list, emit_one, is_json, notice, say, shows
-from serving.hub.remote.workspace import RemoteWorkspace
 from serving.registry.names import parse_ref
 
 LIST_COLUMNS = [
@@ -38,11 +37,7 @@ def envs() -> None:
 @shows
 def register(path: Path, name: str | None) -> None:
     """Parse and record an environment; same content as the latest version reuses it."""
-    ws = any_workspace()
-    if isinstance(ws, RemoteWorkspace):
-        resolved = _register_on_server(ws, path, name)
-    else:
-        resolved = register_env_file(ws, path, name)
+    resolved = register_env_file(any_workspace(), path, name)
     for line in resolved.spec.notices:
         notice(line)
     assert resolved.record is not None
@@ -51,21 +46,6 @@ def register(path: Path, name: str | None) -> None:
         return
     suffix = "" if resolved.created else " (unchanged, same content hash)"
     say(f"{resolved.record.ref}{suffix}")
-
-
-def _register_on_server(ws: RemoteWorkspace, path: Path, name: str | None) -> ResolvedEnv:
-    """:func:`register_env_file` for a server: the file is parsed here (its notices
-    shown here), the server checks and hashes the spec again."""
-    spec = parse_env_file(path, name)
-    record, created = ws.environments.register(
-        name or spec.name,
-        spec=spec.to_dict(),
-        content_hash=spec.content_hash(),
-        python=spec.python,
-        source_text=Path(path).read_text(encoding="utf-8"),
-        source_name=Path(path).name,
-    )
-    return ResolvedEnv(spec, record, created)
 
 
 @envs.command("list")
