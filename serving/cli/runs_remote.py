@@ -107,9 +107,9 @@ def list_runs(
     return [views.list_row(r) for r in found]
 
 
-def details(runs: RemoteRunStore, run_id: str) -> dict[str, Any]:
+def details(runs: RemoteRunStore, record: RunRecord) -> dict[str, Any]:
     """What `runs show` prints, as :func:`serving.cli.run_views.run_details` does."""
-    record = runs.get(run_id)
+    run_id = record.id
     definition = record.definition
     data = views.list_row(record)
     data.pop("definition")
@@ -208,8 +208,8 @@ def show(runs: RemoteRunStore, run_id: str, watch: bool = False) -> None:
     """As a folder's `runs show`: a sweep's settings, best child and children table too."""
     from serving.cli.sweep_views import print_sweep, sweep_details
 
-    data = details(runs, run_id)
     record = runs.get(run_id)
+    data = details(runs, record)
     if record.kind == SWEEP_KIND:
         data["sweep"] = sweep_details(runs, record)
     emit_one(data if is_json() else views.details_text(data))

@@ -288,8 +288,10 @@ def estimator_job(estimator: Any, space: Mapping[str, Any]) -> ScriptJob:
 class HyperDriveRun(SweepResults, Run):
     """The parent run of a sweep: its children, their parameters and metrics, the best."""
 
-    def __init__(self, experiment: Experiment, run_id: str, hyperdrive_config: Any = None):
-        super().__init__(experiment, run_id)
+    def __init__(
+        self, experiment: Experiment, run_id: str, hyperdrive_config: Any = None, **kw: Any
+    ):
+        super().__init__(experiment, run_id, **kw)
         self.hyperdrive_config = hyperdrive_config
 
     def _record_of(self, run_id: str) -> RunRecord:

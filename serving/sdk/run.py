@@ -56,13 +56,19 @@ class Run(RunFiles, RunLogging, RunView):
         return super().__new__(cls)
 
     def __init__(
-        self, experiment: Experiment, run_id: str, outputs: str | None = None, **kwargs: Any
+        self,
+        experiment: Experiment,
+        run_id: str,
+        outputs: str | None = None,
+        _record: RunRecord | None = None,
+        **kwargs: Any,
     ) -> None:
+        """``_record``: the run's record when the caller has just read it (a listing)."""
         self._experiment = experiment
         self._store: RunStore = experiment._store
         self._run_id = run_id
         self._run_dir = self._store.run_dir(run_id)
-        self._record: RunRecord = self._store.get(run_id)
+        self._record: RunRecord = _record or self._store.get(run_id)
         self._in_script = False
         self._outputs = outputs
 
@@ -241,16 +247,15 @@ class Run(RunFiles, RunLogging, RunView):
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
         for record in reversed(self._store.list(parent_id=self._run_id)):
+            child = typed_run(self._experiment, record)
             if (
                 (type is None or record.kind == type)
                 and (status is None or record.status == status)
                 and _tags_match(record.tags, tags)
             ):
-                yield typed_run(self._experiment, record)
+                yield child
             if recursive:
-                yield from typed_run(self._experiment, record).get_children(
-                    recursive=True, tags=tags, type=type, status=status
-                )
+                yield from child.get_children(recursive=True, tags=tags, type=type, status=status)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -359,11 +364,11 @@ def typed_run(experiment: Experiment, record: RunRecord | str) -> Run:
         record = experiment._store.get(record)
     where = _TYPED.get(record.kind)
     if where is None:
-        return Run(experiment, record.id)
+        return Run(experiment, record.id, _record=record)
     import importlib
 
     cls: type[Run] = getattr(importlib.import_module(where[0]), where[1])
-    return cls(experiment, record.id)
+    return cls(experiment, record.id, _record=record)
 
 
 def _tags_match(have: Mapping[str, Any], wanted: Any) -> bool:

@@ -59,26 +59,32 @@ def typed_remote_run(experiment: Experiment, record: RunRecord) -> RemoteRun:
     :func:`serving.sdk.run.typed_run` does for a folder's."""
     where = _TYPED.get(record.kind)
     if where is None:
-        return RemoteRun(experiment, record.id)
+        return RemoteRun(experiment, record.id, _record=record)
     import importlib
 
     cls: type[RemoteRun] = getattr(importlib.import_module(where[0]), where[1])
-    return cls(experiment, record.id)
+    return cls(experiment, record.id, _record=record)
 
 
 class RemoteRun(RunView):
     """A run of an experiment in a workspace server."""
 
     def __init__(
-        self, experiment: Experiment, run_id: str, outputs: str | None = None, **kwargs: Any
+        self,
+        experiment: Experiment,
+        run_id: str,
+        outputs: str | None = None,
+        _record: RunRecord | None = None,
+        **kwargs: Any,
     ) -> None:
+        """``_record``: the run's record when the caller has just read it (a listing)."""
         runs = remote_runs(experiment.workspace)
         if runs is None:
             raise UserErrorException("RemoteRun needs a workspace server")
         self._experiment = experiment
         self._runs: RemoteRunStore = runs
         self._run_id = run_id
-        self._record: RunRecord = runs.get(run_id)
+        self._record: RunRecord = _record or runs.get(run_id)
         self._outputs = outputs
         self._logger: ReportingRun | None = None
 
@@ -176,10 +182,9 @@ class RemoteRun(RunView):
     def download_file(
         self, name: str, output_file_path: str | Path | None = None, **kwargs: Any
     ) -> None:
-        if name not in self.get_file_names():
-            raise UserErrorException(
-                f"run {self._run_id} has no file {name}; it has: {self.get_file_names()}"
-            )
+        names = self.get_file_names()
+        if name not in names:
+            raise UserErrorException(f"run {self._run_id} has no file {name}; it has: {names}")
         dest = Path(output_file_path) if output_file_path else Path(Path(name).name)
         if dest.is_dir():
             dest = dest / Path(name).name
@@ -225,16 +230,15 @@ class RemoteRun(RunView):
         from serving.sdk.run import _tags_match
 
         for record in reversed(self._runs.list(parent_id=self._run_id)):
+            child = typed_remote_run(self._experiment, record)
             if (
                 (type is None or record.kind == type)
                 and (status is None or record.status == status)
                 and _tags_match(record.tags, tags)
             ):
-                yield typed_remote_run(self._experiment, record)
+                yield child
             if recursive:
-                yield from RemoteRun(self._experiment, record.id).get_children(
-                    recursive=True, tags=tags, type=type, status=status
-                )
+                yield from child.get_children(recursive=True, tags=tags, type=type, status=status)
 
     def child_run(
         self, name: str | None = None, run_id: str | None = None, outputs: str | None = None
@@ -298,8 +302,7 @@ class RemoteRun(RunView):
             model_framework=model_framework,
             model_framework_version=model_framework_version,
         )
-        ws = self._experiment.workspace
-        from serving.registry import Ref
+        from serving.hub.remote.models import model_record
         from serving.sdk.model import Model
 
-        return Model._wrap(ws, ws.models.get(Ref(found["name"], int(found["version"]))))
+        return Model._wrap(self._experiment.workspace, model_record(found))
