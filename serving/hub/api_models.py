@@ -33,7 +33,8 @@ def model_ref(name: str, version: str, what: str = "model") -> Ref:
     return Ref(check_model_name(name, what), paging.version_arg(version))
 
 
-def _shown(record: ModelRecord) -> dict[str, Any]:
+def shown(record: ModelRecord) -> dict[str, Any]:
+    """A model as the API shows one version: its record and the endpoints using it."""
     return record.to_dict() | {"endpoints": hub().ws.models.endpoints_using(record)}
 
 
@@ -66,7 +67,7 @@ def _tag_filter(items: list[str]) -> dict[str, str | None] | None:
 
 @bp.get("/models/<name>/<version>")
 def show_model(name: str, version: str) -> Response:
-    return jsonify(_shown(hub().ws.models.get(model_ref(name, version))))
+    return jsonify(shown(hub().ws.models.get(model_ref(name, version))))
 
 
 def _send_blob(ws: Workspace, sha256: str, download_name: str) -> Response:
@@ -162,7 +163,7 @@ def register_model(name: str) -> tuple[Response, int]:
         except ServingError as exc:  # name what the client sent, not the temp folder
             exc.message = exc.message.replace(str(target), filename)
             raise
-    return jsonify(_shown(record)), 201
+    return jsonify(shown(record)), 201
 
 
 @bp.patch("/models/<name>/<version>")
@@ -184,7 +185,7 @@ def update_model(name: str, version: str) -> Response:
         add_properties=_str_map(body.get("add_properties"), "add_properties"),
         description=_optional_str(body.get("description"), "description"),
     )
-    return jsonify(_shown(record))
+    return jsonify(shown(record))
 
 
 @bp.delete("/models/<name>/<version>")

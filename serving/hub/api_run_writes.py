@@ -25,7 +25,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from serving.errors import ConflictError, ServingError, UserInputError
 from serving.hub import streams
+from serving.hub.api_models import shown
 from serving.hub.api_run_kinds import submit_kind
+from serving.hub.auth import known_run
 from serving.hub.context import hub
 from serving.runs import artifacts
 from serving.runs import metrics as m
@@ -160,7 +162,7 @@ def _run_row(data: dict[str, Any]) -> dict[str, Any]:
 def append_metrics(run_id: str) -> Response:
     """Append a batch of metric records (JSON lines: ``{"n", "k", "v", "s"?, "t", "d"?}``)."""
     store = hub().runs
-    store.get(run_id)
+    known_run(run_id)
     length = request.content_length
     if length is not None and length > MAX_METRICS_BYTES:
         raise streams.TooLargeError(f"a metrics batch is at most {MAX_METRICS_BYTES} bytes")
@@ -179,7 +181,7 @@ def upload_files(run_id: str) -> tuple[Response, int]:
     """Upload one file (``application/octet-stream``) as ``name``, or a folder (a tar)
     whose files land under ``name``; each file is written atomically."""
     store = hub().runs
-    store.get(run_id)
+    known_run(run_id)
     name = request.args.get("name", "")
     if not name:
         raise UserInputError("say where the upload goes: ?name=PATH")
@@ -225,7 +227,7 @@ def update_run(run_id: str) -> Response:
     """JSON body: ``add_tags`` {k: v}, ``remove_tags`` [k], ``add_properties`` {k: v}
     (properties are write-once: a key already set keeps its value)."""
     store = hub().runs
-    store.get(run_id)
+    known_run(run_id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or set(body) - {"add_tags", "remove_tags", "add_properties"}:
         raise UserInputError("send a JSON object of add_tags, remove_tags, add_properties")
@@ -265,8 +267,7 @@ def register_model(run_id: str) -> tuple[Response, int]:
     text = {k: body.get(k) for k in allowed - {"tags", "properties"}}
     if not all(v is None or isinstance(v, str) for v in text.values()):
         raise UserInputError("model_path, description and the framework fields are strings")
-    hub().runs.get(run_id)
-    record = register_from_run(
+    record = register_from_run(  # 404 for an unknown run
         hub().ws,
         run_id,
         body["model_name"],
@@ -277,5 +278,4 @@ def register_model(run_id: str) -> tuple[Response, int]:
         model_framework=text["model_framework"],
         model_framework_version=text["model_framework_version"],
     )
-    shown = record.to_dict() | {"endpoints": hub().ws.models.endpoints_using(record)}
-    return jsonify(shown), 201
+    return jsonify(shown(record)), 201

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 
 from serving.errors import NotFoundError, UserInputError
 from serving.hub import paging
+from serving.hub.auth import known_run
 from serving.hub.context import hub
 from serving.hub.series import summary
 from serving.runs import artifacts, control
@@ -115,7 +116,7 @@ def run_metrics(run_id: str) -> Response:
     folder's (the remote ``run.get_metrics()``: a one-item list stays a list, a name
     logged as text and as numbers keeps both); the whole file is read for it."""
     store = hub().runs
-    store.get(run_id)
+    known_run(run_id)
     max_points = paging.int_arg(request.args, "max_points", DEFAULT_MAX_POINTS, 3, 100_000)
     path = store.metrics_file(run_id)
     name = request.args.get("name")
@@ -133,7 +134,7 @@ def run_log(run_id: str) -> Response:
     more follows); ``next_offset`` is where the next call starts, ``ended`` tells the
     tailer it can stop once it reached the end."""
     store = hub().runs
-    record = store.get(run_id)
+    record = known_run(run_id)
     which = request.args.get("which", "user")
     if which not in LOGS:
         raise UserInputError(f"unknown log {which!r}: use user or system")
@@ -176,7 +177,7 @@ def _whole_characters(data: bytes) -> bytes:
 @bp.get("/runs/<run_id>/files")
 def run_files(run_id: str) -> Response:
     store = hub().runs
-    store.get(run_id)
+    known_run(run_id)
     folder = store.run_dir(run_id)
     items = [
         {"name": name, "size_bytes": (folder / name).stat().st_size}
@@ -194,7 +195,7 @@ def run_file(run_id: str) -> Response:
     if not name:
         raise UserInputError("say which file: ?name=PATH (see the run's files)")
     store = hub().runs
-    store.get(run_id)
+    known_run(run_id)
     folder = store.run_dir(run_id)
     path = artifacts.artifact_path(folder, name)
     inside = folder.resolve() / path.relative_to(folder)

@@ -20,6 +20,7 @@ from flask import Flask, g, request
 from serving.hub.context import hub
 from serving.hub.errors import Forbidden, Unauthorized
 from serving.hub.tokens import TokenRecord, TokenStore
+from serving.runs.records import RunRecord
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC = frozenset({"/api/v1/openapi.json"})
@@ -50,6 +51,15 @@ def bearer() -> str | None:
 def current_token() -> TokenRecord:
     token: TokenRecord = g.token
     return token
+
+
+def known_run(run_id: str) -> RunRecord:
+    """The run in the path (404 when unknown): for a run's own token, the row the token
+    check already read, rather than reading it twice per call."""
+    checked: RunRecord | None = g.get("run")
+    if checked is not None and checked.id == run_id:
+        return checked
+    return hub().runs.get(run_id)
 
 
 def require_read_write(what: str) -> None:
@@ -90,7 +100,8 @@ def _check_run_scope(record: TokenRecord) -> None:
     if request.endpoint in RUN_SCOPED and args.get("run_id") == run_id:
         # reconciled: a supervisor killed before revoking leaves its run Failed, and the
         # container it left running cannot report into it any more
-        if hub().runs.find(run_id).terminal:
+        g.run = hub().runs.find(run_id)
+        if g.run.terminal:
             raise Unauthorized(f"run {record.run_id} has ended: its token no longer works")
         return
     raise Forbidden(
