@@ -31,12 +31,16 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def _loopback_session() -> requests.Session:
-    """This thread's session for loopback URLs: no proxy from ``HTTP_PROXY`` & co."""
-    session: requests.Session | None = getattr(_local, "session", None)
+def _session(trust_env: bool) -> requests.Session:
+    """This thread's session for loopback URLs (``trust_env`` False: no proxy from
+    ``HTTP_PROXY`` & co.) or for the others; kept, so repeated calls to one server reuse
+    its connection (``requests.request`` opens and closes a session per call)."""
+    key = "remote_session" if trust_env else "session"
+    session: requests.Session | None = getattr(_local, key, None)
     if session is None:
-        session = _local.session = requests.Session()
-        session.trust_env = False
+        session = requests.Session()
+        session.trust_env = trust_env
+        setattr(_local, key, session)
     return session
 
 
@@ -44,11 +48,11 @@ def request(method: str, url: str, **kwargs: Any) -> requests.Response:
     """``requests.request`` that bypasses environment proxies for loopback URLs (the CA
     bundle of ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` still applies: HTTPS endpoints)."""
     if not is_loopback(url):
-        return requests.request(method, url, **kwargs)
+        return _session(trust_env=True).request(method, url, **kwargs)
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle:
         kwargs.setdefault("verify", bundle)
-    return _loopback_session().request(method, url, **kwargs)
+    return _session(trust_env=False).request(method, url, **kwargs)
 
 
 def get(url: str, **kwargs: Any) -> requests.Response:
