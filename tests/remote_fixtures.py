@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import requests
 
-from serving.cli.main import main
 from serving.deploy.toolkit import free_port
 from serving.hub.launch import HubServerOptions, hub_argv, hub_env
 from serving.hub.tokens import TokenStore
@@ -149,23 +148,15 @@ def cli(
     workspace_kind: str,
     backing: Workspace,
     request: pytest.FixtureRequest,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., CliResult],
 ) -> Callable[..., CliResult]:
-    """The CLI in-process against the test's workspace (folder or server)."""
+    """The in-process CLI of ``tests/conftest.py`` (on ``ws_path``, the folder ``backing``
+    in folder mode), pointed at the server in server mode."""
     if workspace_kind == "server":
         hub: HubProcess = request.getfixturevalue("hub_server")
         monkeypatch.setenv("SERVING_WORKSPACE", hub.base)
         monkeypatch.setenv("SERVING_TOKEN", hub.tokens["rw"])
     else:
-        monkeypatch.setenv("SERVING_WORKSPACE", str(backing.path))
         monkeypatch.delenv("SERVING_TOKEN", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: object) -> CliResult:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
-
-    return run
+    return cli
