@@ -316,16 +316,25 @@ def read_metrics(path: Path, name: str | None = None) -> dict[str, Any]:
 Points = list[tuple[Any, Any, float]]
 
 
-def _add_points(out: dict[str, Points], record: dict[str, Any]) -> None:
+def numbers(record: dict[str, Any]) -> Iterator[int | float]:
+    """The numeric values of a scalar or list record (text, booleans and other kinds
+    skipped; the file's own encoding of NaN and infinities decoded)."""
     if record.get("k", SCALAR) not in (SCALAR, LIST):
         return
     values = record.get("v")
-    series = out.setdefault(record["n"], [])
     for value in values if isinstance(values, list) else [values]:
         value = _from_json(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            step = record.get("s", len(series))
-            series.append((step, value, float(record.get("t", 0.0))))
+            yield value
+
+
+def _add_points(out: dict[str, Points], record: dict[str, Any]) -> None:
+    if record.get("k", SCALAR) not in (SCALAR, LIST):
+        return
+    series = out.setdefault(record["n"], [])
+    for value in numbers(record):
+        step = record.get("s", len(series))
+        series.append((step, value, float(record.get("t", 0.0))))
 
 
 def history(path: Path) -> dict[str, Points]:

@@ -186,6 +186,17 @@ class RunStore:
             raise NotFoundError(f"run {run_id} not found")
         return _record(row)
 
+    def get_many(self, ids: list[str]) -> list[RunRecord]:
+        """The runs ``ids``, reconciled, in that order (unknown ids left out), read with one
+        query: a table page of runs costs one connection, not one per row."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self.db.read() as conn:
+            rows = conn.execute(f"{_SELECT} WHERE runs.id IN ({marks})", ids).fetchall()
+        found = {row["id"]: _record(row) for row in rows}
+        return [self.reconcile(found[i]) for i in ids if i in found]
+
     def find(self, run_id: str) -> RunRecord:
         """The run, reconciled (a dead supervisor's run is Failed)."""
         return self.reconcile(self.get(run_id))

@@ -61,13 +61,8 @@ def compute(path: Path) -> dict[str, MetricSummary]:
     """The summary of every numeric series in a metrics file (one pass, no points kept)."""
     out: dict[str, MetricSummary] = {}
     for record in m.records(path):
-        if record.get("k", m.SCALAR) not in (m.SCALAR, m.LIST):
-            continue
-        values = record.get("v")
-        for value in values if isinstance(values, list) else [values]:
-            value = m._from_json(value)  # the file's own float encoding
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                out.setdefault(str(record["n"]), MetricSummary()).add(float(value))
+        for value in m.numbers(record):
+            out.setdefault(str(record["n"]), MetricSummary()).add(float(value))
     return out
 
 

@@ -61,7 +61,7 @@ def experiment(name: str) -> str:
     sort = runtable.Sort.parse(request.args.get("sort"), request.args.get("dir"))
     limit = paging.int_arg(request.args, "limit", PAGE_SIZE, 1, 500)
     ids, next_token = runtable.page(store.db, name, sort, request.args.get("after"), limit)
-    records = runtable.records(store, ids)
+    records = store.get_many(ids)
     pairs = [(r.id, r.terminal) for r in records]
     stale = summary.stale(store.db, pairs, REFRESH_PER_PAGE)
     summary.refresh_within(store.db, [(i, store.metrics_file(i)) for i in stale], REFRESH_BYTES)

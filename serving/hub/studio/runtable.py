@@ -17,8 +17,6 @@ from typing import Any
 from serving.errors import UserInputError
 from serving.hub import paging
 from serving.registry.db import Database
-from serving.runs.records import RunRecord
-from serving.runs.store import _SELECT, RunStore, _record
 
 SORTS = ("created", "status", "duration")
 METRIC_PREFIX = "metric:"
@@ -108,15 +106,3 @@ def page(
         last = rows[limit - 1]
         token = paging.encode([last[1], last[2], last[3], last[4], last[5]])
     return ids, token
-
-
-def records(store: RunStore, ids: list[str]) -> list[RunRecord]:
-    """The runs of a page, in its order, read with one query (RunStore's own row reader;
-    one ``store.find`` per row opened a connection each, most of the page's time)."""
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    with store.db.read() as conn:
-        rows = conn.execute(f"{_SELECT} WHERE runs.id IN ({marks})", ids).fetchall()
-    found = {row["id"]: _record(row) for row in rows}
-    return [store.reconcile(found[i]) for i in ids if i in found]
