@@ -14,9 +14,6 @@ from typing import Any
 import pytest
 import requests
 
-from serving.deploy.toolkit import free_port
-from serving.hub.launch import HubServerOptions, hub_argv, hub_env
-from serving.hub.tokens import TokenStore
 from serving.runs import metrics as m
 from serving.runs import records as rec
 from serving.runs.store import RunStore
@@ -24,7 +21,7 @@ from serving.sdk import Experiment, ScriptRunConfig
 from serving.sdk import Workspace as SdkWorkspace
 from serving.workspace import Workspace
 from tests.hub.openapi_check import check
-from tests.remote_fixtures import wait_up
+from tests.remote_fixtures import start_hub, stop_hub
 
 PAGED_RUNS = 300
 LONG_SERIES = 100_000
@@ -120,28 +117,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for i in range(PAGED_RUNS):
         store.create_run("paged", kind=rec.INTERACTIVE, target="local", display_name=f"p{i}")
     _records(ws, tmp)
-    tokens = TokenStore(ws.db)
-    made = {
-        "rw": tokens.create("rw")[1],
-        "ro": tokens.create("ro", read_only=True)[1],
-        "gone": tokens.create("gone")[1],
-    }
-    tokens.revoke("gone")
-    options = HubServerOptions(ws.path, port=free_port(), workers=2)
-    log = (tmp / "server.log").open("wb")
-    process = subprocess.Popen(
-        hub_argv(options), env=hub_env(options), stdout=log, stderr=subprocess.STDOUT
-    )
-    srv = Server(options.url, ws, made, runs, process)
+    hub = start_hub(ws, tmp / "server.log")
     try:
-        _wait_up(srv)
-        yield srv
+        yield Server(hub.base, ws, hub.tokens, runs, hub.process)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
-def _wait_up(srv: Server) -> None:
-    assert srv.process is not None
-    wait_up(srv.base, srv.process)
+        stop_hub(hub)

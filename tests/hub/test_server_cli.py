@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from serving.deploy.toolkit import free_port
 from tests.helpers import Cli, cli_env, serving_cmd
-from tests.hub.conftest import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
