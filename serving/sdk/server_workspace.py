@@ -23,8 +23,7 @@ from serving.hub.remote.transport import HubClient
 from serving.hub.remote.workspace import RemoteWorkspace, write_server_config
 from serving.registry import Ref
 from serving.sdk.views import _MappingMixin
-
-LOCAL = "local"
+from serving.sdk.workspace import LOCAL
 
 
 class RemoteModelsView(_MappingMixin, RemoteModels):
