@@ -9,16 +9,12 @@ line (download the step run's files instead).
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 from serving.hub.remote.pipeline_watch import LogTail, wait_pipeline
-from serving.runs import records as rec
-from serving.runs.errors import ActivityFailedException
-from serving.runs.follow import default_out
 from serving.runs.pipelines import spec as s
-from serving.runs.pipelines.driver import DECISIONS
+from serving.runs.records import RunRecord
+from serving.sdk.pipeline_view import PipelineSteps
 from serving.sdk.run_remote import RemoteRun, not_on_a_server
 
 
@@ -49,31 +45,15 @@ class RemoteStepRun(RemoteRun):
         raise not_on_a_server("a step's outputs on the server's datastores")
 
 
-class RemotePipelineRun(RemoteRun):
-    """A run of a pipeline in a workspace server: its children are the step runs."""
+class RemotePipelineRun(PipelineSteps, RemoteRun):  # type: ignore[misc]  # as PipelineRun
+    """A run of a pipeline in a workspace server: its children are the step runs (the
+    rest: PipelineSteps)."""
 
-    def get_steps(self) -> Iterator[RemoteStepRun]:
-        for record in reversed(self._runs.list(parent_id=self._run_id)):
-            if record.kind == s.STEP_KIND:
-                yield RemoteStepRun(self._experiment, record.id)
+    def _child_records(self) -> list[RunRecord]:
+        return self._runs.list(parent_id=self._run_id)
 
-    def find_step_run(self, name: str) -> list[RemoteStepRun]:
-        return [step for step in self.get_steps() if step.record.display_name == name]
+    def _step(self, record: RunRecord) -> RemoteStepRun:
+        return RemoteStepRun(self._experiment, record.id, _record=record)
 
-    def get_step_decisions(self) -> list[dict[str, Any]]:
-        return list(self.record.properties.get(DECISIONS) or [])
-
-    def wait_for_completion(  # type: ignore[override]
-        self,
-        show_output: bool = True,
-        timeout_seconds: float = sys.maxsize,
-        raise_on_error: bool = True,
-    ) -> str:
-        """As :meth:`serving.sdk.pipeline_run.PipelineRun.wait_for_completion`: the final
-        status; Failed raises naming the failed steps."""
-        timeout = None if timeout_seconds >= sys.maxsize else float(timeout_seconds)
-        out = default_out() if show_output else None
-        record = wait_pipeline(self._runs, self._run_id, out=out, timeout_s=timeout)
-        if raise_on_error and record.status == rec.FAILED:
-            raise ActivityFailedException(error_details={"error": record.error or {}})
-        return record.status
+    def _wait_pipeline(self, out: TextIO | None, timeout_s: float | None) -> RunRecord:
+        return wait_pipeline(self._runs, self._run_id, out=out, timeout_s=timeout_s)

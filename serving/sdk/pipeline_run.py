@@ -9,18 +9,16 @@ reused, whose outputs and logs it serves.
 from __future__ import annotations
 
 import shutil
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from serving.runs import records as rec
 from serving.runs.datastores import DatastoreStore, download, locate
-from serving.runs.errors import ActivityFailedException, UserErrorException
-from serving.runs.follow import default_out
+from serving.runs.errors import UserErrorException
 from serving.runs.pipelines import spec as s
 from serving.runs.pipelines.watch import wait_pipeline
+from serving.runs.records import RunRecord
 from serving.runs.store import STD_LOG, SYSTEM_LOG
+from serving.sdk.pipeline_view import PipelineSteps
 from serving.sdk.run import Run
 
 
@@ -101,44 +99,22 @@ class StepRun(Run):
         return self._read(SYSTEM_LOG)
 
 
-class PipelineRun(Run):
-    """A run of a pipeline: its children are the step runs."""
+class PipelineRun(PipelineSteps, Run):  # type: ignore[misc]  # v1 returns the status here
+    """A run of a pipeline: its children are the step runs (the rest: PipelineSteps)."""
 
     def __init__(
         self, experiment: Any, run_id: str, _service_endpoint: Any = None, **kwargs: Any
     ) -> None:
         super().__init__(experiment, run_id, **kwargs)
 
-    def get_steps(self) -> Iterator[StepRun]:
-        """The step runs, in the order they were recorded."""
-        for record in reversed(self._store.list(parent_id=self._run_id)):
-            if record.kind == s.STEP_KIND:
-                yield StepRun(self._experiment, record.id)
+    def _child_records(self) -> list[RunRecord]:
+        return self._store.list(parent_id=self._run_id)
 
-    def find_step_run(self, name: str) -> list[StepRun]:
-        """The step runs of the step ``name`` (a list, as in v1)."""
-        return [step for step in self.get_steps() if step.record.display_name == name]
+    def _step(self, record: RunRecord) -> StepRun:
+        return StepRun(self._experiment, record.id, _record=record)
 
-    def get_step_decisions(self) -> list[dict[str, Any]]:
-        """What the driver decided per step before running (reuse or run, and why)."""
-        return list(self.record.properties.get("serving.pipeline.decisions") or [])
-
-    def wait_for_completion(  # type: ignore[override]
-        self,
-        show_output: bool = True,
-        timeout_seconds: float = sys.maxsize,
-        raise_on_error: bool = True,
-    ) -> str:
-        """Wait for the pipeline run to end, streaming it unless ``show_output=False``;
-        returns the final status. Failed raises :class:`ActivityFailedException` naming the
-        failed steps (unless ``raise_on_error=False``)."""
-        timeout = None if timeout_seconds >= sys.maxsize else float(timeout_seconds)
-        record = wait_pipeline(
-            self._store, self._run_id, out=default_out() if show_output else None, timeout_s=timeout
-        )
-        if raise_on_error and record.status == rec.FAILED:
-            raise ActivityFailedException(error_details={"error": record.error or {}})
-        return record.status
+    def _wait_pipeline(self, out: TextIO | None, timeout_s: float | None) -> RunRecord:
+        return wait_pipeline(self._store, self._run_id, out=out, timeout_s=timeout_s)
 
     def cancel(self) -> None:
         from serving.runs.control import cancel
