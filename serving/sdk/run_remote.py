@@ -106,10 +106,6 @@ class RemoteRun(RunView):
         parent_id = self._record.parent_id
         return None if parent_id is None else RemoteRun(self._experiment, parent_id)
 
-    def _log_files(self) -> dict[str, str]:
-        prefixes = ("user_logs/", "system_logs/", "logs/", "azureml-logs/")
-        return {n: n for n in self.get_file_names() if n.startswith(prefixes)}
-
     def get_portal_url(self) -> str:
         return self._runs.page_url(self._run_id)
 
@@ -179,43 +175,14 @@ class RemoteRun(RunView):
     def get_file_names(self) -> list[str]:
         return self._runs.file_names(self._run_id)
 
-    def download_file(
-        self, name: str, output_file_path: str | Path | None = None, **kwargs: Any
-    ) -> None:
-        names = self.get_file_names()
-        if name not in names:
-            raise UserErrorException(f"run {self._run_id} has no file {name}; it has: {names}")
-        dest = Path(output_file_path) if output_file_path else Path(Path(name).name)
-        if dest.is_dir():
-            dest = dest / Path(name).name
+    def _fetch(self, name: str, dest: Path) -> None:
         self._runs.download(self._run_id, name, dest)
-
-    def download_files(
-        self,
-        prefix: str | None = None,
-        output_directory: str | Path | None = None,
-        output_paths: Sequence[str] | None = None,
-        append_prefix: bool = True,
-        **kwargs: Any,
-    ) -> list[str]:
-        wanted = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
-        root = Path(output_directory) if output_directory else Path.cwd()
-        done = []
-        for i, name in enumerate(wanted):
-            rel = name if append_prefix or not prefix else name[len(prefix) :].lstrip("/")
-            dest = Path(output_paths[i]) if output_paths else root / rel
-            self._runs.download(self._run_id, name, dest)
-            done.append(str(dest))
-        return done
 
     def upload_file(self, name: str, path_or_stream: Any, **kwargs: Any) -> dict[str, str]:
         return self._logging().upload_file(name, path_or_stream)
 
     def upload_folder(self, name: str, path: str | Path, **kwargs: Any) -> list[dict[str, str]]:
         return self._logging().upload_folder(name, path)
-
-    def get_snapshot_id(self) -> str | None:
-        return self.record.snapshot_id
 
     # -- children and lifecycle ------------------------------------------------------------
     def get_children(

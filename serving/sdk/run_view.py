@@ -2,24 +2,30 @@
 its identity properties, ``repr`` and v1's ``get_details()`` dict, all read from its
 :class:`~serving.runs.records.RunRecord` (each class fetches the record its own way), and
 the v1 calls that are one behaviour over a per-backend hook: ``get_metrics`` (recursive,
-``populate``), ``wait_for_completion`` and the ``with run:`` block.
+``populate``), ``wait_for_completion``, the ``with run:`` block and downloading the run's
+files and logs.
 
 Standard library and the runs layer only: training scripts import ``Run``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
 from serving.runs import follow
 from serving.runs import records as rec
-from serving.runs.errors import ActivityFailedException
+from serving.runs.errors import ActivityFailedException, UserErrorException
 from serving.runs.records import RunRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from serving.sdk.experiment import Experiment
+
+LOG_PREFIXES = ("user_logs/", "system_logs/", "logs/", "azureml-logs/")
+"""Where a run's files that are logs live (v1's ``logFiles``)."""
 
 
 class RunView:
@@ -41,9 +47,16 @@ class RunView:
     def get_properties(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _log_files(self) -> dict[str, str]:
-        """v1's ``logFiles``: log name -> where to read it."""
+    def get_file_names(self) -> list[str]:
         raise NotImplementedError
+
+    def _fetch(self, name: str, dest: Path) -> None:
+        """Copy the run's file ``name`` to ``dest``."""
+        raise NotImplementedError
+
+    def _log_where(self, name: str) -> str:
+        """v1's ``logFiles`` value for the log ``name``: where to read it."""
+        return name
 
     def _submitter(self) -> str:
         """Who submitted the run when its definition does not say."""
@@ -187,3 +200,54 @@ class RunView:
             self.fail(error_details=f"{type(exc).__name__}: {exc}")
         else:
             self.complete()
+
+    # -- files -----------------------------------------------------------------------------
+    def _log_files(self) -> dict[str, str]:
+        """v1's ``logFiles``: log name -> where to read it."""
+        names = self.get_file_names()
+        return {n: self._log_where(n) for n in names if n.startswith(LOG_PREFIXES)}
+
+    def download_file(
+        self,
+        name: str,
+        output_file_path: str | Path | None = None,
+        _validate_checksum: bool = False,
+    ) -> None:
+        names = self.get_file_names()
+        if name not in names:
+            raise UserErrorException(f"run {self._run_id} has no file {name}; it has: {names}")
+        dest = Path(output_file_path) if output_file_path else Path(Path(name).name)
+        if dest.is_dir():
+            dest = dest / Path(name).name
+        self._fetch(name, dest)
+
+    def download_files(
+        self,
+        prefix: str | None = None,
+        output_directory: str | Path | None = None,
+        output_paths: Sequence[str] | None = None,
+        batch_size: int = 100,
+        append_prefix: bool = True,
+        timeout_seconds: int | None = None,
+    ) -> list[str]:
+        wanted = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
+        root = Path(output_directory) if output_directory else Path.cwd()
+        done = []
+        for i, name in enumerate(wanted):
+            rel = name if append_prefix or not prefix else name[len(prefix) :].lstrip("/")
+            dest = Path(output_paths[i]) if output_paths else root / rel
+            self._fetch(name, dest)
+            done.append(str(dest))
+        return done
+
+    def get_all_logs(self, destination: str | Path | None = None) -> list[str]:
+        """Copy the run's logs under ``destination`` (``logs``); the copies' paths."""
+        root = Path(destination or "logs")
+        done = []
+        for name in self._log_files():
+            self._fetch(name, root / name)
+            done.append(str(root / name))
+        return done
+
+    def get_snapshot_id(self) -> str | None:
+        return self.record.snapshot_id
