@@ -10,6 +10,8 @@ import re
 import socket
 import tarfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -182,37 +184,62 @@ def test_run_file_names_that_leave_the_folder_are_refused(tmp_path: Path) -> Non
     assert not (tmp_path.parent / "escaped.txt").exists()
 
 
-class _NotAServer(http.server.BaseHTTPRequestHandler):
-    """Answers every call 200 with a page, as a misrouted proxy would."""
+class _Answer(http.server.BaseHTTPRequestHandler):
+    """Answers every call 200 with ``BODY`` (of ``TYPE``), whatever it asked."""
 
-    def do_POST(self) -> None:
+    BODY = b""
+    TYPE = "text/html"
+
+    def _answer(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b"<html>welcome</html>"
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Type", self.TYPE)
+        self.send_header("Content-Length", str(len(self.BODY)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(self.BODY)
+
+    do_GET = do_POST = _answer
 
     def log_message(self, *args: Any) -> None:
         pass
 
 
+class _NotAServer(_Answer):
+    """A page, as a misrouted proxy would send."""
+
+    BODY = b"<html>welcome</html>"
+
+
+class _Circling(_Answer):
+    """A list route whose every page says the next one is 'again'."""
+
+    BODY = json.dumps({"items": [{"n": 1}], "next": "again"}).encode()
+    TYPE = "application/json"
+
+
+@contextmanager
+def _serving(handler: type[_Answer]) -> Iterator[str]:
+    """``handler`` on a loopback port in a thread, for the block: its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_reporting_run_counts_batches_a_non_server_answered_as_lost() -> None:
     """Not JSON back: the batch is lost with a line on stderr (a ReportError), and the
     writer goes on (a ValueError would have ended its background thread)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotAServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        reporter = RunReporter(f"http://127.0.0.1:{server.server_port}", "srvt_x", "r1")
+    with _serving(_NotAServer) as base:
+        reporter = RunReporter(base, "srvt_x", "r1")
         with pytest.raises(ReportError, match="did not answer as a workspace server"):
             reporter.call("POST", "/metrics", b"{}", "application/x-ndjson")
         writer = HttpMetricsWriter(reporter)  # retried (a page may be a passing state)
         writer.add("a", "scalar", 1.0)
         writer.flush()
         assert writer.lost == 1
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize(
@@ -231,30 +258,9 @@ def test_a_server_url_that_is_not_one_is_a_one_line_input_error(url: str, why: s
     assert HubClient("HTTP://127.0.0.1:8600/", None).base_url == "HTTP://127.0.0.1:8600"
 
 
-class _Circling(http.server.BaseHTTPRequestHandler):
-    """A list route whose every page says the next one is 'again'."""
-
-    def do_GET(self) -> None:
-        body = json.dumps({"items": [{"n": 1}], "next": "again"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_paging_stops_when_a_server_repeats_its_page_token() -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Circling)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = HubClient(f"http://127.0.0.1:{server.server_port}", "srvt_x")
-        pages = client.items("/runs")
+    with _serving(_Circling) as base:
+        pages = HubClient(base, "srvt_x").items("/runs")
         assert [next(pages), next(pages)] == [{"n": 1}, {"n": 1}]
         with pytest.raises(IntegrityError, match="page token again twice"):
             next(pages)
-    finally:
-        server.shutdown()
-        server.server_close()
