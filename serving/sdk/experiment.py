@@ -12,7 +12,7 @@ pipelines (their configs say ``_server_submits``); interactive runs log through 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from serving.runs import records as rec
@@ -22,6 +22,7 @@ from serving.sdk.run import Run, _tags_match, typed_run
 from serving.sdk.run_remote import RemoteRun, not_on_a_server, remote_runs, typed_remote_run
 
 if TYPE_CHECKING:
+    from serving.runs.records import RunRecord
     from serving.workspace import Workspace
 
 
@@ -113,7 +114,8 @@ class Experiment:
             if snapshot_directory:
                 raise not_on_a_server("a snapshot of an interactive run")
             found = self._remote.start_run(self.name, display_name=display_name)
-            return RemoteRun(self, found.id, outputs=outputs or "outputs")  # type: ignore[return-value]
+            started = RemoteRun(self, found.id, outputs=outputs or "outputs", _record=found)
+            return started  # type: ignore[return-value]
         record = self._store.create_run(
             self.name,
             kind=rec.INTERACTIVE,
@@ -137,26 +139,19 @@ class Experiment:
         include_children: bool = False,
     ) -> Iterator[Any]:
         """Runs newest first (top-level only unless ``include_children``)."""
-        if self._remote is not None:
-            yield from self._remote_runs(type, tags, properties)
-            return
-        for record in self._store.list(experiment=self.name, top_level=not include_children):
+        rehydrate: Callable[[Experiment, RunRecord], Any]
+        if self._remote is not None:  # the server lists top-level runs
+            records, rehydrate = self._remote.list(experiment=self.name), typed_remote_run
+        else:
+            records = self._store.list(experiment=self.name, top_level=not include_children)
+            rehydrate = typed_run
+        for record in records:
             if (
                 (type is None or record.kind == type)
                 and _tags_match(record.tags, tags)
                 and _tags_match(record.properties, properties)
             ):
-                yield typed_run(self, record)
-
-    def _remote_runs(self, kind: str | None, tags: Any, properties: Any) -> Iterator[RemoteRun]:
-        assert self._remote is not None
-        for record in self._remote.list(experiment=self.name):
-            if (
-                (kind is None or record.kind == kind)
-                and _tags_match(record.tags, tags)
-                and _tags_match(record.properties, properties)
-            ):
-                yield typed_remote_run(self, record)
+                yield rehydrate(self, record)
 
     def archive(self) -> None:
         if self._remote is not None:

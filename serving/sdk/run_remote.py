@@ -216,7 +216,7 @@ class RemoteRun(RunView):
         record = self._runs.start_run(
             self._experiment.name, parent_id=self._run_id, display_name=name
         )
-        return RemoteRun(self._experiment, record.id, outputs=outputs)
+        return RemoteRun(self._experiment, record.id, outputs=outputs, _record=record)
 
     def complete(self, _set_status: bool = True) -> None:
         """End an interactive or child run (its ``outputs`` folder uploaded first)."""
