@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from serving.runs import records as rec
 from serving.runs.errors import UserErrorException
 from serving.runs.store import RunStore
-from serving.sdk.run import Run, _tags_match, typed_run
+from serving.sdk.run import Run, typed_run
 from serving.sdk.run_remote import RemoteRun, not_on_a_server, remote_runs, typed_remote_run
+from serving.sdk.run_view import tags_match
 
 if TYPE_CHECKING:
     from serving.runs.records import RunRecord
@@ -148,8 +149,8 @@ class Experiment:
         for record in records:
             if (
                 (type is None or record.kind == type)
-                and _tags_match(record.tags, tags)
-                and _tags_match(record.properties, properties)
+                and tags_match(record.tags, tags)
+                and tags_match(record.properties, properties)
             ):
                 yield rehydrate(self, record)
 

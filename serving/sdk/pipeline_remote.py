@@ -49,9 +49,6 @@ class RemotePipelineRun(PipelineSteps, RemoteRun):  # type: ignore[misc]  # as P
     """A run of a pipeline in a workspace server: its children are the step runs (the
     rest: PipelineSteps)."""
 
-    def _child_records(self) -> list[RunRecord]:
-        return self._runs.list(parent_id=self._run_id)
-
     def _step(self, record: RunRecord) -> RemoteStepRun:
         return RemoteStepRun(self._experiment, record.id, _record=record)
 

@@ -107,9 +107,6 @@ class PipelineRun(PipelineSteps, Run):  # type: ignore[misc]  # v1 returns the s
     ) -> None:
         super().__init__(experiment, run_id, **kwargs)
 
-    def _child_records(self) -> list[RunRecord]:
-        return self._store.list(parent_id=self._run_id)
-
     def _step(self, record: RunRecord) -> StepRun:
         return StepRun(self._experiment, record.id, _record=record)
 

@@ -27,11 +27,9 @@ class PipelineSteps:
         @property
         def record(self) -> RunRecord: ...
 
-    # -- where the records come from ---------------------------------------------------------
-    def _child_records(self) -> list[RunRecord]:
-        """The pipeline run's children, newest first."""
-        raise NotImplementedError
+        def _child_records(self) -> list[RunRecord]: ...
 
+    # -- where the records come from ---------------------------------------------------------
     def _step(self, record: RunRecord) -> Any:
         """The step run of ``record``."""
         raise NotImplementedError

@@ -18,7 +18,7 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -237,25 +237,11 @@ class Run(RunFiles, RunLogging, RunView):
                 child.tag(tag_key, value)
         return children
 
-    def get_children(
-        self,
-        recursive: bool = False,
-        tags: Any = None,
-        properties: Any = None,
-        type: str | None = None,
-        status: str | None = None,
-        _rehydrate_runs: bool = True,
-    ) -> Iterator[Run]:
-        for record in reversed(self._store.list(parent_id=self._run_id)):
-            child = typed_run(self._experiment, record)
-            if (
-                (type is None or record.kind == type)
-                and (status is None or record.status == status)
-                and _tags_match(record.tags, tags)
-            ):
-                yield child
-            if recursive:
-                yield from child.get_children(recursive=True, tags=tags, type=type, status=status)
+    def _child_records(self) -> list[RunRecord]:
+        return self._store.list(parent_id=self._run_id)
+
+    def _typed(self, record: RunRecord) -> Run:
+        return typed_run(self._experiment, record)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -369,16 +355,6 @@ def typed_run(experiment: Experiment, record: RunRecord | str) -> Run:
 
     cls: type[Run] = getattr(importlib.import_module(where[0]), where[1])
     return cls(experiment, record.id, _record=record)
-
-
-def _tags_match(have: Mapping[str, Any], wanted: Any) -> bool:
-    if not wanted:
-        return True
-    if isinstance(wanted, str):
-        return wanted in have
-    if isinstance(wanted, Mapping):
-        return all(have.get(k) == v for k, v in wanted.items())
-    return all(k in have for k in wanted)
 
 
 __all__ = ["STD_LOG", "SYSTEM_LOG", "Run"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -185,27 +185,11 @@ class RemoteRun(RunView):
         return self._logging().upload_folder(name, path)
 
     # -- children and lifecycle ------------------------------------------------------------
-    def get_children(
-        self,
-        recursive: bool = False,
-        tags: Any = None,
-        properties: Any = None,
-        type: str | None = None,
-        status: str | None = None,
-        **kwargs: Any,
-    ) -> Iterator[RemoteRun]:
-        from serving.sdk.run import _tags_match
+    def _child_records(self) -> list[RunRecord]:
+        return self._runs.list(parent_id=self._run_id)
 
-        for record in reversed(self._runs.list(parent_id=self._run_id)):
-            child = typed_remote_run(self._experiment, record)
-            if (
-                (type is None or record.kind == type)
-                and (status is None or record.status == status)
-                and _tags_match(record.tags, tags)
-            ):
-                yield child
-            if recursive:
-                yield from child.get_children(recursive=True, tags=tags, type=type, status=status)
+    def _typed(self, record: RunRecord) -> RemoteRun:
+        return typed_remote_run(self._experiment, record)
 
     def child_run(
         self, name: str | None = None, run_id: str | None = None, outputs: str | None = None

@@ -10,7 +10,7 @@ Standard library and the runs layer only: training scripts import ``Run``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
@@ -20,8 +20,6 @@ from serving.runs.errors import ActivityFailedException, UserErrorException
 from serving.runs.records import RunRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from serving.sdk.experiment import Experiment
 
 LOG_PREFIXES = ("user_logs/", "system_logs/", "logs/", "azureml-logs/")
@@ -74,7 +72,12 @@ class RunView:
         """Wait for the run to end (its log streamed to ``out``); the final record."""
         raise NotImplementedError
 
-    def get_children(self, recursive: bool = False) -> Iterator[Any]:
+    def _child_records(self) -> list[RunRecord]:
+        """The run's children, newest first."""
+        raise NotImplementedError
+
+    def _typed(self, record: RunRecord) -> Any:
+        """The run of ``record`` as its type (a sweep's parent, a pipeline run ...)."""
         raise NotImplementedError
 
     def complete(self, _set_status: bool = True) -> None:
@@ -169,6 +172,29 @@ class RunView:
             raise ActivityFailedException(error_details={"error": record.error or {}})
         return self.get_details()
 
+    # -- children --------------------------------------------------------------------------
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[Any]:
+        """The child runs in the order they were made (with ``recursive`` each followed by
+        its own), filtered by ``type``, ``status`` and ``tags``."""
+        for record in reversed(self._child_records()):
+            child = self._typed(record)
+            if (
+                (type is None or record.kind == type)
+                and (status is None or record.status == status)
+                and tags_match(record.tags, tags)
+            ):
+                yield child
+            if recursive:
+                yield from child.get_children(recursive=True, tags=tags, type=type, status=status)
+
     # -- metrics ---------------------------------------------------------------------------
     def get_metrics(
         self,
@@ -251,3 +277,14 @@ class RunView:
 
     def get_snapshot_id(self) -> str | None:
         return self.record.snapshot_id
+
+
+def tags_match(have: Mapping[str, Any], wanted: Any) -> bool:
+    """v1's tag filter: a key, keys, or ``{key: value}`` pairs that must all match."""
+    if not wanted:
+        return True
+    if isinstance(wanted, str):
+        return wanted in have
+    if isinstance(wanted, Mapping):
+        return all(have.get(k) == v for k, v in wanted.items())
+    return all(k in have for k in wanted)
