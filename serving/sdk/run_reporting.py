@@ -25,6 +25,7 @@ from serving.runs import metrics as m
 from serving.runs.errors import UserErrorException
 from serving.runs.logger import RunLogging, _artifact_metric_value
 from serving.runs.reporting import HttpMetricsWriter, RunReporter
+from serving.sdk.run_view import RunShortcuts
 
 _writers: dict[str, HttpMetricsWriter] = {}
 
@@ -48,7 +49,7 @@ class RunExperiment:
     workspace: None = None
 
 
-class ReportingRun(RunLogging):
+class ReportingRun(RunLogging, RunShortcuts):
     """The run this script executes in, reported through the workspace server."""
 
     def __init__(self, reporter: RunReporter, experiment: str = "") -> None:
@@ -66,14 +67,6 @@ class ReportingRun(RunLogging):
         return writer
 
     @property
-    def id(self) -> str:
-        return self._run_id
-
-    @property
-    def name(self) -> str:
-        return self._run_id
-
-    @property
     def experiment(self) -> RunExperiment:
         return self._experiment
 
@@ -87,10 +80,6 @@ class ReportingRun(RunLogging):
 
     def get_status(self) -> str:
         return str(self._shown()["status"])
-
-    @property
-    def status(self) -> str:
-        return self.get_status()
 
     def get_details(self) -> dict[str, Any]:
         shown = self._shown()

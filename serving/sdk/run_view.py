@@ -26,7 +26,43 @@ LOG_PREFIXES = ("user_logs/", "system_logs/", "logs/", "azureml-logs/")
 """Where a run's files that are logs live (v1's ``logFiles``)."""
 
 
-class RunView:
+class RunShortcuts:
+    """v1's property shortcuts, for every run class (a reporting run's too): needs
+    ``_run_id``, ``get_status``, ``get_tags`` and ``get_properties``."""
+
+    _run_id: str
+
+    def get_status(self) -> str:
+        raise NotImplementedError
+
+    def get_tags(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get_properties(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def id(self) -> str:
+        return self._run_id
+
+    @property
+    def name(self) -> str:
+        return self._run_id
+
+    @property
+    def status(self) -> str:
+        return self.get_status()
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        return self.get_tags()
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return self.get_properties()
+
+
+class RunView(RunShortcuts):
     """Mixed into ``Run`` and ``RemoteRun``: needs ``_run_id``, ``_experiment``,
     ``_record`` (as first read), ``record`` (fresh), ``get_tags``, ``get_properties``,
     ``get_children``, ``complete``, ``fail`` and the hooks below."""
@@ -37,12 +73,6 @@ class RunView:
 
     @property
     def record(self) -> RunRecord:
-        raise NotImplementedError
-
-    def get_tags(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def get_properties(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def get_file_names(self) -> list[str]:
@@ -90,14 +120,6 @@ class RunView:
 
     # -- identity --------------------------------------------------------------------------
     @property
-    def id(self) -> str:
-        return self._run_id
-
-    @property
-    def name(self) -> str:
-        return self._run_id
-
-    @property
     def experiment(self) -> Experiment:
         return self._experiment
 
@@ -112,18 +134,6 @@ class RunView:
     @property
     def display_name(self) -> str:
         return self.record.display_name or self._run_id
-
-    @property
-    def status(self) -> str:
-        return self.get_status()
-
-    @property
-    def tags(self) -> dict[str, Any]:
-        return self.get_tags()
-
-    @property
-    def properties(self) -> dict[str, Any]:
-        return self.get_properties()
 
     def __repr__(self) -> str:
         return (
