@@ -105,7 +105,7 @@ class Run(RunFiles, RunLogging, RunView):
 
         ws = Workspace(root)
         record = RunStore(ws.path, ws.db).get(run_id)
-        return cls(Experiment(ws, record.experiment, _create=False), run_id)
+        return cls(Experiment(ws, record.experiment, _create=False), run_id, _record=record)
 
     @classmethod
     def _recorded_offline(cls, experiment_name: str) -> Run:

@@ -104,7 +104,9 @@ class RemoteRun(RunView):
     @property
     def parent(self) -> RemoteRun | None:
         parent_id = self._record.parent_id
-        return None if parent_id is None else RemoteRun(self._experiment, parent_id)
+        if parent_id is None:
+            return None
+        return typed_remote_run(self._experiment, self._runs.get(parent_id))
 
     def get_portal_url(self) -> str:
         return self._runs.page_url(self._run_id)
