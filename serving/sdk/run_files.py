@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from serving.errors import NotFoundError
 from serving.runs import artifacts
 from serving.runs.records import RunRecord
 from serving.runs.store import SNAPSHOT_DIR
@@ -33,7 +34,10 @@ class RunFiles:
         return artifacts.names(self._run_dir)
 
     def _fetch(self, name: str, dest: Path) -> None:
-        artifacts.write_atomic(dest, artifacts.artifact_path(self._run_dir, name))
+        source = artifacts.artifact_path(self._run_dir, name)
+        if not source.is_file():
+            raise NotFoundError(f"run {self._run_id} has no file {name}")
+        artifacts.write_atomic(dest, source)
 
     def restore_snapshot(
         self, snapshot_id: str | None = None, path: str | Path | None = None

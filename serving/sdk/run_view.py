@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
+from serving.errors import NotFoundError
 from serving.runs import follow
 from serving.runs import records as rec
 from serving.runs.errors import ActivityFailedException, UserErrorException
@@ -249,13 +250,16 @@ class RunView(RunShortcuts):
         output_file_path: str | Path | None = None,
         _validate_checksum: bool = False,
     ) -> None:
-        names = self.get_file_names()
-        if name not in names:
-            raise UserErrorException(f"run {self._run_id} has no file {name}; it has: {names}")
         dest = Path(output_file_path) if output_file_path else Path(Path(name).name)
         if dest.is_dir():
             dest = dest / Path(name).name
-        self._fetch(name, dest)
+        try:
+            self._fetch(name, dest)
+        except NotFoundError:  # the listing is read only to say what there is
+            names = self.get_file_names()
+            raise UserErrorException(
+                f"run {self._run_id} has no file {name}; it has: {names}"
+            ) from None
 
     def download_files(
         self,

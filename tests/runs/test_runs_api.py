@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from serving.runs.errors import UserErrorException
 from serving.runs.snapshot import take_snapshot
 from serving.sdk import Datastore, Experiment, ScriptRunConfig, Workspace
 from serving.sdk.run import Run
@@ -201,3 +202,27 @@ def test_a_script_registers_a_model_itself(any_ws: Any, tmp_path: Path) -> None:
     run.download_file("user_logs/std_log.txt", tmp_path / "log.txt")
     assert "registered self-reg 1" in (tmp_path / "log.txt").read_text()
     assert sws.models.list(run_id=run.id)[0].name == "from-run"
+
+
+def test_logs_outputs_and_model_of_a_finished_run(any_ws: Any, tmp_path: Path) -> None:
+    """On a folder and on a server: the run's logs copied out, a file asked for by a
+    ``./`` name or one it does not have, and the model registered from its outputs."""
+    write(
+        tmp_path / "src",
+        "train.py",
+        """
+        print("training")
+        open("outputs/model.pkl", "wb").write(b"weights")
+        """,
+    )
+    run = Experiment(any_ws, "outputs").submit(ScriptRunConfig(str(tmp_path / "src"), "train.py"))
+    run.wait_for_completion()
+    logs = run.get_all_logs(destination=tmp_path / "logs")
+    assert any(Path(p).read_text().count("training") == 1 for p in logs)
+    run.download_file("./outputs/model.pkl", tmp_path / "model.pkl")
+    assert (tmp_path / "model.pkl").read_bytes() == b"weights"
+    with pytest.raises(UserErrorException, match=r"has no file outputs/nothing\.pkl"):
+        run.download_file("outputs/nothing.pkl", tmp_path / "nothing.pkl")
+    assert not (tmp_path / "nothing.pkl").exists()
+    model = run.register_model("from-run", "outputs/model.pkl")
+    assert (model.name, model.version, model.run_id) == ("from-run", 1, run.id)
