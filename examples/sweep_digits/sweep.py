@@ -3,11 +3,13 @@ bundled digits over two parameters (hidden units and learning rate) with 12 rand
 two at a time, stopping poor trials early with a Bandit policy; then register the best
 run's model, deploy it as a local web service and score a digit.
 
-    python examples/sweep_digits/sweep.py [--user-managed] [--keep]
+    python examples/sweep_digits/sweep.py [--user-managed] [--keep] [--compute NAME]
 
 Run it from a project folder (it creates ``.serving/`` there). The children train in the
 environment from ``env.yml`` (built once, cached, and shared with the deployment);
-``--user-managed`` trains in this interpreter instead (it must have scikit-learn). Then
+``--user-managed`` trains in this interpreter instead (it must have scikit-learn);
+``--compute NAME`` runs the trials on a compute target (Docker, or a Ray cluster: see
+docs/ray.md). Then
 look at the sweep with ``serving runs show <sweep id>`` and
 ``serving runs chart <sweep id> --output sweep.png``.
 """
@@ -45,6 +47,7 @@ script_folder = os.path.dirname(os.path.abspath(__file__))
 parser = argparse.ArgumentParser(description="a HyperDrive sweep on the digits")
 parser.add_argument("--user-managed", action="store_true", help="train in this interpreter")
 parser.add_argument("--trials", type=int, default=12, help="max_total_runs")
+parser.add_argument("--compute", default="local", help="local, or a compute target's name")
 parser.add_argument("--service", default="sweep-digits-svc", help="the deployed service")
 parser.add_argument("--keep", action="store_true", help="leave the service running")
 args = parser.parse_args()
@@ -67,7 +70,7 @@ src = ScriptRunConfig(
     source_directory=script_folder,
     script="train.py",
     arguments=["--epochs", 12],
-    compute_target="local",
+    compute_target=args.compute,
     environment=train_env,
 )
 sampling = RandomParameterSampling(

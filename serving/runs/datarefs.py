@@ -87,9 +87,14 @@ def _download_copy(source: Path, dest: Path) -> None:
 
 
 def _materialize_one(
-    store: DatastoreStore, cfg: DataReferenceConfig, work_dir: Path
+    store: DatastoreStore, cfg: DataReferenceConfig, work_dir: Path, shipped: bool
 ) -> tuple[Path, bool]:
     """(the host path the script gets, whether it is to be mounted read-only)."""
+    if shipped and cfg.mode == "upload":
+        raise UserInputError(
+            f"data reference {cfg.data_reference_name!r}: upload mode needs the run's folders "
+            "back on this machine, and a cluster node's are not; write the files to outputs/"
+        )
     ds = store.get(cfg.datastore_name)
     source = locate(ds, cfg.path_on_datastore, "path_on_datastore")
     on_compute = relative_path(cfg.path_on_compute, "path_on_compute")
@@ -106,7 +111,7 @@ def _materialize_one(
             f"does not exist on datastore {ds.name!r} ({source})",
             hint=f"upload it first, e.g. 'serving datastores upload {ds.name} ...'",
         )
-    if cfg.mode == "mount":
+    if cfg.mode == "mount" and not shipped:
         return source, True
     if source.is_file() and on_compute == PurePosixPath():
         local = local / source.name
@@ -115,7 +120,10 @@ def _materialize_one(
 
 
 def materialize(
-    store: DatastoreStore, refs: Mapping[str, Mapping[str, Any]], work_dir: Path
+    store: DatastoreStore,
+    refs: Mapping[str, Mapping[str, Any]],
+    work_dir: Path,
+    shipped: bool = False,
 ) -> tuple[dict[str, Path], list[Path]]:
     """The path each data reference gets (key: its name) and the host paths to bind-mount
     read-only into a container (the mount-mode ones; mount them at the same path, so the
@@ -124,12 +132,16 @@ def materialize(
     mount: the folder or file itself on the datastore; download: a copy under
     ``work_dir/<path_on_compute or name>``; upload: an empty folder there, whose files
     :func:`upload_outputs` copies to the datastore when the run ends.
+
+    ``shipped``: the working folder travels to another machine (a Ray node) and nothing
+    of this one is mounted there: mount-mode references are copied into it like
+    download-mode ones, and upload mode is refused (the node's folders do not come back).
     """
     paths: dict[str, Path] = {}
     mounts: list[Path] = []
     for name, data in refs.items():
         cfg = DataReferenceConfig.from_dict(data, name)
-        path, mounted = _materialize_one(store, cfg, Path(work_dir))
+        path, mounted = _materialize_one(store, cfg, Path(work_dir), shipped)
         paths[name] = path
         if mounted:
             mounts.append(path)

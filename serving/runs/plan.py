@@ -67,14 +67,21 @@ def prepare_work_dir(store: RunStore, run_id: str) -> Path:
     return work
 
 
-def _data(store: RunStore, record: RunRecord, work: Path) -> tuple[dict[str, Path], list[Mount]]:
+def _data(
+    store: RunStore, record: RunRecord, work: Path, shipped: bool
+) -> tuple[dict[str, Path], list[Mount]]:
+    """The data references' paths and mounts; ``shipped``: the working folder is the
+    run's only file system (a Ray job's working directory), so the data is copied into
+    it and named relative to it."""
     refs = record.definition.get("data_references") or {}
     if not refs:
         return {}, []
     from serving.runs.datarefs import materialize
     from serving.runs.datastores import DatastoreStore
 
-    paths, mounted = materialize(DatastoreStore(store.root, store.db), refs, work)
+    paths, mounted = materialize(DatastoreStore(store.root, store.db), refs, work, shipped)
+    if shipped:
+        paths = {name: Path(os.path.relpath(path, work)) for name, path in paths.items()}
     return paths, [Mount(Path(p), read_only=True) for p in mounted]
 
 
@@ -84,7 +91,7 @@ def build_plan(
     definition = record.definition
     run_dir = store.run_dir(record.id)
     work = prepare_work_dir(store, record.id)
-    paths, mounts = _data(store, record, work)
+    paths, mounts = _data(store, record, work, compute.get("kind") == "ray")
     arguments = [str(a) for a in definition.get("arguments") or []]
     env = v1_variables(store, record, str(compute.get("kind") or "local"))
     if paths:

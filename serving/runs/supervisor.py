@@ -37,6 +37,7 @@ from serving.runs.store import STD_LOG, WORK_DIR, RunStore
 
 if TYPE_CHECKING:
     from serving.runs.compute import ComputeRecord
+    from serving.runs.ray.run_server import RunServer
 
 CANCEL_GRACE_S = 10.0
 POLL_S = 0.2
@@ -50,6 +51,7 @@ class Supervisor:
         self.cancelled = False
         self.execution: Execution | None = None
         self.token_minted = False
+        self.run_server: RunServer | None = None
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.cancelled = True
@@ -80,6 +82,8 @@ class Supervisor:
             )
         finally:
             self._revoke_token()
+            if self.run_server is not None:
+                self.run_server.close()
             shutil.rmtree(self.store.run_dir(self.run_id) / WORK_DIR, ignore_errors=True)
         return 0
 
@@ -140,9 +144,19 @@ class Supervisor:
         return build_plan(self.store, record, compute.to_dict() if compute else {}, COMPAT_DIR)
 
     def _reporting(self, record: RunRecord, compute: ComputeRecord | None, plan: Plan) -> Plan:
-        """The plan with the run's token when it reports to a server from Docker compute."""
+        """The plan with the run's token when it reports to a server from Docker compute,
+        or runs on a Ray cluster started here (a folder workspace's run gets a server of
+        its own for the run: :mod:`serving.runs.ray.run_server`)."""
         url = record.definition.get("report_to")
-        if not url or compute is None or compute.kind not in ("docker", "ray"):
+        if compute is None or compute.kind not in ("docker", "ray"):
+            return plan
+        if not url and compute.kind == "ray" and compute.spec.docker_network:
+            from serving.runs.ray.run_server import RunServer
+
+            self.run_server = RunServer(self.store.root)
+            url = self.run_server.url
+            say(f"the workspace has no server: one serves this run at {url}")
+        if not url:
             return plan
         from serving.runs.reporting import Report
 

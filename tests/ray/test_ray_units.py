@@ -4,12 +4,14 @@ zips, the relay, and the one-line errors (bad address, head not answering)."""
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 import zipfile
 from pathlib import Path
 
 import pytest
+import requests
 
 from serving.errors import UserInputError
 from serving.runs.compute import RAY, ComputeRecord
@@ -25,6 +27,7 @@ from tests.helpers import Cli
 def _plan(tmp_path: Path) -> Plan:
     env = {"AZUREML_RUN_ID": "r1", "PYTHONPATH": "/host/x", "PATH": "/usr/bin", "A": "b c"}
     env["SERVING_RUN_WORKSPACE"] = str(tmp_path)
+    env["SERVING_RUN_TOKEN"] = env["AZUREML_RUN_TOKEN"] = "secret"  # travels as a file
     return Plan(
         "r1", tmp_path, tmp_path, tmp_path, ["train.py", "--lr", "0.1 x"], env,
         tmp_path / "log.txt", None,
@@ -76,6 +79,41 @@ def test_zips_are_stable_and_skip_caches(tmp_path: Path) -> None:
     assert first == zip_folder(tmp_path / "pkg", parent=True)
     assert zipfile.ZipFile(io.BytesIO(first)).namelist() == ["pkg/a.py"]
     assert zipfile.ZipFile(io.BytesIO(zip_folder(tmp_path / "pkg"))).namelist() == ["a.py"]
+    extra = zipfile.ZipFile(io.BytesIO(zip_folder(tmp_path / "pkg", extra={".t": b"s"})))
+    assert extra.namelist() == ["a.py", ".t"] and extra.read(".t") == b"s"
+    assert extra.getinfo(".t").external_attr >> 16 == 0o100600
+
+
+def test_the_node_entry_takes_the_token_from_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.runs.ray.node_entry import TOKEN_FILE, take_token
+
+    monkeypatch.delenv("SERVING_RUN_TOKEN", raising=False)
+    monkeypatch.delenv("AZUREML_RUN_TOKEN", raising=False)
+    take_token(tmp_path)  # none: nothing happens
+    assert "SERVING_RUN_TOKEN" not in os.environ
+    (tmp_path / TOKEN_FILE).write_text("tok\n")
+    take_token(tmp_path)
+    assert os.environ["SERVING_RUN_TOKEN"] == os.environ["AZUREML_RUN_TOKEN"] == "tok"
+    assert not (tmp_path / TOKEN_FILE).exists()
+
+
+def test_a_run_server_serves_the_workspace_until_closed(tmp_path: Path) -> None:
+    from serving.runs.ray.run_server import RunServer
+    from serving.workspace import Workspace
+
+    Workspace.open(tmp_path / "ws", create=True)
+    server = RunServer(tmp_path / "ws")
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert requests.get(f"{server.url}/api/v1/openapi.json", timeout=10).status_code == 200
+        assert requests.get(f"{server.url}/api/v1/runs", timeout=10).status_code == 401
+    finally:
+        server.close()
+    assert server.proc.returncode == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.url}/api/v1/openapi.json", timeout=2)
 
 
 def test_relay_copies_both_ways() -> None:

@@ -232,6 +232,23 @@ def test_materialize_mount_download_upload(
     assert (ds.local_path / "results" / "model.txt").read_text() == "m"
 
 
+def test_materialize_for_a_cluster_node_copies_mounts_and_refuses_upload(
+    ws: Workspace, store: DatastoreStore, data: Path, tmp_path: Path
+) -> None:
+    """``shipped``: the working folder goes to a Ray node, where nothing of this machine
+    is mounted."""
+    ds = Datastore.get_default(ws)
+    ds.upload(data, "digits", show_progress=False)
+    refs = {"root": ds.path("digits", "root").as_mount().to_config().to_dict()}
+    work = tmp_path / "work"
+    paths, mounts = datarefs.materialize(store, refs, work, shipped=True)
+    assert paths["root"] == work / "root" and mounts == []
+    assert files_of(work / "root") == files_of(data)
+    upload = {"out": ds.path("results", "out").as_upload().to_config().to_dict()}
+    with pytest.raises(UserInputError, match="'out': upload mode needs the run's folders"):
+        datarefs.materialize(store, upload, work, shipped=True)
+
+
 def test_materialize_missing_path_names_datastore_and_path(
     store: DatastoreStore, tmp_path: Path
 ) -> None:

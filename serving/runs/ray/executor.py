@@ -5,8 +5,10 @@
 packages), then submits ``python -m serving.runs.ray.node_entry SCRIPT ARGS`` with the
 run's variables and resources (``entrypoint_num_cpus``/``_memory``/``_gpus``). The script
 reports metrics, files and outputs through the workspace server with the run's own token,
-exactly as a Docker run of a server's workspace does (:mod:`serving.runs.remote_entry`):
-a run of a folder workspace with no server is refused in one line.
+exactly as a Docker run of a server's workspace does (:mod:`serving.runs.remote_entry`).
+A folder workspace's run on a cluster started here gets a server of its own for the run
+(:mod:`serving.runs.ray.run_server`, started by the supervisor); on an attached cluster it
+is refused in one line (its nodes must reach a server the team runs).
 
 Where the nodes reach the server: a cluster started by ``compute up`` records its Docker
 network, and the supervisor relays from that network's gateway to the server's loopback
@@ -37,7 +39,9 @@ from serving.runs.compute import ComputeRecord
 from serving.runs.execution import Exit, Plan, Progress
 from serving.runs.ray.image import RAY_VERSION
 from serving.runs.ray.jobs_api import RayJobs, RayUnreachable, zip_folder
+from serving.runs.ray.node_entry import TOKEN_FILE
 from serving.runs.ray.relay import Relay
+from serving.runs.reporting import TOKEN_ENV, V1_TOKEN_ENV
 
 HEAD_LOST_S = 30.0
 STATE_POLL_S = 0.5
@@ -45,8 +49,9 @@ LOG_POLL_S = 1.0
 STOP_WAIT_S = 10.0
 DROPPED = ("PATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "PYTHONPATH", "HOME")
 NO_SERVER = (
-    "compute {name} is a Ray cluster: its runs report through a workspace server, and this "
-    "workspace has none; start one ('serving server start') and submit through it"
+    "compute {name} is a Ray cluster attached by address: its runs report through a "
+    "workspace server its nodes can reach, and this workspace has none; start one "
+    "('serving server start --host ...') and submit through it"
 )
 
 
@@ -61,8 +66,11 @@ class RayExit(Exit):
 
 
 def job_body(plan: Plan, compute: ComputeRecord, working_dir: str, module: str) -> dict[str, Any]:
-    """The ``POST /api/jobs/`` body for the plan (pure)."""
-    env = {k: v for k, v in plan.env.items() if k not in DROPPED and k != "SERVING_RUN_WORKSPACE"}
+    """The ``POST /api/jobs/`` body for the plan (pure). The run's token is not in it:
+    Ray's job list shows a job's variables to whoever reaches the dashboard, so the token
+    travels as a file in the working directory (:data:`TOKEN_FILE`)."""
+    hidden = (*DROPPED, "SERVING_RUN_WORKSPACE", TOKEN_ENV, V1_TOKEN_ENV)
+    env = {k: v for k, v in plan.env.items() if k not in hidden}
     body: dict[str, Any] = {
         "entrypoint": shlex.join(
             ["python", "-m", "serving.runs.ray.node_entry", *plan.script_argv]
@@ -207,7 +215,8 @@ class RayExecutor:
             raise UserInputError(NO_SERVER.format(name=compute.name))
         jobs = RayJobs(_address(compute))
         module = jobs.upload(package_zip())
-        working_dir = jobs.upload(zip_folder(plan.work_dir))  # the live logs link left out
+        token = {TOKEN_FILE: plan.report.token.encode()}
+        working_dir = jobs.upload(zip_folder(plan.work_dir, extra=token))  # logs link left out
         relay, url = _server_url(compute, plan.report.url)
         plan = replace(plan, env=plan.env | replace(plan.report, url=url).variables())
         try:

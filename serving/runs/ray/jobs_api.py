@@ -17,7 +17,7 @@ import hashlib
 import io
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,9 +64,12 @@ def _files(folder: Path) -> Iterable[Path]:
                 yield path
 
 
-def zip_folder(folder: Path, *, parent: bool = False) -> bytes:
-    """``folder``'s files as a zip (``parent``: under the folder's own name, as a module);
-    stable bytes for the same content, so the hash names the content."""
+def zip_folder(
+    folder: Path, *, parent: bool = False, extra: Mapping[str, bytes] | None = None
+) -> bytes:
+    """``folder``'s files as a zip (``parent``: under the folder's own name, as a module),
+    and ``extra`` files (name -> bytes, mode 0600) at its top; stable bytes for the same
+    content, so the hash names the content."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in _files(folder):
@@ -75,6 +78,11 @@ def zip_folder(folder: Path, *, parent: bool = False) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (path.stat().st_mode & 0o777 | 0o100000) << 16
             archive.writestr(info, path.read_bytes())
+        for name, data in (extra or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o100600 << 16
+            archive.writestr(info, data)
     return buffer.getvalue()
 
 

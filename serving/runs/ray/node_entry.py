@@ -6,9 +6,11 @@ module, wherever Ray unpacked it) on the path, as the run's ``PYTHONPATH`` does 
 machine, then hands over to :mod:`serving.runs.remote_entry`, which runs the script and
 sends ``outputs/`` and ``logs/`` to the run on the workspace server.
 
-First it asks the server for its run: a job that waited for resources may start after its
-run was canceled (Ray stops a pending job only once it is placed), and then the run's
-token has been revoked: the script is not started.
+The run's token comes as a file in the working directory (:data:`TOKEN_FILE`, kept out of
+the job's variables, which Ray's job list shows): it is read into the environment and the
+file removed before anything else. Then it asks the server for its run: a job that
+waited for resources may start after its run was canceled (Ray stops a pending job only
+once it is placed), and then the run's token has been revoked: the script is not started.
 """
 
 from __future__ import annotations
@@ -19,9 +21,19 @@ from pathlib import Path
 
 import serving
 from serving.runs import remote_entry
-from serving.runs.reporting import ReportError, from_environment
+from serving.runs.reporting import TOKEN_ENV, V1_TOKEN_ENV, ReportError, from_environment
 
 COMPAT = Path(serving.__file__).resolve().parent / "scoring" / "compat"
+TOKEN_FILE = ".serving-run-token"
+
+
+def take_token(folder: Path) -> None:
+    """Move the run's token from its file in ``folder`` into the environment."""
+    path = folder / TOKEN_FILE
+    if path.is_file():
+        token = path.read_text(encoding="utf-8").strip()
+        path.unlink()
+        os.environ[TOKEN_ENV] = os.environ[V1_TOKEN_ENV] = token
 
 
 def run_still_open() -> bool:
@@ -41,6 +53,7 @@ def run_still_open() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    take_token(Path.cwd())
     if not run_still_open():
         return 1
     sys.path.insert(0, str(COMPAT))
