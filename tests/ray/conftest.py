@@ -1,7 +1,9 @@
 """One workspace server and one Ray cluster (head + 2 workers, 0.5 CPU each) for the
 module, started with ``serving compute up`` and always taken down (by label as well, in
-case ``down`` itself failed). The server and its client fixtures (``hub_server``,
-``remote_runs``, ``source``) are the remote runs' own (:mod:`tests.remote_runs.conftest`)."""
+case ``down`` itself failed). The nodes run the digits examples' environment
+(scikit-learn, joblib). The workspace is a project's ``.serving`` folder, so the examples
+run in that project find it; the client fixtures (``remote_runs``, ``source``) are the
+remote runs' own (:mod:`tests.remote_runs.conftest`)."""
 
 from __future__ import annotations
 
@@ -15,15 +17,27 @@ from serving.images.engine import docker_client
 from serving.runs.compute import ComputeStore
 from serving.runs.ray import cluster
 from serving.runs.ray.jobs_api import RayJobs
-from tests.helpers import run_cli
+from serving.workspace import Workspace
+from tests.helpers import ROOT, run_cli
 from tests.hub.conftest import Server
-from tests.remote_runs.conftest import hub_server, remote_runs, source
+from tests.remote_fixtures import start_hub, stop_hub
+from tests.remote_runs.conftest import remote_runs, source
 
-__all__ = ["hub_server", "remote_runs", "source"]  # fixtures used by the tests here
+__all__ = ["remote_runs", "source"]  # fixtures used by the tests here
 
-ENV_NAME = "ray-tab"
-ENV_PACKAGE = "tabulate==0.9.0"
-"""A small pure-Python package the nodes' image must carry (the runtime has none)."""
+ENV_FILE = ROOT / "examples" / "digits_walkthrough" / "env.yml"
+ENV_NAME = "digits-knn-env"
+"""The nodes' environment: the digits examples' (scikit-learn is not in the runtime)."""
+
+
+@pytest.fixture(scope="module")
+def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    project = tmp_path_factory.mktemp("ray") / "project"
+    hub = start_hub(Workspace.open(project / ".serving", create=True), project / "server.log")
+    try:
+        yield Server(hub.base, hub.ws, hub.tokens, {}, hub.process)
+    finally:
+        stop_hub(hub)
 
 
 @dataclass(frozen=True)
@@ -39,9 +53,7 @@ def ray_cluster(hub_server: Server) -> Iterator[RayCluster]:
     ws = hub_server.ws
     name = f"rt{uuid.uuid4().hex[:6]}"
     up = ("compute", "up", name, "--type", "ray", "--nodes", "2", "--node-cpu", "0.5")
-    requirements = ws.path.parent / "ray-requirements.txt"
-    requirements.write_text(f"{ENV_PACKAGE}\n")
-    done = run_cli(ws.path, "envs", "register", "-f", requirements, "--name", ENV_NAME)
+    done = run_cli(ws.path, "envs", "register", "-f", ENV_FILE)
     assert done.code == 0, done.err
     up = (*up, "--environment", ENV_NAME)
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import requests
 
 from serving.hub.remote.runs import RemoteRunStore
 from serving.registry import Ref
@@ -27,10 +28,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.ray, pytest.mark.timeout(DOCKER_TI
 
 TRAIN = """
 import os, socket
-import tabulate  # the environment's package, on the nodes
+import sklearn  # the environment's package, on the nodes
 from azureml.core import Run
 run = Run.get_context()
-print("node", socket.gethostname(), type(run).__name__, tabulate.__version__, flush=True)
+print("node", socket.gethostname(), type(run).__name__, sklearn.__version__, flush=True)
 for i in range(200):
     run.log("loss", 1.0 / (i + 1), step=i)
 run.tag("where", "ray")
@@ -78,7 +79,7 @@ def test_a_run_reports_through_the_server_from_a_node(
     assert run.wait_for_completion(show_output=True)["status"] == rec.COMPLETED  # type: ignore[attr-defined]
     log = capsys.readouterr().out
     run_id = run.record.id  # type: ignore[attr-defined]
-    assert f"node {ray_cluster.prefix}-worker-" in log and "ReportingRun 0.9.0" in log
+    assert f"node {ray_cluster.prefix}-worker-" in log and "ReportingRun 1." in log
     system = remote_runs.log(run_id, 0, "system")["text"]
     assert "do not run environment" not in system
     metrics = remote_runs.get_metrics(run_id)
@@ -109,17 +110,71 @@ def test_cancel_leaves_no_ray_job_running(
     assert not [s for s in states.values() if s in ("PENDING", "RUNNING")]
 
 
-def test_a_folder_workspace_run_is_refused_in_one_line(
+FOLDER_RUN = """
+import os, sys
+from azureml.core import Run
+run = Run.get_context()
+print("token in variables:", os.environ.get("SERVING_RUN_TOKEN") is not None, flush=True)
+print("token file left:", os.path.exists(".serving-run-token"), flush=True)
+print("data:", open(os.path.join(sys.argv[2], "x.txt")).read(), flush=True)
+run.log("acc", 0.5)
+os.makedirs("outputs", exist_ok=True)
+open("outputs/m.txt", "w").write("m")
+"""
+
+
+def test_a_folder_workspace_run_reports_through_a_server_of_its_own(
+    hub_server: Server, ray_cluster: RayCluster, source: Path, tmp_path: Path
+) -> None:
+    """No ``serving server start`` needed: the supervisor serves the run's API for the run,
+    a mounted datastore folder travels in the working directory, and the token is not in
+    the job's variables that Ray's job list shows."""
+    from serving.runs.store import STD_LOG, RunStore
+
+    (source / "train.py").write_text(textwrap.dedent(FOLDER_RUN))
+    folder_ws = Workspace.get(path=str(hub_server.ws.path))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.txt").write_text("hello")
+    datastore = folder_ws.get_default_datastore()
+    datastore.upload(str(tmp_path / "data"), target_path="ray-data", overwrite=True)
+    dref = datastore.path("ray-data", data_reference_name="raydata").as_mount()
+    config = ScriptRunConfig(
+        str(source), "train.py", compute_target=ray_cluster.name, arguments=["--data", str(dref)]
+    )
+    config.run_config.data_references = {dref.data_reference_name: dref.to_config()}
+    run = Experiment(folder_ws, "ray-folder").submit(config)
+    ended = run.wait_for_completion(raise_on_error=False)
+    assert ended["status"] == rec.COMPLETED, ended
+    store = RunStore(hub_server.ws.path, hub_server.ws.db)
+    log = (store.run_dir(run.id) / STD_LOG).read_text()
+    assert "token in variables: True" in log and "token file left: False" in log
+    assert "data: hello" in log
+    assert run.get_metrics() == {"acc": 0.5}
+    assert "outputs/m.txt" in run.get_file_names()
+    job = requests.get(f"{ray_cluster.address}/api/jobs/serving-{run.id}", timeout=10).json()
+    variables = job["runtime_env"]["env_vars"]
+    assert "SERVING_RUN_TOKEN" not in variables and "AZUREML_RUN_TOKEN" not in variables
+
+
+def test_a_folder_run_on_a_cluster_attached_by_address_is_refused_in_one_line(
     hub_server: Server, ray_cluster: RayCluster, source: Path
 ) -> None:
-    (source / "train.py").write_text("print('never')\n")
-    folder_ws = Workspace.get(path=str(hub_server.ws.path))
-    config = ScriptRunConfig(str(source), "train.py", compute_target=ray_cluster.name)
-    run = Experiment(folder_ws, "ray-folder").submit(config)
-    assert run.wait_for_completion(raise_on_error=False)["status"] == rec.FAILED
-    message = str(run.record.error["message"])  # type: ignore[index]
-    assert "its runs report through a workspace server" in message and "\n" not in message
-    assert not [j for j in ray_cluster.jobs.jobs() if j.submission_id.endswith(run.record.id)]
+    from serving.runs.compute import RAY, ComputeStore
+    from serving.runs.ray.compute_ops import ray_spec
+
+    store = ComputeStore(hub_server.ws.path, hub_server.ws.db)
+    store.add("by-address", ray_spec(ray_cluster.address), RAY)
+    try:
+        (source / "train.py").write_text("print('never')\n")
+        folder_ws = Workspace.get(path=str(hub_server.ws.path))
+        config = ScriptRunConfig(str(source), "train.py", compute_target="by-address")
+        run = Experiment(folder_ws, "ray-folder").submit(config)
+        assert run.wait_for_completion(raise_on_error=False)["status"] == rec.FAILED
+        message = str(run.record.error["message"])  # type: ignore[index]
+        assert "its runs report through a workspace server" in message and "\n" not in message
+        assert not [j for j in ray_cluster.jobs.jobs() if j.submission_id.endswith(run.id)]
+    finally:
+        store.delete("by-address")
 
 
 def test_the_sdk_attaches_a_cluster_by_address(hub_server: Server, ray_cluster: RayCluster) -> None:
@@ -242,6 +297,63 @@ def test_a_head_not_answering_fails_the_run_naming_it(
         assert "Traceback" not in shown.err
     finally:
         store.delete("gone")
+
+
+def test_cancel_on_a_sweep_leaves_no_ray_job_running(
+    hub_server: Server, ray_cluster: RayCluster, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.sdk import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal
+    from serving.sdk.hyperdrive import choice
+
+    monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    (source / "train.py").write_text(textwrap.dedent(SLEEPER))
+    config = HyperDriveConfig(
+        run_config=ScriptRunConfig(str(source), "train.py", compute_target=ray_cluster.name),
+        hyperparameter_sampling=GridParameterSampling({"--x": choice(1, 2, 3)}),
+        primary_metric_name="score",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=3,
+        max_concurrent_runs=3,
+    )
+    sweep = Experiment(Workspace.get(path=hub_server.base), "ray-sweep-cancel").submit(config)
+
+    def running() -> int:
+        children = sweep.get_children()  # type: ignore[attr-defined]
+        return sum(1 for c in children if _job(ray_cluster, c) == "RUNNING")
+
+    _wait_for(lambda: running() >= 2, "two trials' Ray jobs to be RUNNING")
+    sweep.cancel()  # type: ignore[attr-defined]
+    _wait_for(lambda: sweep.get_status() == rec.CANCELED, "the sweep to be Canceled")  # type: ignore[attr-defined]
+    children = list(sweep.get_children())  # type: ignore[attr-defined]
+    assert children and {c.get_status() for c in children} == {rec.CANCELED}
+    states = [_job(ray_cluster, c) for c in children]
+    assert "RUNNING" not in states and states.count("STOPPED") >= 2, states
+
+
+@pytest.mark.slow
+def test_the_digits_walkthrough_and_the_example_sweep_run_on_the_cluster(
+    hub_server: Server, ray_cluster: RayCluster, envs_cache: Path
+) -> None:
+    """Acceptance: the examples, unchanged but for ``--compute``, train on the cluster from
+    a folder workspace (each run served by its supervisor), register the best model from
+    the run and deploy it locally."""
+    from tests.runs.test_walkthroughs import EXAMPLES, check_digits, check_lineage, run_example
+
+    project = hub_server.ws.path.parent
+    walkthrough = EXAMPLES / "digits_walkthrough" / "walkthrough.py"
+    result, output = run_example(walkthrough, project, envs_cache, "--compute", ray_cluster.name)
+    check_digits(result, output)
+    check_lineage(project, "digits_knn_model", "digits-knn")
+    assert "Ray cluster http://127.0.0.1:" in output  # the run's system log, streamed
+    sweep = EXAMPLES / "sweep_digits" / "sweep.py"
+    args = ("--compute", ray_cluster.name, "--trials", "4")
+    result, output = run_example(sweep, project, envs_cache, *args, timeout=900)
+    assert len(result["statuses"]) == 4 and result["predictions"] == result["labels"]
+    assert f"{result['sweep']}: Completed, 4 of 4 child runs" in output
+    model = hub_server.ws.models.get(Ref("sweep-digits", None))
+    assert model.properties["run_id"] == result["best_run"]
+    ours = {f"serving-{c}" for c in (result["best_run"],)}
+    assert ours <= {j.submission_id for j in ray_cluster.jobs.jobs() if j.status == "SUCCEEDED"}
 
 
 # Last: it leaves the cluster one worker short.
