@@ -45,6 +45,10 @@ from serving.runs.reporting import TOKEN_ENV, V1_TOKEN_ENV
 
 HEAD_LOST_S = 30.0
 STATE_POLL_S = 0.5
+PENDING_POLL_S = 2.0
+"""A job still waiting for resources this long after submit is asked less often: a sweep
+queues many on the head, whose dashboard also serves the running ones."""
+PENDING_FAST_S = 5.0
 LOG_POLL_S = 1.0
 STOP_WAIT_S = 10.0
 DROPPED = ("PATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "PYTHONPATH", "HOME")
@@ -108,15 +112,27 @@ class RayExecution:
         self._logged_at = 0.0
         self._lost_since: float | None = None
         self._shown = ""
+        self._started = time.monotonic()
+        self._next_poll = 0.0
 
     def wait(self, timeout_s: float | None) -> Exit | None:
+        """Poll the job at its own pace (however often the supervisor calls this): every
+        :data:`STATE_POLL_S`, or :data:`PENDING_POLL_S` for a job long PENDING."""
         deadline = time.monotonic() + (timeout_s if timeout_s is not None else 1e9)
         while self._exit is None:
-            self._poll()
+            if time.monotonic() >= self._next_poll:
+                self._poll()
+                self._next_poll = time.monotonic() + self._interval()
             if self._exit is not None or time.monotonic() >= deadline:
                 break
-            time.sleep(min(STATE_POLL_S, max(0.0, deadline - time.monotonic())))
+            time.sleep(max(0.0, min(self._next_poll, deadline) - time.monotonic()))
         return self._exit
+
+    def _interval(self) -> float:
+        waiting = self._shown == rec.QUEUED
+        if waiting and time.monotonic() - self._started > PENDING_FAST_S:
+            return PENDING_POLL_S
+        return STATE_POLL_S
 
     def _poll(self) -> None:
         try:
@@ -128,7 +144,8 @@ class RayExecution:
                 self._end(RayExit(1, reason=reason + f"(no answer for {HEAD_LOST_S:g} s)"))
             return
         self._lost_since = None
-        if time.monotonic() - self._logged_at >= LOG_POLL_S or state.terminal:
+        due = time.monotonic() - self._logged_at >= LOG_POLL_S and state.status != "PENDING"
+        if due or state.terminal:  # a PENDING job has printed nothing
             self._copy_logs()
         self._show(state.status)
         if state.status == "SUCCEEDED":
