@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -58,6 +58,25 @@ def _submit(
         str(source), "train.py", compute_target=compute, environment=environment
     )
     return Experiment(sws, exp).submit(config)
+
+
+def _grid_sweep(
+    hub: Server, source: Path, script: str, compute: str, exp: str, xs: int, at_once: int
+) -> Any:
+    """A grid sweep over ``--x`` in 1..xs of ``script``, submitted through the server."""
+    from serving.sdk import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal
+    from serving.sdk.hyperdrive import choice
+
+    (source / "train.py").write_text(textwrap.dedent(script))
+    config = HyperDriveConfig(
+        run_config=ScriptRunConfig(str(source), "train.py", compute_target=compute),
+        hyperparameter_sampling=GridParameterSampling({"--x": choice(*range(1, xs + 1))}),
+        primary_metric_name="score",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=xs,
+        max_concurrent_runs=at_once,
+    )
+    return Experiment(Workspace.get(path=hub.base), exp).submit(config)
 
 
 def _wait_for(check: object, what: str) -> None:
@@ -217,21 +236,8 @@ def test_a_sweep_runs_its_trials_in_parallel_on_the_cluster(
     hub_server: Server, ray_cluster: RayCluster, remote_runs: RemoteRunStore, source: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    from serving.sdk import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal
-    from serving.sdk.hyperdrive import choice
-
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
-    (source / "train.py").write_text(textwrap.dedent(SWEEP_TRIAL))
-    sws = Workspace.get(path=hub_server.base)
-    config = HyperDriveConfig(
-        run_config=ScriptRunConfig(str(source), "train.py", compute_target=ray_cluster.name),
-        hyperparameter_sampling=GridParameterSampling({"--x": choice(1, 2)}),
-        primary_metric_name="score",
-        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
-        max_total_runs=2,
-        max_concurrent_runs=2,
-    )
-    run = Experiment(sws, "ray-sweep").submit(config)
+    run = _grid_sweep(hub_server, source, SWEEP_TRIAL, ray_cluster.name, "ray-sweep", 2, 2)
     assert run.wait_for_completion()["status"] == rec.COMPLETED  # type: ignore[attr-defined]
     children = list(run.get_children())  # type: ignore[attr-defined]
     assert len(children) == 2 and {c.get_status() for c in children} == {rec.COMPLETED}
@@ -302,20 +308,8 @@ def test_a_head_not_answering_fails_the_run_naming_it(
 def test_cancel_on_a_sweep_leaves_no_ray_job_running(
     hub_server: Server, ray_cluster: RayCluster, source: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from serving.sdk import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal
-    from serving.sdk.hyperdrive import choice
-
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
-    (source / "train.py").write_text(textwrap.dedent(SLEEPER))
-    config = HyperDriveConfig(
-        run_config=ScriptRunConfig(str(source), "train.py", compute_target=ray_cluster.name),
-        hyperparameter_sampling=GridParameterSampling({"--x": choice(1, 2, 3)}),
-        primary_metric_name="score",
-        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
-        max_total_runs=3,
-        max_concurrent_runs=3,
-    )
-    sweep = Experiment(Workspace.get(path=hub_server.base), "ray-sweep-cancel").submit(config)
+    sweep = _grid_sweep(hub_server, source, SLEEPER, ray_cluster.name, "ray-sweep-cancel", 3, 3)
 
     def running() -> int:
         children = sweep.get_children()  # type: ignore[attr-defined]
@@ -373,20 +367,8 @@ def test_a_killed_worker_fails_its_trials_and_the_sweep_goes_on(
     hub_server: Server, ray_cluster: RayCluster, remote_runs: RemoteRunStore, source: Path,
     engine: DockerClient, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    from serving.sdk import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal
-    from serving.sdk.hyperdrive import choice
-
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
-    (source / "train.py").write_text(textwrap.dedent(KILL_TRIAL))
-    config = HyperDriveConfig(
-        run_config=ScriptRunConfig(str(source), "train.py", compute_target=ray_cluster.name),
-        hyperparameter_sampling=GridParameterSampling({"--x": choice(1, 2, 3)}),
-        primary_metric_name="score",
-        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
-        max_total_runs=3,
-        max_concurrent_runs=2,
-    )
-    sweep = Experiment(Workspace.get(path=hub_server.base), "ray-kill").submit(config)
+    sweep = _grid_sweep(hub_server, source, KILL_TRIAL, ray_cluster.name, "ray-kill", 3, 2)
 
     def first_node() -> str | None:
         for child in sweep.get_children():  # type: ignore[attr-defined]
