@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ while time.process_time() < end:
 Run.get_context().log("score", a.x)
 """
 WAIT_S = 120.0
+STAMP = "%Y-%m-%dT%H:%M:%S.%f%z"  # the system log's (UTC) timestamps, zone added
 
 
 def one_run(
@@ -71,9 +73,30 @@ def one_run(
         if lines:
             seen = time.time()
             run.wait_for_completion()
-            return float(lines[0].split()[1]) - started, seen - started
+            first = float(lines[0].split()[1])
+            print("  " + stages(runs.log(run.record.id, 0, "system")["text"], started, first))
+            return first - started, seen - started
         time.sleep(0.02)
     raise SystemExit(f"run {run.record.id} printed nothing in {WAIT_S:g} s")
+
+
+def stages(system_log: str, submitted: float, first: float) -> str:
+    """Where one run's submit -> first line went, from its system log's timestamps."""
+    marks: dict[str, float] = {}
+    for line in system_log.splitlines():
+        stamp, _, text = line.partition(" ")
+        for key, start in (("supervisor", "supervising run"), ("job", "running ")):
+            if text.startswith(start) and key not in marks:
+                marks[key] = datetime.strptime(
+                    stamp + "+0000", "%Y-%m-%dT%H:%M:%S.%f%z"
+                ).timestamp()
+    if len(marks) < 2:
+        return "stages: not in the system log"
+    return (
+        f"submit -> supervisor {marks['supervisor'] - submitted:.2f} s, "
+        f"-> job submitted {marks['job'] - marks['supervisor']:.2f} s, "
+        f"-> first line on the node {first - marks['job']:.2f} s"
+    )
 
 
 def sweep(

@@ -48,7 +48,7 @@ from serving.runs.control import cancel as cancel_run
 from serving.runs.records import RunRecord
 from serving.runs.registration import register_from_run
 from serving.runs.store import STD_LOG, SYSTEM_LOG, RunStore
-from serving.runs.submit import ScriptJob
+from serving.runs.submit import MAX_RETRIES, ScriptJob
 from serving.runs.submit import submit as submit_job
 from serving.runs.sweeps.spec import KIND as SWEEP_KIND
 
@@ -122,6 +122,12 @@ def list_experiments() -> None:
 @click.option("--detach", "-d", is_flag=True, help="Print the run id and return at once.")
 @click.option("--display-name", help="A name shown instead of the run id.")
 @click.option("--tag", "tags", multiple=True, metavar="K=V", help="Tag (repeatable).")
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, MAX_RETRIES),
+    default=0,
+    help="Ray compute: submit again when the node is lost (not when the script fails).",
+)
 @shows
 def submit(
     script: Path,
@@ -134,6 +140,7 @@ def submit(
     detach: bool,
     display_name: str | None,
     tags: tuple[str, ...],
+    max_retries: int,
 ) -> None:
     """Submit SCRIPT as a new run and stream its log.
 
@@ -154,6 +161,7 @@ def submit(
         environment=environment.environment,
         interpreter=environment.interpreter,
         compute=compute,
+        max_retries=max_retries,
         extra=environment.extra,
     )
     if isinstance(ws, RemoteWorkspace):

@@ -53,6 +53,8 @@ class Plan:
     """The compute target's record (``{"name", "kind", "spec"}``); ``{}`` is local."""
     mounts: list[Mount] = field(default_factory=list)
     max_run_duration_s: float | None = None
+    max_retries: int = 0
+    """Times the run may be submitted again when its node is lost (a cluster's runs)."""
     data: dict[str, Path] = field(default_factory=dict)
     """Where each data reference was materialised (upload-mode ones are copied back)."""
     report: Report | None = None

@@ -122,5 +122,6 @@ def build_plan(
         compute=compute,
         mounts=mounts,
         max_run_duration_s=float(duration) if duration else None,
+        max_retries=int(definition.get("max_retries") or 0),
         data=paths,
     )

@@ -39,6 +39,9 @@ class ScriptJob:
     data_references: dict[str, dict[str, Any]] = field(default_factory=dict)
     environment_variables: dict[str, str] = field(default_factory=dict)
     max_run_duration_seconds: float | None = None
+    max_retries: int = 0
+    """Times a run on a cluster is submitted again when its node was lost (not when the
+    script failed); 0 elsewhere, where there is no node to lose."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def definition(self) -> dict[str, Any]:
@@ -53,6 +56,7 @@ class ScriptJob:
             "data_references": self.data_references,
             "environment_variables": self.environment_variables,
             "max_run_duration_seconds": self.max_run_duration_seconds,
+            "max_retries": self.max_retries,
             "submitted_by": _user(),
             **self.extra,
         }
@@ -152,6 +156,9 @@ def stringify(arguments: Sequence[Any]) -> list[str]:
 
 
 # -- a job sent to a workspace server -----------------------------------------------------
+MAX_RETRIES = 10
+"""The most times one run may be submitted again."""
+
 WIRE_FIELDS = frozenset(
     {
         "script",
@@ -162,6 +169,7 @@ WIRE_FIELDS = frozenset(
         "data_references",
         "environment_variables",
         "max_run_duration_seconds",
+        "max_retries",
         "source_directory",
         "submitted_by",
         "display_name",
@@ -194,6 +202,7 @@ def job_to_wire(
         "data_references": job.data_references,
         "environment_variables": job.environment_variables,
         "max_run_duration_seconds": job.max_run_duration_seconds,
+        "max_retries": job.max_retries,
         "source_directory": str(job.source_directory),
         "submitted_by": _user(),
         "display_name": display_name,
@@ -267,6 +276,11 @@ def _check_wire_values(data: dict[str, Any]) -> None:
         or (isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0),
         "max_run_duration_seconds must be a positive number",
     )
+    retries = data.get("max_retries") or 0
+    wire_check(
+        isinstance(retries, int) and not isinstance(retries, bool) and 0 <= retries <= MAX_RETRIES,
+        f"max_retries must be a whole number from 0 to {MAX_RETRIES}",
+    )
     refs, tags = data.get("data_references") or {}, data.get("tags") or {}
     wire_check(
         isinstance(refs, dict) and all(isinstance(r, dict) for r in refs.values()),
@@ -307,6 +321,7 @@ def job_from_wire(data: Any, source: Path) -> tuple[ScriptJob, dict[str, Any]]:
         data_references=refs,
         environment_variables={str(k): v for k, v in env_vars.items()},
         max_run_duration_seconds=data.get("max_run_duration_seconds"),
+        max_retries=int(data.get("max_retries") or 0),
         extra={
             "source_directory": str(data.get("source_directory") or ""),
             "submitted_by": str(data.get("submitted_by") or ""),

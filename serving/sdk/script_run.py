@@ -102,6 +102,9 @@ class RunConfiguration:
         self.environment_variables: dict[str, str] = {}
         self.data_references: dict[str, Any] = {}
         self.max_run_duration_seconds: int | None = None
+        self.max_retries = 0
+        """Not in v1: times a run on a Ray compute is submitted again when its node is
+        lost (a script that fails is not retried)."""
         self.node_count = 1
         self.command = command
 
@@ -181,6 +184,7 @@ class ScriptRunConfig:
             data_references=refs,
             environment_variables=dict(config.environment_variables),
             max_run_duration_seconds=config.max_run_duration_seconds,
+            max_retries=int(getattr(config, "max_retries", 0) or 0),
         )
 
     def _submit(self, experiment: Experiment, show_output: bool = False, **kwargs: Any) -> Run:

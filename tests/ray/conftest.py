@@ -64,7 +64,10 @@ def ray_cluster(hub_server: Server) -> Iterator[RayCluster]:
         yield RayCluster(name, address, RayJobs(address), cluster.prefix(ws.path, name))
         down = run_cli(ws.path, "compute", "down", name)
         assert down.code == 0, down.err
-        assert f"compute {name} is down (3 nodes)" in down.out
+        client = docker_client()
+        left = client.containers.list(all=True, filters={"label": f"serving.compute={name}"})
+        client.close()
+        assert f"compute {name} is down (" in down.out and not left
     finally:
         client = docker_client()
         cluster.remove(client, ws.path, name)

@@ -49,14 +49,21 @@ WAIT_S = 90.0
 
 
 def _submit(
-    hub: Server, source: Path, script: str, compute: str, exp: str, env: str | None = None
-) -> object:
+    hub: Server,
+    source: Path,
+    script: str,
+    compute: str,
+    exp: str,
+    env: str | None = None,
+    retries: int = 0,
+) -> Any:
     (source / "train.py").write_text(textwrap.dedent(script))
     sws = Workspace.get(path=hub.base)
     environment = Environment.get(sws, env) if env else None
     config = ScriptRunConfig(
         str(source), "train.py", compute_target=compute, environment=environment
     )
+    config.run_config.max_retries = retries
     return Experiment(sws, exp).submit(config)
 
 
@@ -392,3 +399,48 @@ def test_a_killed_worker_fails_its_trials_and_the_sweep_goes_on(
         message = str((child.error or {}).get("message"))
         assert "failed on the Ray cluster" in message, message
     assert {remote_runs.get_metrics(c.id)["score"] for c in completed} <= {1, 2, 3}
+
+
+RETRIED = """
+import os, socket, time
+from azureml.core import Run
+print("node", socket.gethostname(), "attempt", open(".serving-attempt").read(), flush=True)
+time.sleep(8)
+Run.get_context().log("score", 1)
+"""
+
+
+def test_a_run_asking_for_retries_is_submitted_again_when_its_worker_is_killed(
+    hub_server: Server, ray_cluster: RayCluster, remote_runs: RemoteRunStore, source: Path,
+    engine: DockerClient, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """After the test above the cluster has one worker left: a third one joins first."""
+    from serving.runs.ray import cluster
+    from serving.runs.ray.jobs_api import RayJobs
+
+    head = engine.containers.get(f"{ray_cluster.prefix}-head")
+    limits = cluster.NodeLimits(0.5, 700 * 2**20)
+    ws_path = hub_server.ws.path
+    kwargs = cluster.worker_kwargs(
+        ws_path, ray_cluster.name, str(head.image.id), ray_cluster.prefix, limits, 3
+    )
+    engine.containers.run(**kwargs)
+    alive = sum(1 for n in RayJobs(ray_cluster.address).nodes() if n.get("state") == "ALIVE")
+    cluster.wait_ready(ray_cluster.jobs, alive + 1, lambda _line: None)
+    monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    run = _submit(hub_server, source, RETRIED, ray_cluster.name, "ray-retry", retries=1)
+
+    def node() -> str | None:
+        text = remote_runs.log(run.id, 0)["text"]
+        found = [line.split()[1] for line in text.splitlines() if line.startswith("node ")]
+        return found[0] if found else None
+
+    _wait_for(lambda: node() is not None, "the run's first line")
+    engine.containers.get(str(node())).kill()
+    assert run.wait_for_completion(raise_on_error=False)["status"] == rec.COMPLETED
+    log = remote_runs.log(run.id, 0)["text"]
+    assert "submitting the run again, attempt 2 of 2" in log and "attempt 2" in log
+    assert remote_runs.get_metrics(run.id)["score"] == 1
+    states = {j.submission_id: j.status for j in ray_cluster.jobs.jobs()}
+    assert states[f"serving-{run.id}"] == "FAILED"
+    assert states[f"serving-{run.id}-2"] == "SUCCEEDED"

@@ -161,8 +161,21 @@ def test_a_head_lost_during_a_run_fails_it_naming_the_head(
     port = socket.create_server(("127.0.0.1", 0))
     address = f"http://127.0.0.1:{port.getsockname()[1]}"
     port.close()
-    execution = executor.RayExecution(RayJobs(address), "serving-r1", _plan(tmp_path), None)
+    execution = executor.RayExecution(
+        RayJobs(address), lambda _attempt: "serving-r1", _plan(tmp_path), None
+    )
     assert execution.wait(0.1) is None  # not yet: the head may come back
     ended = execution.wait(5.0)
     assert ended is not None and not ended.ok
     assert ended.describe() == f"was lost with the Ray head at {address} (no answer for 0.3 s)"
+
+
+def test_a_job_is_lost_only_when_its_script_did_not_end() -> None:
+    from serving.runs.ray.jobs_api import JobState
+
+    script = "Job entrypoint command failed with exit code 1, last available logs: x"
+    assert not JobState("j", "FAILED", script, 1).lost
+    assert not JobState("j", "FAILED", script, None).lost  # an older Ray without the code
+    assert JobState("j", "FAILED", "Job supervisor actor died: node lost", None).lost
+    assert not JobState("j", "STOPPED", "", None).lost
+    assert not JobState("j", "SUCCEEDED", "", 0).lost

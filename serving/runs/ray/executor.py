@@ -27,6 +27,7 @@ import functools
 import shlex
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ from serving.runs.ray.node_entry import TOKEN_FILE
 from serving.runs.ray.relay import Relay
 from serving.runs.reporting import TOKEN_ENV, V1_TOKEN_ENV
 
+ATTEMPT_FILE = ".serving-attempt"
+"""In the job's working directory: which submission of the run this is (1, 2, ...)."""
 HEAD_LOST_S = 30.0
 STATE_POLL_S = 0.5
 PENDING_POLL_S = 2.0
@@ -100,11 +103,16 @@ def package_zip() -> bytes:
 
 
 class RayExecution:
-    """One run's Ray job."""
+    """One run's Ray job (or jobs: a job whose node was lost is submitted again, up to the
+    run's ``max_retries``; ``submit(attempt)`` submits one and gives its id)."""
 
-    def __init__(self, jobs: RayJobs, submission_id: str, plan: Plan, relay: Relay | None) -> None:
+    def __init__(
+        self, jobs: RayJobs, submit: Callable[[int], str], plan: Plan, relay: Relay | None
+    ) -> None:
         self.jobs = jobs
-        self.submission_id = submission_id
+        self._submit = submit
+        self.attempt = 1
+        self.submission_id = submit(1)
         self.plan = plan
         self.relay = relay
         self._exit: Exit | None = None
@@ -150,9 +158,24 @@ class RayExecution:
         self._show(state.status)
         if state.status == "SUCCEEDED":
             self._end(Exit(0))
+        elif state.lost and self.attempt <= self.plan.max_retries:
+            self._retry(state.message)
         elif state.status in ("FAILED", "STOPPED"):
             words = state.message or f"the Ray job {state.status.lower()}"
             self._end(RayExit(1, reason=f"failed on the Ray cluster: {words}"))
+
+    def _retry(self, why: str) -> None:
+        """Submit the run's job again (a new Ray job, the same working copy); the run's log
+        says why, and the new job's output follows."""
+        self.attempt += 1
+        line = (
+            f"serving: the Ray job {self.submission_id} was lost ({why.strip() or 'no reason'})"
+            f": submitting the run again, attempt {self.attempt} of {self.plan.max_retries + 1}\n"
+        )
+        with self.plan.std_log.open("a", encoding="utf-8") as out:
+            out.write(line)
+        self.submission_id = self._submit(self.attempt)
+        self._copied, self._shown, self._started = 0, "", time.monotonic()
 
     def _show(self, status: str) -> None:
         """PENDING -> Queued, RUNNING -> Running, in the run's record."""
@@ -232,18 +255,27 @@ class RayExecutor:
             raise UserInputError(NO_SERVER.format(name=compute.name))
         jobs = RayJobs(_address(compute))
         module = jobs.upload(package_zip())
-        token = {TOKEN_FILE: plan.report.token.encode()}
-        working_dir = jobs.upload(zip_folder(plan.work_dir, extra=token))  # logs link left out
+        token = plan.report.token.encode()
         relay, url = _server_url(compute, plan.report.url)
         plan = replace(plan, env=plan.env | replace(plan.report, url=url).variables())
+
+        def submit(attempt: int) -> str:
+            # each attempt its own working-directory package: a node unpacks one once,
+            # and the entry takes the token file out of it
+            extra = {TOKEN_FILE: token, ATTEMPT_FILE: str(attempt).encode()}
+            working_dir = jobs.upload(zip_folder(plan.work_dir, extra=extra))  # logs link out
+            body = job_body(plan, compute, working_dir, module)
+            if attempt > 1:
+                body["submission_id"] += f"-{attempt}"
+            return jobs.submit(body)
+
+        plan.std_log.parent.mkdir(parents=True, exist_ok=True)
         try:
-            submission_id = jobs.submit(job_body(plan, compute, working_dir, module))
+            return RayExecution(jobs, submit, plan, relay)
         except BaseException:
             if relay is not None:
                 relay.close()
             raise
-        plan.std_log.parent.mkdir(parents=True, exist_ok=True)
-        return RayExecution(jobs, submission_id, plan, relay)
 
 
 def _address(compute: ComputeRecord) -> str:

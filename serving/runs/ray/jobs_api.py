@@ -32,6 +32,8 @@ LOGS_TIMEOUT_S = 3.0
 """The logs come from the job's node; a lost one must not hold the poll long."""
 SKIPPED = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+SCRIPT_FAILED = "Job entrypoint command failed"
+"""How Ray's message for a job whose script exited non-zero begins."""
 
 
 class RayUnreachable(ServingError):
@@ -49,10 +51,21 @@ class JobState:
     submission_id: str
     status: str
     message: str
+    driver_exit_code: int | None = None
+    """Set when the script's process ended; None when it never did (its node was lost)."""
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def lost(self) -> bool:
+        """Failed without the script ending: its node (or Ray's processes for it) died."""
+        return (
+            self.status == "FAILED"
+            and self.driver_exit_code is None
+            and not self.message.startswith(SCRIPT_FAILED)
+        )
 
 
 def _files(folder: Path) -> Iterable[Path]:
@@ -131,7 +144,13 @@ class RayJobs:
 
     def state(self, submission_id: str) -> JobState:
         data = self._json("GET", f"/api/jobs/{submission_id}")
-        return JobState(submission_id, str(data["status"]), str(data.get("message") or ""))
+        code = data.get("driver_exit_code")
+        return JobState(
+            submission_id,
+            str(data["status"]),
+            str(data.get("message") or ""),
+            code if isinstance(code, int) else None,
+        )
 
     def logs(self, submission_id: str) -> str:
         """The job's whole output so far."""

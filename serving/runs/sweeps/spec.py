@@ -35,6 +35,7 @@ def job_to_dict(job: ScriptJob) -> dict[str, Any]:
         "data_references": dict(job.data_references),
         "environment_variables": dict(job.environment_variables),
         "max_run_duration_seconds": job.max_run_duration_seconds,
+        "max_retries": job.max_retries,
         "extra": dict(job.extra),
     }
 
