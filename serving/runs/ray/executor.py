@@ -53,6 +53,10 @@ PENDING_POLL_S = 2.0
 queues many on the head, whose dashboard also serves the running ones."""
 PENDING_FAST_S = 5.0
 LOG_POLL_S = 1.0
+LOG_RATE_BYTES = 256 * 1024
+"""Ray's REST API gives a job's whole output each time: past this many bytes the copy
+runs less often (every size / LOG_RATE_BYTES seconds), so a chatty long job costs at most
+about this much transfer per second; the last copy at the end is always whole."""
 STOP_WAIT_S = 10.0
 DROPPED = ("PATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "PYTHONPATH", "HOME")
 NO_SERVER = (
@@ -152,7 +156,8 @@ class RayExecution:
                 self._end(RayExit(1, reason=reason + f"(no answer for {HEAD_LOST_S:g} s)"))
             return
         self._lost_since = None
-        due = time.monotonic() - self._logged_at >= LOG_POLL_S and state.status != "PENDING"
+        every = max(LOG_POLL_S, self._copied / LOG_RATE_BYTES)
+        due = time.monotonic() - self._logged_at >= every and state.status != "PENDING"
         if due or state.terminal:  # a PENDING job has printed nothing
             self._copy_logs()
         self._show(state.status)
