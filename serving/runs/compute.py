@@ -142,6 +142,9 @@ class ComputeSpec:
     """A Ray compute's head (its dashboard URL, ``http://HEAD:8265``)."""
     docker_network: str | None = None
     """The private network of a Ray cluster started here (``compute up``)."""
+    docker_gateway: str | None = None
+    """This machine's address on that network (where the nodes reach it), recorded at
+    ``compute up`` so a run need not ask the Docker Engine."""
     server_url: str | None = None
     """The workspace server's URL as a Ray cluster's nodes reach it (attached clusters)."""
     gpus: float | None = None

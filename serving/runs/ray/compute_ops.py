@@ -48,6 +48,7 @@ def ray_spec(
     gpus: float | None = None,
     server_url: str | None = None,
     docker_network: str | None = None,
+    docker_gateway: str | None = None,
     description: str | None = None,
 ) -> ComputeSpec:
     """A checked spec: ``cpu``/``memory``/``gpus`` are what each run asks of Ray."""
@@ -60,6 +61,7 @@ def ray_spec(
         network=True,
         address=_check_address(address),
         docker_network=docker_network,
+        docker_gateway=docker_gateway,
         server_url=_check_address(server_url) if server_url else None,
         gpus=gpus or None,
         description=description,
@@ -108,7 +110,10 @@ def up(
     client = docker_client()
     try:
         address, network = cluster.start(client, ws.path, name, image, nodes, limits, progress)
-        spec = ray_spec(address, cpu=cpu, memory=memory, docker_network=network)
+        host = cluster.gateway(client, network)
+        spec = ray_spec(
+            address, cpu=cpu, memory=memory, docker_network=network, docker_gateway=host
+        )
         spec = replace(spec, notes=(node_note(environment),))
         try:
             return store.add(name, spec, RAY)

@@ -295,14 +295,20 @@ def _server_url(compute: ComputeRecord, url: str) -> tuple[Relay | None, str]:
         return None, compute.spec.server_url
     if not compute.spec.docker_network:
         return None, url
+    parts = urllib.parse.urlsplit(url)
+    host = compute.spec.docker_gateway or _ask_gateway(compute.spec.docker_network)
+    relay = Relay(host, (parts.hostname or "127.0.0.1", parts.port or 80))
+    return relay, relay.url
+
+
+def _ask_gateway(network: str) -> str:
+    """The gateway of ``network`` from the Docker Engine (clusters recorded before the
+    gateway was kept on the compute)."""
     from serving.images.engine import docker_client
     from serving.runs.ray.cluster import gateway
 
-    parts = urllib.parse.urlsplit(url)
     client = docker_client()
     try:
-        host = gateway(client, compute.spec.docker_network)
+        return gateway(client, network)
     finally:
         client.close()
-    relay = Relay(host, (parts.hostname or "127.0.0.1", parts.port or 80))
-    return relay, relay.url
