@@ -16,6 +16,7 @@ the runs layer, so runs start this as a program and never import it.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     server = make_server("127.0.0.1", 0, create_app(Workspace.open(Path(args[0]))), threaded=True)
     threading.Thread(target=server.serve_forever, name="run-server", daemon=True).start()
     print(server.server_port, flush=True)
+    os.dup2(2, 1)  # nobody reads stdout after the port: later prints go to the log
     sys.stdin.buffer.read()  # until the supervisor closes it (or is gone)
     server.shutdown()
     return 0

@@ -76,6 +76,15 @@ def check_job(job: ScriptJob) -> None:
     script = source / job.script
     if not script.is_file():
         raise UserErrorException(f"script {job.script} not found in the source directory {source}")
+    if not retries_ok(job.max_retries):
+        raise UserErrorException(
+            f"max_retries must be a whole number from 0 to {MAX_RETRIES}, not {job.max_retries!r}"
+        )
+
+
+def retries_ok(value: object) -> bool:
+    """Whether ``value`` is a run's ``max_retries`` (a whole number, 0 to MAX_RETRIES)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_RETRIES
 
 
 def submit(
@@ -202,7 +211,7 @@ def job_to_wire(
         "data_references": job.data_references,
         "environment_variables": job.environment_variables,
         "max_run_duration_seconds": job.max_run_duration_seconds,
-        "max_retries": job.max_retries,
+        **({"max_retries": job.max_retries} if job.max_retries else {}),  # older servers
         "source_directory": str(job.source_directory),
         "submitted_by": _user(),
         "display_name": display_name,
@@ -276,9 +285,8 @@ def _check_wire_values(data: dict[str, Any]) -> None:
         or (isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0),
         "max_run_duration_seconds must be a positive number",
     )
-    retries = data.get("max_retries") or 0
     wire_check(
-        isinstance(retries, int) and not isinstance(retries, bool) and 0 <= retries <= MAX_RETRIES,
+        retries_ok(data.get("max_retries", 0)),
         f"max_retries must be a whole number from 0 to {MAX_RETRIES}",
     )
     refs, tags = data.get("data_references") or {}, data.get("tags") or {}

@@ -8,9 +8,11 @@ from ``cancel``: the script's whole process tree or container is ended first). I
 log is ``system_logs/supervisor.txt`` in the run folder.
 
 A run submitted through a workspace server (``report_to`` in its definition) on Docker
-compute reports through that server: just before its container starts the supervisor
-mints a token for the run alone (:mod:`serving.runs.run_tokens`) and hands it over with
-the URL (``Plan.report``); the token is revoked when the run ends, whatever the end.
+or Ray compute reports through that server (a folder workspace's run on a Ray cluster
+started here gets a server of its own for the run, :mod:`serving.runs.ray.run_server`):
+just before its container or job starts the supervisor mints a token for the run alone
+(:mod:`serving.runs.run_tokens`) and hands it over with the URL (``Plan.report``); the
+token is revoked when the run ends, whatever the end.
 """
 
 from __future__ import annotations
@@ -182,7 +184,11 @@ class Supervisor:
             None if not plan.max_run_duration_s else time.monotonic() + plan.max_run_duration_s
         )
         while True:
-            ended = execution.wait(POLL_S)
+            try:
+                ended = execution.wait(POLL_S)
+            except BaseException:
+                self._stop_quietly(execution)
+                raise
             if ended is not None:
                 return ended
             if self.cancelled:
@@ -195,6 +201,14 @@ class Supervisor:
                 raise ServingError(
                     f"the run exceeded its max_run_duration_seconds of {plan.max_run_duration_s:g}"
                 )
+
+    @staticmethod
+    def _stop_quietly(execution: Execution) -> None:
+        """End what the run started when watching it failed (the run is failing anyway)."""
+        try:
+            execution.terminate(0)
+        except Exception as exc:  # best effort: the first error is the one reported
+            say(f"could not stop the run's processes: {exc}")
 
     def _finish(self, plan: Plan, ended: Exit) -> None:
         self.store.set_status(self.run_id, rec.FINALIZING)

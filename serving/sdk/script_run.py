@@ -184,7 +184,7 @@ class ScriptRunConfig:
             data_references=refs,
             environment_variables=dict(config.environment_variables),
             max_run_duration_seconds=config.max_run_duration_seconds,
-            max_retries=int(getattr(config, "max_retries", 0) or 0),
+            max_retries=getattr(config, "max_retries", 0) or 0,
         )
 
     def _submit(self, experiment: Experiment, show_output: bool = False, **kwargs: Any) -> Run:

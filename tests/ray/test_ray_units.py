@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,50 @@ def test_a_job_is_lost_only_when_its_script_did_not_end() -> None:
     assert JobState("j", "FAILED", "Job supervisor actor died: node lost", None).lost
     assert not JobState("j", "STOPPED", "", None).lost
     assert not JobState("j", "SUCCEEDED", "", 0).lost
+
+
+def test_not_every_failure_without_an_exit_code_is_a_lost_node() -> None:
+    from serving.runs.ray.jobs_api import JobState
+
+    assert not JobState("j", "FAILED", "runtime_env setup failed: disk full", None).lost
+
+
+def test_max_retries_is_checked_on_every_path(tmp_path: Path) -> None:
+    from serving.errors import UserInputError as Refused
+    from serving.runs.submit import ScriptJob, check_job, job_to_wire
+
+    (tmp_path / "t.py").write_text("pass\n")
+    for bad in (-1, 11, "2", True, 1.5):
+        with pytest.raises(Refused, match="max_retries must be a whole number from 0 to 10"):
+            check_job(ScriptJob(tmp_path, "t.py", max_retries=bad))  # type: ignore[arg-type]
+    check_job(ScriptJob(tmp_path, "t.py", max_retries=3))
+    assert "max_retries" not in job_to_wire(ScriptJob(tmp_path, "t.py"))  # older servers
+    assert job_to_wire(ScriptJob(tmp_path, "t.py", max_retries=2))["max_retries"] == 2
+
+
+def test_a_retry_that_cannot_be_submitted_ends_the_run_with_both_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The head refuses the second submission (a fault a live cluster will not give on
+    demand): the run ends Failed naming the lost node and the refusal."""
+    from serving.errors import ServingError
+    from serving.runs.ray import executor
+    from serving.runs.ray.jobs_api import JobState
+
+    def submit(attempt: int) -> str:
+        if attempt > 1:
+            raise ServingError("the Ray head answered 500")
+        return "serving-r1"
+
+    plan = replace(_plan(tmp_path), max_retries=1)
+    jobs = RayJobs("http://127.0.0.1:9")
+    monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, "FAILED", "node died", None))
+    monkeypatch.setattr(jobs, "logs", lambda _id: "")
+    execution = executor.RayExecution(jobs, submit, plan, None)
+    ended = execution.wait(2.0)
+    assert ended is not None and not ended.ok and execution.attempt == 2
+    assert ended.describe() == (
+        "was lost on the Ray cluster (node died) and could not be submitted again: "
+        "the Ray head answered 500"
+    )
+    assert "attempt 2 of 2" in (tmp_path / "log.txt").read_text()

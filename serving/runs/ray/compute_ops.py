@@ -110,12 +110,12 @@ def up(
     client = docker_client()
     try:
         address, network = cluster.start(client, ws.path, name, image, nodes, limits, progress)
-        host = cluster.gateway(client, network)
-        spec = ray_spec(
-            address, cpu=cpu, memory=memory, docker_network=network, docker_gateway=host
-        )
-        spec = replace(spec, notes=(node_note(environment),))
         try:
+            host = cluster.gateway(client, network)
+            spec = ray_spec(
+                address, cpu=cpu, memory=memory, docker_network=network, docker_gateway=host
+            )
+            spec = replace(spec, notes=(node_note(environment),))
             return store.add(name, spec, RAY)
         except BaseException:
             cluster.remove(client, ws.path, name)

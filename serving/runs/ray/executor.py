@@ -30,7 +30,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import serving
 from serving.environments import EnvSpec
@@ -44,8 +44,13 @@ from serving.runs.ray.node_entry import TOKEN_FILE
 from serving.runs.ray.relay import Relay
 from serving.runs.reporting import TOKEN_ENV, V1_TOKEN_ENV
 
+if TYPE_CHECKING:
+    from serving.runs.store import RunStore
+
 ATTEMPT_FILE = ".serving-attempt"
 """In the job's working directory: which submission of the run this is (1, 2, ...)."""
+PACKAGE_LIMIT_BYTES = 100 * 2**20
+"""The largest package a Ray head takes (its dashboard refuses bigger uploads)."""
 HEAD_LOST_S = 30.0
 STATE_POLL_S = 0.5
 PENDING_POLL_S = 2.0
@@ -53,10 +58,12 @@ PENDING_POLL_S = 2.0
 queues many on the head, whose dashboard also serves the running ones."""
 PENDING_FAST_S = 5.0
 LOG_POLL_S = 1.0
+LOG_POLL_MAX_S = 30.0
 LOG_RATE_BYTES = 256 * 1024
 """Ray's REST API gives a job's whole output each time: past this many bytes the copy
 runs less often (every size / LOG_RATE_BYTES seconds), so a chatty long job costs at most
-about this much transfer per second; the last copy at the end is always whole."""
+about this much transfer per second (but a copy at least every LOG_POLL_MAX_S); the last
+copy at the end is always whole."""
 STOP_WAIT_S = 10.0
 DROPPED = ("PATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "PYTHONPATH", "HOME")
 NO_SERVER = (
@@ -156,7 +163,7 @@ class RayExecution:
                 self._end(RayExit(1, reason=reason + f"(no answer for {HEAD_LOST_S:g} s)"))
             return
         self._lost_since = None
-        every = max(LOG_POLL_S, self._copied / LOG_RATE_BYTES)
+        every = min(max(LOG_POLL_S, self._copied / LOG_RATE_BYTES), LOG_POLL_MAX_S)
         due = time.monotonic() - self._logged_at >= every and state.status != "PENDING"
         if due or state.terminal:  # a PENDING job has printed nothing
             self._copy_logs()
@@ -179,22 +186,31 @@ class RayExecution:
         )
         with self.plan.std_log.open("a", encoding="utf-8") as out:
             out.write(line)
-        self.submission_id = self._submit(self.attempt)
+        try:
+            self.submission_id = self._submit(self.attempt)
+        except ServingError as exc:
+            self._end(RayExit(1, reason=f"was lost on the Ray cluster ({why.strip()}) and "
+                              f"could not be submitted again: {exc.one_line()}"))  # fmt: skip
+            return
         self._copied, self._shown, self._started = 0, "", time.monotonic()
+        self._store().update_json(self.plan.run_id, "supervisor", self.describe())
 
     def _show(self, status: str) -> None:
         """PENDING -> Queued, RUNNING -> Running, in the run's record."""
         wanted = {"PENDING": rec.QUEUED, "RUNNING": rec.RUNNING}.get(status)
         if wanted is None or wanted == self._shown:
             return
+        store = self._store()
+        if store.get(self.plan.run_id).status in (rec.QUEUED, rec.RUNNING, rec.PREPARING):
+            store.set_status(self.plan.run_id, wanted)
+        self._shown = wanted
+
+    def _store(self) -> RunStore:
         from serving.runs.store import RunStore
         from serving.workspace import Workspace
 
         ws = Workspace.open(self.plan.workspace)
-        store = RunStore(ws.path, ws.db)
-        if store.get(self.plan.run_id).status in (rec.QUEUED, rec.RUNNING, rec.PREPARING):
-            store.set_status(self.plan.run_id, wanted)
-        self._shown = wanted
+        return RunStore(ws.path, ws.db)
 
     def _copy_logs(self) -> None:
         """Append what the job printed since the last copy (the logs come from the node
@@ -268,7 +284,15 @@ class RayExecutor:
             # each attempt its own working-directory package: a node unpacks one once,
             # and the entry takes the token file out of it
             extra = {TOKEN_FILE: token, ATTEMPT_FILE: str(attempt).encode()}
-            working_dir = jobs.upload(zip_folder(plan.work_dir, extra=extra))  # logs link out
+            package = zip_folder(plan.work_dir, extra=extra)  # the live logs link left out
+            if len(package) > PACKAGE_LIMIT_BYTES:
+                raise UserInputError(
+                    f"the run's working directory (its snapshot and any datastore folder "
+                    f"copied in) zips to {len(package) / 2**20:.0f} MiB; a Ray cluster takes "
+                    f"at most {PACKAGE_LIMIT_BYTES // 2**20} MiB: read large data from "
+                    "where the nodes can reach it"
+                )
+            working_dir = jobs.upload(package)
             body = job_body(plan, compute, working_dir, module)
             if attempt > 1:
                 body["submission_id"] += f"-{attempt}"

@@ -32,8 +32,9 @@ LOGS_TIMEOUT_S = 3.0
 """The logs come from the job's node; a lost one must not hold the poll long."""
 SKIPPED = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
-SCRIPT_FAILED = "Job entrypoint command failed"
-"""How Ray's message for a job whose script exited non-zero begins."""
+NOT_LOST = ("Job entrypoint command failed", "runtime_env setup failed")
+"""How Ray's messages begin for a job whose script exited non-zero, or whose environment
+could not be set up (retrying would fail the same way)."""
 
 
 class RayUnreachable(ServingError):
@@ -64,7 +65,7 @@ class JobState:
         return (
             self.status == "FAILED"
             and self.driver_exit_code is None
-            and not self.message.startswith(SCRIPT_FAILED)
+            and not self.message.startswith(NOT_LOST)
         )
 
 
