@@ -44,7 +44,8 @@ def _run_row(record: RunRecord) -> dict[str, Any]:
 
 @bp.get("/runs")
 def list_runs() -> Response:
-    """Top-level runs by default; ``parent`` lists a run's children instead."""
+    """Top-level runs by default; ``parent`` lists a run's children instead, and
+    ``children=true`` every run, children included (v1's ``include_children``)."""
     args = request.args
     status = args.get("status")
     if status is not None and status not in rec.STATUSES:
@@ -60,10 +61,13 @@ def list_runs() -> Response:
         after = (str(key[0]), key[1], str(key[2]))
     limit = paging.limit_arg(args)
     parent = args.get("parent")
+    children = args.get("children", "false").lower()
+    if children not in ("true", "false", "1", "0"):
+        raise UserInputError(f"children must be true or false, not {args['children']!r}")
     found = hub().runs.list(
         experiment=args.get("experiment"),
         parent_id=parent,
-        top_level=parent is None,
+        top_level=parent is None and children in ("false", "0"),
         status=status,
         target=args.get("target") or None,
         limit=limit + 1,

@@ -79,6 +79,11 @@ def _run_paths() -> dict[str, Schema]:
                     _param("experiment"),
                     _param("status"),
                     _param("parent"),
+                    _param(
+                        "children",
+                        kind="boolean",
+                        description="with child runs too (sweep trials, pipeline steps)",
+                    ),
                     _param("target", description="compute target"),
                     _param("sort", schema={"enum": ["-created_at", "created_at"]}),
                     *_PAGING,

@@ -141,8 +141,9 @@ class Experiment:
     ) -> Iterator[Any]:
         """Runs newest first (top-level only unless ``include_children``)."""
         rehydrate: Callable[[Experiment, RunRecord], Any]
-        if self._remote is not None:  # the server lists top-level runs
-            records, rehydrate = self._remote.list(experiment=self.name), typed_remote_run
+        if self._remote is not None:
+            records = self._remote.list(experiment=self.name, include_children=include_children)
+            rehydrate = typed_remote_run
         else:
             records = self._store.list(experiment=self.name, top_level=not include_children)
             rehydrate = typed_run

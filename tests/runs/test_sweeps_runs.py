@@ -257,6 +257,11 @@ def test_grid_runs_every_combination_and_a_failed_child_does_not_stop_it(
 def test_a_sweep_whose_every_child_failed_is_failed(tmp_path: Path, any_ws: Any) -> None:
     done = sweep(tmp_path, {"--curve": choice("fail")}, max_total_runs=2, ws=any_ws)
     assert done.run.get_status() == rec.FAILED
+    children = {c.id for c in done.run.get_children()}
+    top = {r.id for r in done.run.experiment.get_runs()}
+    everything = {r.id for r in done.run.experiment.get_runs(include_children=True)}
+    assert children and done.run.id in top and not children & top
+    assert children | {done.run.id} <= everything  # v1's include_children, on a server too
     with pytest.raises(ActivityFailedException, match="all 1 child runs failed"):
         done.run.wait_for_completion()
 

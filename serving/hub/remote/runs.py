@@ -122,13 +122,16 @@ class RemoteRunStore:
         target: str | None = None,
         limit: int | None = None,
         oldest_first: bool = False,
+        include_children: bool = False,
     ) -> list[RunRecord]:
-        """Runs newest first (top-level unless ``parent_id``), as ``RunStore.list``."""
+        """Runs newest first (top-level unless ``parent_id`` or ``include_children``), as
+        ``RunStore.list``."""
         items = self.client.items(
             "/runs",
             limit=min(limit or 500, 1000),
             experiment=experiment,
             parent=parent_id,
+            children="true" if include_children else None,
             status=status,
             target=target,
             sort="created_at" if oldest_first else "-created_at",
