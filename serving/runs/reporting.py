@@ -34,6 +34,9 @@ from serving.runs import metrics as m
 SERVER_ENV = "SERVING_RUN_SERVER"
 TOKEN_ENV = "SERVING_RUN_TOKEN"
 V1_TOKEN_ENV = "AZUREML_RUN_TOKEN"
+TOKEN_FILE = ".serving-run-token"
+"""A Ray job's token, as a file in its working directory (a job's variables are shown in
+Ray's job list): :mod:`serving.runs.ray.node_entry` moves it into ``TOKEN_ENV``."""
 RUN_ENV = "AZUREML_RUN_ID"
 TIMEOUT_S = 60.0
 RETRIES = (0.5, 1.0, 2.0)

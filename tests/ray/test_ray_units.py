@@ -88,7 +88,8 @@ def test_zips_are_stable_and_skip_caches(tmp_path: Path) -> None:
 def test_the_node_entry_takes_the_token_from_its_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from serving.runs.ray.node_entry import TOKEN_FILE, take_token
+    from serving.runs.ray.node_entry import take_token
+    from serving.runs.reporting import TOKEN_FILE
 
     monkeypatch.delenv("SERVING_RUN_TOKEN", raising=False)
     monkeypatch.delenv("AZUREML_RUN_TOKEN", raising=False)

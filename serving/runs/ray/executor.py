@@ -40,9 +40,8 @@ from serving.runs.compute import ComputeRecord
 from serving.runs.execution import Exit, Plan, Progress
 from serving.runs.ray.image import RAY_VERSION
 from serving.runs.ray.jobs_api import RayJobs, RayUnreachable, zip_folder
-from serving.runs.ray.node_entry import TOKEN_FILE
 from serving.runs.ray.relay import Relay
-from serving.runs.reporting import TOKEN_ENV, V1_TOKEN_ENV
+from serving.runs.reporting import TOKEN_ENV, TOKEN_FILE, V1_TOKEN_ENV
 
 if TYPE_CHECKING:
     from serving.runs.store import RunStore

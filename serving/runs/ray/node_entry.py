@@ -21,10 +21,15 @@ from pathlib import Path
 
 import serving
 from serving.runs import remote_entry
-from serving.runs.reporting import TOKEN_ENV, V1_TOKEN_ENV, ReportError, from_environment
+from serving.runs.reporting import (
+    TOKEN_ENV,
+    TOKEN_FILE,
+    V1_TOKEN_ENV,
+    ReportError,
+    from_environment,
+)
 
 COMPAT = Path(serving.__file__).resolve().parent / "scoring" / "compat"
-TOKEN_FILE = ".serving-run-token"
 
 
 def take_token(folder: Path) -> None:
