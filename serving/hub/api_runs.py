@@ -61,13 +61,10 @@ def list_runs() -> Response:
         after = (str(key[0]), key[1], str(key[2]))
     limit = paging.limit_arg(args)
     parent = args.get("parent")
-    children = args.get("children", "false").lower()
-    if children not in ("true", "false", "1", "0"):
-        raise UserInputError(f"children must be true or false, not {args['children']!r}")
     found = hub().runs.list(
         experiment=args.get("experiment"),
         parent_id=parent,
-        top_level=parent is None and children in ("false", "0"),
+        top_level=parent is None and not paging.bool_arg(args, "children"),
         status=status,
         target=args.get("target") or None,
         limit=limit + 1,
