@@ -29,6 +29,7 @@ from serving.config import ServerSettings
 from serving.scoring import Scorer
 from serving.server import app as app_module
 from serving.server.logs import configure_logging, describe_tree, route_prints_to_log
+from serving.server.metrics import cache_process_id
 
 WORKER_BOOT_ERROR = 3
 """Exit code of a worker whose entry script failed to load or init (gunicorn's code)."""
@@ -38,6 +39,7 @@ _log = logging.getLogger("serving.server")
 
 def create_app() -> Flask:
     """Build the app of this worker from ``ServerSettings.from_env()``."""
+    cache_process_id()  # before the scorer or the app make any metric
     settings = ServerSettings.from_env()
     configure_logging(settings.log_level)
     route_prints_to_log()
