@@ -40,7 +40,7 @@ from serving.server.http import (
     error_outcome,
     read_ids,
 )
-from serving.server.logs import ACCESS_LOGGER
+from serving.server.logs import ACCESS_LOGGER, direct_access_handler
 from serving.server.metrics import ServerMetrics
 from serving.server.outcome import failure_outcome, result_outcome, score_outcome, too_large
 from serving.server.v2 import OPEN_ROUTES, V2Route, V2Routes, is_v2_path, parse_route, v2_error
@@ -110,6 +110,7 @@ class RequestHandler:
         self.access_log = logging.getLogger(ACCESS_LOGGER) if settings.access_log else None
         if self.access_log is not None and self.access_log.getEffectiveLevel() > logging.INFO:
             self.access_log.setLevel(logging.INFO)  # the toggle is settings.access_log
+        self.access_direct = direct_access_handler(self.access_log) if self.access_log else None
         origins = (settings.cors_origins or "").split(",")
         self.cors = frozenset(o.strip() for o in origins if o.strip())
 
@@ -281,15 +282,15 @@ class RequestHandler:
         method = environ["REQUEST_METHOD"]
         self.metrics.observe_request(route, method, status, seconds)
         if self.access_log is not None:
-            self.access_log.info(
-                '{"request_id": "%s", "method": "%s", "route": "%s", "status": %d, '
-                '"duration_ms": %.3f}',
-                _json_safe(ids.request_id) if ids is not None else "",
-                method,
-                route,
-                status,
-                seconds * 1000.0,
+            line = (
+                f'{{"request_id": "{_json_safe(ids.request_id) if ids is not None else ""}", '
+                f'"method": "{method}", "route": "{route}", "status": {status}, '
+                f'"duration_ms": {seconds * 1000.0:.3f}}}'
             )
+            if self.access_direct is not None:
+                self.access_direct.line(line)
+            else:
+                self.access_log.info("%s", line)
 
     def _allow(self, headers: list[tuple[str, str]], route: str) -> None:
         """Every 405 says which methods the route takes (RFC 9110, 15.5.6)."""
