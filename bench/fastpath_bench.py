@@ -279,9 +279,13 @@ Starter = Callable[[int], subprocess.Popen[bytes]]
 
 
 def ab_rounds(
-    servers: dict[str, Starter], loads: list[tuple[str, str, Path, int]], args: argparse.Namespace
+    servers: dict[str, Starter],
+    loads: list[tuple[str, str, Path, int]],
+    args: argparse.Namespace,
+    probe: Callable[[str, int], None] | None = None,
 ) -> dict[tuple[str, str], tuple[float, float]]:
-    """Median (req/s, p99 ms) per (server, load label), servers alternating per round."""
+    """Median (req/s, p99 ms) per (server, load label), servers alternating per round;
+    ``probe(server, port)`` runs before each server stops."""
     seen: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for round_no in range(args.rounds):
         for server, start in servers.items():
@@ -296,6 +300,8 @@ def ab_rounds(
                         f"round {round_no + 1} {server:10} {label:14} "
                         f"{figure[0]:8.0f} req/s p99 {figure[1]:6.2f} ms"
                     )
+                if probe is not None:
+                    probe(server, port)
             finally:
                 sb.stop(proc)
     return {
@@ -369,7 +375,13 @@ def part_batching(bodies: dict[str, Path], args: argparse.Namespace) -> None:
         "batch off": lambda p: start_nocode(folder, p, args.workers, {}, WORK / "tf-off.log")[0],
         "batch on": lambda p: start_nocode(folder, p, args.workers, on, WORK / "tf-on.log")[0],
     }
-    res = ab_rounds(servers, loads, args)
+    batcher: list[dict[str, float]] = []
+
+    def probe(server: str, port: int) -> None:
+        if server == "batch on":
+            batcher.append(batch_metrics(port))
+
+    res = ab_rounds(servers, loads, args, probe)
     off, got = res[("batch off", "1row c=32")], res[("batch on", "1row c=32")]
     ratio = got[0] / off[0]
     bound = BATCH_DELAY_MS + batch_ms
@@ -383,6 +395,39 @@ def part_batching(bodies: dict[str, Path], args: argparse.Namespace) -> None:
         f"{got[1]:6.2f} ms | ratio {ratio:4.2f} (>= 3): {verdict(ratio >= 3)}; p99 on "
         f"{got[1]:.2f} ms (< {bound:.2f} ms): {verdict(got[1] < bound)}"
     )
+    if batcher:
+        mid = {key: statistics.median(m[key] for m in batcher) for key in batcher[0]}
+        print(
+            f"  the batcher's own part (server metrics, median of rounds, warm-up included): "
+            f"mean batch {mid['size']:.1f} requests, model call {mid['exec_ms']:.2f} ms per batch; "
+            f"queue wait per request mean {mid['queue_ms']:.2f} ms, p99 <= "
+            f"{mid['queue_p99_ms']:.1f} ms (bucket bound)"
+        )
+
+
+def batch_metrics(port: int) -> dict[str, float]:
+    """The batcher's histograms on ``/metrics``: mean batch size, mean model call per
+    batch, mean queue wait per request and the bucket bound of its 99th percentile."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    series: dict[str, float] = {}
+    buckets: list[tuple[float, float]] = []
+    for line in text.splitlines():
+        if line.startswith("serving_batch_queue_seconds_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+        elif line.startswith("serving_batch_") and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            series[name] = float(value)
+    batches = series["serving_batch_size_count"]
+    requests = series["serving_batch_size_sum"]
+    total = buckets[-1][1] if buckets else 0.0
+    p99 = next((b for b, count in buckets if count >= 0.99 * total), float("inf"))
+    return {
+        "size": requests / batches,
+        "queue_ms": series["serving_batch_queue_seconds_sum"] / requests * 1000,
+        "exec_ms": series["serving_batch_exec_seconds_sum"] / batches * 1000,
+        "queue_p99_ms": p99 * 1000,
+    }
 
 
 def start_local_server(onnx_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
