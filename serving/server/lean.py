@@ -27,7 +27,8 @@ import os
 import re
 from typing import Any
 
-from gunicorn import SERVER_SOFTWARE, util
+from gunicorn import SERVER_SOFTWARE, glogging, util
+from gunicorn import config as gconfig
 from gunicorn.http.wsgi import FileWrapper, WSGIErrorsWrapper
 
 _REQUEST_LINE = re.compile(rb"(GET|POST) (/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*) HTTP/1\.1")
@@ -74,17 +75,28 @@ class LeanRequest:
 class LeanReader:
     """Reads plain requests on the hot routes into (:class:`LeanRequest`, environ)."""
 
-    def __init__(self, cfg: Any, *, tls: bool, prefixes: tuple[str, ...] = DEFAULT_PREFIXES):
-        self.enabled = _usable(cfg)
+    def __init__(
+        self,
+        cfg: Any,
+        *,
+        tls: bool,
+        access_log: bool = False,
+        prefixes: tuple[str, ...] = DEFAULT_PREFIXES,
+    ):
+        """``access_log``: gunicorn's logger writes access lines (it reads gunicorn's
+        request object, which this reader does not build)."""
+        self.enabled = _usable(cfg) and not access_log
         """False where gunicorn's settings ask for what this reader does not do."""
+        self._cfg = cfg
         self._prefixes = prefixes
-        self._line_limit = cfg.limit_request_line or 1 << 30
-        self._field_limit = cfg.limit_request_fields or 1 << 30
-        self._field_size = cfg.limit_request_field_size or 1 << 30
+        # gunicorn's limits where they are set, else its defaults (a value of 0 can mean
+        # unlimited or the default, depending on the setting): longer heads go to gunicorn
+        self._line_limit = _limit(cfg.limit_request_line, 4094, 8190)
+        self._field_limit = _limit(cfg.limit_request_fields, 100, 32768)
+        self._field_size = _limit(cfg.limit_request_field_size, 8190, 1 << 20)
         self._secure = frozenset(name.upper() for name in cfg.secure_scheme_headers)
         self._scheme = "https" if tls else "http"
         self._base = {
-            "wsgi.errors": WSGIErrorsWrapper(cfg),
             "wsgi.version": (1, 0),
             "wsgi.multithread": False,
             "wsgi.multiprocess": cfg.workers > 1,
@@ -113,6 +125,7 @@ class LeanReader:
         path, _, query = uri.partition("?")
         if path.startswith("//") or not path.startswith(self._prefixes):
             return None
+        body = bytes(data[head_end + 4 :])
         fields = bytes(data[line_end + 2 : head_end + 2])
         if _FIELD_LINES.fullmatch(fields) is None:
             return None
@@ -125,7 +138,11 @@ class LeanReader:
         environ = dict(self._base)
         if not self._fields(lines, req, environ):
             return None
-        environ["wsgi.input"] = io.BytesIO(bytes(data[head_end + 4 :]))
+        length = environ.get("CONTENT_LENGTH")
+        if len(body) != (int(length) if length is not None and length.isdigit() else 0):
+            return None  # framed otherwise than this reader would (never, from the worker)
+        environ["wsgi.errors"] = WSGIErrorsWrapper(self._cfg)  # per request, as gunicorn's
+        environ["wsgi.input"] = io.BytesIO(body)
         environ["gunicorn.socket"] = sock
         environ["REQUEST_METHOD"] = method
         environ["QUERY_STRING"] = query
@@ -165,23 +182,32 @@ class LeanReader:
         return True
 
 
+def _limit(value: int, default: int, most: int) -> int:
+    return min(value, most) if value > 0 else default
+
+
 def _usable(cfg: Any) -> bool:
-    """Whether gunicorn's settings leave the plain request as this reader reads it."""
+    """Whether gunicorn's settings leave the plain request as this reader reads it (and
+    no hook of gunicorn's reads more of the request than :class:`LeanRequest` has)."""
     return (
-        cfg.proxy_protocol in ("off", False, None)
+        cfg.pre_request is gconfig.PreRequest.default
+        and cfg.post_request is gconfig.PostRequest.default
+        and cfg.proxy_protocol in ("off", False, None)
         and not os.environ.get("SCRIPT_NAME")
         and not cfg.casefold_http_method
         and not cfg.permit_obsolete_folding
         and cfg.header_map == "drop"
-        and not gunicorn_access_log(cfg)
     )
 
 
-def gunicorn_access_log(cfg: Any) -> bool:
-    """Whether gunicorn writes access lines (``--access-logfile`` and the like; the
-    server's own access line is :data:`serving.server.logs.ACCESS_LOGGER`'s)."""
+def gunicorn_access_log(cfg: Any, log: Any) -> bool:
+    """Whether gunicorn's logger ``log`` does something with each request: writes access
+    lines (``--access-logfile`` and the like; the server's own line is
+    :data:`serving.server.logs.ACCESS_LOGGER`'s) or is a logger class of its own
+    (``--statsd-host`` switches to one that counts requests)."""
     return bool(
-        cfg.accesslog
+        type(log).access is not glogging.Logger.access
+        or cfg.accesslog
         or cfg.logconfig
         or cfg.logconfig_dict
         or getattr(cfg, "logconfig_json", None)

@@ -45,14 +45,18 @@ class AccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._held = []
 
     def write_held(self) -> None:
-        """Write the held lines (one write and flush) and stop holding.
+        """Write the held lines and stop holding: whole lines, in writes of at most
+        :data:`ATOMIC_WRITE` bytes, so that workers sharing a pipe never split each
+        other's lines (POSIX keeps writes up to ``PIPE_BUF`` whole).
 
         (Not ``release``: that is ``logging.Handler``'s lock release.)"""
         held, self._held = self._held, None
-        if held:
-            # a closed or broken stderr loses the lines, as emit() would, never a request
-            with self.lock, contextlib.suppress(OSError, ValueError):  # type: ignore[union-attr]
-                self.stream.write("".join(held))
+        if not held:
+            return
+        # a closed or broken stderr loses the lines, as emit() would, never a request
+        with self.lock, contextlib.suppress(OSError, ValueError):  # type: ignore[union-attr]
+            for chunk in _chunks(held, ATOMIC_WRITE):
+                self.stream.write(chunk)
                 self.flush()
 
     def line(self, text: str) -> None:
@@ -76,6 +80,27 @@ class AccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
             held.append(self.format(record) + self.terminator)
         except Exception:
             self.handleError(record)
+
+
+ATOMIC_WRITE = 4096
+"""``PIPE_BUF`` on Linux: the most bytes one write to a pipe keeps together."""
+
+
+def _chunks(lines: list[str], size: int) -> list[str]:
+    """``lines`` joined into as few pieces as possible of at most ``size`` characters each
+    (a longer line is a piece of its own)."""
+    pieces: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in lines:
+        if current and length + len(line) > size:
+            pieces.append("".join(current))
+            current, length = [], 0
+        current.append(line)
+        length += len(line)
+    if current:
+        pieces.append("".join(current))
+    return pieces
 
 
 def direct_access_handler(logger: logging.Logger) -> AccessHandler | None:

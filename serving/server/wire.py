@@ -63,8 +63,21 @@ _PLAIN_HEADERS: dict[tuple[str, str], None] = {}
 _PLAIN_LIMIT = 256
 
 
+_PER_REQUEST = frozenset(
+    {
+        "content-length",
+        "x-request-id",
+        "x-ms-request-id",
+        "x-ms-client-request-id",
+        "x-ms-run-fn-exec-ms",
+        "traceid",
+    }
+)
+"""Headers whose values change per request (and Content-Length, which gunicorn reads)."""
+
+
 def _rememberable(name: Any) -> bool:
-    return isinstance(name, str) and name.lower() != "content-length" and not util.is_hoppish(name)
+    return isinstance(name, str) and name.lower() not in _PER_REQUEST and not util.is_hoppish(name)
 
 
 class CoalescingResponse(wsgi.Response):  # type: ignore[misc]

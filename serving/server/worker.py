@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import selectors
 import socket
@@ -73,6 +74,10 @@ from serving.server.wire import (
 )
 
 _IGNORED_SOCKET_ERRORS = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
+
+_early_hints = getattr(wsgi, "_make_early_hints_callback", None)
+"""gunicorn's ``wsgi.early_hints`` (103) callback maker, which ``wsgi.create`` adds; the lean
+reader's environ gets it too (gunicorn before 25 has none)."""
 
 CLOSE_CONNECTION = "serving.close_connection"
 """WSGI environ key: an app sets it to have the connection closed after the response."""
@@ -122,10 +127,12 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
         )
         self._next_tick = 0.0
         """When the loop next runs its periodic work (heartbeat, expiry, parent check)."""
-        self._lean = LeanReader(self.cfg, tls=self._ssl is not None)
+        self._gunicorn_access = gunicorn_access_log(self.cfg, self.log)
+        self._lean = LeanReader(
+            self.cfg, tls=self._ssl is not None, access_log=self._gunicorn_access
+        )
         """Reads plain requests on the hot routes without gunicorn's parser."""
-        self._gunicorn_access = gunicorn_access_log(self.cfg)
-        self._pre_request, self._post_request = request_hooks(self.cfg)
+        self._pre_request, self._post_request = request_hooks(self.cfg, self.log)
         self._poller = selectors.DefaultSelector()
         self._conns: dict[int, Conn] = {}
         self._server_addrs = {listener: listener.getsockname() for listener in self.sockets}
@@ -144,9 +151,9 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             while self.alive:
                 self._limit_connections()
                 events = self._poller.select(0.5)
-                if access is not None:
-                    access.hold()  # the turn's access lines: one write at its end
                 try:
+                    if access is not None:
+                        access.hold()  # the turn's access lines: written at its end
                     for key, _ in events:
                         self._dispatch(key)
                         if not self.alive:
@@ -449,6 +456,8 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
                 )
             else:
                 resp, environ = CoalescingResponse(req, conn.sock, self.cfg), lean_environ
+                if _early_hints is not None:
+                    environ["wsgi.early_hints"] = _early_hints(req, conn.sock, resp)
             self.nr += 1
             if self.nr >= self.max_requests:
                 self.log.info("Autorestarting worker after current request.")
@@ -556,13 +565,15 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]
             self._answer_parked(parked)
 
 
-def request_hooks(cfg: Any) -> tuple[Any, Any]:
+def request_hooks(cfg: Any, log: Any) -> tuple[Any, Any]:
     """gunicorn's ``pre_request`` and ``post_request`` hooks, looked up once; None for a
     hook left at gunicorn's default where it does nothing (``pre_request`` logs each
     request at debug level only; ``post_request`` does nothing): about 2 % of a worker's
     time on a small model's requests."""
     pre: Any = cfg.pre_request
-    if pre is gconfig.PreRequest.default and str(cfg.loglevel).lower() != "debug":
+    error_log = getattr(log, "error_log", None)
+    debug = error_log is None or error_log.isEnabledFor(logging.DEBUG)
+    if pre is gconfig.PreRequest.default and not debug:
         pre = None
     post: Any = cfg.post_request
     if post is gconfig.PostRequest.default:

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from serving.server.logs import AccessHandler, direct_access_handler
+from serving.server.logs import ATOMIC_WRITE, AccessHandler, direct_access_handler
 
 
 @pytest.fixture
@@ -24,9 +24,11 @@ class _CountingStream(io.StringIO):
     def __init__(self) -> None:
         super().__init__()
         self.writes = 0
+        self.pieces: list[str] = []
 
     def write(self, text: str) -> int:
         self.writes += 1
+        self.pieces.append(text)
         return super().write(text)
 
 
@@ -98,3 +100,16 @@ def test_records_from_another_thread_are_not_blocked(logger: logging.Logger) -> 
     other.join(5)
     assert not other.is_alive()
     assert stream.getvalue() == "main\nother\n"
+
+
+def test_held_lines_go_out_whole_in_pipe_sized_writes() -> None:
+    stream = _CountingStream()
+    handler = AccessHandler(stream)
+    lines = [f'{{"n": {i}, "pad": "{"x" * 100}"}}' for i in range(200)]
+    handler.hold()
+    for line in lines:
+        handler.line(line)
+    handler.write_held()
+    assert stream.getvalue() == "".join(line + "\n" for line in lines)
+    assert stream.writes == len(stream.pieces) > 1
+    assert all(len(piece) <= ATOMIC_WRITE and piece.endswith("\n") for piece in stream.pieces)

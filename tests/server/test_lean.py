@@ -74,6 +74,7 @@ def test_plain_requests_read_as_gunicorn_reads_them(data: bytes, sock: socket.so
     req, environ = lean
     theirs_req, theirs = _gunicorn(data, sock, cfg)
     assert _comparable(environ) == _comparable(theirs)
+    assert set(environ) | {"wsgi.early_hints"} == set(theirs)  # the worker adds early hints
     assert environ["wsgi.input"].read() == theirs["wsgi.input"].read()
     assert environ["gunicorn.socket"] is sock
     for name in ("method", "uri", "path", "query", "version", "headers"):
@@ -133,11 +134,65 @@ def test_limits_leave_long_heads_to_gunicorn(sock: socket.socket) -> None:
     assert LeanReader(cfg, tls=False).read(long_value, sock, CLIENT, SERVER) is None
 
 
-def test_settings_it_does_not_follow_turn_it_off() -> None:
+def test_unset_limits_mean_gunicorns_defaults(sock: socket.socket) -> None:
     cfg = Config()
-    assert LeanReader(cfg, tls=False).enabled
+    cfg.set("limit_request_field_size", 0)
+    cfg.set("limit_request_line", 0)
+    reader = LeanReader(cfg, tls=False)
+    assert reader.read(
+        _request("GET /score HTTP/1.1\nA: " + "x" * 8000 + "\n"), sock, CLIENT, SERVER
+    )
+    long_field = _request("GET /score HTTP/1.1\nA: " + "x" * 9000 + "\n")
+    assert reader.read(long_field, sock, CLIENT, SERVER) is None
+    long_line = _request("GET /score?" + "x" * 9000 + " HTTP/1.1\nHost: h\n")
+    assert reader.read(long_line, sock, CLIENT, SERVER) is None
+
+
+@pytest.mark.parametrize("length", ["+5", "5, 5", " ", "0x5", "6", "4"])
+def test_bodies_framed_otherwise_are_left_to_gunicorn(length: str, sock: socket.socket) -> None:
+    data = _request(f"POST /score HTTP/1.1\nContent-Length: {length}\n", b"12345")
+    assert LeanReader(Config(), tls=False).read(data, sock, CLIENT, SERVER) is None
+
+
+def test_a_body_without_a_length_is_left_to_gunicorn(sock: socket.socket) -> None:
+    data = _request("POST /score HTTP/1.1\nHost: h\n", b"GET /score HTTP/1.1\r\n\r\n")
+    assert LeanReader(Config(), tls=False).read(data, sock, CLIENT, SERVER) is None
+
+
+def _pre(worker: Any, req: Any) -> None:
+    return None
+
+
+def _post(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        ("proxy_protocol", True),
+        ("pre_request", _pre),
+        ("post_request", _post),
+        ("permit_obsolete_folding", True),
+    ],
+    ids=lambda s: s[0],
+)
+def test_settings_it_does_not_follow_turn_it_off(setting: tuple[str, Any]) -> None:
+    assert LeanReader(Config(), tls=False).enabled
+    cfg = Config()
+    cfg.set(*setting)
+    assert not LeanReader(cfg, tls=False).enabled
+
+
+def test_a_logger_of_gunicorns_that_counts_requests_turns_it_off() -> None:
+    assert not LeanReader(Config(), tls=False, access_log=True).enabled
+    from gunicorn.glogging import Logger
+    from gunicorn.instrument.statsd import Statsd
+
+    from serving.server.lean import gunicorn_access_log
+
+    cfg = Config()
+    assert not gunicorn_access_log(cfg, Logger(cfg))
     cfg.set("accesslog", "-")
-    assert not LeanReader(cfg, tls=False).enabled
-    cfg = Config()
-    cfg.set("proxy_protocol", True)
-    assert not LeanReader(cfg, tls=False).enabled
+    assert gunicorn_access_log(cfg, Logger(cfg))
+    assert gunicorn_access_log(Config(), Statsd.__new__(Statsd))  # no socket needed
