@@ -95,7 +95,6 @@ class LeanReader:
         self._field_limit = _limit(cfg.limit_request_fields, 100, 32768)
         self._field_size = _limit(cfg.limit_request_field_size, 8190, 1 << 20)
         self._secure = frozenset(name.upper() for name in cfg.secure_scheme_headers)
-        self._scheme = "https" if tls else "http"
         self._base = {
             "wsgi.version": (1, 0),
             "wsgi.multithread": False,
@@ -106,7 +105,7 @@ class LeanReader:
             "SERVER_SOFTWARE": SERVER_SOFTWARE,
             "SERVER_PROTOCOL": "HTTP/1.1",
             "SCRIPT_NAME": "",
-            "wsgi.url_scheme": self._scheme,
+            "wsgi.url_scheme": "https" if tls else "http",
         }
 
     def read(

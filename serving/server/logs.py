@@ -51,13 +51,8 @@ class AccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
         (Not ``release``: that is ``logging.Handler``'s lock release.)"""
         held, self._held = self._held, None
-        if not held:
-            return
-        # a closed or broken stderr loses the lines, as emit() would, never a request
-        with self.lock, contextlib.suppress(OSError, ValueError):  # type: ignore[union-attr]
-            for chunk in _chunks(held, ATOMIC_WRITE):
-                self.stream.write(chunk)
-                self.flush()
+        if held:
+            self._write(*_chunks(held, ATOMIC_WRITE))
 
     def line(self, text: str) -> None:
         """Write (or hold) a line the caller formatted, with no log record: for a logger
@@ -65,10 +60,16 @@ class AccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
         held = self._held
         if held is not None:
             held.append(text + self.terminator)
-            return
+        else:
+            self._write(text + self.terminator)
+
+    def _write(self, *pieces: str) -> None:
+        """Write and flush each piece (a closed or broken stderr loses them, as emit()
+        would, never a request)."""
         with self.lock, contextlib.suppress(OSError, ValueError):  # type: ignore[union-attr]
-            self.stream.write(text + self.terminator)
-            self.flush()
+            for piece in pieces:
+                self.stream.write(piece)
+                self.flush()
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the line now, or keep it during a hold."""

@@ -58,28 +58,6 @@ def http_date() -> str:
 _DATE: list[int | str] = [0, ""]
 
 
-_PLAIN_HEADERS: dict[tuple[str, str], None] = {}
-"""Response headers gunicorn checked and kept as they are (see ``process_headers``)."""
-_PLAIN_LIMIT = 256
-
-
-_PER_REQUEST = frozenset(
-    {
-        "content-length",
-        "x-request-id",
-        "x-ms-request-id",
-        "x-ms-client-request-id",
-        "x-ms-run-fn-exec-ms",
-        "traceid",
-    }
-)
-"""Headers whose values change per request (and Content-Length, which gunicorn reads)."""
-
-
-def _rememberable(name: Any) -> bool:
-    return isinstance(name, str) and name.lower() not in _PER_REQUEST and not util.is_hoppish(name)
-
-
 class CoalescingResponse(wsgi.Response):  # type: ignore[misc]
     """Sends the status line and headers together with the first body bytes.
 
@@ -90,33 +68,6 @@ class CoalescingResponse(wsgi.Response):  # type: ignore[misc]
 
     _pending: bytes | None = None
     headers_sent: bool
-
-    def process_headers(self, headers: Any) -> None:
-        """gunicorn's checks of the app's headers, done once per distinct plain header.
-
-        A (name, value) pair gunicorn kept unchanged (a valid token and value, already
-        stripped, neither ``Content-Length`` nor hop-by-hop) is remembered, and appended
-        as it is when it comes again: a server's own headers repeat on every response
-        (regular expressions per header were 5 % of a worker's time on a small model).
-        Anything else goes through gunicorn's checks every time.
-        """
-        plain = _PLAIN_HEADERS
-        kept = self.headers
-        for pair in headers:
-            if type(pair) is tuple and pair in plain:
-                kept.append(pair)
-                continue
-            before = len(kept)
-            super().process_headers((pair,))
-            if (
-                type(pair) is tuple
-                and len(kept) == before + 1
-                and kept[-1] == pair
-                and _rememberable(pair[0])
-            ):
-                if len(plain) >= _PLAIN_LIMIT:  # request ids never repeat: start again
-                    plain.clear()
-                plain[pair] = None
 
     def default_headers(self) -> list[str]:
         """Status line, ``Server``, ``Date``, ``Connection`` (and chunking), as gunicorn's."""

@@ -1,5 +1,5 @@
-"""The keep-alive worker's response: gunicorn's header checks, remembered per plain header,
-and gunicorn's default headers with a Date formatted once per second."""
+"""The keep-alive worker's response: gunicorn's header checks on every response, and
+gunicorn's default headers with a Date formatted once per second."""
 
 from __future__ import annotations
 
