@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from serving.config import ServerSettings
 from serving.errors import UserInputError
+from serving.scoring.batching import batching_enabled
 from serving.scoring.loader import EntryScript, InputMode
 from serving.scoring.nocode import files
 from serving.scoring.nocode.body import Reply, infer_reply, outputs_reply, parse_body, reply_for
@@ -84,11 +85,14 @@ class NocodeModel:
         return infer_reply(self.outputs, self._batched.infer)
 
     def _load(self, root: Path) -> Any:
+        batching = batching_enabled(self.settings)
         if self.framework == "onnx":
             from serving.scoring.nocode.onnx import OnnxModel
 
             self.path = files.find_file(root, files.ONNX_SUFFIXES, "ONNX model (*.onnx)")
-            return OnnxModel(self.path, self.name, self.version, self.settings.workers)
+            return OnnxModel(
+                self.path, self.name, self.version, self.settings.workers, batching=batching
+            )
         if self.framework == "sklearn":
             from serving.scoring.nocode.sklearn import SklearnModel
 
@@ -99,7 +103,9 @@ class NocodeModel:
         from serving.scoring.nocode.tensorflow import TensorflowModel
 
         self.path = files.find_saved_model(root)
-        return TensorflowModel(self.path, self.name, self.version)
+        return TensorflowModel(
+            self.path, self.name, self.version, self.settings.workers, batching=batching
+        )
 
     def run(self, data: str) -> Any:
         """``/score``: the body's rows in, the predictions out (see :mod:`.body`)."""

@@ -3,10 +3,8 @@
 Session settings (one session per gunicorn worker, each worker one request at a time):
 
 * ``CPUExecutionProvider`` only.
-* ``intra_op_num_threads = max(1, cores // workers)``: ``cores`` is the number of CPUs this
-  process may run on (``os.sched_getaffinity``, which follows ``taskset`` and cgroup
-  cpusets, unlike ``os.cpu_count``), ``workers`` the server's worker count, so the workers
-  together use each core once instead of oversubscribing it ``workers`` times.
+* ``intra_op_num_threads``: this worker's share of the cores, one fewer with dynamic
+  batching on (:mod:`serving.scoring.nocode.threads`).
 * ``inter_op_num_threads = 1`` and sequential execution: the graphs served here are small,
   parallel branches gain nothing.
 * ``session.intra_op.allow_spinning = 0``: idle intra-op threads sleep instead of
@@ -19,11 +17,11 @@ with ``-1`` for symbolic or unknown dimensions.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from serving.scoring.nocode.threads import intra_op_threads
 from serving.scoring.tensors import V2_TO_NUMPY, TensorSpec
 
 if TYPE_CHECKING:
@@ -47,21 +45,12 @@ ONNX_TO_V2: dict[str, str] = {
 """onnxruntime's type strings → Open Inference Protocol datatypes."""
 
 
-def intra_op_threads(workers: int) -> int:
-    """Threads per session: the cores this process may use, shared among the workers."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(1, workers))
-
-
-def session_options(workers: int) -> Any:
+def session_options(workers: int, *, batching: bool = False) -> Any:
     """The onnxruntime SessionOptions described in the module docstring."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads(workers)
+    options.intra_op_num_threads = intra_op_threads(workers, batching=batching)
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -89,13 +78,17 @@ class OnnxModel:
 
     platform = "onnx_onnxv1"
 
-    def __init__(self, path: Path, name: str, version: str, workers: int) -> None:
+    def __init__(
+        self, path: Path, name: str, version: str, workers: int, *, batching: bool = False
+    ) -> None:
         import onnxruntime as ort
 
         self.name = name
         self.version = version
         self.session = ort.InferenceSession(
-            str(path), sess_options=session_options(workers), providers=["CPUExecutionProvider"]
+            str(path),
+            sess_options=session_options(workers, batching=batching),
+            providers=["CPUExecutionProvider"],
         )
         self.inputs = tuple(_spec(a) for a in self.session.get_inputs())
         self.outputs = tuple(_spec(a) for a in self.session.get_outputs())
