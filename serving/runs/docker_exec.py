@@ -54,6 +54,7 @@ from serving.images.build import ImageBuilder
 from serving.images.dockerfile import ENV_PYTHON
 from serving.images.engine import EngineUser
 from serving.proc import file_lock
+from serving.runs import records as rec
 from serving.runs.compute import COMPUTES_DIR, ComputeRecord
 from serving.runs.execution import Exit, Plan, Progress
 from serving.workspace import Workspace
@@ -212,6 +213,8 @@ def environment_image(builder: ImageBuilder, spec: EnvSpec, progress: Progress) 
 
 class DockerExecution:
     """One run's container: its output is copied to the run's log by a thread."""
+
+    started_status = rec.RUNNING
 
     def __init__(
         self, client: DockerClient, container: Container, std_log: Path, *, since: int | None = None

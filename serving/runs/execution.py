@@ -91,6 +91,10 @@ class Exit:
 
 
 class Execution(Protocol):
+    started_status: str
+    """The run's status once started: ``Running``, or ``Queued`` where the compute may hold
+    the script back (a Ray job waits for resources: it shows Running when Ray runs it)."""
+
     def wait(self, timeout_s: float | None) -> Exit | None:
         """The exit, or None when ``timeout_s`` passed first."""
 

@@ -21,12 +21,15 @@ from serving.config import PlatformSettings
 from serving.environments import EnvSpec
 from serving.environments.venv import ensure_venv, venv_python
 from serving.proc import ProcessRef, start_ticks
+from serving.runs import records as rec
 from serving.runs.execution import Exit, Plan, Progress
 
 _BLOCKED = ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
 
 
 class LocalExecution:
+    started_status = rec.RUNNING
+
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
         self.ref = ProcessRef(proc.pid, start_ticks(proc.pid))

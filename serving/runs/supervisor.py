@@ -100,7 +100,7 @@ class Supervisor:
         plan = self._reporting(record, compute, plan)
         self.execution = executor.start(plan)
         self.store.update_json(self.run_id, "supervisor", self.execution.describe())
-        self.store.set_status(self.run_id, rec.RUNNING)
+        self.store.set_status(self.run_id, self.execution.started_status)
         say(f"running {' '.join(plan.script_argv)}")
         ended = self._wait(self.execution, plan)
         self._finish(plan, ended)

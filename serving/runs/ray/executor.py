@@ -15,9 +15,10 @@ network, and the supervisor relays from that network's gateway to the server's l
 port (:mod:`serving.runs.ray.relay`); an attached cluster records ``server_url``, an
 address of the server its nodes can reach (the server must listen there).
 
-The job's state is polled: PENDING is Queued (waiting for the cluster's resources),
-RUNNING is Running, SUCCEEDED exit 0, FAILED and STOPPED a failure with Ray's message. The
-job's output is copied into the run's log as it grows. A head that stops answering for
+The job's state is polled: PENDING is Queued (waiting for the cluster's resources; the
+run shows Queued from its submission, never Running before Ray runs it), RUNNING is
+Running, SUCCEEDED exit 0, FAILED and STOPPED a failure with Ray's message. The job's
+output is copied into the run's log as it grows. A head that stops answering for
 :data:`HEAD_LOST_S` ends the run Failed, naming the address.
 """
 
@@ -115,6 +116,8 @@ def package_zip() -> bytes:
 class RayExecution:
     """One run's Ray job (or jobs: a job whose node was lost is submitted again, up to the
     run's ``max_retries``; ``submit(attempt)`` submits one and gives its id)."""
+
+    started_status = rec.QUEUED
 
     def __init__(
         self, jobs: RayJobs, submit: Callable[[int], str], plan: Plan, relay: Relay | None
@@ -230,14 +233,17 @@ class RayExecution:
             self.relay.close()
 
     def terminate(self, grace_s: float) -> Exit:
-        """Stop the job and wait (at most ``grace_s`` more) until Ray says it stopped."""
+        """Stop the job and wait (at most ``grace_s``, and :data:`STOP_WAIT_S` at least)
+        until Ray says it ended."""
         if self._exit is None:
             try:
                 self.jobs.stop(self.submission_id)
                 deadline = time.monotonic() + max(grace_s, STOP_WAIT_S)
                 while time.monotonic() < deadline:
-                    # a PENDING job is stopped by Ray only once placed: no use waiting
-                    if self.jobs.state(self.submission_id).status != "RUNNING":
+                    # a PENDING job is stopped by Ray once its supervisor is placed and its
+                    # runtime environment set up (seconds, on a cluster with room): waited
+                    # for too; one still waiting for resources stops when Ray places it
+                    if self.jobs.state(self.submission_id).terminal:
                         break
                     time.sleep(STATE_POLL_S)
                 self._copy_logs()
