@@ -40,9 +40,10 @@ print(json.dumps([threading.get_intra_op_parallelism_threads(),
 
 
 def _tf_threads(saved: Path, batching: str, env: dict[str, str]) -> list[int]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, str(saved), batching],
-        env={**os.environ, **env},
+        env={**base, **env},
         capture_output=True,
         text=True,
         timeout=300,
@@ -51,6 +52,7 @@ def _tf_threads(saved: Path, batching: str, env: dict[str, str]) -> list[int]:
     return list(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+@pytest.mark.slow
 def test_tensorflow_threads_set_before_the_model_loads(tmp_path: Path) -> None:
     saved, _rows, _expected = make_keras(tmp_path)
     cores = threads.available_cores()

@@ -244,6 +244,9 @@ def test_a_sweep_runs_its_trials_in_parallel_on_the_cluster(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    # two free CPUs first: a job canceled while PENDING by an earlier test is stopped by Ray
+    # only once placed, and may hold a CPU meanwhile (tests run in random order)
+    _wait_for(lambda: ray_cluster.jobs.available().get("CPU", 0.0) >= 2, "two free CPUs")
     run = _grid_sweep(hub_server, source, SWEEP_TRIAL, ray_cluster.name, "ray-sweep", 2, 2)
     assert run.wait_for_completion()["status"] == rec.COMPLETED  # type: ignore[attr-defined]
     children = list(run.get_children())  # type: ignore[attr-defined]

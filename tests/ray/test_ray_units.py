@@ -7,6 +7,7 @@ import io
 import os
 import socket
 import threading
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from serving.runs.ray.compute_ops import ray_spec
 from serving.runs.ray.executor import RayExit, job_body
 from serving.runs.ray.jobs_api import RayJobs, RayUnreachable, zip_folder
 from serving.runs.ray.relay import Relay
+from serving.runs.store import RunStore
 from tests.helpers import Cli
 
 
@@ -228,3 +230,61 @@ def test_a_retry_that_cannot_be_submitted_ends_the_run_with_both_reasons(
         "the Ray head answered 500"
     )
     assert "attempt 2 of 2" in (tmp_path / "log.txt").read_text()
+
+
+def _queued_run(tmp_path: Path) -> tuple[Plan, RunStore]:
+    """A workspace with one Ray run as the supervisor leaves it after submitting its job."""
+    from serving.runs import records as rec
+    from serving.workspace import Workspace
+
+    ws = Workspace.create(path=tmp_path / "proj")
+    store = RunStore(ws.path, ws.db)
+    record = store.create_run("exp", kind=rec.SCRIPT, target="rc", status=rec.QUEUED)
+    plan = replace(_plan(tmp_path), run_id=record.id, workspace=ws.path)
+    return plan, store
+
+
+def test_a_job_that_ends_between_two_polls_still_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray says SUCCEEDED at the first poll (a short script; timing a live cluster will not
+    give on demand): the run was shown Running first, so it keeps a start time."""
+    from serving.runs import records as rec
+    from serving.runs.ray import executor
+    from serving.runs.ray.jobs_api import JobState
+
+    plan, store = _queued_run(tmp_path)
+    jobs = RayJobs("http://127.0.0.1:9")
+    monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, "SUCCEEDED", "", 0))
+    monkeypatch.setattr(jobs, "logs", lambda _id: "done\n")
+    execution = executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None)
+    assert execution.started_status == rec.QUEUED
+    ended = execution.wait(2.0)
+    assert ended is not None and ended.ok
+    record = store.get(plan.run_id)
+    assert record.status == rec.RUNNING and record.started_at
+
+
+def test_a_cancel_waits_only_briefly_for_a_pending_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job waiting for resources stays PENDING after its stop (Ray applies it once the
+    job is placed): the cancel gives up after PENDING_STOP_S, inside the studio's wait."""
+    from serving.runs import records as rec
+    from serving.runs.ray import executor
+    from serving.runs.ray.jobs_api import JobState
+
+    plan, store = _queued_run(tmp_path)
+    jobs = RayJobs("http://127.0.0.1:9")
+    stopped: list[str] = []
+    monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, "PENDING", "", None))
+    monkeypatch.setattr(jobs, "stop", stopped.append)
+    monkeypatch.setattr(jobs, "logs", lambda _id: "")
+    execution = executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None)
+    assert execution.wait(0.1) is None
+    started = time.monotonic()
+    ended = execution.terminate(10.0)
+    took = time.monotonic() - started
+    assert stopped == ["serving-r1"] and ended.describe().endswith("stopped on the Ray cluster")
+    assert executor.PENDING_STOP_S <= took < executor.PENDING_STOP_S + 2
+    assert store.get(plan.run_id).status == rec.QUEUED  # never shown Running

@@ -198,7 +198,9 @@ def test_a_logger_of_gunicorns_that_counts_requests_turns_it_off() -> None:
     assert gunicorn_access_log(Config(), Statsd.__new__(Statsd))  # no socket needed
 
 
-def test_wsgi_errors_follow_the_error_log_and_survive_close(sock: socket.socket) -> None:
+def test_wsgi_errors_follow_the_error_log_and_survive_close(
+    sock: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import io
     import logging
 
@@ -212,14 +214,11 @@ def test_wsgi_errors_follow_the_error_log_and_survive_close(sock: socket.socket)
     assert second[1]["wsgi.errors"] is errors  # one per reader, not one per request
     error_log = logging.getLogger("gunicorn.error")
     handler = logging.StreamHandler(io.StringIO())
-    error_log.addHandler(handler)
-    try:
-        errors.close()  # an app closing it breaks nothing for the next request
-        errors.write("one\n")
-        handler.setStream(io.StringIO())  # as a reopened log file (SIGUSR1)
-        errors.write("two\n")
-        errors.flush()
-        stream = handler.stream
-        assert isinstance(stream, io.StringIO) and stream.getvalue() == "two\n"
-    finally:
-        error_log.removeHandler(handler)
+    monkeypatch.setattr(error_log, "handlers", [handler])  # its only one, for this test
+    errors.close()  # an app closing it breaks nothing for the next request
+    errors.write("one\n")
+    handler.setStream(io.StringIO())  # as a reopened log file (SIGUSR1)
+    errors.write("two\n")
+    errors.flush()
+    stream = handler.stream
+    assert isinstance(stream, io.StringIO) and stream.getvalue() == "two\n"

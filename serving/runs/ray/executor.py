@@ -65,6 +65,9 @@ runs less often (every size / LOG_RATE_BYTES seconds), so a chatty long job cost
 about this much transfer per second (but a copy at least every LOG_POLL_MAX_S); the last
 copy at the end is always whole."""
 STOP_WAIT_S = 10.0
+PENDING_STOP_S = 2.0
+"""How long a cancel waits for a PENDING job to end (Ray applies the stop once the job is
+placed; a cancel must stay well inside the callers' waits, the studio's 5 s)."""
 DROPPED = ("PATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "PYTHONPATH", "HOME")
 NO_SERVER = (
     "compute {name} is a Ray cluster attached by address: its runs report through a "
@@ -132,7 +135,8 @@ class RayExecution:
         self._copied = 0
         self._logged_at = 0.0
         self._lost_since: float | None = None
-        self._shown = ""
+        self._shown = self.started_status
+        """The status last set on the run's record (the supervisor sets the first)."""
         self._started = time.monotonic()
         self._next_poll = 0.0
 
@@ -169,7 +173,8 @@ class RayExecution:
         due = time.monotonic() - self._logged_at >= every and state.status != "PENDING"
         if due or state.terminal:  # a PENDING job has printed nothing
             self._copy_logs()
-        self._show(state.status)
+        ran = state.status == "SUCCEEDED" or state.driver_exit_code is not None
+        self._show("RUNNING" if state.terminal and ran else state.status)
         if state.status == "SUCCEEDED":
             self._end(Exit(0))
         elif state.lost and self.attempt <= self.plan.max_retries:
@@ -233,17 +238,20 @@ class RayExecution:
             self.relay.close()
 
     def terminate(self, grace_s: float) -> Exit:
-        """Stop the job and wait (at most ``grace_s``, and :data:`STOP_WAIT_S` at least)
-        until Ray says it ended."""
+        """Stop the job and wait until Ray says it ended: at most ``grace_s`` (and
+        :data:`STOP_WAIT_S` at least), or :data:`PENDING_STOP_S` for a job still PENDING."""
         if self._exit is None:
             try:
                 self.jobs.stop(self.submission_id)
-                deadline = time.monotonic() + max(grace_s, STOP_WAIT_S)
+                now = time.monotonic()
+                deadline, pending_until = now + max(grace_s, STOP_WAIT_S), now + PENDING_STOP_S
                 while time.monotonic() < deadline:
-                    # a PENDING job is stopped by Ray once its supervisor is placed and its
-                    # runtime environment set up (seconds, on a cluster with room): waited
-                    # for too; one still waiting for resources stops when Ray places it
-                    if self.jobs.state(self.submission_id).terminal:
+                    # a PENDING job is stopped by Ray once placed: one setting up its runtime
+                    # environment ends soon, one waiting for resources not (no use waiting)
+                    state = self.jobs.state(self.submission_id)
+                    if state.terminal or (
+                        state.status == "PENDING" and time.monotonic() >= pending_until
+                    ):
                         break
                     time.sleep(STATE_POLL_S)
                 self._copy_logs()

@@ -7,7 +7,7 @@ each core once instead of oversubscribing it ``workers`` times. With dynamic bat
 (``batcher`` 1), a worker has two busy threads, the request loop and the batcher that makes
 the model calls, so the model gets one core fewer: on 2 cores with one worker, TensorFlow
 with its default pools (2 intra-op, 2 inter-op threads) made the batched Keras benchmark
-20 % slower than one thread of each (docs/fastpath.md, *Speed*), as its pool threads took
+16 % slower than one thread of each (docs/fastpath.md, *Speed*), as its pool threads took
 the core the request loop needed. onnxruntime follows the same rule for the same reason
 (measured with TensorFlow only: the digits graph is too small for its threads to matter).
 """
