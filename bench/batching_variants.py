@@ -2,8 +2,9 @@
 
 Each variant is the no-code Keras SavedModel server of ``fastpath_bench.py`` (part 3) with
 extra environment variables; the variants alternate per round (wrk, one-row ``/score``
-bodies at 32 connections) and the medians are printed, with the batcher's own metrics for
-variants that batch. Used to choose settings such as TensorFlow's thread pools::
+bodies at 32 connections, ``fastpath_bench.ab_rounds``) and the medians are printed, with
+the batcher's own metrics for variants that batch. Used to choose settings such as
+TensorFlow's thread pools::
 
     python bench/batching_variants.py --rounds 2 --duration 5 \\
         'on=SERVING_MAX_BATCH_SIZE=32,SERVING_MAX_BATCH_DELAY_MS=5' \\
@@ -16,11 +17,9 @@ Needs ``wrk``; traffic stays on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
+from pathlib import Path
 
 import fastpath_bench as fb
-import server_bench as sb
 
 
 def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
@@ -28,6 +27,10 @@ def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
     name, _, pairs = spec.partition("=")
     env = dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
     return name, env
+
+
+def starter(folder: Path, name: str, env: dict[str, str]) -> fb.Starter:
+    return lambda port: fb.start_nocode(folder, port, 1, env, fb.WORK / f"variant-{name}.log")[0]
 
 
 def main() -> None:
@@ -38,30 +41,15 @@ def main() -> None:
     args = parser.parse_args()
     variants = dict(parse_variant(v) for v in args.variants)
     folder, _batch_ms = fb.keras_model()
-    body = fb.WORK / "1row-variants.json"
-    from sklearn.datasets import load_digits
+    servers = {name: starter(folder, name, env) for name, env in variants.items()}
 
-    body.write_text(json.dumps({"data": (load_digits().data[:1] / 16).tolist()}))
-    seen: dict[str, list[tuple[float, float]]] = {}
-    for round_no in range(args.rounds):
-        for name, env in variants.items():
-            port = sb.free_port()
-            proc, _ = fb.start_nocode(folder, port, 1, env, fb.WORK / f"variant-{name}.log")
-            try:
-                fb.run_wrk(port, "/score", body, 32, 2)  # warm-up
-                figure = fb.run_wrk(port, "/score", body, 32, args.duration)
-                batcher = fb.batch_metrics(port) if "SERVING_MAX_BATCH_SIZE" in env else {}
-            finally:
-                sb.stop(proc)
-            seen.setdefault(name, []).append(figure)
-            extra = " ".join(f"{k} {v:.2f}" for k, v in batcher.items())
-            fb.say(
-                f"round {round_no + 1} {name:14} {figure[0]:7.0f} req/s "
-                f"p99 {figure[1]:6.2f} ms {extra}"
-            )
-    for name, figures in seen.items():
-        rps = statistics.median(f[0] for f in figures)
-        p99 = statistics.median(f[1] for f in figures)
+    def probe(name: str, port: int) -> None:
+        if "SERVING_MAX_BATCH_SIZE" in variants[name]:
+            metrics = fb.batch_metrics(port)
+            fb.say(f"  {name} batcher: " + " ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
+
+    loads = [("1row c=32", "/score", fb.keras_body(), 32)]
+    for (name, _label), (rps, p99) in fb.ab_rounds(servers, loads, args, probe).items():
         print(f"{name:14} median {rps:7.0f} req/s, p99 {p99:6.2f} ms")
 
 

@@ -361,12 +361,18 @@ def part_v2(onnx_dir: Path, args: argparse.Namespace) -> None:
         )
 
 
-def part_batching(bodies: dict[str, Path], args: argparse.Namespace) -> None:
-    folder, batch_ms = keras_model()
+def keras_body() -> Path:
+    """The batching part's request: the first digits row, scaled as the model was trained."""
+    from sklearn.datasets import load_digits
+
     scaled = WORK / "1row-scaled.json"
-    data = json.loads(bodies["1row"].read_text())["data"]
-    scaled.write_text(json.dumps({"data": [[v / 16 for v in row] for row in data]}))
-    loads = [("1row c=32", "/score", scaled, 32)]
+    scaled.write_text(json.dumps({"data": (load_digits().data[:1] / 16).tolist()}))
+    return scaled
+
+
+def part_batching(args: argparse.Namespace) -> None:
+    folder, batch_ms = keras_model()
+    loads = [("1row c=32", "/score", keras_body(), 32)]
     on = {
         "SERVING_MAX_BATCH_SIZE": str(BATCH_SIZE),
         "SERVING_MAX_BATCH_DELAY_MS": str(BATCH_DELAY_MS),
@@ -499,7 +505,7 @@ def main() -> None:
     if "v2" in parts:
         part_v2(onnx_dir, args)
     if "batching" in parts:
-        part_batching(bodies, args)
+        part_batching(args)
     if "coldstart" in parts:
         part_coldstart(onnx_dir, args)
 

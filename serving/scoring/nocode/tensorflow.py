@@ -51,7 +51,7 @@ class TensorflowModel:
     platform = "tensorflow_savedmodel"
 
     def __init__(
-        self, path: Path, name: str, version: str, workers: int = 1, *, batching: bool = False
+        self, path: Path, name: str, version: str, workers: int, *, batching: bool = False
     ) -> None:
         import tensorflow as tf
 
