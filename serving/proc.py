@@ -185,6 +185,35 @@ def no_interrupt() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+@contextmanager
+def interrupt_after() -> Iterator[None]:
+    """Hold a first Ctrl-C until the block ends, then raise it; a second one is raised at
+    once. For short calls to a server (the workspace API): an interrupt never cuts one in
+    the middle, so no half-read connection is left to the garbage collector (a socket it
+    closes is a ResourceWarning) and the answer was read whole. Only in the main thread,
+    and only while SIGINT has Python's default handler (anyone else's is left alone)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
+
+
 def reap_in_background(proc: subprocess.Popen[bytes]) -> None:
     """Wait for a detached child on a daemon thread: no zombie when it exits while this
     process lives on (the SDK in a notebook), and no 'still running' warning at exit."""

@@ -3,13 +3,16 @@ equal the folder's, the cap counts bodies and archives (hard links as their copi
 
 from __future__ import annotations
 
+import _thread
 import http.server
 import io
 import json
 import re
+import signal
 import socket
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -30,6 +33,7 @@ from serving.hub.remote.models import model_record
 from serving.hub.remote.registries import endpoint_record, environment_record, image_record
 from serving.hub.remote.runs import RemoteRunStore
 from serving.hub.remote.transport import HubClient, _error
+from serving.proc import interrupt_after
 from serving.registry import Ref
 from serving.runs.reporting import HttpMetricsWriter, ReportError, RunReporter
 from serving.workspace import Workspace
@@ -217,6 +221,21 @@ class _Circling(_Answer):
     TYPE = "application/json"
 
 
+class _Slow(_Answer):
+    """An answer that takes a moment: a Ctrl-C arrives while the call is in flight."""
+
+    BODY = json.dumps({"items": [], "next": None}).encode()
+    TYPE = "application/json"
+    answered = threading.Event()
+
+    def _answer(self) -> None:
+        time.sleep(0.5)
+        super()._answer()
+        self.answered.set()
+
+    do_GET = do_POST = _answer
+
+
 @contextmanager
 def _serving(handler: type[_Answer]) -> Iterator[str]:
     """``handler`` on a loopback port in a thread, for the block: its base URL."""
@@ -264,3 +283,29 @@ def test_paging_stops_when_a_server_repeats_its_page_token() -> None:
         assert [next(pages), next(pages)] == [{"n": 1}, {"n": 1}]
         with pytest.raises(IntegrityError, match="page token again twice"):
             next(pages)
+
+
+def test_ctrl_c_waits_for_the_json_call_in_flight() -> None:
+    """A first Ctrl-C during a workspace call is raised once its answer is in (the caller
+    learns what the server did, no half-read connection is left); a second one at once."""
+    with _serving(_Slow) as base:
+        client = HubClient(base, "srvt_x")
+        timer = threading.Timer(0.2, _thread.interrupt_main)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.get("/runs")
+        assert _Slow.answered.is_set()  # the answer came before the interrupt was raised
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        twice = threading.Thread(target=lambda: [_interrupt_after(0.1) for _ in range(2)])
+        twice.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt), interrupt_after():
+            time.sleep(5)
+        assert time.monotonic() - started < 2  # the second one cut the block short
+        twice.join()
+
+
+def _interrupt_after(delay: float) -> None:
+    """A real SIGINT to the main thread (``interrupt_main`` would not wake its sleep)."""
+    time.sleep(delay)
+    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)

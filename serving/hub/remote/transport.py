@@ -12,6 +12,7 @@ skip environment proxies (:mod:`serving.httpclient`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,6 +25,7 @@ import requests
 from serving import errors as e
 from serving import httpclient
 from serving.hub.errors import Forbidden, Unauthorized
+from serving.proc import interrupt_after
 from serving.runs.errors import ModelPathNotFoundException, UserErrorException
 
 API_PREFIX = "/api/v1"
@@ -122,10 +124,13 @@ class HubClient:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         kwargs.setdefault("timeout", self.timeout)
+        # a JSON call is short: Ctrl-C waits for its answer; a stream or upload is cut at once
+        whole = not kwargs.get("stream") and "data" not in kwargs
         try:
-            response = httpclient.request(
-                method, self.url(path), params=params, headers=headers, **kwargs
-            )
+            with interrupt_after() if whole else contextlib.nullcontext():
+                response = httpclient.request(
+                    method, self.url(path), params=params, headers=headers, **kwargs
+                )
         except requests.RequestException as exc:
             raise e.BackendUnavailableError(
                 f"cannot reach the workspace server {self.base_url}: {type(exc).__name__}",
