@@ -12,24 +12,15 @@ from typing import TextIO
 from serving.hub.remote.runs import RemoteRunStore
 from serving.runs.errors import ExperimentExecutionException
 from serving.runs.pipelines import spec as s
+from serving.runs.pipelines import watch
 from serving.runs.records import RunRecord
 
 POLL_S = 0.25
 
 
 def step_rows(runs: RemoteRunStore, run_id: str) -> list[dict[str, str | None]]:
-    """One row per step run, in the order they were recorded (as the folder's
-    :func:`serving.runs.pipelines.watch.step_rows`)."""
-    return [
-        {
-            "step": child.display_name,
-            "run": child.id,
-            "status": child.status,
-            "reused_from": child.properties.get(s.REUSED_RUN),
-            "reason": (child.error or {}).get("message") or child.properties.get(s.REASON),
-        }
-        for child in reversed(runs.list(parent_id=run_id))
-    ]
+    """One row per step run, in the order they were recorded (the folder's rows)."""
+    return watch.rows_of(runs.list(parent_id=run_id))
 
 
 class LogTail:
@@ -39,14 +30,8 @@ class LogTail:
         self.runs, self.run_id, self.which, self.offset = runs, run_id, which, 0
 
     def read(self) -> str:
-        parts = []
-        while True:
-            part = self.runs.log(self.run_id, self.offset, self.which)
-            parts.append(str(part["text"]))
-            done = part["next_offset"] >= part["size"] or part["next_offset"] == self.offset
-            self.offset = int(part["next_offset"])
-            if done:
-                return "".join(parts)
+        text, self.offset = self.runs.read_log(self.run_id, self.offset, self.which)
+        return text
 
 
 def _emit(out: TextIO, prefix: str, text: str) -> None:
@@ -95,11 +80,4 @@ def wait_pipeline(
 
 
 def summary(runs: RemoteRunStore, record: RunRecord) -> str:
-    lines = ["", "PipelineRun Execution Summary", "==============================="]
-    lines += [f"PipelineRun Status: {record.status}", f"RunId: {record.id}"]
-    for row in step_rows(runs, record.id):
-        reused = f" (reused run {row['reused_from']})" if row["reused_from"] else ""
-        lines.append(f"  {row['step']}: {row['status']}{reused}")
-    if record.error:
-        lines.append(f"Error: {record.error.get('message', record.error)}")
-    return "\n".join(lines) + "\n\n"
+    return watch.summary_of(record, step_rows(runs, record.id))

@@ -11,6 +11,7 @@ belongs to its driver).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import TextIO
 
 from serving.runs.errors import ExperimentExecutionException
@@ -24,18 +25,22 @@ POLL_S = 0.1
 
 def step_rows(store: RunStore, run_id: str) -> list[dict[str, str | None]]:
     """One row per step run of the pipeline run, in the order they were recorded."""
-    rows: list[dict[str, str | None]] = []
-    for child in reversed(store.list(parent_id=run_id)):
-        rows.append(
-            {
-                "step": child.display_name,
-                "run": child.id,
-                "status": child.status,
-                "reused_from": child.properties.get(s.REUSED_RUN),
-                "reason": (child.error or {}).get("message") or child.properties.get(s.REASON),
-            }
-        )
-    return rows
+    return rows_of(store.list(parent_id=run_id))
+
+
+def rows_of(children: Iterable[RunRecord]) -> list[dict[str, str | None]]:
+    """The step rows of a pipeline run's children as listed (newest first), oldest first:
+    a folder's and a workspace server's pipelines show the same rows."""
+    return [
+        {
+            "step": child.display_name,
+            "run": child.id,
+            "status": child.status,
+            "reused_from": child.properties.get(s.REUSED_RUN),
+            "reason": (child.error or {}).get("message") or child.properties.get(s.REASON),
+        }
+        for child in reversed(list(children))
+    ]
 
 
 class _Stream:
@@ -63,9 +68,14 @@ class _Stream:
 
 
 def summary(store: RunStore, record: RunRecord) -> str:
+    return summary_of(record, step_rows(store, record.id))
+
+
+def summary_of(record: RunRecord, rows: Iterable[dict[str, str | None]]) -> str:
+    """v1's execution summary: the pipeline run's status, then a line per step."""
     lines = ["", "PipelineRun Execution Summary", "==============================="]
     lines += [f"PipelineRun Status: {record.status}", f"RunId: {record.id}"]
-    for row in step_rows(store, record.id):
+    for row in rows:
         reused = f" (reused run {row['reused_from']})" if row["reused_from"] else ""
         lines.append(f"  {row['step']}: {row['status']}{reused}")
     if record.error:
