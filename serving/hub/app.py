@@ -37,6 +37,11 @@ def create_app(ws: Workspace) -> Flask:
         app.register_blueprint(blueprint, url_prefix=API)
     studio.register(app)
 
+    @app.get(f"{API}/workspace")
+    def workspace() -> Response:
+        shown = ws.describe()  # the folder's paths stay on the server
+        return jsonify({k: shown[k] for k in ("name", "models", "environments", "endpoints")})
+
     @app.get(f"{API}/openapi.json")
     def openapi() -> Response:
         return jsonify(document())

@@ -447,6 +447,13 @@ def _other_paths() -> dict[str, Schema]:
                 operation_id="getEndpointKeys",
             )
         },
+        "/workspace": {
+            "get": _op(
+                "The workspace's name and how many models, environments and endpoints it holds",
+                ref("Workspace"),
+                operation_id="getWorkspace",
+            )
+        },
         "/openapi.json": {
             "get": _op(
                 "This document (no token needed)",

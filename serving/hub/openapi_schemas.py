@@ -26,7 +26,7 @@ def page(item: str) -> Schema:
 
 
 def schemas() -> dict[str, Schema]:
-    text, free = {"type": "string"}, {"type": "object"}
+    text, free, count = {"type": "string"}, {"type": "object"}, {"type": "integer"}
     return {
         "Error": obj({"error": obj({"code": text, "message": text}, hint=text)}),
         "Experiment": obj(
@@ -135,4 +135,7 @@ def schemas() -> dict[str, Schema]:
             {"name": text, "primary_key": nullable("string"), "secondary_key": nullable("string")}
         ),
         "Text": obj({"name": text, "text": text}),
+        "Workspace": obj(
+            {"name": text, "models": count, "environments": count, "endpoints": count}
+        ),
     }

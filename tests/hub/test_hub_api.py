@@ -47,6 +47,7 @@ def test_every_read_route_answers_and_matches_the_document(server: Server) -> No
         "/endpoints/{name}": "/endpoints/svc",
         "/endpoints/{name}/logs": "/endpoints/svc/logs?tail=10",
         "/endpoints/{name}/keys": "/endpoints/svc/keys",
+        "/workspace": "/workspace",
         "/openapi.json": "/openapi.json",
     }
     documented = {p for p, item in document()["paths"].items() if "get" in item}
@@ -70,6 +71,10 @@ def test_every_read_route_answers_and_matches_the_document(server: Server) -> No
     assert file.content == b"w" * 1000
     assert server.call("GET", "/models/folder/1/file?path=sub/b.txt").content == b"b" * 3000
     assert server.checked("GET", f"/runs/{long}/metrics?name=curve&max_points=30")["values"] == {}
+    held = server.ws.describe()  # other tests of the module register and delete models
+    assert bodies["/workspace"] == {k: held[k] for k in ("name", "models", "environments",
+                                                         "endpoints")}  # fmt: skip
+    assert held["environments"] == held["endpoints"] == 1 and "path" not in bodies["/workspace"]
 
 
 def test_errors_are_json_in_the_documented_shape(server: Server) -> None:

@@ -109,7 +109,8 @@ def test_folder_commands_refuse_a_server_in_one_line(run: Run, args: tuple[str, 
 
 def test_workspace_show_names_the_server(run: Run, hub_server: HubProcess) -> None:
     shown = run("workspace", "show", "-o", "json").json()
-    assert shown["url"] == hub_server.base and shown["models"] == 0  # type: ignore[index]
+    assert shown == {"name": hub_server.ws.name, "url": hub_server.base, "models": 0,
+                     "environments": 0, "endpoints": 0}  # fmt: skip
 
 
 def test_workspace_option_takes_a_url(

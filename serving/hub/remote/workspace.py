@@ -63,17 +63,14 @@ class RemoteWorkspace:
 
     @property
     def name(self) -> str:
-        """The server's ``host:port`` (the API does not name its workspace)."""
+        """The server's ``host:port``, known without a call (``describe()`` asks the
+        server for its workspace's own name)."""
         return urlsplit(self.url).netloc
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "url": self.url,
-            "models": len(self.models.list()),
-            "environments": len(self.environments.list()),
-            "endpoints": len(self.endpoints.list()),
-        }
+        """The server's workspace: its name, this URL, and what it holds (one call)."""
+        shown: dict[str, Any] = self.client.get("/workspace")
+        return {"name": shown.pop("name"), "url": self.url, **shown}
 
     def __repr__(self) -> str:
         return f"RemoteWorkspace({self.url!r})"
