@@ -37,6 +37,6 @@ if [ "$fast" = 1 ]; then
     echo "== pytest (fast: not docker and not slow)"
     .venv/bin/python -m pytest -m "not docker and not slow" ${args[@]+"${args[@]}"}
 else
-    echo "== pytest"
-    .venv/bin/python -m pytest ${args[@]+"${args[@]}"}
+    echo "== pytest"  # the 25 slowest tests are listed at the end: where the suite's time goes
+    .venv/bin/python -m pytest --durations=25 ${args[@]+"${args[@]}"}
 fi
