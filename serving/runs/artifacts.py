@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +41,38 @@ def image_kind(path: Path) -> str | None:
         if head.startswith(magic):
             return kind
     return None
+
+
+def figure_artifact(name: str) -> str:
+    """The artifact name of a figure logged as ``name``: v1's ``NAME_<unix time>.png`` with
+    a short random part (two figures logged under one name within a second would otherwise
+    share a file, and the first one's metric would show the second)."""
+    return f"{name}_{int(time.time())}_{uuid.uuid4().hex[:6]}.png"
+
+
+def save_figure(plot: Any, folder: Path) -> Path:
+    """A matplotlib figure (or ``pyplot``: its current figure) as a PNG file in ``folder``."""
+    figure = plot.gcf() if hasattr(plot, "gcf") else plot
+    path = folder / "figure.png"
+    figure.savefig(str(path), format="png")
+    return path
+
+
+def image_artifact(path: str | Path) -> str:
+    """The artifact name of an image logged from a file (refused unless it is one): the
+    path as given when it stays inside the run's folder (``./plots/a.png`` ->
+    ``plots/a.png``), else the file's name (``/tmp/a.png`` -> ``a.png``)."""
+    if image_kind(Path(path)) is None:
+        raise UserErrorException(f"{path} is not an image file (png, jpeg, gif, bmp, tiff, webp)")
+    text = str(path).replace("\\", "/")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    return parts[-1] if text.startswith("/") or ".." in parts else "/".join(parts)
+
+
+def metric_artifact(name: str) -> str:
+    """The artifact name of a metric stored as a JSON file (a confusion matrix, a table of
+    predictions): ``NAME_<random>.json``."""
+    return f"{name}_{uuid.uuid4().hex[:8]}.json"
 
 
 def artifact_path(run_dir: Path, name: str) -> Path:

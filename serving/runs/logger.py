@@ -8,10 +8,10 @@ string); ``log`` of a list fails with v1's message. Standard library only.
 
 from __future__ import annotations
 
+import io
 import json
-import time
+import tempfile
 import types
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -103,26 +103,19 @@ class RunLogging:
         if (path is None) == (plot is None):
             raise UserErrorException("log_image needs exactly one of path and plot")
         if plot is not None:
-            artifact = f"{name}_{int(time.time())}.png"
-            dest = artifacts.artifact_path(self._run_dir, artifact)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            figure = plot.gcf() if hasattr(plot, "gcf") else plot
-            figure.savefig(str(dest), format="png")
+            artifact = artifacts.figure_artifact(name)
+            with tempfile.TemporaryDirectory() as tmp:
+                figure = artifacts.save_figure(plot, Path(tmp))
+                artifacts.write_atomic(artifacts.artifact_path(self._run_dir, artifact), figure)
         else:
-            if artifacts.image_kind(Path(path)) is None:  # type: ignore[arg-type]
-                raise UserErrorException(
-                    f"{path} is not an image file (png, jpeg, gif, bmp, tiff, webp)"
-                )
-            artifact = str(path).replace("\\", "/").lstrip("./") or Path(str(path)).name
+            artifact = artifacts.image_artifact(path)  # type: ignore[arg-type]
             artifacts.write_atomic(artifacts.artifact_path(self._run_dir, artifact), Path(path))  # type: ignore[arg-type]
         self._metrics.add(name, "image", self._aml_location(artifact), None, description)
 
     def _artifact_metric(self, kind: str, name: str, value: Any, description: str) -> None:
-        data = _artifact_metric_value(value)
-        artifact = f"{name}_{uuid.uuid4().hex[:8]}.json"
-        dest = artifacts.artifact_path(self._run_dir, artifact)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(json.dumps(data), encoding="utf-8")
+        data = json.dumps(_artifact_metric_value(value)).encode("utf-8")
+        artifact = artifacts.metric_artifact(name)
+        artifacts.write_atomic(artifacts.artifact_path(self._run_dir, artifact), io.BytesIO(data))
         self._metrics.add(name, kind, self._aml_location(artifact), None, description)
 
     def log_confusion_matrix(self, name: str, value: Any, description: str = "") -> None:

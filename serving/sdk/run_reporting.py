@@ -11,16 +11,16 @@ server with the run as lineage. Standard library and the runs layer only.
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
-import time
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from serving.runs import artifacts
 from serving.runs import metrics as m
 from serving.runs.errors import UserErrorException
 from serving.runs.logger import RunLogging, _artifact_metric_value
@@ -130,23 +130,18 @@ class ReportingRun(RunLogging, RunShortcuts):
         if (path is None) == (plot is None):
             raise UserErrorException("log_image needs exactly one of path and plot")
         if plot is not None:
-            artifact = f"{name}_{int(time.time())}.png"
+            artifact = artifacts.figure_artifact(name)
             with tempfile.TemporaryDirectory() as tmp:
-                figure = plot.gcf() if hasattr(plot, "gcf") else plot
-                figure.savefig(str(Path(tmp) / "plot.png"), format="png")
-                self._reporter.upload_file(artifact, Path(tmp) / "plot.png")
+                self._reporter.upload_file(artifact, artifacts.save_figure(plot, Path(tmp)))
         else:
-            artifact = str(path).replace("\\", "/").lstrip("./") or Path(str(path)).name
+            artifact = artifacts.image_artifact(path)  # type: ignore[arg-type]
             self._reporter.upload_file(artifact, Path(str(path)))
         self._metrics.add(name, "image", self._aml_location(artifact), None, description)
 
     def _artifact_metric(self, kind: str, name: str, value: Any, description: str) -> None:
         data = json.dumps(_artifact_metric_value(value)).encode("utf-8")
-        artifact = f"{name}_{uuid.uuid4().hex[:8]}.json"
-        with tempfile.TemporaryFile() as tmp:
-            tmp.write(data)
-            tmp.seek(0)
-            self._reporter.upload_file(artifact, tmp)
+        artifact = artifacts.metric_artifact(name)
+        self._reporter.upload_file(artifact, io.BytesIO(data))
         self._metrics.add(name, kind, self._aml_location(artifact), None, description)
 
     # -- lifecycle (the supervisor owns the status) ----------------------------------------

@@ -100,7 +100,19 @@ def test_files_images_and_lookups(any_ws: Any, tmp_path: Path) -> None:
         run = Run.get_context()
         plt.plot([1, 2, 3])
         run.log_image("curve", plot=plt)
+        run.log_image("curve", plot=plt)  # within the same second: a file of its own
+        import os, tempfile
+        os.makedirs("plots")
+        plt.savefig("plots/a.png")
+        run.log_image("a", path="./plots/a.png")
+        outside = os.path.join(tempfile.mkdtemp(), "b.png")
+        plt.savefig(outside)
+        run.log_image("b", path=outside)
         open("note.txt", "w").write("hello")
+        try:
+            run.log_image("bad", path="note.txt")
+        except Exception as exc:
+            print("refused:", exc)
         run.upload_file("extra/note.txt", "note.txt")
         cm = {"schema_type": "confusion_matrix", "data": {"matrix": [[1]]}}
         run.log_confusion_matrix("cm", cm)
@@ -111,11 +123,15 @@ def test_files_images_and_lookups(any_ws: Any, tmp_path: Path) -> None:
     run.wait_for_completion()
     names = run.get_file_names()
     assert "extra/note.txt" in names
-    image = next(n for n in names if n.startswith("curve_") and n.endswith(".png"))
-    run.download_file(image, tmp_path / "curve.png")
+    curves = [n for n in names if n.startswith("curve_") and n.endswith(".png")]
+    assert len(curves) == 2 and "plots/a.png" in names and "b.png" in names
+    run.download_file(curves[0], tmp_path / "curve.png")
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
     metrics = run.get_metrics()
-    assert metrics["curve"].endswith(image)
+    assert sorted(c.rsplit("/", 1)[1] for c in metrics["curve"]) == sorted(curves)
+    assert metrics["a"].endswith("plots/a.png") and metrics["b"].endswith("/b.png")
+    run.download_file("user_logs/std_log.txt", tmp_path / "log.txt")
+    assert "refused: note.txt is not an image file" in (tmp_path / "log.txt").read_text()
     assert run.get_metrics(populate=True)["cm"]["data"]["matrix"] == [[1]]
     run.download_file("extra/note.txt", tmp_path / "got.txt")
     assert (tmp_path / "got.txt").read_text() == "hello"
