@@ -3,7 +3,6 @@ equal the folder's, the cap counts bodies and archives (hard links as their copi
 
 from __future__ import annotations
 
-import _thread
 import http.server
 import io
 import json
@@ -221,17 +220,19 @@ class _Circling(_Answer):
     TYPE = "application/json"
 
 
-class _Slow(_Answer):
-    """An answer that takes a moment: a Ctrl-C arrives while the call is in flight."""
+class _Interrupting(_Answer):
+    """Sends the test's main thread a real SIGINT (Ctrl-C) once a call has arrived, then
+    answers a moment later: the interrupt lands while the call is in flight."""
 
     BODY = json.dumps({"items": [], "next": None}).encode()
     TYPE = "application/json"
-    answered = threading.Event()
+    answering = threading.Event()
 
     def _answer(self) -> None:
-        time.sleep(0.5)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        time.sleep(0.3)
+        self.answering.set()
         super()._answer()
-        self.answered.set()
 
     do_GET = do_POST = _answer
 
@@ -286,26 +287,17 @@ def test_paging_stops_when_a_server_repeats_its_page_token() -> None:
 
 
 def test_ctrl_c_waits_for_the_json_call_in_flight() -> None:
-    """A first Ctrl-C during a workspace call is raised once its answer is in (the caller
-    learns what the server did, no half-read connection is left); a second one at once."""
-    with _serving(_Slow) as base:
-        client = HubClient(base, "srvt_x")
-        timer = threading.Timer(0.2, _thread.interrupt_main)
-        timer.start()
+    """A first Ctrl-C during a workspace call is raised once its answer is read (no
+    half-read connection is left); a second one at once."""
+    with _serving(_Interrupting) as base:
         with pytest.raises(KeyboardInterrupt):
-            client.get("/runs")
-        assert _Slow.answered.is_set()  # the answer came before the interrupt was raised
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        twice = threading.Thread(target=lambda: [_interrupt_after(0.1) for _ in range(2)])
-        twice.start()
-        started = time.monotonic()
-        with pytest.raises(KeyboardInterrupt), interrupt_after():
-            time.sleep(5)
-        assert time.monotonic() - started < 2  # the second one cut the block short
-        twice.join()
-
-
-def _interrupt_after(delay: float) -> None:
-    """A real SIGINT to the main thread (``interrupt_main`` would not wake its sleep)."""
-    time.sleep(delay)
-    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+            HubClient(base, "srvt_x").get("/runs")
+        assert _Interrupting.answering.is_set()  # raised after the answer, not before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupt_after():
+        signal.raise_signal(signal.SIGINT)  # held
+        reached.append(1)
+        signal.raise_signal(signal.SIGINT)  # raised at once
+        reached.append(2)
+    assert reached == [1]
