@@ -1,7 +1,8 @@
 """Process-level helpers shared by the layers that drive other programs (pip, mmdebstrap,
 servers, training runs): run a command streaming its output as progress, an exclusive file
 lock, and detached processes identified by pid and start time (a recycled pid is never
-mistaken for ours), stopped by process group."""
+mistaken for ours), stopped by process group; and when Ctrl-C may land (held while a
+process is recorded, or until a call to a server has its answer)."""
 
 from __future__ import annotations
 
@@ -185,13 +186,20 @@ def no_interrupt() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+HELD_NOTICE_S = 1.0
+"""How long a held Ctrl-C waits before the user is told why nothing happened yet."""
+HELD_NOTICE = b"serving: waiting for the server's answer; press Ctrl-C again to stop now\n"
+
+
 @contextmanager
 def interrupt_after() -> Iterator[None]:
-    """Hold a first Ctrl-C until the block ends, then raise it; a second one is raised at
-    once. For short calls to a server (the workspace API): an interrupt never cuts one in
-    the middle, so no half-read connection is left to the garbage collector (a socket it
-    closes is a ResourceWarning) and the answer was read whole. Only in the main thread,
-    and only while SIGINT has Python's default handler (anyone else's is left alone)."""
+    """Hold a first Ctrl-C until the block ends, then raise it (whatever the block did);
+    a second one is raised at once. For short calls to a server (the workspace API): an
+    interrupt never cuts one in the middle, so no half-read connection is left to the
+    garbage collector (a socket it closes is a ResourceWarning) and the answer was read
+    whole. A press held over :data:`HELD_NOTICE_S` (a slow server) is explained on
+    stderr. Only in the main thread, and only while SIGINT has Python's default handler
+    (anyone else's is left alone, and a nested block holds nothing of its own)."""
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
@@ -199,19 +207,23 @@ def interrupt_after() -> Iterator[None]:
         yield
         return
     held: list[int] = []
+    notice = threading.Timer(HELD_NOTICE_S, os.write, (2, HELD_NOTICE))
+    notice.daemon = True
 
     def hold(signum: int, frame: FrameType | None) -> None:
         if held:
             raise KeyboardInterrupt
         held.append(signum)
+        notice.start()
 
     signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:
+        notice.cancel()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if held:
-        raise KeyboardInterrupt
+        if held:
+            raise KeyboardInterrupt
 
 
 def reap_in_background(proc: subprocess.Popen[bytes]) -> None:

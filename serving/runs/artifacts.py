@@ -6,12 +6,13 @@ Standard library only: training scripts import it.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import IO, Any
 
 from serving.runs.errors import UserErrorException
@@ -60,13 +61,15 @@ def save_figure(plot: Any, folder: Path) -> Path:
 
 def image_artifact(path: str | Path) -> str:
     """The artifact name of an image logged from a file (refused unless it is one): the
-    path as given when it stays inside the run's folder (``./plots/a.png`` ->
-    ``plots/a.png``), else the file's name (``/tmp/a.png`` -> ``a.png``)."""
+    path as given, normalised, when it stays below the current folder (``./plots/a.png``
+    -> ``plots/a.png``), else the file's name (``/tmp/a.png``, ``../a.png`` -> ``a.png``)."""
+    if not Path(path).is_file():
+        raise UserErrorException(f"log_image: no file {str(path)!r}")
     if image_kind(Path(path)) is None:
         raise UserErrorException(f"{path} is not an image file (png, jpeg, gif, bmp, tiff, webp)")
-    text = str(path).replace("\\", "/")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    return parts[-1] if text.startswith("/") or ".." in parts else "/".join(parts)
+    text = posixpath.normpath(str(path).replace("\\", "/"))
+    outside = text.startswith(("/", "../")) or PureWindowsPath(str(path)).drive != ""
+    return posixpath.basename(text) if outside else text
 
 
 def metric_artifact(name: str) -> str:

@@ -88,15 +88,17 @@ class ServerWorkspace(RemoteWorkspace):
         return Run.get(self, run_id)  # type: ignore[arg-type]
 
     def get_details(self) -> dict[str, Any]:
+        shown = self.describe()  # its "name" is the server's own name for its workspace
         return {
+            **shown,
             "name": self.name,
             "friendlyName": self.name,
+            "workspaceName": shown["name"],
             "location": LOCAL,
             "resourceGroup": LOCAL,
             "subscriptionId": LOCAL,
             "type": "Server",
             "provisioningState": "Succeeded",
-            **self.describe(),
         }
 
     def write_config(

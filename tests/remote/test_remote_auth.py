@@ -111,6 +111,10 @@ def test_workspace_show_names_the_server(run: Run, hub_server: HubProcess) -> No
     shown = run("workspace", "show", "-o", "json").json()
     assert shown == {"name": hub_server.ws.name, "url": hub_server.base, "models": 0,
                      "environments": 0, "endpoints": 0}  # fmt: skip
+    details = ServerWorkspace(hub_server.base, hub_server.tokens["rw"]).get_details()
+    host = hub_server.base.split("://")[1]  # the SDK's name for a server, as in v1's config
+    assert (details["name"], details["friendlyName"]) == (host, host)
+    assert details["workspaceName"] == hub_server.ws.name and details["models"] == 0
 
 
 def test_workspace_option_takes_a_url(

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import requests
 
+from serving import proc
 from serving.errors import (
     BackendUnavailableError,
     IntegrityError,
@@ -32,6 +33,7 @@ from serving.hub.remote.models import model_record
 from serving.hub.remote.registries import endpoint_record, environment_record, image_record
 from serving.hub.remote.runs import RemoteRunStore
 from serving.hub.remote.transport import HubClient, _error
+from serving.hub.remote.workspace import RemoteWorkspace
 from serving.proc import interrupt_after
 from serving.registry import Ref
 from serving.runs.reporting import HttpMetricsWriter, ReportError, RunReporter
@@ -220,6 +222,27 @@ class _Circling(_Answer):
     TYPE = "application/json"
 
 
+class _Older(_Answer):
+    """A server from before ``GET /workspace``: that route is unknown, every list empty."""
+
+    TYPE = "application/json"
+
+    def _answer(self) -> None:
+        if self.path.startswith("/api/v1/workspace"):
+            body = {"error": {"code": "NotFound", "message": "The requested URL was not found"}}
+            self.send_response(404)
+        else:
+            body = {"items": [], "next": None}
+            self.send_response(200)
+        data = json.dumps(body).encode()
+        self.send_header("Content-Type", self.TYPE)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _answer
+
+
 class _Interrupting(_Answer):
     """Sends the test's main thread a real SIGINT (Ctrl-C) once a call has arrived, then
     answers a moment later: the interrupt lands while the call is in flight."""
@@ -301,3 +324,44 @@ def test_ctrl_c_waits_for_the_json_call_in_flight() -> None:
         signal.raise_signal(signal.SIGINT)  # raised at once
         reached.append(2)
     assert reached == [1]
+
+
+def test_a_held_ctrl_c_is_raised_whatever_the_block_did_and_explained_when_slow(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(KeyboardInterrupt) as raised, interrupt_after():
+        signal.raise_signal(signal.SIGINT)
+        raise ValueError("the server did not answer")  # the press is not lost with it
+    assert isinstance(raised.value.__context__, ValueError)
+    assert capfd.readouterr().err == ""  # a press held a moment only: nothing said
+    monkeypatch.setattr(proc, "HELD_NOTICE_S", 0.05)
+    with pytest.raises(KeyboardInterrupt), interrupt_after():
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(0.5)  # a slow answer
+    assert capfd.readouterr().err == proc.HELD_NOTICE.decode()
+
+
+def test_a_ctrl_c_is_not_held_off_the_main_thread_or_under_another_handler() -> None:
+    def elsewhere() -> None:
+        with interrupt_after():
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    seen: list[object] = []
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert seen == [signal.default_int_handler]
+    mine = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with interrupt_after():
+            signal.raise_signal(signal.SIGINT)  # the other handler gets it, nothing held
+        assert seen[-1] == signal.SIGINT
+    finally:
+        signal.signal(signal.SIGINT, mine)
+
+
+def test_workspace_show_against_an_older_server_counts_its_lists() -> None:
+    with _serving(_Older) as base:
+        shown = RemoteWorkspace(base).describe()
+    host = base.removeprefix("http://")
+    assert shown == {"name": host, "url": base, "models": 0, "environments": 0, "endpoints": 0}

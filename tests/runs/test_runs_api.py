@@ -101,13 +101,14 @@ def test_files_images_and_lookups(any_ws: Any, tmp_path: Path) -> None:
         plt.plot([1, 2, 3])
         run.log_image("curve", plot=plt)
         run.log_image("curve", plot=plt)  # within the same second: a file of its own
-        import os, tempfile
+        import os, shutil, tempfile
         os.makedirs("plots")
         plt.savefig("plots/a.png")
         run.log_image("a", path="./plots/a.png")
         outside = os.path.join(tempfile.mkdtemp(), "b.png")
         plt.savefig(outside)
         run.log_image("b", path=outside)
+        shutil.rmtree(os.path.dirname(outside))
         open("note.txt", "w").write("hello")
         try:
             run.log_image("bad", path="note.txt")

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from serving.config import PlatformSettings, is_server_url
-from serving.errors import UserInputError
+from serving.errors import NotFoundError, UserInputError
 from serving.hub.remote.models import RemoteModels
 from serving.hub.remote.registries import RemoteEndpoints, RemoteEnvironments, RemoteImages
 from serving.hub.remote.runs import RemoteRunStore
@@ -68,8 +68,17 @@ class RemoteWorkspace:
         return urlsplit(self.url).netloc
 
     def describe(self) -> dict[str, Any]:
-        """The server's workspace: its name, this URL, and what it holds (one call)."""
-        shown: dict[str, Any] = self.client.get("/workspace")
+        """The server's workspace: its name, this URL, and what it holds (one call; a
+        server older than ``GET /workspace`` has its lists counted, under ``host:port``)."""
+        try:
+            shown: dict[str, Any] = self.client.get("/workspace")
+        except NotFoundError:
+            shown = {
+                "name": self.name,
+                "models": len(self.models.list()),
+                "environments": len(self.environments.list()),
+                "endpoints": len(self.endpoints.list()),
+            }
         return {"name": shown.pop("name"), "url": self.url, **shown}
 
     def __repr__(self) -> str:
