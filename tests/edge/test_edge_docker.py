@@ -94,6 +94,7 @@ def test_results_wait_for_the_broker_in_order_and_expired_ones_are_counted(
         time.sleep(0.5)
         broker.stop(timeout=5)
         stopped_at = time.monotonic()
+        delivered_before = len(set(out.mids()))
         assert stopped_at - started < 6, "the broker stopped too late for this test's timing"
         time.sleep(10)
         produced_while_down = metric(record, "serving_edge_outbox_depth")
@@ -105,7 +106,11 @@ def test_results_wait_for_the_broker_in_order_and_expired_ones_are_counted(
         assert first_seen == sent, f"{len(first_seen)}/{len(sent)} results, missing #{missing}"
         assert short_lived not in mids
         assert metric(record, "serving_edge_messages_expired_total") == 1
-        assert produced_while_down > 100, "results should have waited in the outbox"
+        # every result not delivered when the broker stopped waited in the outbox (a few
+        # may have been on their way through the broker then)
+        waiting = len(sent) - delivered_before
+        assert waiting > 20, f"only {waiting} results were left when the broker stopped"
+        assert produced_while_down >= waiting - 5, (produced_while_down, waiting)
         assert time.monotonic() - stopped_at >= 10
         out.close()
         client.close()

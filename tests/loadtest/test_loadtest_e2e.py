@@ -168,7 +168,8 @@ def test_p99_slo_and_error_budget_fail_with_code_8(
     assert r.code == 8, r.err
     line = r.err.strip().splitlines()[-1]  # after the progress lines
     assert line.startswith("error: SLO failed: p99 "), line
-    assert re.search(r" > 0\.001 ms; error rate (49|50)\.\d\d% > 1\.00%$", line), line
+    rate = re.search(r" > 0\.001 ms; error rate (\d+\.\d\d)% > 1\.00%$", line)
+    assert rate is not None and 45 <= float(rate.group(1)) <= 55, line  # every other body
     summary = r.json()
     assert isinstance(summary, dict) and not summary["passed"]
     [group] = summary["failures_by_error"]

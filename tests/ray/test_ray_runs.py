@@ -244,8 +244,8 @@ def test_a_sweep_runs_its_trials_in_parallel_on_the_cluster(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
-    # two free CPUs first: a job canceled while PENDING by an earlier test is stopped by Ray
-    # only once placed, and may hold a CPU meanwhile (tests run in random order)
+    # two free CPUs first: a job canceled while PENDING by another test is stopped by Ray
+    # only once placed, and may hold a CPU meanwhile
     _wait_for(lambda: ray_cluster.jobs.available().get("CPU", 0.0) >= 2, "two free CPUs")
     run = _grid_sweep(hub_server, source, SWEEP_TRIAL, ray_cluster.name, "ray-sweep", 2, 2)
     assert run.wait_for_completion()["status"] == rec.COMPLETED  # type: ignore[attr-defined]
@@ -331,7 +331,11 @@ def test_cancel_on_a_sweep_leaves_no_ray_job_running(
     children = list(sweep.get_children())  # type: ignore[attr-defined]
     assert children and {c.get_status() for c in children} == {rec.CANCELED}
     states = [_job(ray_cluster, c) for c in children]
-    assert "RUNNING" not in states and states.count("STOPPED") >= 2, states
+    assert states.count("STOPPED") >= 2, states  # the two that ran, stopped by the cancel
+    # a trial still PENDING when canceled is stopped by Ray once placed (docs/ray.md, "Not
+    # yet"): listed PENDING until then (RUNNING for a moment at most); then none is left
+    ended = ("STOPPED", "FAILED", "SUCCEEDED")
+    _wait_for(lambda: all(_job(ray_cluster, c) in ended for c in children), "every job to end")
 
 
 @pytest.mark.slow

@@ -93,8 +93,9 @@ def test_the_node_entry_takes_the_token_from_its_file(
     from serving.runs.ray.node_entry import take_token
     from serving.runs.reporting import TOKEN_FILE
 
-    monkeypatch.delenv("SERVING_RUN_TOKEN", raising=False)
-    monkeypatch.delenv("AZUREML_RUN_TOKEN", raising=False)
+    for name in ("SERVING_RUN_TOKEN", "AZUREML_RUN_TOKEN"):
+        monkeypatch.setenv(name, "")  # recorded, so what take_token sets is undone after
+        monkeypatch.delenv(name)
     take_token(tmp_path)  # none: nothing happens
     assert "SERVING_RUN_TOKEN" not in os.environ
     (tmp_path / TOKEN_FILE).write_text("tok\n")

@@ -307,10 +307,15 @@ def test_cancelling_the_parent_cancels_every_child(tmp_path: Path) -> None:
     assert started.run.get_status() == rec.CANCELED
     children = store.list(parent_id=started.run.id)
     assert len(children) == 2 and {c.status for c in children} == {rec.CANCELED}
-    time.sleep(0.5)
-    for record in [*children, store.get(started.run.id)]:
-        ref = ProcessRef.from_dict(record.supervisor.get("process") or {})
-        assert ref is not None and not is_running(ref)
+    refs = [
+        ProcessRef.from_dict(record.supervisor.get("process") or {})
+        for record in [*children, store.get(started.run.id)]
+    ]
+    assert all(ref is not None for ref in refs)
+    deadline = time.monotonic() + 10  # the supervisors exit just after they record the end
+    while any(is_running(ref) for ref in refs if ref is not None):
+        assert time.monotonic() < deadline, "a supervisor outlived its canceled run"
+        time.sleep(0.1)
     assert len(store.list(parent_id=started.run.id)) == 2  # nothing started after the cancel
 
 
