@@ -21,6 +21,7 @@ from serving.cli.common import (
     workspace,
 )
 from serving.convert import PARITY, ConvertOptions, convert, describe
+from serving.errors import UserInputError
 from serving.registry.frameworks import FRAMEWORKS
 from serving.registry.names import parse_pairs, parse_ref
 
@@ -93,7 +94,9 @@ def list_models(name: str | None, tags: tuple[str, ...], run_id: str | None, lat
     wanted: dict[str, str | None] = {}
     for item in tags:
         key, sep, value = item.partition("=")
-        wanted[key] = value if sep else None
+        if not key.strip():
+            raise UserInputError(f"invalid tag filter {item!r}: expected KEY or KEY=VALUE")
+        wanted[key.strip()] = value if sep else None
     records = any_workspace().models.list(name=name, tags=wanted, latest=latest, run_id=run_id)
     emit_list([r.to_dict() for r in records], LIST_COLUMNS)
 

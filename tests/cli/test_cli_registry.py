@@ -92,6 +92,7 @@ def test_envs_commands(cli: Cli, tmp_path: Path) -> None:
         (("models", "delete", "missing:1"), 3, "not found"),
         (("models", "delete", "m"), 2, "NAME:VERSION"),
         (("models", "list", "-o", "yaml"), 2, "yaml"),
+        (("models", "list", "--tag", "=v"), 2, "invalid tag filter '=v'"),
         (("envs", "register", "-f", "/no/env.yml"), 3, "does not exist"),
         (("envs", "register", "-f", "{badyaml}"), 2, "line"),
         (("envs", "show", "nope"), 3, "not found"),
