@@ -136,6 +136,31 @@ def test_cancel_leaves_no_ray_job_running(
     assert not [s for s in states.values() if s in ("PENDING", "RUNNING")]
 
 
+CHATTY = """
+import time
+for burst in range(3):  # 3 x 1000 lines of 150 bytes: past the size where the tail takes over
+    for i in range(1000):
+        print(f"line {burst * 1000 + i:05d} " + "x" * 139, flush=True)
+    time.sleep(1.5)
+print("done", flush=True)
+"""
+
+
+def test_a_chatty_run_s_output_arrives_whole_and_once(
+    hub_server: Server, ray_cluster: RayCluster, remote_runs: RemoteRunStore, source: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Past 256 KiB the output follows Ray's log tail, which starts from the first byte
+    again: the run's log still holds every line once, in order."""
+    monkeypatch.setenv("SERVING_TOKEN", hub_server.tokens["rw"])
+    run = _submit(hub_server, source, CHATTY, ray_cluster.name, "ray-chatty")
+    assert run.wait_for_completion()["status"] == rec.COMPLETED  # type: ignore[attr-defined]
+    text, _ = remote_runs.read_log(run.record.id)  # type: ignore[attr-defined]
+    lines = [line for line in text.splitlines() if line.startswith("line ")]
+    assert lines == [f"line {n:05d} " + "x" * 139 for n in range(3000)]
+    assert text.rstrip().endswith("done")
+
+
 FOLDER_RUN = """
 import os, sys
 from azureml.core import Run

@@ -18,14 +18,17 @@ address of the server its nodes can reach (the server must listen there).
 The job's state is polled: PENDING is Queued (waiting for the cluster's resources; the
 run shows Queued from its submission, never Running before Ray runs it), RUNNING is
 Running, SUCCEEDED exit 0, FAILED and STOPPED a failure with Ray's message. The job's
-output is copied into the run's log as it grows. A head that stops answering for
-:data:`HEAD_LOST_S` ends the run Failed, naming the address.
+output is copied into the run's log as it grows: whole while small, then through the
+head's log tail websocket (:mod:`serving.runs.ray.log_tail`), and whole once at the end.
+A head that stops answering for :data:`HEAD_LOST_S` ends the run Failed, naming the
+address.
 """
 
 from __future__ import annotations
 
 import functools
 import shlex
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -41,6 +44,7 @@ from serving.runs.compute import ComputeRecord
 from serving.runs.execution import Exit, Plan, Progress
 from serving.runs.ray.image import RAY_VERSION
 from serving.runs.ray.jobs_api import RayJobs, RayUnreachable, zip_folder
+from serving.runs.ray.log_tail import LogTail, tail_url
 from serving.runs.ray.relay import Relay
 from serving.runs.reporting import TOKEN_ENV, TOKEN_FILE, V1_TOKEN_ENV
 
@@ -60,10 +64,15 @@ PENDING_FAST_S = 5.0
 LOG_POLL_S = 1.0
 LOG_POLL_MAX_S = 30.0
 LOG_RATE_BYTES = 256 * 1024
-"""Ray's REST API gives a job's whole output each time: past this many bytes the copy
+"""Where no tail is open (:mod:`serving.runs.ray.log_tail`), the output is copied with
+Ray's REST call, which gives a job's whole output each time: past this many bytes the copy
 runs less often (every size / LOG_RATE_BYTES seconds), so a chatty long job costs at most
 about this much transfer per second (but a copy at least every LOG_POLL_MAX_S); the last
 copy at the end is always whole."""
+TAIL_FROM_BYTES = LOG_RATE_BYTES
+"""Output past this size is followed through the head's log tail instead of whole copies:
+below it a copy every LOG_POLL_S puts a line in the run's log sooner (Ray's tail reads the
+job's log file about once a second; measured: a first line 0.5 s later through the tail)."""
 STOP_WAIT_S = 10.0
 PENDING_STOP_S = 2.0
 """How long a cancel waits for a PENDING job to end (Ray applies the stop once the job is
@@ -133,6 +142,11 @@ class RayExecution:
         self.relay = relay
         self._exit: Exit | None = None
         self._copied = 0
+        """Bytes of the job's output in the run's log (the tail's and the copies' count)."""
+        self._log_lock = threading.Lock()
+        self._tail: LogTail | None = None
+        self._tailed = 0
+        """Bytes the open tail has sent (it starts from the job's first byte)."""
         self._logged_at = 0.0
         self._lost_since: float | None = None
         self._shown = self.started_status
@@ -169,9 +183,17 @@ class RayExecution:
                 self._end(RayExit(1, reason=reason + f"(no answer for {HEAD_LOST_S:g} s)"))
             return
         self._lost_since = None
+        if state.status == "RUNNING" and self._tail is None and self._copied >= TAIL_FROM_BYTES:
+            url = tail_url(self.jobs.address, self.submission_id)
+            self._tailed = 0
+            self._tail = LogTail(url, self._append, self._log_lock)
+        tailing = self._tail is not None and self._tail.alive
         every = min(max(LOG_POLL_S, self._copied / LOG_RATE_BYTES), LOG_POLL_MAX_S)
         due = time.monotonic() - self._logged_at >= every and state.status != "PENDING"
-        if due or state.terminal:  # a PENDING job has printed nothing
+        if state.terminal:  # the tail stops; the last copy takes what it had not sent
+            self._close_tail()
+            self._copy_logs()
+        elif due and not tailing:  # a PENDING job has printed nothing
             self._copy_logs()
         ran = state.status == "SUCCEEDED" or state.driver_exit_code is not None
         self._show("RUNNING" if state.terminal and ran else state.status)
@@ -187,6 +209,7 @@ class RayExecution:
         """Submit the run's job again (a new Ray job, the same working copy); the run's log
         says why, and the new job's output follows."""
         self.attempt += 1
+        self._close_tail()
         line = (
             f"serving: the Ray job {self.submission_id} was lost ({why.strip() or 'no reason'})"
             f": submitting the run again, attempt {self.attempt} of {self.plan.max_retries + 1}\n"
@@ -220,20 +243,39 @@ class RayExecution:
         return RunStore(ws.path, ws.db)
 
     def _copy_logs(self) -> None:
-        """Append what the job printed since the last copy (the logs come from the node
-        the job runs on: a lost node answers nothing, and the state says why soon)."""
+        """Append what the job printed and the run's log lacks, from the whole output (the
+        logs come from the node the job runs on: a lost node answers nothing, and the
+        state says why soon)."""
         self._logged_at = time.monotonic()
         try:
             text = self.jobs.logs(self.submission_id).encode("utf-8", "replace")
         except ServingError:
             return
-        if len(text) > self._copied:
-            with self.plan.std_log.open("ab") as out:
-                out.write(text[self._copied :])
-            self._copied = len(text)
+        with self._log_lock:
+            if len(text) > self._copied:
+                self._write(text[self._copied :])
+
+    def _append(self, piece: str) -> None:
+        """The tail's sink (called with the log lock held): the next piece of output, of
+        which only what the run's log lacks is written (the tail starts from the top)."""
+        data = piece.encode("utf-8", "replace")
+        start, self._tailed = self._tailed, self._tailed + len(data)
+        if self._tailed > self._copied:
+            self._write(data[max(0, self._copied - start) :])
+
+    def _write(self, data: bytes) -> None:
+        with self.plan.std_log.open("ab") as out:
+            out.write(data)
+        self._copied += len(data)
+
+    def _close_tail(self) -> None:
+        if self._tail is not None:
+            self._tail.close()
+            self._tail = None
 
     def _end(self, ended: Exit) -> None:
         self._exit = ended
+        self._close_tail()
         if self.relay is not None:
             self.relay.close()
 
@@ -254,6 +296,7 @@ class RayExecution:
                     ):
                         break
                     time.sleep(STATE_POLL_S)
+                self._close_tail()
                 self._copy_logs()
             except ServingError:
                 pass

@@ -1,0 +1,174 @@
+"""A Ray job's output through its head's log tail websocket, against a small stand-in for
+the head's endpoint (a real websocket handshake and frames on a loopback socket; the
+timings of a live cluster are not what is tested here): pieces arrive in order, nothing
+after ``close``, no tail falls back to the whole-log call, and the run's log holds every
+byte once when the tail and the last whole copy overlap."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from serving.runs.execution import Plan
+from serving.runs.ray import executor
+from serving.runs.ray.jobs_api import JobState, RayJobs
+from serving.runs.ray.log_tail import LogTail, tail_url
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class Head:
+    """Accepts websocket connections and sends each ``pieces`` as text frames, then a
+    close frame once ``release`` is set."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+        self.release = threading.Event()
+        self.paths: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096)
+            self.paths.append(request.split(b" ")[1].decode())
+            found = re.search(rb"Sec-WebSocket-Key: *(\S+)", request, re.IGNORECASE)
+            assert found is not None
+            accept = base64.b64encode(hashlib.sha1(found.group(1) + GUID).digest())
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            for piece in self.pieces:
+                data = piece.encode()
+                conn.sendall(bytes([0x81, len(data)]) + data)  # FIN + text, short length
+            self.release.wait(10)
+            try:
+                conn.sendall(bytes([0x88, 0]))  # close
+                conn.recv(64)  # the client's close
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self.release.set()
+        self.listener.close()
+
+
+@contextmanager
+def head(pieces: list[str]) -> Iterator[Head]:
+    running = Head(pieces)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _collect(url: str) -> tuple[LogTail, list[str]]:
+    got: list[str] = []
+    return LogTail(url, got.append, threading.Lock()), got
+
+
+def test_the_tail_url_of_a_head() -> None:
+    assert (
+        tail_url("http://h:8265/", "serving-r 1") == "ws://h:8265/api/jobs/serving-r%201/logs/tail"
+    )
+    assert tail_url("https://h/ray", "j") == "wss://h/ray/api/jobs/j/logs/tail"
+
+
+def test_pieces_arrive_in_order_until_the_head_closes_the_tail() -> None:
+    with head(["one\n", "two\nthree\n"]) as ray:
+        tail, got = _collect(tail_url(ray.address, "serving-r1"))
+        ray.release.set()
+        assert tail.wait(5)
+    assert got == ["one\n", "two\nthree\n"]
+    assert ray.paths == ["/api/jobs/serving-r1/logs/tail"]
+
+
+def test_nothing_reaches_the_sink_after_close() -> None:
+    with head(["one\n"]) as ray:
+        tail, got = _collect(tail_url(ray.address, "j"))
+        deadline = time.monotonic() + 5
+        while not got:
+            assert time.monotonic() < deadline, "the first piece never came"
+            time.sleep(0.01)
+        tail.close()  # the head has not closed it: the reader is woken out of recv
+        assert tail.wait(5)
+    assert got == ["one\n"]
+
+
+def test_a_head_without_the_tail_ends_it_at_once() -> None:
+    closed = socket.create_server(("127.0.0.1", 0))
+    address = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    tail, got = _collect(tail_url(address, "j"))
+    assert tail.wait(5) and got == []
+
+
+def _plan(tmp_path: Path) -> Plan:
+    return Plan("r1", tmp_path, tmp_path, tmp_path, ["t.py"], {}, tmp_path / "log.txt", None)
+
+
+def test_the_run_log_holds_each_byte_once_from_copies_and_the_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first whole copy gives "one"; the output is then past the tail's threshold, so
+    the tail opens and sends "one" (already there) and "two"; the job ends with a third
+    line the tail has not sent: the last whole copy adds only that. While the tail is open
+    the whole output is not fetched."""
+    outputs = iter(["one\n"] + ["one\ntwo\nthree ✓\n"] * 10)
+    with head(["one\n", "two\n"]) as ray:
+        jobs = RayJobs(ray.address)
+        states = iter(["RUNNING"] * 8 + ["SUCCEEDED"] * 10)
+        fetched: list[str] = []
+        monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, next(states), "", 0))
+        monkeypatch.setattr(jobs, "logs", lambda _id: fetched.append(_id) or next(outputs))
+        monkeypatch.setattr(executor, "STATE_POLL_S", 0.05)
+        monkeypatch.setattr(executor, "LOG_POLL_S", 0.0)  # a copy at every poll, if no tail
+        monkeypatch.setattr(executor, "TAIL_FROM_BYTES", 4)  # "one\n" is enough output
+        monkeypatch.setattr(executor.RayExecution, "_show", lambda self, status: None)
+        plan = _plan(tmp_path)
+        execution = executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None)
+        ended = execution.wait(5.0)
+    assert ended is not None and ended.ok
+    assert plan.std_log.read_text(encoding="utf-8") == "one\ntwo\nthree ✓\n"
+    assert len(fetched) == 2  # the first copy and the last: the tail was open in between
+    assert ray.paths == ["/api/jobs/serving-r1/logs/tail"]
+
+
+def test_without_a_tail_the_whole_output_is_copied_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = socket.create_server(("127.0.0.1", 0))
+    jobs = RayJobs(f"http://127.0.0.1:{closed.getsockname()[1]}")
+    closed.close()
+    outputs = iter(["one\n"] * 3 + ["one\ntwo\n"] * 20)
+    states = iter(["RUNNING"] * 8 + ["SUCCEEDED"] * 10)
+    monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, next(states), "", 0))
+    monkeypatch.setattr(jobs, "logs", lambda _id: next(outputs))
+    monkeypatch.setattr(executor, "STATE_POLL_S", 0.05)
+    monkeypatch.setattr(executor, "LOG_POLL_S", 0.0)
+    monkeypatch.setattr(executor.RayExecution, "_show", lambda self, status: None)
+    plan = _plan(tmp_path)
+    ended = executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None).wait(5.0)
+    assert ended is not None and ended.ok
+    assert plan.std_log.read_text() == "one\ntwo\n"
