@@ -95,7 +95,11 @@ def test_the_tail_url_of_a_head() -> None:
     assert tail_url("https://h/ray", "j") == "wss://h/ray/api/jobs/j/logs/tail"
 
 
-def test_pieces_arrive_in_order_until_the_head_closes_the_tail() -> None:
+def test_pieces_arrive_in_order_until_the_head_closes_the_tail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY"):  # a proxy for the internet, not for the head
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
     with head(["one\n", "two\nthree\n"]) as ray:
         tail, got = _collect(tail_url(ray.address, "serving-r1"))
         ray.release.set()

@@ -18,6 +18,8 @@ thread fits the supervisor's plain poll loop.
 from __future__ import annotations
 
 import contextlib
+import socket
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -35,6 +37,25 @@ def tail_url(address: str, submission_id: str) -> str:
     scheme = "wss" if parts.scheme == "https" else "ws"
     path = f"{parts.path}/api/jobs/{urllib.parse.quote(submission_id, safe='')}/logs/tail"
     return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def _direct(url: str) -> socket.socket:
+    """A connection to the head itself: as the Jobs API calls, never through a proxy from
+    the environment (websocket-client would take ``http_proxy``; the head is on a private
+    network)."""
+    parts = urllib.parse.urlsplit(url)
+    secure = parts.scheme == "wss"
+    host = parts.hostname or ""
+    sock = socket.create_connection(
+        (host, parts.port or (443 if secure else 80)), CONNECT_TIMEOUT_S
+    )
+    if not secure:
+        return sock
+    try:
+        return ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
 
 
 class LogTail:
@@ -72,7 +93,10 @@ class LogTail:
     def _read(self) -> None:
         try:
             ws: Any = websocket.create_connection(
-                self.url, timeout=CONNECT_TIMEOUT_S, enable_multithread=True
+                self.url,
+                timeout=CONNECT_TIMEOUT_S,
+                enable_multithread=True,
+                socket=_direct(self.url),
             )
         except (OSError, websocket.WebSocketException):
             return  # the caller copies the whole log instead
