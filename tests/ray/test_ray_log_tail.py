@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,47 +133,76 @@ def _plan(tmp_path: Path) -> Plan:
     return Plan("r1", tmp_path, tmp_path, tmp_path, ["t.py"], {}, tmp_path / "log.txt", None)
 
 
+def _execution(jobs: RayJobs, plan: Plan, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(executor, "STATE_POLL_S", 0.05)
+    monkeypatch.setattr(executor, "LOG_POLL_S", 0.0)  # a copy at every poll, if no tail
+    monkeypatch.setattr(executor, "TAIL_FROM_BYTES", 4)  # "one\n" is enough output
+    monkeypatch.setattr(executor.RayExecution, "_show", lambda self, status: None)
+    return executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None)
+
+
 def test_the_run_log_holds_each_byte_once_from_copies_and_the_tail(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A first whole copy gives "one"; the output is then past the tail's threshold, so
-    the tail opens and sends "one" (already there) and "two"; the job ends with a third
-    line the tail has not sent: the last whole copy adds only that. While the tail is open
-    the whole output is not fetched."""
-    outputs = iter(["one\n"] + ["one\ntwo\nthree ✓\n"] * 10)
-    with head(["one\n", "two\n"]) as ray:
+    the tail opens and sends pieces that straddle what the log holds ("on", "e\ntw"...);
+    the job ends once the log has "two" and a third line the tail never sent: the last
+    whole copy adds only that. While the tail is open the whole output is not fetched."""
+    plan = _plan(tmp_path)
+    outputs = iter(["one\n"] + ["one\ntwo ✓\nthree\n"] * 10)
+    with head(["on", "e\ntw", "o ✓\n"]) as ray:
         jobs = RayJobs(ray.address)
-        states = iter(["RUNNING"] * 8 + ["SUCCEEDED"] * 10)
         fetched: list[str] = []
-        monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, next(states), "", 0))
-        monkeypatch.setattr(jobs, "logs", lambda _id: fetched.append(_id) or next(outputs))
-        monkeypatch.setattr(executor, "STATE_POLL_S", 0.05)
-        monkeypatch.setattr(executor, "LOG_POLL_S", 0.0)  # a copy at every poll, if no tail
-        monkeypatch.setattr(executor, "TAIL_FROM_BYTES", 4)  # "one\n" is enough output
-        monkeypatch.setattr(executor.RayExecution, "_show", lambda self, status: None)
-        plan = _plan(tmp_path)
-        execution = executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None)
-        ended = execution.wait(5.0)
+
+        def state(_id: str) -> JobState:
+            done = plan.std_log.is_file() and "two" in plan.std_log.read_text(encoding="utf-8")
+            return JobState(_id, "SUCCEEDED" if done else "RUNNING", "", 0)
+
+        monkeypatch.setattr(jobs, "state", state)
+        monkeypatch.setattr(jobs, "logs", lambda _id, *_: fetched.append(_id) or next(outputs))
+        ended = _execution(jobs, plan, monkeypatch).wait(5.0)
     assert ended is not None and ended.ok
-    assert plan.std_log.read_text(encoding="utf-8") == "one\ntwo\nthree ✓\n"
+    assert plan.std_log.read_text(encoding="utf-8") == "one\ntwo ✓\nthree\n"
     assert len(fetched) == 2  # the first copy and the last: the tail was open in between
     assert ray.paths == ["/api/jobs/serving-r1/logs/tail"]
 
 
-def test_without_a_tail_the_whole_output_is_copied_as_before(
+def test_where_no_tail_opens_the_whole_output_is_copied(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed = socket.create_server(("127.0.0.1", 0))
     jobs = RayJobs(f"http://127.0.0.1:{closed.getsockname()[1]}")
-    closed.close()
+    closed.close()  # the head refuses the tail (and answers the API: mocked below)
     outputs = iter(["one\n"] * 3 + ["one\ntwo\n"] * 20)
     states = iter(["RUNNING"] * 8 + ["SUCCEEDED"] * 10)
     monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, next(states), "", 0))
-    monkeypatch.setattr(jobs, "logs", lambda _id: next(outputs))
-    monkeypatch.setattr(executor, "STATE_POLL_S", 0.05)
-    monkeypatch.setattr(executor, "LOG_POLL_S", 0.0)
-    monkeypatch.setattr(executor.RayExecution, "_show", lambda self, status: None)
+    monkeypatch.setattr(jobs, "logs", lambda _id, *_: next(outputs))
     plan = _plan(tmp_path)
-    ended = executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None).wait(5.0)
+    execution = _execution(jobs, plan, monkeypatch)
+    ended = execution.wait(5.0)
     assert ended is not None and ended.ok
     assert plan.std_log.read_text() == "one\ntwo\n"
+    assert execution._tail_at > 0  # a tail was tried, and the copies went on
+
+
+@pytest.mark.parametrize(
+    ("logged", "whole", "expected"),
+    [
+        # the tail sent a \r\n split between two reads as two newlines: one byte ahead
+        ("abc\n\ndef\n", "abc\ndef\nLAST\n", "abc\n\ndef\nLAST\n"),
+        ("abc\ndef\n", "abc\ndef\nLAST\n", "abc\ndef\nLAST\n"),  # in step
+        # repeated lines: the match nearest the byte count is the one
+        ("p\np\np\n", "p\np\np\np\nend\n", "p\np\np\np\nend\n"),
+    ],
+)
+def test_the_last_copy_goes_on_after_what_the_log_holds(
+    logged: str, whole: str, expected: str, tmp_path: Path
+) -> None:
+    plan = _plan(tmp_path)
+    execution = executor.RayExecution(
+        RayJobs("http://127.0.0.1:9"), lambda _attempt: "serving-r1", plan, None
+    )
+    execution._write(logged.encode())
+    start = execution._resume_at(whole.encode())
+    execution._write(whole.encode()[start:])
+    assert plan.std_log.read_text() == expected

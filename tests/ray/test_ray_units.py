@@ -222,7 +222,7 @@ def test_a_retry_that_cannot_be_submitted_ends_the_run_with_both_reasons(
     plan = replace(_plan(tmp_path), max_retries=1)
     jobs = RayJobs("http://127.0.0.1:9")
     monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, "FAILED", "node died", None))
-    monkeypatch.setattr(jobs, "logs", lambda _id: "")
+    monkeypatch.setattr(jobs, "logs", lambda _id, *_: "")
     execution = executor.RayExecution(jobs, submit, plan, None)
     ended = execution.wait(2.0)
     assert ended is not None and not ended.ok and execution.attempt == 2
@@ -257,7 +257,7 @@ def test_a_job_that_ends_between_two_polls_still_started(
     plan, store = _queued_run(tmp_path)
     jobs = RayJobs("http://127.0.0.1:9")
     monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, "SUCCEEDED", "", 0))
-    monkeypatch.setattr(jobs, "logs", lambda _id: "done\n")
+    monkeypatch.setattr(jobs, "logs", lambda _id, *_: "done\n")
     execution = executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None)
     assert execution.started_status == rec.QUEUED
     ended = execution.wait(2.0)
@@ -280,7 +280,7 @@ def test_a_cancel_waits_only_briefly_for_a_pending_job(
     stopped: list[str] = []
     monkeypatch.setattr(jobs, "state", lambda _id: JobState(_id, "PENDING", "", None))
     monkeypatch.setattr(jobs, "stop", stopped.append)
-    monkeypatch.setattr(jobs, "logs", lambda _id: "")
+    monkeypatch.setattr(jobs, "logs", lambda _id, *_: "")
     execution = executor.RayExecution(jobs, lambda _attempt: "serving-r1", plan, None)
     assert execution.wait(0.1) is None
     started = time.monotonic()

@@ -43,7 +43,7 @@ from serving.runs import records as rec
 from serving.runs.compute import ComputeRecord
 from serving.runs.execution import Exit, Plan, Progress
 from serving.runs.ray.image import RAY_VERSION
-from serving.runs.ray.jobs_api import RayJobs, RayUnreachable, zip_folder
+from serving.runs.ray.jobs_api import LOGS_TIMEOUT_S, RayJobs, RayUnreachable, zip_folder
 from serving.runs.ray.log_tail import LogTail, tail_url
 from serving.runs.ray.relay import Relay
 from serving.runs.reporting import TOKEN_ENV, TOKEN_FILE, V1_TOKEN_ENV
@@ -69,6 +69,9 @@ Ray's REST call, which gives a job's whole output each time: past this many byte
 runs less often (every size / LOG_RATE_BYTES seconds), so a chatty long job costs at most
 about this much transfer per second (but a copy at least every LOG_POLL_MAX_S); the last
 copy at the end is always whole."""
+TAIL_RETRY_S = 30.0
+MARK_BYTES = 64
+RESYNC_BYTES = 4096
 TAIL_FROM_BYTES = LOG_RATE_BYTES
 """Output past this size is followed through the head's log tail instead of whole copies:
 below it a copy every LOG_POLL_S puts a line in the run's log sooner (Ray's tail reads the
@@ -147,6 +150,9 @@ class RayExecution:
         self._tail: LogTail | None = None
         self._tailed = 0
         """Bytes the open tail has sent (it starts from the job's first byte)."""
+        self._tail_at = 0.0
+        self._last = b""
+        """The run log's last bytes from the job (:meth:`_resume_at` looks for them)."""
         self._logged_at = 0.0
         self._lost_since: float | None = None
         self._shown = self.started_status
@@ -183,10 +189,8 @@ class RayExecution:
                 self._end(RayExit(1, reason=reason + f"(no answer for {HEAD_LOST_S:g} s)"))
             return
         self._lost_since = None
-        if state.status == "RUNNING" and self._tail is None and self._copied >= TAIL_FROM_BYTES:
-            url = tail_url(self.jobs.address, self.submission_id)
-            self._tailed = 0
-            self._tail = LogTail(url, self._append, self._log_lock)
+        if state.status == "RUNNING":
+            self._follow()
         tailing = self._tail is not None and self._tail.alive
         every = min(max(LOG_POLL_S, self._copied / LOG_RATE_BYTES), LOG_POLL_MAX_S)
         due = time.monotonic() - self._logged_at >= every and state.status != "PENDING"
@@ -223,6 +227,7 @@ class RayExecution:
                               f"could not be submitted again: {exc.one_line()}"))  # fmt: skip
             return
         self._copied, self._shown, self._started = 0, "", time.monotonic()
+        self._last = b""
         self._store().update_json(self.plan.run_id, "supervisor", self.describe())
 
     def _show(self, status: str) -> None:
@@ -242,18 +247,52 @@ class RayExecution:
         ws = Workspace.open(self.plan.workspace)
         return RunStore(ws.path, ws.db)
 
+    def _follow(self) -> None:
+        """Open the tail once the output is large, and again :data:`TAIL_RETRY_S` after
+        one ended (a proxy in front of the head closes idle websockets)."""
+        if self._copied < TAIL_FROM_BYTES or (self._tail is not None and self._tail.alive):
+            return
+        if self._tail is not None and time.monotonic() - self._tail_at < TAIL_RETRY_S:
+            return
+        self._close_tail()
+        self._tailed, self._tail_at = 0, time.monotonic()
+        url = tail_url(self.jobs.address, self.submission_id)
+        self._tail = LogTail(url, self._append, self._log_lock)
+
     def _copy_logs(self) -> None:
         """Append what the job printed and the run's log lacks, from the whole output (the
         logs come from the node the job runs on: a lost node answers nothing, and the
         state says why soon)."""
         self._logged_at = time.monotonic()
         try:
-            text = self.jobs.logs(self.submission_id).encode("utf-8", "replace")
+            wait_s = LOGS_TIMEOUT_S + self._copied / 2**20  # a second more per MiB
+            text = self.jobs.logs(self.submission_id, wait_s).encode("utf-8", "replace")
         except ServingError:
             return
         with self._log_lock:
-            if len(text) > self._copied:
-                self._write(text[self._copied :])
+            start = self._resume_at(text)
+            if len(text) > start:
+                self._write(text[start:])
+                self._copied = len(text)
+
+    def _resume_at(self, text: bytes) -> int:
+        """Where the whole output goes on from what the run's log holds: at the byte count,
+        unless the log's last bytes are found a little off it there (Ray's tail reads the
+        file as text: a ``\\r\\n`` split between two reads comes as two newlines), then
+        after them: the match nearest the count (repeated lines match more than once), of
+        the log's last 64 bytes, else 16, else 4 (a mark holding the split matches none)."""
+        at = self._copied
+        if not self._last or text[at - len(self._last) : at] == self._last:
+            return at
+        for size in (64, 16, 4):
+            mark, ends = self._last[-size:], []
+            near = text.find(mark, max(0, at - RESYNC_BYTES))
+            while 0 <= near <= at + RESYNC_BYTES:
+                ends.append(near + len(mark))
+                near = text.find(mark, near + 1)
+            if ends:
+                return min(ends, key=lambda end: abs(end - at))
+        return at
 
     def _append(self, piece: str) -> None:
         """The tail's sink (called with the log lock held): the next piece of output, of
@@ -267,6 +306,7 @@ class RayExecution:
         with self.plan.std_log.open("ab") as out:
             out.write(data)
         self._copied += len(data)
+        self._last = (self._last + data)[-MARK_BYTES:]
 
     def _close_tail(self) -> None:
         if self._tail is not None:

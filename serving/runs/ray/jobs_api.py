@@ -153,10 +153,10 @@ class RayJobs:
             code if isinstance(code, int) else None,
         )
 
-    def logs(self, submission_id: str) -> str:
+    def logs(self, submission_id: str, timeout: float = LOGS_TIMEOUT_S) -> str:
         """The job's whole output so far."""
         path = f"/api/jobs/{submission_id}/logs"
-        return str(self._json("GET", path, timeout=LOGS_TIMEOUT_S).get("logs") or "")
+        return str(self._json("GET", path, timeout=timeout).get("logs") or "")
 
     def stop(self, submission_id: str) -> None:
         self._json("POST", f"/api/jobs/{submission_id}/stop")

@@ -25,6 +25,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+import certifi
 import websocket
 
 CONNECT_TIMEOUT_S = 5.0
@@ -46,13 +47,15 @@ def _direct(url: str) -> socket.socket:
     parts = urllib.parse.urlsplit(url)
     secure = parts.scheme == "wss"
     host = parts.hostname or ""
-    sock = socket.create_connection(
-        (host, parts.port or (443 if secure else 80)), CONNECT_TIMEOUT_S
-    )
-    if not secure:
-        return sock
+    port = parts.port or (443 if secure else 80)
+    sock = socket.create_connection((host, port), CONNECT_TIMEOUT_S)
     try:
-        return ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        for option in websocket.DEFAULT_SOCKET_OPTION:  # keepalive: a dead peer is noticed
+            sock.setsockopt(*option)
+        if not secure:
+            return sock
+        trusted = ssl.create_default_context(cafile=certifi.where())  # as the API's
+        return trusted.wrap_socket(sock, server_hostname=host)
     except BaseException:
         sock.close()
         raise
@@ -76,6 +79,11 @@ class LogTail:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def connected(self) -> bool:
+        """Whether the head took the connection (else it refuses websockets, or is away)."""
+        return self._ws is not None
+
     def wait(self, timeout_s: float) -> bool:
         """Wait for the reader to end (the head closed the tail); whether it did."""
         self._thread.join(timeout_s)
@@ -97,6 +105,8 @@ class LogTail:
                 timeout=CONNECT_TIMEOUT_S,
                 enable_multithread=True,
                 socket=_direct(self.url),
+                redirect_limit=0,  # a redirect would be followed through the environment's proxy
+                skip_utf8_validation=True,  # pure Python and slow; the text is decoded leniently
             )
         except (OSError, websocket.WebSocketException):
             return  # the caller copies the whole log instead
@@ -105,11 +115,11 @@ class LogTail:
                 ws.shutdown()
                 return
             self._ws = ws
-        ws.settimeout(None)  # a quiet job prints nothing for as long as it likes
         try:
+            ws.settimeout(None)  # a quiet job prints nothing for as long as it likes
             while True:
                 opcode, data = ws.recv_data()
-                if opcode == websocket.ABNF.OPCODE_CLOSE:  # the head closed it: the job ended
+                if opcode == websocket.ABNF.OPCODE_CLOSE:  # the head closed it
                     return
                 text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
                 with self._lock:
