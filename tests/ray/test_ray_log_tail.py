@@ -159,7 +159,12 @@ def test_the_run_log_holds_each_byte_once_from_copies_and_the_tail(
             return JobState(_id, "SUCCEEDED" if done else "RUNNING", "", 0)
 
         monkeypatch.setattr(jobs, "state", state)
-        monkeypatch.setattr(jobs, "logs", lambda _id, *_: fetched.append(_id) or next(outputs))
+
+        def logs(_id: str, *_: object) -> str:
+            fetched.append(_id)
+            return next(outputs)
+
+        monkeypatch.setattr(jobs, "logs", logs)
         ended = _execution(jobs, plan, monkeypatch).wait(5.0)
     assert ended is not None and ended.ok
     assert plan.std_log.read_text(encoding="utf-8") == "one\ntwo ✓\nthree\n"
