@@ -206,21 +206,21 @@ def interrupt_after() -> Iterator[None]:
     ):
         yield
         return
-    held: list[int] = []
-    notice = threading.Timer(HELD_NOTICE_S, os.write, (2, HELD_NOTICE))
-    notice.daemon = True
+    held: list[threading.Timer] = []  # the notice of the held press (made only on one)
 
     def hold(signum: int, frame: FrameType | None) -> None:
         if held:
             raise KeyboardInterrupt
-        held.append(signum)
-        notice.start()
+        held.append(threading.Timer(HELD_NOTICE_S, os.write, (2, HELD_NOTICE)))
+        held[0].daemon = True
+        held[0].start()
 
     signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:
-        notice.cancel()
+        for notice in held:
+            notice.cancel()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if held:
             raise KeyboardInterrupt

@@ -79,11 +79,6 @@ class LogTail:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    @property
-    def connected(self) -> bool:
-        """Whether the head took the connection (else it refuses websockets, or is away)."""
-        return self._ws is not None
-
     def wait(self, timeout_s: float) -> bool:
         """Wait for the reader to end (the head closed the tail); whether it did."""
         self._thread.join(timeout_s)
